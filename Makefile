@@ -1,0 +1,196 @@
+# Mica - build, run, debug, test, benchmark.
+#
+#   make            build/mica.elf and build/mica.iso (BIOS + UEFI GRUB ISO)
+#   make run        boot the ISO in QEMU, serial console on this terminal (Ctrl-A X quits)
+#   make run-uefi   the same under OVMF;  make run-gui: with a window
+#   make debug      QEMU stopped at reset, gdbstub on 127.0.0.1:$(GDBPORT)
+#   make gdb        GDB attached to `make debug` with the kernel's symbols
+#   make test       host unit tests, in-kernel tests in every configuration,
+#                   bug-check tests and the GDB session test
+#   make bench      benchmarks (BENCH=pattern) -> build/bench/results.tsv
+#   make deps       install the Debian packages all of this needs
+#
+# The host's x86-64 GCC is used as a freestanding cross compiler;
+# CROSS=x86_64-elf- selects a real cross toolchain instead.
+
+CROSS   ?=
+CC      := $(CROSS)gcc
+LD      := $(CROSS)ld
+NM      := $(CROSS)nm
+NASM    ?= nasm
+HOSTCC  ?= gcc
+PYTHON  ?= python3
+QEMU    ?= qemu-system-x86_64
+GDB     ?= gdb
+GDBPORT ?= $(shell expr 26000 + `id -u` % 5000)
+ACCEL   ?= $(shell sh tests/accel-probe.sh)
+MEM     ?= 256M
+CMDLINE ?=
+
+B := build
+
+CFLAGS := -std=gnu11 -O2 -g -ffreestanding -fno-builtin-printf -nostdlib \
+          -mno-red-zone -mno-sse -mno-sse2 -mno-mmx -mno-80387 -mgeneral-regs-only \
+          -mcmodel=kernel -fno-pic -fno-pie -fno-stack-protector \
+          -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer \
+          -fno-asynchronous-unwind-tables -fno-strict-aliasing \
+          -Wall -Wextra -Werror -MMD -MP -I.
+LDFLAGS := -nostdlib -static -z max-page-size=0x1000 -z noexecstack --no-warn-rwx-segments -T linker.ld
+NASMFLAGS := -f elf64 -g -F dwarf
+
+KERNEL_C := $(wildcard kernel/*.c mm/*.c drivers/*.c drivers/*/*.c) \
+            tests/ktest.c tests/kbench.c tests/ktest_common.c \
+            $(wildcard tests/kernel/*.c tests/unit/*.c tests/bench/*.c)
+KERNEL_ASM := $(wildcard boot/*.asm kernel/*.asm)
+KERNEL_OBJ := $(KERNEL_C:%.c=$(B)/obj/%.o) $(KERNEL_ASM:%.asm=$(B)/obj/%.o) $(B)/obj/gen/font.o
+
+# Hardware-free sources the host unit tests compile natively.
+HOST_SRC := kernel/printf.c kernel/cmdline.c kernel/multiboot.c \
+            $(wildcard mm/runtree.c) \
+            tests/ktest_common.c $(wildcard tests/host/*.c tests/unit/*.c)
+HOST_CFLAGS := -std=gnu11 -O1 -g -I. -Wall -Wextra -Werror -DMICA_HOST_TEST \
+               -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+
+FONT_SRC ?= /usr/share/grub/ascii.h
+
+.PHONY: all run run-uefi run-gui debug gdb test test-host test-qemu test-gdb bench bench-host \
+        deps check-deps clean
+all: $(B)/mica.iso
+
+# ---- kernel ---------------------------------------------------------------------
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(B)/obj/%.o: %.asm
+	@mkdir -p $(dir $@)
+	$(NASM) $(NASMFLAGS) -MD $(@:.o=.d) -MP $< -o $@
+
+# The screen console's font: GRUB's 8x16 ASCII bitmaps (grub-common).
+$(B)/gen/font.c: $(FONT_SRC)
+	@mkdir -p $(dir $@)
+	sed 's/^unsigned char ascii_bitmaps\[\]/const unsigned char KiFontBitmaps[]/' $< > $@
+
+$(B)/obj/gen/font.o: $(B)/gen/font.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+# Two-pass link: the first image has an empty symbol table; its symbols
+# become the .ksyms section of the second (see kernel/symbols.c).
+$(B)/gen/ksyms-empty.S:
+	@mkdir -p $(dir $@)
+	printf '\t.section .ksyms, "a"\n\t.balign 8\n\t.quad 0\n\t.quad 16\n' > $@
+
+$(B)/obj/gen/%.o: $(B)/gen/%.S
+	@mkdir -p $(dir $@)
+	$(CC) -c $< -o $@
+
+$(B)/mica.pass1.elf: $(KERNEL_OBJ) $(B)/obj/gen/ksyms-empty.o linker.ld
+	$(LD) $(LDFLAGS) -o $@ $(KERNEL_OBJ) $(B)/obj/gen/ksyms-empty.o
+
+$(B)/gen/ksyms.S: $(B)/mica.pass1.elf kernel/mksyms.sh
+	NM=$(NM) sh kernel/mksyms.sh $< > $@
+
+$(B)/mica.elf: $(KERNEL_OBJ) $(B)/obj/gen/ksyms.o linker.ld
+	$(LD) $(LDFLAGS) -o $@ $(KERNEL_OBJ) $(B)/obj/gen/ksyms.o
+	@cmp -s <($(NM) -n $(B)/mica.pass1.elf | grep -v -e KiImageEnd -e ' [aA] ') \
+	        <($(NM) -n $@ | grep -v -e KiImageEnd -e ' [aA] ') \
+	  || { echo "symbols moved between the two links"; rm -f $@; exit 1; }
+
+SHELL := /bin/bash
+
+$(B)/mica.iso: $(B)/mica.elf boot/grub.cfg
+	@mkdir -p $(B)/iso/boot/grub
+	cp $(B)/mica.elf $(B)/iso/boot/mica.elf
+	cp boot/grub.cfg $(B)/iso/boot/grub/grub.cfg
+	grub-mkrescue -o $@ $(B)/iso 2> $(B)/grub-mkrescue.log || { cat $(B)/grub-mkrescue.log; exit 1; }
+
+-include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
+
+# ---- dependencies ----------------------------------------------------------------
+
+DEB_PACKAGES := qemu-system-x86 nasm grub-pc-bin grub-efi-amd64-bin grub-common xorriso \
+                mtools ovmf gdb python3 gcc make binutils
+SUDO := $(shell [ `id -u` = 0 ] || echo sudo)
+
+deps:
+	@echo "Installing Debian packages: $(DEB_PACKAGES)"
+	$(SUDO) apt-get update -q
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $(DEB_PACKAGES)
+
+# Install what is missing, saying what and why, then go on.
+check-deps:
+	@missing=""; \
+	for t in $(QEMU) $(NASM) grub-mkrescue xorriso mformat $(GDB) $(PYTHON); do \
+	  command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
+	[ -f /usr/share/OVMF/OVMF_CODE_4M.fd ] || missing="$$missing OVMF"; \
+	[ -d /usr/lib/grub/i386-pc ] || missing="$$missing grub-pc-bin"; \
+	[ -d /usr/lib/grub/x86_64-efi ] || missing="$$missing grub-efi-amd64-bin"; \
+	[ -f $(FONT_SRC) ] || missing="$$missing grub-common"; \
+	if [ -n "$$missing" ]; then \
+	  echo "Missing:$$missing -- running 'make deps' to install them"; \
+	  $(MAKE) --no-print-directory deps; \
+	fi
+
+# ---- run and debug ------------------------------------------------------------------
+
+QEMU_CPU := -cpu qemu64,+nx,+pdpe1gb
+QEMU_COMMON := $(QEMU_CPU) -accel $(ACCEL) -m $(MEM) -no-reboot \
+               -device isa-debug-exit,iobase=0xf4,iosize=0x04
+OVMF_CODE := /usr/share/OVMF/OVMF_CODE_4M.fd
+OVMF_VARS := /usr/share/OVMF/OVMF_VARS_4M.fd
+UEFI_FLASH = -drive if=pflash,format=raw,unit=0,readonly=on,file=$(OVMF_CODE) \
+             -drive if=pflash,format=raw,unit=1,file=$(B)/ovmf-vars.fd
+
+run: check-deps
+	@$(MAKE) --no-print-directory all
+	@echo "Booting Mica (serial console; Ctrl-A X quits QEMU)"
+	$(QEMU) $(QEMU_COMMON) -M pc -cdrom $(B)/mica.iso -display none -serial mon:stdio
+
+run-uefi: check-deps
+	@$(MAKE) --no-print-directory all
+	cp $(OVMF_VARS) $(B)/ovmf-vars.fd
+	@echo "Booting Mica under OVMF (serial console; Ctrl-A X quits QEMU)"
+	$(QEMU) $(QEMU_COMMON) -M q35 $(UEFI_FLASH) -cdrom $(B)/mica.iso -display none -serial mon:stdio
+
+run-gui: check-deps
+	@$(MAKE) --no-print-directory all
+	$(QEMU) $(QEMU_COMMON) -M pc -cdrom $(B)/mica.iso -serial mon:stdio
+
+debug: check-deps
+	@$(MAKE) --no-print-directory all
+	@echo "QEMU is stopped at the reset vector; in another terminal: make gdb GDBPORT=$(GDBPORT)"
+	$(QEMU) $(QEMU_COMMON) -M pc -cdrom $(B)/mica.iso -display none -serial mon:stdio \
+	  -S -gdb tcp:127.0.0.1:$(GDBPORT)
+
+gdb: $(B)/mica.elf
+	$(GDB) -q -iex "set auto-load safe-path /" -x tests/gdb/mica.gdb \
+	  -ex "target remote 127.0.0.1:$(GDBPORT)" $(B)/mica.elf
+
+# ---- tests and benchmarks ------------------------------------------------------------------
+
+$(B)/host/host-tests: $(HOST_SRC) $(wildcard kernel/*.h mm/*.h tests/*.h)
+	@mkdir -p $(dir $@)
+	$(HOSTCC) $(HOST_CFLAGS) -o $@ $(HOST_SRC)
+
+test: check-deps
+	@$(MAKE) --no-print-directory all $(B)/host/host-tests
+	$(PYTHON) tests/runner.py test
+
+test-host: $(B)/host/host-tests
+	$(B)/host/host-tests
+
+test-qemu: check-deps all
+	$(PYTHON) tests/runner.py test --no-host --no-gdb
+
+test-gdb: check-deps all
+	$(PYTHON) tests/runner.py gdb
+
+BENCH ?= all
+bench: check-deps
+	@$(MAKE) --no-print-directory all
+	$(PYTHON) tests/runner.py bench --pattern '$(BENCH)'
+
+clean:
+	rm -rf $(B)

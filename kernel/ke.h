@@ -1,0 +1,175 @@
+/*
+ * ke.h - the public face of kernel/ (Ke, Hal, Kd, Rtl): what mm/, drivers/
+ * and tests/ may call. Internals stay in ke_internal.h.
+ *
+ * Names, parameters and failure behaviour follow the NT routines of the
+ * same name (see Microsoft Learn); where Mica differs, the comment says so.
+ */
+#ifndef MICA_KE_H
+#define MICA_KE_H
+
+#include "ntdef.h"
+
+/* ---- Debug output (Kd) ------------------------------------------------ */
+
+/*
+ * DbgPrint formats like printf (%d %i %u %x %X %p %s %c %%, flags "-0+ ",
+ * widths and precisions, length modifiers hh h l ll z I64) into a 512-byte
+ * buffer, as NT's does, and writes it to the serial port and the screen.
+ * %p prints 16 hex digits without a prefix, as in NT. Any IRQL.
+ */
+ULONG DbgPrint(PCSTR Format, ...) __attribute__((format(printf, 1, 2)));
+ULONG vDbgPrintEx(ULONG ComponentId, ULONG Level, PCSTR Format, va_list Args);
+#define KdPrint(Args) DbgPrint Args
+
+/* C99 vsnprintf semantics: always NUL-terminates when Size > 0 and returns
+ * the length the full output would have had. */
+int RtlVsnprintf(char *Buffer, SIZE_T Size, PCSTR Format, va_list Args);
+int RtlSnprintf(char *Buffer, SIZE_T Size, PCSTR Format, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ---- Run-time library ---------------------------------------------------- */
+
+/* C names and C types: the compiler calls these, and host tests get libc's. */
+void *memset(void *Dest, int Value, size_t Count);
+void *memcpy(void *__restrict Dest, const void *__restrict Src, size_t Count);
+void *memmove(void *Dest, const void *Src, size_t Count);
+int memcmp(const void *A, const void *B, size_t Count);
+size_t strlen(PCSTR String);
+int strcmp(PCSTR A, PCSTR B);
+int strncmp(PCSTR A, PCSTR B, size_t Count);
+
+#define RtlZeroMemory(Dest, Length) memset((Dest), 0, (Length))
+#define RtlFillMemory(Dest, Length, Fill) memset((Dest), (Fill), (Length))
+#define RtlCopyMemory(Dest, Src, Length) memcpy((Dest), (Src), (Length))
+#define RtlMoveMemory(Dest, Src, Length) memmove((Dest), (Src), (Length))
+#define RtlCompareMemory(A, B, Length) KiCompareMemory((A), (B), (Length))
+SIZE_T KiCompareMemory(const void *A, const void *B, SIZE_T Length);
+
+/* ---- Boot options ------------------------------------------------------- */
+
+/*
+ * The kernel command line is a list of words "key" or "key=value". These
+ * routines answer questions about it (NT keeps the same string in
+ * KeLoaderBlock->LoadOptions). KeQueryBootOption copies the value (empty
+ * for a bare key) and returns TRUE when the key is present.
+ * KeQueryBootOptionNumber parses decimal or 0x-hex with an optional
+ * K/M/G suffix (maxmem=512M) and returns FALSE when absent or malformed.
+ */
+BOOLEAN KeQueryBootOption(PCSTR Key, PCHAR Value, SIZE_T ValueSize);
+BOOLEAN KeQueryBootOptionNumber(PCSTR Key, PULONG64 Value);
+PCSTR KeGetCommandLine(VOID);
+
+/* ---- Loader block: what the boot loader told us ------------------------- */
+
+typedef enum _LOADER_MEMORY_TYPE {
+    LoaderFree = 1,             /* multiboot2 type 1: available RAM */
+    LoaderReserved = 2,
+    LoaderAcpiReclaim = 3,
+    LoaderAcpiNvs = 4,
+    LoaderBad = 5,
+} LOADER_MEMORY_TYPE;
+
+typedef struct _LOADER_MEMORY_RANGE {
+    ULONG64 Base;
+    ULONG64 Length;
+    ULONG Type;                 /* LOADER_MEMORY_TYPE */
+} LOADER_MEMORY_RANGE;
+
+typedef enum _LOADER_DISPLAY_TYPE {
+    LoaderDisplayNone = 0,
+    LoaderDisplayVgaText,       /* EGA/VGA text mode (BIOS) */
+    LoaderDisplayLinear,        /* direct-colour linear framebuffer (UEFI GOP, VBE) */
+} LOADER_DISPLAY_TYPE;
+
+typedef struct _LOADER_DISPLAY {
+    ULONG Type;                 /* LOADER_DISPLAY_TYPE */
+    ULONG64 PhysicalBase;
+    ULONG Pitch, Width, Height, Bpp;
+    UCHAR RedShift, GreenShift, BlueShift;
+} LOADER_DISPLAY;
+
+typedef struct _LOADER_MODULE {
+    ULONG64 Start, End;         /* physical, End exclusive */
+    char Name[64];
+} LOADER_MODULE;
+
+#define LOADER_MAX_RANGES 128
+#define LOADER_MAX_MODULES 8
+#define LOADER_MAX_COMMAND_LINE 1024
+
+typedef struct _LOADER_PARAMETER_BLOCK {
+    ULONG RangeCount;
+    LOADER_MEMORY_RANGE Ranges[LOADER_MAX_RANGES];  /* sorted, as the loader gave them */
+    char LoadOptions[LOADER_MAX_COMMAND_LINE];      /* the kernel command line */
+    char LoaderName[64];
+    LOADER_DISPLAY Display;
+    ULONG ModuleCount;
+    LOADER_MODULE Modules[LOADER_MAX_MODULES];
+    ULONG64 AcpiRsdpPhysical;   /* copy of the RSDP the loader gave us, 0 if none */
+    UCHAR AcpiRsdp[36];         /* the RSDP itself (ACPI 2.0 size) */
+    ULONG64 BootInfoPhysical, BootInfoSize;  /* the multiboot2 block itself */
+} LOADER_PARAMETER_BLOCK, *PLOADER_PARAMETER_BLOCK;
+
+extern PLOADER_PARAMETER_BLOCK KeLoaderBlock;
+
+/* ---- Bug checks ----------------------------------------------------------- */
+
+/* Stop codes Mica raises, with NT's values (see "Bug Check Code Reference"). */
+#define IRQL_NOT_GREATER_OR_EQUAL           0x00000009
+#define IRQL_NOT_LESS_OR_EQUAL              0x0000000A
+#define KMODE_EXCEPTION_NOT_HANDLED         0x0000001E
+#define MEMORY_MANAGEMENT                   0x0000001A
+#define BAD_POOL_HEADER                     0x00000019
+#define PFN_LIST_CORRUPT                    0x0000004E
+#define PAGE_FAULT_IN_NONPAGED_AREA         0x00000050
+#define NO_MORE_SYSTEM_PTES                 0x0000003F
+#define BAD_POOL_CALLER                     0x000000C2
+#define KERNEL_DATA_INPAGE_ERROR            0x0000007A
+#define SYSTEM_THREAD_EXCEPTION_NOT_HANDLED 0x0000007E
+#define UNEXPECTED_KERNEL_MODE_TRAP         0x0000007F
+#define NMI_HARDWARE_FAILURE                0x00000080
+#define MACHINE_CHECK_EXCEPTION             0x0000009C
+#define ATTEMPTED_WRITE_TO_READONLY_MEMORY  0x000000BE
+#define DRIVER_VERIFIER_DETECTED_VIOLATION  0x000000C4
+#define DRIVER_IRQL_NOT_LESS_OR_EQUAL       0x000000D1
+#define SYSTEM_PTE_MISUSE                   0x000000DA
+#define ATTEMPTED_EXECUTE_OF_NOEXECUTE_MEMORY 0x000000FC
+#define MANUALLY_INITIATED_CRASH            0x000000E2
+#define PHASE0_INITIALIZATION_FAILED        0x00000031
+
+/* x86 exception numbers as NT's UNEXPECTED_KERNEL_MODE_TRAP reports them. */
+#define EXCEPTION_DIVIDED_BY_ZERO 0
+#define EXCEPTION_DEBUG           1
+#define EXCEPTION_NMI             2
+#define EXCEPTION_INT3            3
+#define EXCEPTION_INVALID_OPCODE  6
+#define EXCEPTION_DOUBLE_FAULT    8
+#define EXCEPTION_GP_FAULT        13
+#define EXCEPTION_PAGE_FAULT      14
+
+/* Print the blue screen (serial and screen) and stop this machine. Never
+ * returns. Under test=, the test harness judges the stop and exits QEMU. */
+__attribute__((noreturn)) VOID KeBugCheckEx(ULONG BugCheckCode, ULONG_PTR P1,
+                                            ULONG_PTR P2, ULONG_PTR P3, ULONG_PTR P4);
+__attribute__((noreturn)) VOID KeBugCheck(ULONG BugCheckCode);
+PCSTR KeBugCheckCodeName(ULONG BugCheckCode);
+
+/* ---- Time stamps (Hal) -------------------------------------------------- */
+
+static inline ULONG64 KeReadTimeStampCounter(VOID)
+{
+    ULONG lo, hi;
+    __asm__ __volatile__("rdtsc" : "=a"(lo), "=d"(hi));
+    return ((ULONG64)hi << 32) | lo;
+}
+
+/* TSC ticks per second, measured against the PIT at boot. */
+extern ULONG64 KeTimeStampFrequency;
+/* TSC at the 64-bit entry point (boot/entry.asm): boot.ready measures from it. */
+extern ULONG64 KiBootTsc;
+
+/* Symbolize an address: "Name+0xOff" into Buffer; FALSE if not in the image. */
+BOOLEAN KeSymbolizeAddress(ULONG_PTR Address, PCHAR Buffer, SIZE_T Size);
+
+#endif

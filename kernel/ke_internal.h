@@ -1,0 +1,152 @@
+/*
+ * ke_internal.h - declarations shared by the files of kernel/ only.
+ *
+ * Port I/O, the console back ends, descriptor tables, the trap frame and
+ * the start-up routines of each part. Other folders use ke.h.
+ */
+#ifndef MICA_KE_INTERNAL_H
+#define MICA_KE_INTERNAL_H
+
+#include "ke.h"
+
+/* ---- Port I/O and control registers --------------------------------------- */
+
+static inline void __outbyte(USHORT Port, UCHAR Value)
+{
+    __asm__ __volatile__("outb %0, %1" : : "a"(Value), "Nd"(Port));
+}
+
+static inline UCHAR __inbyte(USHORT Port)
+{
+    UCHAR v;
+    __asm__ __volatile__("inb %1, %0" : "=a"(v) : "Nd"(Port));
+    return v;
+}
+
+static inline void __outdword(USHORT Port, ULONG Value)
+{
+    __asm__ __volatile__("outl %0, %1" : : "a"(Value), "Nd"(Port));
+}
+
+#define KI_READ_CR(n)                                                        \
+    static inline ULONG64 __readcr##n(void)                                  \
+    {                                                                        \
+        ULONG64 v;                                                           \
+        __asm__ __volatile__("mov %%cr" #n ", %0" : "=r"(v));                \
+        return v;                                                            \
+    }
+KI_READ_CR(0)
+KI_READ_CR(2)
+KI_READ_CR(3)
+KI_READ_CR(4)
+KI_READ_CR(8)
+#undef KI_READ_CR
+
+static inline ULONG64 __readmsr(ULONG Msr)
+{
+    ULONG lo, hi;
+    __asm__ __volatile__("rdmsr" : "=a"(lo), "=d"(hi) : "c"(Msr));
+    return ((ULONG64)hi << 32) | lo;
+}
+
+static inline void __writemsr(ULONG Msr, ULONG64 Value)
+{
+    __asm__ __volatile__("wrmsr" : : "c"(Msr), "a"((ULONG)Value), "d"((ULONG)(Value >> 32)));
+}
+
+static inline void _disable(void) { __asm__ __volatile__("cli" ::: "memory"); }
+static inline void _enable(void) { __asm__ __volatile__("sti" ::: "memory"); }
+static inline void __halt(void) { __asm__ __volatile__("hlt"); }
+
+/* ---- Console --------------------------------------------------------------- */
+
+/* Colours for the screen console (VGA attribute nibbles). */
+#define KI_COLOR_NORMAL   0x07    /* light grey on black */
+#define KI_COLOR_BUGCHECK 0x1F    /* white on blue */
+
+VOID KiSerialInitialize(VOID);
+VOID KiSerialWrite(PCSTR Text, SIZE_T Length);
+VOID KiVgaInitialize(PVOID TextBuffer, ULONG Width, ULONG Height);
+VOID KiVgaWrite(PCSTR Text, SIZE_T Length, UCHAR Attribute);
+VOID KiVgaClear(UCHAR Attribute);
+VOID KiFbInitialize(const LOADER_DISPLAY *Display, PVOID Base);
+VOID KiFbWrite(PCSTR Text, SIZE_T Length, UCHAR Attribute);
+VOID KiFbClear(UCHAR Attribute);
+
+VOID KiConsoleInitialize(VOID);
+VOID KiConsoleWrite(PCSTR Text, SIZE_T Length);
+/* Switch the screen to the blue-screen colours and clear it. */
+VOID KiConsoleEnterBugCheck(VOID);
+ULONG KiConsolePrintf(PCSTR Format, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- Multiboot2 and the command line ------------------------------------- */
+
+NTSTATUS KiParseMultiboot(const UCHAR *Info, ULONG64 InfoPhysical,
+                          PLOADER_PARAMETER_BLOCK Block);
+VOID KiPrintMemoryMap(const LOADER_PARAMETER_BLOCK *Block);
+VOID KiSetCommandLine(PCSTR CommandLine);
+/* Hardware-free core of KeQueryBootOption (host-tested). */
+BOOLEAN KiFindOption(PCSTR CommandLine, PCSTR Key, PCHAR Value, SIZE_T ValueSize);
+BOOLEAN KiParseNumber(PCSTR Text, PULONG64 Value);
+
+/* ---- Descriptor tables and traps ----------------------------------------- */
+
+/* NT x64 selectors (KGDT64_*), so a student sees the same numbers in WinDbg. */
+#define KGDT64_NULL      0x00
+#define KGDT64_R0_CODE   0x10
+#define KGDT64_R0_DATA   0x18
+#define KGDT64_R3_CMCODE 0x20
+#define KGDT64_R3_DATA   0x28
+#define KGDT64_R3_CODE   0x30
+#define KGDT64_SYS_TSS   0x40
+
+/* Interrupt stack table slots (TSS.IST1..7), as NT uses them. */
+#define KI_IST_DOUBLE_FAULT 1
+#define KI_IST_NMI          2
+#define KI_IST_MACHINE_CHECK 3
+#define KI_IST_STACK_SIZE   (16 * 1024)
+
+/* Register state saved by trapstub.asm, lowest address first. */
+typedef struct _KTRAP_FRAME {
+    ULONG64 R15, R14, R13, R12, R11, R10, R9, R8;
+    ULONG64 Rbp, Rdi, Rsi, Rdx, Rcx, Rbx, Rax;
+    ULONG64 Vector;
+    ULONG64 ErrorCode;          /* 0 for vectors without one */
+    ULONG64 Rip, SegCs, EFlags, Rsp, SegSs;     /* pushed by the CPU */
+} KTRAP_FRAME, *PKTRAP_FRAME;
+
+VOID KiInitializeGdt(VOID);
+VOID KiInitializeIdt(VOID);
+VOID KiDispatchTrap(PKTRAP_FRAME TrapFrame);
+/* Which IST stack, if any, a trap frame's RSP lies on (for reports). */
+PCSTR KiDescribeStack(ULONG64 Rsp);
+
+/* ---- Bug check, symbols, backtrace --------------------------------------- */
+
+__attribute__((noreturn)) VOID KiBugCheckWithFrame(ULONG Code, ULONG_PTR P1, ULONG_PTR P2,
+                                                   ULONG_PTR P3, ULONG_PTR P4,
+                                                   PKTRAP_FRAME TrapFrame);
+VOID KiPrintBacktrace(ULONG64 Rip, ULONG64 Rbp);
+VOID KiPrintRegisters(const KTRAP_FRAME *TrapFrame);
+
+/* Linker-script symbols (linker.ld). */
+extern char KiTextStart[], KiTextEnd[], KiRodataStart[], KiRodataEnd[];
+extern char KiDataStart[], KiDataEnd[], KiSymbolsStart[], KiImageEnd[];
+extern char KiBootStack[], KiBootStackTop[];
+
+/* ---- Hal ---------------------------------------------------------------------- */
+
+VOID HalpCalibrateTimeStampCounter(VOID);
+/* Leave QEMU through isa-debug-exit (port 0xF4): status (Code << 1) | 1. */
+__attribute__((noreturn)) VOID HalpQemuExit(UCHAR Code);
+
+/* ---- Tests and benchmarks (tests/ktest.c, tests/kbench.c) ------------------- */
+
+/* test=/bench= present on the command line? They run instead of the idle loop. */
+BOOLEAN KtestRunIfRequested(VOID);
+BOOLEAN KbenchRunIfRequested(VOID);
+/* Called by the bug check before it halts; returns only when no test is
+ * waiting for a bug check. */
+VOID KtestOnBugCheck(ULONG Code, ULONG_PTR P1, ULONG_PTR P2, ULONG_PTR P3, ULONG_PTR P4);
+
+#endif

@@ -1,0 +1,69 @@
+/*
+ * start.c - KiSystemStartup: from the 64-bit entry stub to "Mica ready".
+ *
+ * boot/entry.asm arrives here on the boot stack with the physical address
+ * of the multiboot2 information. Phase 0 brings up, in order: the serial
+ * console (so everything after can report), the loader block and the
+ * command line, the screen console, the GDT/TSS/IDT (so faults are
+ * reported instead of resetting the machine), and the TSC calibration.
+ * Then Mica prints "Mica ready" and does what the command line asks:
+ * test=PATTERN runs tests, bench=PATTERN runs benchmarks, otherwise it
+ * idles.
+ */
+#include "ke_internal.h"
+
+#define MB2_BOOTLOADER_MAGIC 0x36D76289
+
+static LOADER_PARAMETER_BLOCK KiLoaderBlock;
+PLOADER_PARAMETER_BLOCK KeLoaderBlock = &KiLoaderBlock;
+ULONG64 KiReadyTsc;
+
+__attribute__((noreturn)) VOID KiSystemStartup(ULONG64 BootInfoPhysical, ULONG Magic);
+
+static __attribute__((noreturn)) void KiIdleLoop(void)
+{
+    /* No interrupts are connected yet; the idle loop just halts. */
+    for (;;)
+        __halt();
+}
+
+VOID KiSystemStartup(ULONG64 BootInfoPhysical, ULONG Magic)
+{
+    NTSTATUS status;
+
+    KiSerialInitialize();
+    KiInitializeGdt();
+    KiInitializeIdt();
+
+    /* The early tables identity-map the low 4 GiB, where GRUB leaves the info. */
+    status = KiParseMultiboot((const UCHAR *)BootInfoPhysical, BootInfoPhysical, KeLoaderBlock);
+    if (Magic != MB2_BOOTLOADER_MAGIC || !NT_SUCCESS(status)) {
+        DbgPrint("Mica: the multiboot2 information at %llx is malformed\n", BootInfoPhysical);
+        KeBugCheckEx(PHASE0_INITIALIZATION_FAILED, (ULONG_PTR)status, BootInfoPhysical, Magic, 0);
+    }
+    KiSetCommandLine(KeLoaderBlock->LoadOptions);
+    KiConsoleInitialize();
+
+    DbgPrint("Mica x86-64 teaching kernel, loaded by %s\n",
+             KeLoaderBlock->LoaderName[0] ? KeLoaderBlock->LoaderName : "an unknown loader");
+    DbgPrint("Command line: %s\n", KeGetCommandLine());
+    KiPrintMemoryMap(KeLoaderBlock);
+    for (ULONG i = 0; i < KeLoaderBlock->ModuleCount; i++)
+        DbgPrint("Module %u: %llx-%llx %s\n", i, KeLoaderBlock->Modules[i].Start,
+                 KeLoaderBlock->Modules[i].End, KeLoaderBlock->Modules[i].Name);
+    if (KeLoaderBlock->Display.Type != LoaderDisplayNone)
+        DbgPrint("Display: %s %ux%u at %llx\n",
+                 KeLoaderBlock->Display.Type == LoaderDisplayVgaText ? "VGA text" : "framebuffer",
+                 KeLoaderBlock->Display.Width, KeLoaderBlock->Display.Height,
+                 KeLoaderBlock->Display.PhysicalBase);
+
+    HalpCalibrateTimeStampCounter();
+    DbgPrint("TSC: %llu Hz\n", KeTimeStampFrequency);
+
+    KiReadyTsc = KeReadTimeStampCounter();
+    DbgPrint("Mica ready (%llu cycles since the 64-bit entry)\n", KiReadyTsc - KiBootTsc);
+
+    if (KtestRunIfRequested() || KbenchRunIfRequested())
+        HalpQemuExit(0x10);
+    KiIdleLoop();
+}

@@ -1,0 +1,71 @@
+/*
+ * host_main.c - runner for host unit tests.
+ *
+ * The hardware-free parts of Mica (printf, command line, multiboot parsing,
+ * the contiguous-run tree, ...) are compiled natively together with their
+ * KTEST cases and this file, under AddressSanitizer and UBSan. The output is
+ * the same as the in-kernel runner's: one ok/not ok line per test and a
+ * closing "N passed, N failed" line. Usage: host-tests [PATTERN].
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <stdarg.h>
+#include "../ktest.h"
+
+extern const KTEST_CASE __start_ktest_cases[];
+extern const KTEST_CASE __stop_ktest_cases[];
+
+int KtestCurrentFailed;
+
+void KtestPrint(const char *Format, ...)
+{
+    va_list ap;
+    va_start(ap, Format);
+    vprintf(Format, ap);
+    va_end(ap);
+    fflush(stdout);
+}
+
+void KtestFail(const char *File, int Line, const char *Format, ...)
+{
+    va_list ap;
+    KtestCurrentFailed = 1;
+    printf("#   %s:%d: ", File, Line);
+    va_start(ap, Format);
+    vprintf(Format, ap);
+    va_end(ap);
+    printf("\n");
+    fflush(stdout);
+}
+
+void KtestExpectBugCheck(ULONG Code, ULONG64 P1, ULONG64 P2, ULONG64 P3, ULONG64 P4)
+{
+    (void)Code; (void)P1; (void)P2; (void)P3; (void)P4;
+    fprintf(stderr, "bugcheck tests run only in the kernel\n");
+    abort();
+}
+
+int main(int argc, char **argv)
+{
+    const char *pattern = argc > 1 ? argv[1] : "all";
+    const KTEST_CASE *t;
+    int n = 0, passed = 0, failed = 0;
+
+    for (t = __start_ktest_cases; t < __stop_ktest_cases; t++) {
+        if ((t->Flags & KTEST_F_BUGCHECK) || !KtestMatch(pattern, t->Suite, t->Name))
+            continue;
+        KtestCurrentFailed = 0;
+        t->Routine();
+        n++;
+        if (KtestCurrentFailed) {
+            failed++;
+            printf("not ok %d - %s.%s\n", n, t->Suite, t->Name);
+        } else {
+            passed++;
+            printf("ok %d - %s.%s\n", n, t->Suite, t->Name);
+        }
+        fflush(stdout);
+    }
+    printf("host: %d passed, %d failed\n", passed, failed);
+    return failed || n == 0 ? 1 : 0;
+}

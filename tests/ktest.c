@@ -1,0 +1,156 @@
+/*
+ * ktest.c - the in-kernel test runner.
+ *
+ * With test=PATTERN on the command line, KiSystemStartup calls
+ * KtestRunIfRequested once the kernel is ready. Every KTEST whose
+ * "suite.name" matches runs in link order and prints one TAP-style line:
+ *     ok 3 - printf.widths
+ *     not ok 4 - cmdline.quotes
+ * and the run ends with "N passed, N failed" and a QEMU exit status that
+ * says pass (0x10 -> 33) or fail (0x11 -> 35) through isa-debug-exit.
+ *
+ * Bug-check tests never run in a batch (they end the boot). A batch lists
+ * them ("# bugcheck-test suite.name 0xCODE"), and the QEMU runner boots
+ * each one alone with test=suite.name; the kernel then arms the expected
+ * stop code and parameters and KtestOnBugCheck, called from the blue
+ * screen, decides pass or fail.
+ */
+#include "../kernel/ke_internal.h"
+#include "ktest.h"
+
+#define KTEST_PASS 0x10
+#define KTEST_FAIL 0x11
+
+extern const KTEST_CASE __start_ktest_cases[];
+extern const KTEST_CASE __stop_ktest_cases[];
+
+int KtestCurrentFailed;
+static const KTEST_CASE *KtestCurrent;
+static ULONG KtestNumber, KtestPassed, KtestFailed;
+static BOOLEAN KtestActive;
+
+static struct {
+    BOOLEAN Armed;
+    ULONG Code;
+    ULONG64 P[4];
+} KtestExpected;
+
+void KtestPrint(const char *Format, ...)
+{
+    va_list ap;
+    va_start(ap, Format);
+    vDbgPrintEx(0, 0, Format, ap);
+    va_end(ap);
+}
+
+void KtestFail(const char *File, int Line, const char *Format, ...)
+{
+    va_list ap;
+
+    KtestCurrentFailed = 1;
+    DbgPrint("#   %s:%d: ", File, Line);
+    va_start(ap, Format);
+    vDbgPrintEx(0, 0, Format, ap);
+    va_end(ap);
+    DbgPrint("\n");
+}
+
+void KtestExpectBugCheck(ULONG Code, ULONG64 P1, ULONG64 P2, ULONG64 P3, ULONG64 P4)
+{
+    KtestExpected.Code = Code;
+    KtestExpected.P[0] = P1;
+    KtestExpected.P[1] = P2;
+    KtestExpected.P[2] = P3;
+    KtestExpected.P[3] = P4;
+    KtestExpected.Armed = TRUE;
+}
+
+static __attribute__((noreturn)) void KtestFinish(void)
+{
+    DbgPrint("%u passed, %u failed\n", KtestPassed, KtestFailed);
+    HalpQemuExit(KtestFailed == 0 && KtestPassed > 0 ? KTEST_PASS : KTEST_FAIL);
+}
+
+static void KtestRecord(BOOLEAN Passed, PCSTR Note)
+{
+    KtestNumber++;
+    if (Passed)
+        KtestPassed++;
+    else
+        KtestFailed++;
+    DbgPrint("%sok %u - %s.%s%s%s\n", Passed ? "" : "not ", KtestNumber, KtestCurrent->Suite,
+             KtestCurrent->Name, Note ? " # " : "", Note ? Note : "");
+}
+
+VOID KtestOnBugCheck(ULONG Code, ULONG_PTR P1, ULONG_PTR P2, ULONG_PTR P3, ULONG_PTR P4)
+{
+    ULONG64 got[4] = {P1, P2, P3, P4};
+    BOOLEAN match;
+
+    if (!KtestActive || KtestCurrent == NULL)
+        return;
+    KtestActive = FALSE;            /* a fault from here on must not recurse */
+    match = KtestExpected.Armed && KtestExpected.Code == Code;
+    for (int i = 0; i < 4 && match; i++)
+        if (KtestExpected.P[i] != KTEST_ANY && KtestExpected.P[i] != got[i]) {
+            DbgPrint("#   bug check parameter %d: expected 0x%llx, got 0x%llx\n", i + 1,
+                     KtestExpected.P[i], got[i]);
+            match = FALSE;
+        }
+    if (!KtestExpected.Armed)
+        DbgPrint("#   unexpected bug check 0x%x (%s) during the test\n", Code, KeBugCheckCodeName(Code));
+    else if (KtestExpected.Code != Code)
+        DbgPrint("#   expected bug check 0x%x (%s), got 0x%x (%s)\n", KtestExpected.Code,
+                 KeBugCheckCodeName(KtestExpected.Code), Code, KeBugCheckCodeName(Code));
+    KtestRecord(match && !KtestCurrentFailed, match ? "bug check as expected" : NULL);
+    KtestFinish();
+}
+
+BOOLEAN KtestRunIfRequested(VOID)
+{
+    static char pattern[256];
+    const KTEST_CASE *t, *only = NULL;
+    ULONG selected = 0;
+
+    if (!KeQueryBootOption("test", pattern, sizeof(pattern)))
+        return FALSE;
+
+    for (t = __start_ktest_cases; t < __stop_ktest_cases; t++)
+        if (KtestMatch(pattern, t->Suite, t->Name)) {
+            selected++;
+            only = t;
+        }
+    DbgPrint("ktest: running tests matching '%s'\n", pattern);
+
+    /* Exactly one test selected and it is a bug-check test: run it alone. */
+    if (selected == 1 && (only->Flags & KTEST_F_BUGCHECK)) {
+        DbgPrint("1..1\n");
+        KtestCurrent = only;
+        KtestCurrentFailed = 0;
+        KtestActive = TRUE;
+        only->Routine();
+        KtestActive = FALSE;
+        DbgPrint("#   the test returned without the bug check 0x%x it expects\n", only->BugCheckCode);
+        KtestRecord(FALSE, NULL);
+        KtestFinish();
+    }
+
+    DbgPrint("1..%u\n", selected);
+    for (t = __start_ktest_cases; t < __stop_ktest_cases; t++) {
+        if (!KtestMatch(pattern, t->Suite, t->Name) || !(t->Flags & KTEST_F_BUGCHECK))
+            continue;
+        DbgPrint("# bugcheck-test %s.%s 0x%x\n", t->Suite, t->Name, t->BugCheckCode);
+    }
+    for (t = __start_ktest_cases; t < __stop_ktest_cases; t++) {
+        if (!KtestMatch(pattern, t->Suite, t->Name) || (t->Flags & KTEST_F_BUGCHECK))
+            continue;
+        KtestCurrent = t;
+        KtestCurrentFailed = 0;
+        KtestExpected.Armed = FALSE;
+        KtestActive = TRUE;
+        t->Routine();
+        KtestActive = FALSE;
+        KtestRecord(!KtestCurrentFailed, NULL);
+    }
+    KtestFinish();
+}
