@@ -81,7 +81,7 @@ align 8
 .framebuffer:                   ; a linear framebuffer if the firmware has one
     dw MB2_TAG_FRAMEBUFFER, MB2_TAG_OPTIONAL
     dd 20
-    dd 1024, 768, 32            ; preferred width, height, depth
+    dd 0, 0, 0                  ; no preferred mode: grub.cfg gfxpayload decides
 align 8
     dw MB2_TAG_END, 0
     dd 8

@@ -4,6 +4,7 @@
 # symbols.c for the layout. ${NM:-nm} may name a cross nm.
 set -e
 ${NM:-nm} -n --defined-only "$1" | awk '
+BEGIN { n = 0 }
 $2 ~ /^[tTwW]$/ && $1 ~ /^ffffffff8/ && $3 !~ /^\./ { addr[n] = $1; name[n] = $3; n++ }
 END {
     print "\t.section .ksyms, \"a\""
