@@ -13,12 +13,14 @@
 typedef struct __attribute__((packed)) _KTSS64 {
     ULONG Reserved0;
     ULONG64 Rsp0, Rsp1, Rsp2;
-    ULONG64 Reserved1;
-    ULONG64 Ist[8];             /* Ist[0] unused: IST numbering starts at 1 */
+    ULONG64 Ist[8];             /* Ist[0] is the reserved qword at 0x1C: IST1 is at 0x24 */
     ULONG64 Reserved2;
     USHORT Reserved3;
     USHORT IoMapBase;
 } KTSS64;
+
+_Static_assert(sizeof(KTSS64) == 0x68, "the 64-bit TSS is 104 bytes (SDM vol. 3A, 8.7)");
+_Static_assert(__builtin_offsetof(KTSS64, Ist[1]) == 0x24, "IST1 lives at offset 0x24");
 
 /* Segment descriptor bits (SDM vol. 3A, 3.4.5). */
 #define SEG_ACCESSED    (1ULL << 40)

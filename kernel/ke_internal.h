@@ -134,6 +134,9 @@ extern char KiTextStart[], KiTextEnd[], KiRodataStart[], KiRodataEnd[];
 extern char KiDataStart[], KiDataEnd[], KiSymbolsStart[], KiImageEnd[];
 extern char KiBootStack[], KiBootStackTop[];
 
+/* The first C code: boot/entry.asm jumps here on the boot stack. */
+__attribute__((noreturn)) VOID KiSystemStartup(ULONG64 BootInfoPhysical, ULONG Magic);
+
 /* ---- Hal ---------------------------------------------------------------------- */
 
 VOID HalpCalibrateTimeStampCounter(VOID);

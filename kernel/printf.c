@@ -50,8 +50,9 @@ static void FmtNumber(FMT_OUT *Out, ULONG64 Value, BOOLEAN Negative, unsigned Ba
     char tmp[24];
     int n = 0, pad, prefixLen = 0;
     char prefix[3];
+    BOOLEAN zero = Value == 0;
 
-    if (Value == 0 && Precision == 0)
+    if (zero && Precision == 0)
         n = 0;                  /* "%.0d" of zero prints nothing, as in C */
     else
         do {
@@ -65,7 +66,7 @@ static void FmtNumber(FMT_OUT *Out, ULONG64 Value, BOOLEAN Negative, unsigned Ba
         prefix[prefixLen++] = '+';
     else if (Flags & F_SPACE)
         prefix[prefixLen++] = ' ';
-    if ((Flags & F_ALT) && Base == 16 && n > 0) {
+    if ((Flags & F_ALT) && Base == 16 && !zero) {   /* C: no 0x for zero */
         prefix[prefixLen++] = '0';
         prefix[prefixLen++] = (Flags & F_UPPER) ? 'X' : 'x';
     }

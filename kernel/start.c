@@ -18,7 +18,6 @@ static LOADER_PARAMETER_BLOCK KiLoaderBlock;
 PLOADER_PARAMETER_BLOCK KeLoaderBlock = &KiLoaderBlock;
 ULONG64 KiReadyTsc;
 
-__attribute__((noreturn)) VOID KiSystemStartup(ULONG64 BootInfoPhysical, ULONG Magic);
 
 static __attribute__((noreturn)) void KiIdleLoop(void)
 {

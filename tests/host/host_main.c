@@ -38,6 +38,16 @@ void KtestFail(const char *File, int Line, const char *Format, ...)
     fflush(stdout);
 }
 
+/* The kernel's DbgPrint, for hardware-free code that logs (multiboot.c). */
+ULONG DbgPrint(PCSTR Format, ...)
+{
+    va_list ap;
+    va_start(ap, Format);
+    vprintf(Format, ap);
+    va_end(ap);
+    return 0;
+}
+
 void KtestExpectBugCheck(ULONG Code, ULONG64 P1, ULONG64 P2, ULONG64 P3, ULONG64 P4)
 {
     (void)Code; (void)P1; (void)P2; (void)P3; (void)P4;
