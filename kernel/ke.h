@@ -155,6 +155,35 @@ __attribute__((noreturn)) VOID KeBugCheckEx(ULONG BugCheckCode, ULONG_PTR P1,
 __attribute__((noreturn)) VOID KeBugCheck(ULONG BugCheckCode);
 PCSTR KeBugCheckCodeName(ULONG BugCheckCode);
 
+/* ---- IRQL and spin locks ------------------------------------------------ */
+
+/*
+ * x64 NT keeps the IRQL in CR8 (the local APIC task priority): an interrupt
+ * whose vector >> 4 is not above CR8 is held off. Raising to a lower level or
+ * lowering to a higher one is a bug check, as in NT.
+ */
+#define PASSIVE_LEVEL  0
+#define LOW_LEVEL      0
+#define APC_LEVEL      1
+#define DISPATCH_LEVEL 2
+#define CLOCK_LEVEL    13
+#define IPI_LEVEL      14
+#define HIGH_LEVEL     15
+
+KIRQL KeGetCurrentIrql(VOID);
+VOID KeRaiseIrql(KIRQL NewIrql, PKIRQL OldIrql);
+KIRQL KfRaiseIrql(KIRQL NewIrql);
+VOID KeLowerIrql(KIRQL NewIrql);
+#define KfLowerIrql KeLowerIrql
+KIRQL KeRaiseIrqlToDpcLevel(VOID);
+
+typedef ULONG_PTR KSPIN_LOCK, *PKSPIN_LOCK;
+VOID KeInitializeSpinLock(PKSPIN_LOCK SpinLock);
+VOID KeAcquireSpinLock(PKSPIN_LOCK SpinLock, PKIRQL OldIrql);
+VOID KeReleaseSpinLock(PKSPIN_LOCK SpinLock, KIRQL NewIrql);
+VOID KeAcquireSpinLockAtDpcLevel(PKSPIN_LOCK SpinLock);
+VOID KeReleaseSpinLockFromDpcLevel(PKSPIN_LOCK SpinLock);
+
 /* ---- Time stamps (Hal) -------------------------------------------------- */
 
 static inline ULONG64 KeReadTimeStampCounter(VOID)

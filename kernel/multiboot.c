@@ -117,7 +117,8 @@ NTSTATUS KiParseMultiboot(const UCHAR *Info, ULONG64 InfoPhysical, PLOADER_PARAM
             ULONG pos;
             if (tag->Size < sizeof(*mm) || mm->EntrySize < sizeof(MB2_MMAP_ENTRY))
                 return STATUS_INVALID_PARAMETER;
-            for (pos = sizeof(*mm); pos + mm->EntrySize <= tag->Size; pos += mm->EntrySize) {
+            /* Compare by subtraction: pos + EntrySize could wrap in 32 bits. */
+            for (pos = sizeof(*mm); mm->EntrySize <= tag->Size - pos; pos += mm->EntrySize) {
                 const MB2_MMAP_ENTRY *e = (const MB2_MMAP_ENTRY *)((const UCHAR *)tag + pos);
                 KiAddRange(Block, e->Base, e->Length, e->Type);
             }

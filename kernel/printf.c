@@ -97,7 +97,8 @@ static void FmtString(FMT_OUT *Out, const char *S, int Flags, int Width, int Pre
 
     if (S == NULL)
         S = "(null)";
-    while (S[len] && (Precision < 0 || len < Precision))
+    /* Check the precision first: "%.4s" may point at 4 bytes with no NUL. */
+    while ((Precision < 0 || len < Precision) && S[len])
         len++;
     if (!(Flags & F_LEFT))
         FmtRepeat(Out, ' ', Width - len);

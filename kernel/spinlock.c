@@ -1,0 +1,46 @@
+/*
+ * spinlock.c - executive spin locks.
+ *
+ * A KSPIN_LOCK is one pointer-sized word: 0 when free. Acquiring raises to
+ * DISPATCH_LEVEL (so the holder cannot be preempted on this processor)
+ * and then spins on an atomic exchange, so the same code stays correct
+ * when other processors arrive. NT's *AtDpcLevel variants skip the raise
+ * and require the caller to be at DISPATCH_LEVEL already.
+ */
+#include "ke_internal.h"
+
+VOID KeInitializeSpinLock(PKSPIN_LOCK SpinLock)
+{
+    *SpinLock = 0;
+}
+
+VOID KeAcquireSpinLockAtDpcLevel(PKSPIN_LOCK SpinLock)
+{
+    while (__atomic_exchange_n(SpinLock, 1, __ATOMIC_ACQUIRE)) {
+        /* Wait with plain reads so the line is not bounced between CPUs. */
+        while (__atomic_load_n(SpinLock, __ATOMIC_RELAXED))
+            __asm__ __volatile__("pause");
+    }
+}
+
+VOID KeReleaseSpinLockFromDpcLevel(PKSPIN_LOCK SpinLock)
+{
+    __atomic_store_n(SpinLock, 0, __ATOMIC_RELEASE);
+}
+
+VOID KeAcquireSpinLock(PKSPIN_LOCK SpinLock, PKIRQL OldIrql)
+{
+    KIRQL old = KeGetCurrentIrql();
+
+    if (old > DISPATCH_LEVEL)
+        KeBugCheckEx(IRQL_NOT_LESS_OR_EQUAL, (ULONG_PTR)SpinLock, old, 0,
+                     (ULONG_PTR)__builtin_return_address(0));
+    *OldIrql = KfRaiseIrql(DISPATCH_LEVEL);
+    KeAcquireSpinLockAtDpcLevel(SpinLock);
+}
+
+VOID KeReleaseSpinLock(PKSPIN_LOCK SpinLock, KIRQL NewIrql)
+{
+    KeReleaseSpinLockFromDpcLevel(SpinLock);
+    KeLowerIrql(NewIrql);
+}
