@@ -293,6 +293,8 @@ boot32_stack_top:
 section .bss
 global KiBootStack
 global KiBootStackTop
+global KiBootStackGuard
 alignb 4096
+KiBootStackGuard: resb 4096     ; left unmapped by Mm: an overflow faults here
 KiBootStack:     resb 64 * 1024
 KiBootStackTop:

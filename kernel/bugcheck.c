@@ -79,7 +79,10 @@ VOID KiBugCheckWithFrame(ULONG Code, ULONG_PTR P1, ULONG_PTR P2, ULONG_PTR P3, U
     DbgPrint("A problem has been detected and Mica has been shut down to prevent damage.\n");
     DbgPrint("IRQL %llu  CR2 %016llx  CR3 %016llx\n", __readcr8(), __readcr2(), __readcr3());
 
+    if (TrapFrame == NULL)
+        TrapFrame = KiCurrentTrapFrame;     /* raised while handling a trap */
     if (TrapFrame) {
+        KiReportException(TrapFrame);
         rip = TrapFrame->Rip;
         rbp = TrapFrame->Rbp;
     } else {

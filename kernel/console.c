@@ -4,13 +4,15 @@
  * Output goes to COM1 always (tests and `make run` read it there) and to
  * the screen the loader described: VGA text in BIOS mode, a framebuffer
  * under UEFI, nothing if neither. Until Mm exists the screen is reached
- * through the boot identity map of low memory; Mm later remaps it with
- * MmMapIoSpace and calls KiConsoleSetScreenBase.
+ * through the boot identity map of low memory; when Mm switches to its own
+ * page tables it suspends the screen, and resumes it mapped with
+ * MmMapIoSpace (uncached VGA text, write-combined framebuffer).
  *
  * NT's DbgPrint formats into a 512-byte buffer and truncates longer
  * messages; Mica does the same, so a student sees the same limit.
  */
 #include "ke_internal.h"
+#include "../mm/mm.h"
 
 #define DBGPRINT_BUFFER_SIZE 512
 
@@ -29,6 +31,37 @@ VOID KiConsoleInitialize(VOID)
         KiVgaInitialize((PVOID)d->PhysicalBase, d->Width, d->Height);
     else if (d->Type == LoaderDisplayLinear)
         KiFbInitialize(d, (PVOID)d->PhysicalBase);
+}
+
+static ULONG KiSuspendedScreenType = LoaderDisplayNone;
+
+VOID KiConsoleSuspendScreen(VOID)
+{
+    KiSuspendedScreenType = KiScreenType;
+    KiScreenType = LoaderDisplayNone;
+}
+
+VOID KiConsoleResumeScreen(VOID)
+{
+    const LOADER_DISPLAY *d = &KeLoaderBlock->Display;
+    PHYSICAL_ADDRESS pa;
+    PVOID va;
+
+    if (KiSuspendedScreenType == LoaderDisplayNone)
+        return;
+    pa.QuadPart = (LONGLONG)d->PhysicalBase;
+    if (KiSuspendedScreenType == LoaderDisplayVgaText) {
+        va = MmMapIoSpace(pa, (SIZE_T)d->Width * d->Height * 2, MmNonCached);
+        if (va)
+            KiVgaRebase(va);
+    } else {
+        /* Write-combining: the usual type for a framebuffer. */
+        va = MmMapIoSpace(pa, (SIZE_T)d->Pitch * d->Height, MmWriteCombined);
+        if (va)
+            KiFbRebase(va);
+    }
+    if (va)
+        KiScreenType = KiSuspendedScreenType;
 }
 
 VOID KiConsoleWrite(PCSTR Text, SIZE_T Length)

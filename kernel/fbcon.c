@@ -72,6 +72,11 @@ VOID KiFbInitialize(const LOADER_DISPLAY *Display, PVOID Base)
     KiFbClear(KI_COLOR_NORMAL);
 }
 
+VOID KiFbRebase(PVOID Base)
+{
+    KiFbBase = Base;
+}
+
 VOID KiFbClear(UCHAR Attribute)
 {
     if (!KiFbBase)

@@ -77,6 +77,12 @@ VOID KiConsoleInitialize(VOID);
 VOID KiConsoleWrite(PCSTR Text, SIZE_T Length);
 /* Switch the screen to the blue-screen colours and clear it. */
 VOID KiConsoleEnterBugCheck(VOID);
+/* Around Mm's switch to its own page tables: no screen output while the
+ * screen is unmapped; then map it with MmMapIoSpace and go on. */
+VOID KiConsoleSuspendScreen(VOID);
+VOID KiConsoleResumeScreen(VOID);
+VOID KiVgaRebase(PVOID TextBuffer);
+VOID KiFbRebase(PVOID Base);
 ULONG KiConsolePrintf(PCSTR Format, ...) __attribute__((format(printf, 1, 2)));
 
 /* ---- Multiboot2 and the command line ------------------------------------- */
@@ -116,6 +122,9 @@ typedef struct _KTRAP_FRAME {
 } KTRAP_FRAME, *PKTRAP_FRAME;
 
 VOID KiInitializeGdt(VOID);
+extern PKTRAP_FRAME KiCurrentTrapFrame;    /* the trap being handled, if any */
+extern BOOLEAN KiMmInitialized;            /* page faults go to MmAccessFault */
+VOID KiReportException(const KTRAP_FRAME *TrapFrame);
 VOID KiInitializeIdt(VOID);
 VOID KiDispatchTrap(PKTRAP_FRAME TrapFrame);
 /* Which IST stack, if any, a trap frame's RSP lies on (for reports). */
@@ -132,7 +141,7 @@ VOID KiPrintRegisters(const KTRAP_FRAME *TrapFrame);
 /* Linker-script symbols (linker.ld). */
 extern char KiTextStart[], KiTextEnd[], KiRodataStart[], KiRodataEnd[];
 extern char KiDataStart[], KiDataEnd[], KiSymbolsStart[], KiImageEnd[];
-extern char KiBootStack[], KiBootStackTop[];
+extern char KiBootStack[], KiBootStackTop[], KiBootStackGuard[];
 
 /* The first C code: boot/entry.asm jumps here on the boot stack. */
 __attribute__((noreturn)) VOID KiSystemStartup(ULONG64 BootInfoPhysical, ULONG Magic);

@@ -5,18 +5,21 @@
  * of the multiboot2 information. Phase 0 brings up, in order: the serial
  * console (so everything after can report), the loader block and the
  * command line, the screen console, the GDT/TSS/IDT (so faults are
- * reported instead of resetting the machine), and the TSC calibration.
+ * reported instead of resetting the machine), the TSC calibration, and the
+ * memory manager's phase 0 (Mica's own page tables, the PFN database).
  * Then Mica prints "Mica ready" and does what the command line asks:
  * test=PATTERN runs tests, bench=PATTERN runs benchmarks, otherwise it
  * idles.
  */
 #include "ke_internal.h"
+#include "../mm/mm.h"
 
 #define MB2_BOOTLOADER_MAGIC 0x36D76289
 
 static LOADER_PARAMETER_BLOCK KiLoaderBlock;
 PLOADER_PARAMETER_BLOCK KeLoaderBlock = &KiLoaderBlock;
 ULONG64 KiReadyTsc;
+BOOLEAN KiMmInitialized;
 
 
 static __attribute__((noreturn)) void KiIdleLoop(void)
@@ -58,6 +61,9 @@ VOID KiSystemStartup(ULONG64 BootInfoPhysical, ULONG Magic)
 
     HalpCalibrateTimeStampCounter();
     DbgPrint("TSC: %llu Hz\n", KeTimeStampFrequency);
+
+    MmInitSystem(0);
+    KiMmInitialized = TRUE;
 
     KiReadyTsc = KeReadTimeStampCounter();
     DbgPrint("Mica ready (%llu cycles since the 64-bit entry)\n", KiReadyTsc - KiBootTsc);

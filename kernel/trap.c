@@ -1,6 +1,7 @@
 /*
  * trap.c - what happens after trapstub.asm: sort a trap frame out.
  *
+ * Page faults go to the memory manager (MmAccessFault) once it is up.
  * An exception in kernel mode that nothing handles is fatal in NT, and it
  * is here: the report below (vector, error code, CR2, all registers, the
  * stack it ran on) is printed, then the bug check NT would raise:
@@ -14,6 +15,7 @@
  * ignored: a stray interrupt must not bring the machine down.
  */
 #include "ke_internal.h"
+#include "../mm/mm.h"
 
 /* Page-fault error code bits (SDM vol. 3A, 4.7). */
 #define PF_PRESENT 0x01
@@ -48,7 +50,9 @@ VOID KiPrintRegisters(const KTRAP_FRAME *F)
              __readcr0(), __readcr2(), __readcr3(), __readcr4(), __readcr8());
 }
 
-static void KiReportException(const KTRAP_FRAME *F)
+PKTRAP_FRAME KiCurrentTrapFrame;
+
+VOID KiReportException(const KTRAP_FRAME *F)
 {
     char where[96];
     ULONG64 currentRsp;
@@ -72,7 +76,6 @@ static __attribute__((noreturn)) void KiUnhandledException(PKTRAP_FRAME F)
 {
     ULONG64 v = F->Vector;
 
-    KiReportException(F);
     switch (v) {
     case EXCEPTION_PAGE_FAULT:
         KiBugCheckWithFrame(PAGE_FAULT_IN_NONPAGED_AREA, __readcr2(),
@@ -106,6 +109,14 @@ static __attribute__((noreturn)) void KiUnhandledException(PKTRAP_FRAME F)
 
 VOID KiDispatchTrap(PKTRAP_FRAME TrapFrame)
 {
+    if (TrapFrame->Vector == EXCEPTION_PAGE_FAULT && KiMmInitialized) {
+        /* A bug check inside MmAccessFault reports this frame (bugcheck.c). */
+        PKTRAP_FRAME outer = KiCurrentTrapFrame;
+        KiCurrentTrapFrame = TrapFrame;
+        MmAccessFault((ULONG)TrapFrame->ErrorCode, (PVOID)__readcr2(), 0, TrapFrame);
+        KiCurrentTrapFrame = outer;
+        return;
+    }
     if (TrapFrame->Vector < 32)
         KiUnhandledException(TrapFrame);
     DbgPrint("KiDispatchTrap: unexpected interrupt vector %llu ignored\n", TrapFrame->Vector);

@@ -19,6 +19,11 @@ VOID KiVgaInitialize(PVOID TextBuffer, ULONG Width, ULONG Height)
     KiVgaClear(KI_COLOR_NORMAL);
 }
 
+VOID KiVgaRebase(PVOID TextBuffer)
+{
+    KiVgaBuffer = TextBuffer;
+}
+
 VOID KiVgaClear(UCHAR Attribute)
 {
     if (!KiVgaBuffer)

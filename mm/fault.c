@@ -1,0 +1,60 @@
+/*
+ * fault.c - MmAccessFault: what a page fault in system space means.
+ *
+ * trap.c passes the #PF error code, CR2 and the trap frame. Nothing in
+ * system space is pageable yet (paged pool brings demand-zero faults), so
+ * every fault ends in NT's bug check for its kind:
+ *   - at IRQL > APC_LEVEL on a not-present page: IRQL_NOT_LESS_OR_EQUAL
+ *     (0xA: address, IRQL, access, RIP);
+ *   - not present: PAGE_FAULT_IN_NONPAGED_AREA (0x50: address, 0 read /
+ *     2 write / 0x10 execute, RIP, 2 if a page-table level is missing
+ *     else 0) - this includes guard pages;
+ *   - a write to a present read-only page: ATTEMPTED_WRITE_TO_READONLY_MEMORY
+ *     (0xBE: address, PTE, trap frame, 0xA);
+ *   - an instruction fetch from a present no-execute page:
+ *     ATTEMPTED_EXECUTE_OF_NOEXECUTE_MEMORY (0xFC: address, PTE, trap frame, 0).
+ */
+#include "mm_internal.h"
+
+#define PF_PRESENT 0x01
+#define PF_WRITE   0x02
+#define PF_INSTR   0x10
+#define NONPAGED_BUGCHECK_FREED_PTE              0x0
+#define NONPAGED_BUGCHECK_NOT_PRESENT_PAGE_TABLE 0x2
+#define MI_READONLY_FAULT_TAG 0xA
+
+typedef struct _MI_FAULT_FRAME {        /* the part of KTRAP_FRAME we need */
+    ULONG64 Gpr[15], Vector, ErrorCode, Rip;
+} MI_FAULT_FRAME;
+
+NTSTATUS MmAccessFault(ULONG FaultStatus, PVOID VirtualAddress, KIRQL PreviousMode,
+                       PVOID TrapInformation)
+{
+    const MI_FAULT_FRAME *frame = TrapInformation;
+    ULONG64 rip = frame ? frame->Rip : 0;
+    ULONG64 access = FaultStatus & (PF_WRITE | PF_INSTR);
+    KIRQL irql = KeGetCurrentIrql();
+    ULONG level;
+    PMMPTE pte;
+
+    UNREFERENCED_PARAMETER(PreviousMode);
+    pte = MiWalkToPte(VirtualAddress, &level);
+
+    if (!(FaultStatus & PF_PRESENT) || pte == NULL) {
+        if (irql > APC_LEVEL)
+            KeBugCheckEx(IRQL_NOT_LESS_OR_EQUAL, (ULONG_PTR)VirtualAddress, irql,
+                         (FaultStatus & PF_INSTR) ? 8 : (FaultStatus & PF_WRITE) ? 1 : 0, rip);
+        KeBugCheckEx(PAGE_FAULT_IN_NONPAGED_AREA, (ULONG_PTR)VirtualAddress, access, rip,
+                     level > 1 ? NONPAGED_BUGCHECK_NOT_PRESENT_PAGE_TABLE
+                               : NONPAGED_BUGCHECK_FREED_PTE);
+    }
+    if ((FaultStatus & PF_WRITE) && !(pte->Long & MM_PTE_WRITE))
+        KeBugCheckEx(ATTEMPTED_WRITE_TO_READONLY_MEMORY, (ULONG_PTR)VirtualAddress, pte->Long,
+                     (ULONG_PTR)TrapInformation, MI_READONLY_FAULT_TAG);
+    if ((FaultStatus & PF_INSTR) && (pte->Long & MM_PTE_NO_EXECUTE))
+        KeBugCheckEx(ATTEMPTED_EXECUTE_OF_NOEXECUTE_MEMORY, (ULONG_PTR)VirtualAddress, pte->Long,
+                     (ULONG_PTR)TrapInformation, 0);
+    /* Present and permitted: a stale TLB entry; it is gone after the fault. */
+    MiFlushTbEntry(VirtualAddress);
+    return STATUS_SUCCESS;
+}

@@ -1,0 +1,123 @@
+/*
+ * iospace.c - MmMapIoSpace(Ex) / MmUnmapIoSpace: physical ranges (device
+ * registers, framebuffers, or RAM) mapped into system-PTE space with a
+ * chosen cache type. The returned address keeps the byte offset of the
+ * physical address, as NT's does; MmUnmapIoSpace must be given the same
+ * address and size. IRQL <= DISPATCH_LEVEL; NULL when the request is
+ * invalid or system PTEs run out.
+ */
+#include "mm_internal.h"
+
+static void MiCheckIrqlDispatch(PVOID Caller)
+{
+    KIRQL irql = KeGetCurrentIrql();
+
+    if (irql > DISPATCH_LEVEL)
+        KeBugCheckEx(IRQL_NOT_LESS_OR_EQUAL, 0, irql, 0, (ULONG_PTR)Caller);
+}
+
+/* Map Pages pages starting at physical page Pfn; the VA of the first page or NULL. */
+PVOID MiMapPhysicalPages(PFN_NUMBER Pfn, PFN_NUMBER Pages, ULONG64 PteBits)
+{
+    PMMPTE pte;
+    PUCHAR va;
+
+    if (Pages == 0 || Pages > MM_SYSTEM_PTE_PAGES)
+        return NULL;
+    pte = MiReserveSystemPtes((ULONG)Pages, SystemPteSpace);
+    if (pte == NULL)
+        return NULL;
+    va = MiGetVirtualAddressMappedByPte(pte);
+    for (PFN_NUMBER i = 0; i < Pages; i++) {
+        if (!NT_SUCCESS(MiMapSystemPage(va + (i << PAGE_SHIFT), Pfn + i, PteBits))) {
+            while (i-- > 0)
+                MiUnmapSystemPage(va + (i << PAGE_SHIFT));
+            MiReleaseSystemPtes(pte, (ULONG)Pages, SystemPteSpace);
+            return NULL;
+        }
+    }
+    return va;
+}
+
+VOID MiUnmapPhysicalPages(PVOID Va, PFN_NUMBER Pages)
+{
+    for (PFN_NUMBER i = 0; i < Pages; i++)
+        MiUnmapSystemPage((PUCHAR)Va + (i << PAGE_SHIFT));
+    MiReleaseSystemPtes(MiGetPteAddress(Va), (ULONG)Pages, SystemPteSpace);
+}
+
+static PVOID MiMapIo(PHYSICAL_ADDRESS PhysicalAddress, SIZE_T NumberOfBytes, ULONG64 Bits)
+{
+    ULONG64 pa = (ULONG64)PhysicalAddress.QuadPart;
+    PFN_NUMBER pages;
+    PUCHAR va;
+
+    /* 52 physical address bits at most on x86-64. */
+    if (NumberOfBytes == 0 || pa >= (1ULL << 52) || NumberOfBytes > (MM_SYSTEM_PTE_PAGES << PAGE_SHIFT))
+        return NULL;
+    pages = ADDRESS_AND_SIZE_TO_SPAN_PAGES(pa, NumberOfBytes);
+    va = MiMapPhysicalPages(pa >> PAGE_SHIFT, pages, Bits | MM_PTE_GLOBAL);
+    return va ? va + BYTE_OFFSET(pa) : NULL;
+}
+
+PVOID MmMapIoSpace(PHYSICAL_ADDRESS PhysicalAddress, SIZE_T NumberOfBytes,
+                   MEMORY_CACHING_TYPE CacheType)
+{
+    MiCheckIrqlDispatch(__builtin_return_address(0));
+    /* NT looks at the low byte only; anything past the last type is refused. */
+    CacheType = (MEMORY_CACHING_TYPE)(CacheType & 0xFF);
+    if (CacheType >= MmMaximumCacheType)
+        return NULL;
+    return MiMapIo(PhysicalAddress, NumberOfBytes,
+                   MM_PTE_WRITE | MM_PTE_NO_EXECUTE | MiCacheTypeToPteBits(CacheType));
+}
+
+/*
+ * Protect: exactly one of PAGE_READONLY, PAGE_READWRITE, PAGE_EXECUTE,
+ * PAGE_EXECUTE_READ, PAGE_EXECUTE_READWRITE, plus at most one of
+ * PAGE_NOCACHE / PAGE_WRITECOMBINE (neither = cached). Anything else: NULL.
+ */
+ULONG64 MiProtectToPteBits(ULONG Protect, BOOLEAN *Valid)
+{
+    ULONG base = Protect & 0xFF, cache = Protect & ~0xFFu;
+    ULONG64 bits;
+
+    *Valid = TRUE;
+    switch (base) {
+    case PAGE_READONLY: bits = MM_PTE_NO_EXECUTE; break;
+    case PAGE_READWRITE: bits = MM_PTE_WRITE | MM_PTE_NO_EXECUTE; break;
+    case PAGE_EXECUTE:
+    case PAGE_EXECUTE_READ: bits = 0; break;
+    case PAGE_EXECUTE_READWRITE: bits = MM_PTE_WRITE; break;
+    default: *Valid = FALSE; return 0;
+    }
+    if (cache == PAGE_NOCACHE)
+        bits |= MiCacheTypeToPteBits(MmNonCached);
+    else if (cache == PAGE_WRITECOMBINE)
+        bits |= MiCacheTypeToPteBits(MmWriteCombined);
+    else if (cache != 0)
+        *Valid = FALSE;
+    return bits;
+}
+
+PVOID MmMapIoSpaceEx(PHYSICAL_ADDRESS PhysicalAddress, SIZE_T NumberOfBytes, ULONG Protect)
+{
+    BOOLEAN valid;
+    ULONG64 bits;
+
+    MiCheckIrqlDispatch(__builtin_return_address(0));
+    bits = MiProtectToPteBits(Protect, &valid);
+    if (!valid)
+        return NULL;
+    return MiMapIo(PhysicalAddress, NumberOfBytes, bits);
+}
+
+VOID MmUnmapIoSpace(PVOID BaseAddress, SIZE_T NumberOfBytes)
+{
+    ULONG64 va = (ULONG64)BaseAddress;
+
+    MiCheckIrqlDispatch(__builtin_return_address(0));
+    if (va < MM_SYSTEM_PTE_BASE || va >= MM_SYSTEM_PTE_END || NumberOfBytes == 0)
+        KeBugCheckEx(SYSTEM_PTE_MISUSE, 0x101, va, NumberOfBytes, 0);
+    MiUnmapPhysicalPages(PAGE_ALIGN(BaseAddress), ADDRESS_AND_SIZE_TO_SPAN_PAGES(va, NumberOfBytes));
+}

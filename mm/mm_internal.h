@@ -1,0 +1,241 @@
+/*
+ * mm_internal.h - what the files of mm/ share: page-table entries, the PFN
+ * database, the page lists and the Mi routines. Other folders use mm.h.
+ */
+#ifndef MICA_MM_INTERNAL_H
+#define MICA_MM_INTERNAL_H
+
+#include "mm.h"
+#include "layout.h"
+#include "runtree.h"
+
+/* ---- Page-table entries ---------------------------------------------------------- */
+
+/* Hardware PTE bits (SDM vol. 3A, 4.5), named as NT's MMPTE_HARDWARE. */
+#define MM_PTE_VALID         (1ULL << 0)
+#define MM_PTE_WRITE         (1ULL << 1)     /* NT calls the hardware bit Dirty1 */
+#define MM_PTE_OWNER         (1ULL << 2)     /* user accessible */
+#define MM_PTE_WRITE_THROUGH (1ULL << 3)     /* PWT: PAT index bit 0 */
+#define MM_PTE_CACHE_DISABLE (1ULL << 4)     /* PCD: PAT index bit 1 */
+#define MM_PTE_ACCESSED      (1ULL << 5)
+#define MM_PTE_DIRTY         (1ULL << 6)
+#define MM_PTE_LARGE_PAGE    (1ULL << 7)     /* in a PDE/PPE; in a 4 KiB PTE this is PAT */
+#define MM_PTE_PAT_4K        (1ULL << 7)
+#define MM_PTE_GLOBAL        (1ULL << 8)
+#define MM_PTE_NO_EXECUTE    (1ULL << 63)
+#define MM_PTE_FRAME_MASK    0x000FFFFFFFFFF000ULL
+
+typedef struct _MMPTE_HARDWARE {
+    ULONG64 Valid : 1;
+    ULONG64 Dirty1 : 1;             /* hardware write permission */
+    ULONG64 Owner : 1;
+    ULONG64 WriteThrough : 1;
+    ULONG64 CacheDisable : 1;
+    ULONG64 Accessed : 1;
+    ULONG64 Dirty : 1;
+    ULONG64 LargePage : 1;
+    ULONG64 Global : 1;
+    ULONG64 CopyOnWrite : 1;        /* software */
+    ULONG64 Prototype : 1;          /* software */
+    ULONG64 Write : 1;              /* software */
+    ULONG64 PageFrameNumber : 36;
+    ULONG64 Reserved1 : 4;
+    ULONG64 SoftwareWsIndex : 11;
+    ULONG64 NoExecute : 1;
+} MMPTE_HARDWARE;
+
+/* Invalid-PTE formats, reserved for demand paging (layouts as NT x64). */
+typedef struct _MMPTE_SOFTWARE {
+    ULONG64 Valid : 1;
+    ULONG64 PageFileLow : 4;
+    ULONG64 Protection : 5;
+    ULONG64 Prototype : 1;
+    ULONG64 Transition : 1;
+    ULONG64 UsedPageTableEntries : 10;
+    ULONG64 Reserved : 10;
+    ULONG64 PageFileHigh : 32;
+} MMPTE_SOFTWARE;
+
+typedef struct _MMPTE_TRANSITION {
+    ULONG64 Valid : 1;
+    ULONG64 Write : 1;
+    ULONG64 Owner : 1;
+    ULONG64 WriteThrough : 1;
+    ULONG64 CacheDisable : 1;
+    ULONG64 Protection : 5;
+    ULONG64 Prototype : 1;
+    ULONG64 Transition : 1;
+    ULONG64 PageFrameNumber : 36;
+    ULONG64 Unused : 16;
+} MMPTE_TRANSITION;
+
+typedef union _MMPTE {
+    ULONG64 Long;
+    MMPTE_HARDWARE Hard;
+    MMPTE_SOFTWARE Soft;
+    MMPTE_TRANSITION Trans;
+} MMPTE, *PMMPTE;
+
+_Static_assert(sizeof(MMPTE) == 8, "a PTE is 8 bytes");
+
+/* Self-map arithmetic (PML4 slot 0x1ED points at the PML4 itself). */
+#define MiGetPteAddress(Va) \
+    ((PMMPTE)(PTE_BASE + (((ULONG64)(Va) >> 9) & 0x7FFFFFFFF8ULL)))
+#define MiGetPdeAddress(Va) \
+    ((PMMPTE)(PDE_BASE + (((ULONG64)(Va) >> 18) & 0x3FFFFFF8ULL)))
+#define MiGetPpeAddress(Va) \
+    ((PMMPTE)(PPE_BASE + (((ULONG64)(Va) >> 27) & 0x1FFFF8ULL)))
+#define MiGetPxeAddress(Va) \
+    ((PMMPTE)(PXE_BASE + (((ULONG64)(Va) >> 36) & 0xFF8ULL)))
+/* The inverse: the address a PTE maps (sign-extended from bit 47). */
+#define MiGetVirtualAddressMappedByPte(Pte) \
+    ((PVOID)((LONG64)(((ULONG64)(Pte)) << 25) >> 16))
+#define MiGetVirtualAddressMappedByPde(Pde) \
+    ((PVOID)((LONG64)(((ULONG64)(Pde)) << 34) >> 16))
+#define MiGetVirtualAddressMappedByPpe(Ppe) \
+    ((PVOID)((LONG64)(((ULONG64)(Ppe)) << 43) >> 16))
+#define MiGetVirtualAddressMappedByPxe(Pxe) \
+    ((PVOID)((LONG64)(((ULONG64)(Pxe)) << 52) >> 16))
+
+#define MI_PTE_FRAME(Pte) (((Pte).Long & MM_PTE_FRAME_MASK) >> PAGE_SHIFT)
+
+/* ---- The PFN database -------------------------------------------------------------- */
+
+/* MMLISTS: where a page is. Lists up to StandbyPageList hold "available" pages. */
+typedef enum _MMLISTS {
+    ZeroedPageList = 0,
+    FreePageList = 1,
+    StandbyPageList = 2,
+    ModifiedPageList = 3,
+    ModifiedNoWritePageList = 4,
+    BadPageList = 5,
+    ActiveAndValid = 6,
+    TransitionPage = 7,
+} MMLISTS;
+
+/* MMPFN.Flags */
+#define MI_PFN_START_OF_ALLOCATION 0x01   /* first page of a contiguous allocation */
+#define MI_PFN_END_OF_ALLOCATION   0x02   /* last page of one */
+#define MI_PFN_LOCKED              0x04   /* never freed: loader, kernel, boot data */
+#define MI_PFN_PAGE_TABLE          0x08   /* holds a page table of some level */
+#define MI_PFN_LOW_RESERVE         0x10   /* nolowmem: on the low-memory list */
+#define MI_PFN_MODIFIED            0x20
+
+/* The cache attribute a page is mapped with (NT's MI_PFN_CACHE_ATTRIBUTE). */
+#define MiNonCached     0
+#define MiCached        1
+#define MiWriteCombined 2
+#define MiNotMapped     3
+
+#define MI_LIST_END ((PFN_NUMBER)~0ULL)   /* NT's LIST_HEAD */
+
+typedef struct _MMPFN {
+    union {
+        PFN_NUMBER Flink;               /* on a list: next page */
+        ULONG64 WsIndex;                /* active: working-set index */
+    } u1;
+    PMMPTE PteAddress;                  /* the PTE that maps this page, if any */
+    union {
+        PFN_NUMBER Blink;               /* on a list: previous page */
+        ULONG64 ShareCount;             /* active: PTEs that map it */
+    } u2;
+    USHORT ReferenceCount;              /* reasons the page must stay resident */
+    USHORT UsedPageTableEntries;        /* page tables: valid entries in it */
+    UCHAR PageLocation;                 /* MMLISTS */
+    UCHAR Flags;                        /* MI_PFN_* */
+    UCHAR CacheAttribute;               /* Mi* cache attribute */
+    UCHAR Reserved;
+    MMPTE OriginalPte;                  /* what to restore when the page leaves */
+    PFN_NUMBER PteFrame;                /* page-table page holding PteAddress */
+} MMPFN, *PMMPFN;
+
+_Static_assert(sizeof(MMPFN) == 48, "MMPFN is 0x30 bytes, as on x64 NT");
+
+typedef struct _MMPFNLIST {
+    PFN_NUMBER Total;
+    MMLISTS ListName;
+    PFN_NUMBER Flink;
+    PFN_NUMBER Blink;
+} MMPFNLIST, *PMMPFNLIST;
+
+#define MmPfnDatabase ((PMMPFN)MM_PFN_DATABASE)
+#define MI_PFN_ELEMENT(Pfn) (&MmPfnDatabase[(Pfn)])
+
+extern PFN_NUMBER MmHighestPhysicalPage;    /* highest RAM PFN (inclusive) */
+extern PFN_NUMBER MmLowestPhysicalPage;
+extern PFN_NUMBER MmNumberOfPhysicalPages;  /* RAM pages Mica manages */
+extern PFN_NUMBER MmAvailablePages;         /* zeroed + free + standby */
+extern MMPFNLIST MmZeroedPageListHead, MmFreePageListHead, MmStandbyPageListHead,
+    MmModifiedPageListHead, MmModifiedNoWritePageListHead, MmBadPageListHead,
+    MmLowFreePageListHead;
+extern MI_RUN_TREE MiFreeRunTree;           /* free pages, for range searches */
+extern KSPIN_LOCK MmPfnLock;
+extern BOOLEAN MiNoLowMemory;
+
+/* Physical memory as Mica uses it (after maxmem=/burnmemory=). */
+#define MI_MAX_PHYSICAL_RUNS 64
+typedef struct _MI_PHYSICAL_RUN {
+    PFN_NUMBER BasePage;
+    PFN_NUMBER PageCount;
+} MI_PHYSICAL_RUN;
+extern ULONG MiPhysicalRunCount;
+extern MI_PHYSICAL_RUN MiPhysicalRuns[MI_MAX_PHYSICAL_RUNS];
+
+/* pfndb.c: the lists. All of these need MmPfnLock held. */
+VOID MiInitializePfnDatabase(VOID);
+BOOLEAN MiIsPfnRam(PFN_NUMBER Pfn);
+VOID MiInsertPageInFreeList(PFN_NUMBER Pfn);
+VOID MiInsertPageInList(PMMPFNLIST ListHead, PFN_NUMBER Pfn);
+VOID MiUnlinkPageFromList(PFN_NUMBER Pfn);
+PFN_NUMBER MiRemoveAnyPage(ULONG Color);
+PFN_NUMBER MiRemoveZeroPage(ULONG Color);
+VOID MiInitializePfnForActivePage(PFN_NUMBER Pfn, PMMPTE PteAddress, UCHAR CacheAttribute);
+/* Allocate up to Count pages in [LowPfn, HighPfn]; returns how many. */
+PFN_NUMBER MiAllocatePagesInRange(PFN_NUMBER LowPfn, PFN_NUMBER HighPfn, PFN_NUMBER Count,
+                                  PPFN_NUMBER PageArray);
+VOID MiFreeActivePage(PFN_NUMBER Pfn);
+VOID MiPrintPfnSummary(VOID);
+
+/* bootalloc.c: the phase-0 bump allocator and the early mapper. */
+PFN_NUMBER MiBootAllocatePages(PFN_NUMBER Count, BOOLEAN Zero);
+BOOLEAN MiIsBootAllocatedPage(PFN_NUMBER Pfn);
+VOID MiBootMapPage(ULONG64 Pml4Physical, ULONG64 Va, PFN_NUMBER Pfn, ULONG64 PteBits);
+VOID MiCloseBootAllocator(VOID);
+
+/* pagetable.c: mapping system space through the self-map. */
+NTSTATUS MiMapSystemPage(PVOID Va, PFN_NUMBER Pfn, ULONG64 PteBits);
+VOID MiUnmapSystemPage(PVOID Va);
+PMMPTE MiWalkToPte(PVOID Va, ULONG *Level);
+
+/* tlb.c: the one place that flushes translations. */
+VOID MiFlushTbEntry(PVOID Va);
+VOID MiFlushEntireTb(BOOLEAN Global);
+
+/* cache.c: PAT and cache types. */
+VOID MiInitializePat(VOID);
+ULONG64 MiCacheTypeToPteBits(MEMORY_CACHING_TYPE CacheType);
+UCHAR MiCacheTypeToPfnAttribute(MEMORY_CACHING_TYPE CacheType);
+
+/* sysptes.c: the system-PTE region. */
+typedef enum _MMSYSTEM_PTE_POOL_TYPE { SystemPteSpace, NonPagedPoolExpansion } MMSYSTEM_PTE_POOL_TYPE;
+VOID MiInitializeSystemPtes(PVOID Storage);
+SIZE_T MiSystemPteStorageSize(VOID);
+PMMPTE MiReserveSystemPtes(ULONG NumberOfPtes, MMSYSTEM_PTE_POOL_TYPE SystemPtePoolType);
+VOID MiReleaseSystemPtes(PMMPTE StartingPte, ULONG NumberOfPtes,
+                         MMSYSTEM_PTE_POOL_TYPE SystemPtePoolType);
+PFN_NUMBER MiFreeSystemPteCount(VOID);
+
+/* hyperspace.c */
+VOID MiInitializeHyperSpace(VOID);
+PVOID MiMapPageInHyperSpace(PFN_NUMBER Page, PKIRQL OldIrql);
+VOID MiUnmapPageInHyperSpace(PVOID Va, KIRQL OldIrql);
+VOID MiZeroPhysicalPage(PFN_NUMBER Page);
+
+/* Kernel-image sections (linker.ld). */
+extern char KiTextStart[], KiTextEnd[], KiRodataStart[], KiRodataEnd[];
+extern char KiDataStart[], KiDataEnd[], KiSymbolsStart[], KiImageEnd[], KiBootImageStart[];
+extern char KiBootStackGuard[];
+
+#define MI_IS_PHYSICAL_KERNEL_VA(Va) ((ULONG64)(Va) >= MM_KSEG0_BASE)
+
+#endif

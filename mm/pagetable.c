@@ -1,0 +1,166 @@
+/*
+ * pagetable.c - mapping system space, through the self-map.
+ *
+ * PML4 slot 0x1ED points at the PML4 itself, so every page table of every
+ * level appears at a fixed virtual address: the PTE for Va is at
+ * MiGetPteAddress(Va), its PDE at MiGetPdeAddress(Va), and so on. No
+ * physical-to-virtual conversion is ever needed to edit a table.
+ *
+ * Page-table pages are allocated on demand (zeroed pages from the PFN
+ * database) and freed when their last valid entry goes: each table's PFN
+ * entry counts its valid entries in UsedPageTableEntries. Two kinds are
+ * never freed: tables built at boot (locked PFNs), and page-directory-
+ * pointer tables, so that every kernel PML4 entry, once made, stays (an
+ * address space that copies the kernel half keeps seeing it).
+ */
+#include "mm_internal.h"
+
+#define MI_TABLE_ENTRY_BITS (MM_PTE_VALID | MM_PTE_WRITE)
+
+/* Make the table that Entry should point to, if it is missing. */
+static NTSTATUS MiEnsureTable(PMMPTE Entry, PMMPTE ParentEntry)
+{
+    PFN_NUMBER page;
+    PMMPFN pfn;
+
+    if (Entry->Long & MM_PTE_VALID)
+        return STATUS_SUCCESS;
+    page = MiRemoveZeroPage(0);
+    if (page == 0)
+        return STATUS_INSUFFICIENT_RESOURCES;
+    MiInitializePfnForActivePage(page, Entry, MiCached);
+    pfn = MI_PFN_ELEMENT(page);
+    pfn->Flags |= MI_PFN_PAGE_TABLE;
+    pfn->PteFrame = ParentEntry ? MI_PTE_FRAME(*ParentEntry) : 0;
+    Entry->Long = (page << PAGE_SHIFT) | MI_TABLE_ENTRY_BITS;
+    /* The table's own self-map address had no translation; none to flush. */
+    if (ParentEntry)
+        MI_PFN_ELEMENT(MI_PTE_FRAME(*ParentEntry))->UsedPageTableEntries++;
+    return STATUS_SUCCESS;
+}
+
+/* Remove Entry's table if it has no valid entries left; TRUE if removed. */
+static BOOLEAN MiDeleteTableIfEmpty(PMMPTE Entry, PMMPTE ParentEntry)
+{
+    PFN_NUMBER page = MI_PTE_FRAME(*Entry);
+    PMMPFN pfn = MI_PFN_ELEMENT(page);
+
+    if (pfn->UsedPageTableEntries != 0 || (pfn->Flags & MI_PFN_LOCKED))
+        return FALSE;
+    Entry->Long = 0;
+    /* The table itself was visible through the self-map: drop that too. */
+    MiFlushTbEntry(MiGetVirtualAddressMappedByPte(Entry));
+    pfn->Flags &= (UCHAR)~MI_PFN_PAGE_TABLE;
+    MiFreeActivePage(page);
+    MI_PFN_ELEMENT(MI_PTE_FRAME(*ParentEntry))->UsedPageTableEntries--;
+    return TRUE;
+}
+
+/* Called with MmPfnLock held: tables below PXE level may be freed. */
+static void MiDeleteEmptyTables(PVOID Va)
+{
+    PMMPTE pxe = MiGetPxeAddress(Va), ppe = MiGetPpeAddress(Va), pde = MiGetPdeAddress(Va);
+
+    if ((pde->Long & MM_PTE_VALID) && !(pde->Long & MM_PTE_LARGE_PAGE) &&
+        MiDeleteTableIfEmpty(pde, ppe) && (ppe->Long & MM_PTE_VALID) &&
+        !(ppe->Long & MM_PTE_LARGE_PAGE))
+        MiDeleteTableIfEmpty(ppe, pxe);
+}
+
+NTSTATUS MiMapSystemPage(PVOID Va, PFN_NUMBER Pfn, ULONG64 PteBits)
+{
+    PMMPTE pxe = MiGetPxeAddress(Va), ppe = MiGetPpeAddress(Va);
+    PMMPTE pde = MiGetPdeAddress(Va), pte = MiGetPteAddress(Va);
+    NTSTATUS status;
+    KIRQL irql;
+
+    if ((ULONG64)Va < MM_SYSTEM_RANGE_START)
+        return STATUS_INVALID_PARAMETER;
+    KeAcquireSpinLock(&MmPfnLock, &irql);
+    status = MiEnsureTable(pxe, NULL);
+    if (NT_SUCCESS(status))
+        status = MiEnsureTable(ppe, pxe);
+    if (NT_SUCCESS(status))
+        status = MiEnsureTable(pde, ppe);
+    if (NT_SUCCESS(status) && (pte->Long & MM_PTE_VALID))
+        status = STATUS_UNSUCCESSFUL;   /* already mapped: the caller's bug */
+    if (!NT_SUCCESS(status)) {
+        MiDeleteEmptyTables(Va);
+        KeReleaseSpinLock(&MmPfnLock, irql);
+        return status;
+    }
+    pte->Long = (Pfn << PAGE_SHIFT) | PteBits | MM_PTE_VALID;
+    MI_PFN_ELEMENT(MI_PTE_FRAME(*pde))->UsedPageTableEntries++;
+    KeReleaseSpinLock(&MmPfnLock, irql);
+    return STATUS_SUCCESS;
+}
+
+VOID MiUnmapSystemPage(PVOID Va)
+{
+    PMMPTE pde = MiGetPdeAddress(Va), pte;
+    KIRQL irql;
+
+    KeAcquireSpinLock(&MmPfnLock, &irql);
+    if (!(MiGetPxeAddress(Va)->Long & MM_PTE_VALID) || !(MiGetPpeAddress(Va)->Long & MM_PTE_VALID) ||
+        !(pde->Long & MM_PTE_VALID) || !((pte = MiGetPteAddress(Va))->Long & MM_PTE_VALID))
+        KeBugCheckEx(MEMORY_MANAGEMENT, 0x41284, (ULONG_PTR)Va, 0, 0);
+    pte->Long = 0;
+    MiFlushTbEntry(Va);
+    MI_PFN_ELEMENT(MI_PTE_FRAME(*pde))->UsedPageTableEntries--;
+    MiDeleteEmptyTables(Va);
+    KeReleaseSpinLock(&MmPfnLock, irql);
+}
+
+/*
+ * Walk Va's translation top down: the entry that maps it (a PTE, or a
+ * 2 MiB PDE / 1 GiB PPE for large pages) in *Level (1 = PTE, 2 = PDE,
+ * 3 = PPE), or NULL where a level is invalid (*Level says which).
+ */
+PMMPTE MiWalkToPte(PVOID Va, ULONG *Level)
+{
+    PMMPTE e;
+
+    if ((LONG64)(ULONG64)Va >> 47 != 0 && (LONG64)(ULONG64)Va >> 47 != -1) {
+        *Level = 4;                     /* not canonical */
+        return NULL;
+    }
+    e = MiGetPxeAddress(Va);
+    *Level = 4;
+    if (!(e->Long & MM_PTE_VALID))
+        return NULL;
+    e = MiGetPpeAddress(Va);
+    *Level = 3;
+    if (!(e->Long & MM_PTE_VALID) || (e->Long & MM_PTE_LARGE_PAGE))
+        return (e->Long & MM_PTE_VALID) ? e : NULL;
+    e = MiGetPdeAddress(Va);
+    *Level = 2;
+    if (!(e->Long & MM_PTE_VALID) || (e->Long & MM_PTE_LARGE_PAGE))
+        return (e->Long & MM_PTE_VALID) ? e : NULL;
+    e = MiGetPteAddress(Va);
+    *Level = 1;
+    return (e->Long & MM_PTE_VALID) ? e : NULL;
+}
+
+PHYSICAL_ADDRESS MmGetPhysicalAddress(PVOID BaseAddress)
+{
+    PHYSICAL_ADDRESS pa;
+    ULONG level;
+    PMMPTE e = MiWalkToPte(BaseAddress, &level);
+    ULONG64 offsetMask = level == 3 ? (1ULL << 30) - 1 : level == 2 ? (1ULL << 21) - 1 : PAGE_SIZE - 1;
+
+    pa.QuadPart = 0;
+    if (e != NULL)
+        pa.QuadPart = (LONG64)(((e->Long & MM_PTE_FRAME_MASK) & ~offsetMask) |
+                               ((ULONG64)BaseAddress & offsetMask));
+    return pa;
+}
+
+BOOLEAN MmIsAddressValid(PVOID VirtualAddress)
+{
+    ULONG level;
+
+    if (KeGetCurrentIrql() > DISPATCH_LEVEL)
+        KeBugCheckEx(IRQL_NOT_LESS_OR_EQUAL, (ULONG_PTR)VirtualAddress, KeGetCurrentIrql(), 0,
+                     (ULONG_PTR)__builtin_return_address(0));
+    return MiWalkToPte(VirtualAddress, &level) != NULL;
+}

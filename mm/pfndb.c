@@ -1,0 +1,272 @@
+/*
+ * pfndb.c - the PFN database: one MMPFN per physical page, and the lists.
+ *
+ * MmPfnDatabase is a virtually contiguous array indexed by page frame
+ * number, backed only where RAM is (init.c maps it run by run), so a hole
+ * in physical memory costs no memory. Every page Mica manages is in
+ * exactly one state:
+ *   - on a list (Zeroed, Free, Standby, Modified, ModifiedNoWrite, Bad), linked
+ *     through u1.Flink/u2.Blink by PFN, so taking one page is O(1);
+ *   - or ActiveAndValid: in use, with ReferenceCount/ShareCount.
+ * Zeroed and Free pages are also "free" in MiFreeRunTree, the bitmap with a
+ * summary tree that answers contiguous-range questions (contig.c). The
+ * two are updated together, always under MmPfnLock.
+ *
+ * With nolowmem, free pages below 4 GiB go on MmLowFreePageListHead instead
+ * of the Free list: ordinary allocations never see them, and only callers
+ * whose range excludes high memory (contiguous memory, MDL pages) get them.
+ */
+#include "mm_internal.h"
+
+MMPFNLIST MmZeroedPageListHead = {0, ZeroedPageList, MI_LIST_END, MI_LIST_END};
+MMPFNLIST MmFreePageListHead = {0, FreePageList, MI_LIST_END, MI_LIST_END};
+MMPFNLIST MmStandbyPageListHead = {0, StandbyPageList, MI_LIST_END, MI_LIST_END};
+MMPFNLIST MmModifiedPageListHead = {0, ModifiedPageList, MI_LIST_END, MI_LIST_END};
+MMPFNLIST MmModifiedNoWritePageListHead = {0, ModifiedNoWritePageList, MI_LIST_END, MI_LIST_END};
+MMPFNLIST MmBadPageListHead = {0, BadPageList, MI_LIST_END, MI_LIST_END};
+MMPFNLIST MmLowFreePageListHead = {0, FreePageList, MI_LIST_END, MI_LIST_END};
+PFN_NUMBER MmAvailablePages;
+MI_RUN_TREE MiFreeRunTree;
+KSPIN_LOCK MmPfnLock;
+
+static PMMPFNLIST const MiPageLists[] = {
+    &MmZeroedPageListHead, &MmFreePageListHead, &MmStandbyPageListHead,
+    &MmModifiedPageListHead, &MmModifiedNoWritePageListHead, &MmBadPageListHead,
+};
+
+BOOLEAN MiIsPfnRam(PFN_NUMBER Pfn)
+{
+    for (ULONG i = 0; i < MiPhysicalRunCount; i++)
+        if (Pfn >= MiPhysicalRuns[i].BasePage &&
+            Pfn < MiPhysicalRuns[i].BasePage + MiPhysicalRuns[i].PageCount)
+            return TRUE;
+    return FALSE;
+}
+
+static PMMPFNLIST MiListOfPage(PMMPFN Pfn)
+{
+    if (Pfn->Flags & MI_PFN_LOW_RESERVE)
+        return &MmLowFreePageListHead;
+    if (Pfn->PageLocation > BadPageList)
+        return NULL;
+    return MiPageLists[Pfn->PageLocation];
+}
+
+/* Zeroed pages go to the head (they are the most valuable), others to the tail. */
+static void MiLinkPage(PMMPFNLIST ListHead, PFN_NUMBER Page)
+{
+    PMMPFN pfn = MI_PFN_ELEMENT(Page);
+
+    pfn->PageLocation = (UCHAR)ListHead->ListName;
+    pfn->Flags &= (UCHAR)~(MI_PFN_START_OF_ALLOCATION | MI_PFN_END_OF_ALLOCATION);
+    if (ListHead == &MmLowFreePageListHead)
+        pfn->Flags |= MI_PFN_LOW_RESERVE;
+    if (ListHead->ListName == ZeroedPageList) {
+        pfn->u1.Flink = ListHead->Flink;
+        pfn->u2.Blink = MI_LIST_END;
+        if (ListHead->Flink != MI_LIST_END)
+            MI_PFN_ELEMENT(ListHead->Flink)->u2.Blink = Page;
+        else
+            ListHead->Blink = Page;
+        ListHead->Flink = Page;
+    } else {
+        pfn->u1.Flink = MI_LIST_END;
+        pfn->u2.Blink = ListHead->Blink;
+        if (ListHead->Blink != MI_LIST_END)
+            MI_PFN_ELEMENT(ListHead->Blink)->u1.Flink = Page;
+        else
+            ListHead->Flink = Page;
+        ListHead->Blink = Page;
+    }
+    ListHead->Total++;
+    if (ListHead->ListName <= StandbyPageList && ListHead != &MmLowFreePageListHead)
+        MmAvailablePages++;
+}
+
+VOID MiInsertPageInList(PMMPFNLIST ListHead, PFN_NUMBER Page)
+{
+    MiLinkPage(ListHead, Page);
+    if (ListHead->ListName <= FreePageList)
+        MiRunTreeSetFree(&MiFreeRunTree, Page, 1);
+}
+
+VOID MiInsertPageInFreeList(PFN_NUMBER Page)
+{
+    BOOLEAN low = MiNoLowMemory && Page < (MM_4GB >> PAGE_SHIFT);
+
+    MiInsertPageInList(low ? &MmLowFreePageListHead : &MmFreePageListHead, Page);
+}
+
+VOID MiUnlinkPageFromList(PFN_NUMBER Page)
+{
+    PMMPFN pfn = MI_PFN_ELEMENT(Page);
+    PMMPFNLIST list = MiListOfPage(pfn);
+
+    if (list == NULL)
+        KeBugCheckEx(PFN_LIST_CORRUPT, 0x99, Page, pfn->PageLocation, 0);
+    if (pfn->u2.Blink != MI_LIST_END)
+        MI_PFN_ELEMENT(pfn->u2.Blink)->u1.Flink = pfn->u1.Flink;
+    else
+        list->Flink = pfn->u1.Flink;
+    if (pfn->u1.Flink != MI_LIST_END)
+        MI_PFN_ELEMENT(pfn->u1.Flink)->u2.Blink = pfn->u2.Blink;
+    else
+        list->Blink = pfn->u2.Blink;
+    list->Total--;
+    if (list->ListName <= StandbyPageList && list != &MmLowFreePageListHead)
+        MmAvailablePages--;
+    if (list->ListName <= FreePageList)
+        MiRunTreeSetUsed(&MiFreeRunTree, Page, 1);
+    pfn->Flags &= (UCHAR)~MI_PFN_LOW_RESERVE;
+    pfn->u1.Flink = pfn->u2.Blink = 0;
+    pfn->PageLocation = TransitionPage;     /* off every list, not yet active */
+}
+
+static PFN_NUMBER MiRemoveHead(PMMPFNLIST List)
+{
+    PFN_NUMBER page = List->Flink;
+
+    if (page == MI_LIST_END)
+        return 0;
+    MiUnlinkPageFromList(page);
+    return page;
+}
+
+/* Any free page, zeroed or not (the caller will overwrite it). 0 = none. */
+PFN_NUMBER MiRemoveAnyPage(ULONG Color)
+{
+    PFN_NUMBER page;
+
+    UNREFERENCED_PARAMETER(Color);
+    page = MiRemoveHead(&MmFreePageListHead);
+    if (page == 0)
+        page = MiRemoveHead(&MmZeroedPageListHead);
+    return page;
+}
+
+/* A page of zeroes: from the Zeroed list, else a free page zeroed now. */
+PFN_NUMBER MiRemoveZeroPage(ULONG Color)
+{
+    PFN_NUMBER page;
+
+    UNREFERENCED_PARAMETER(Color);
+    page = MiRemoveHead(&MmZeroedPageListHead);
+    if (page == 0) {
+        page = MiRemoveHead(&MmFreePageListHead);
+        if (page != 0)
+            MiZeroPhysicalPage(page);
+    }
+    return page;
+}
+
+VOID MiInitializePfnForActivePage(PFN_NUMBER Page, PMMPTE PteAddress, UCHAR CacheAttribute)
+{
+    PMMPFN pfn = MI_PFN_ELEMENT(Page);
+
+    pfn->PageLocation = ActiveAndValid;
+    pfn->ReferenceCount = 1;
+    pfn->u2.ShareCount = 1;
+    pfn->u1.WsIndex = 0;
+    pfn->PteAddress = PteAddress;
+    pfn->CacheAttribute = CacheAttribute;
+    pfn->UsedPageTableEntries = 0;
+}
+
+/* A page the caller owned goes back to the Free list (it is not zero). */
+VOID MiFreeActivePage(PFN_NUMBER Page)
+{
+    PMMPFN pfn = MI_PFN_ELEMENT(Page);
+
+    if (pfn->PageLocation != ActiveAndValid || (pfn->Flags & MI_PFN_LOCKED))
+        KeBugCheckEx(PFN_LIST_CORRUPT, 0x99, Page, pfn->PageLocation, pfn->Flags);
+    pfn->ReferenceCount = 0;
+    pfn->u2.ShareCount = 0;
+    pfn->PteAddress = NULL;
+    pfn->CacheAttribute = MiNotMapped;
+    pfn->Flags = 0;
+    MiInsertPageInFreeList(Page);
+}
+
+/*
+ * Up to Count single pages in [LowPfn, HighPfn], lowest first, each found
+ * by the tree in O(log N). Returns how many it took (the MDL allocator may
+ * accept fewer than it asked for, as MmAllocatePagesForMdl does).
+ */
+PFN_NUMBER MiAllocatePagesInRange(PFN_NUMBER LowPfn, PFN_NUMBER HighPfn, PFN_NUMBER Count,
+                                  PPFN_NUMBER PageArray)
+{
+    PFN_NUMBER got = 0;
+
+    while (got < Count) {
+        PFN_NUMBER page = MiRunTreeFind(&MiFreeRunTree, 1, LowPfn, HighPfn, 0);
+        if (page == MI_RUN_NONE)
+            break;
+        MiUnlinkPageFromList(page);
+        MiInitializePfnForActivePage(page, NULL, MiCached);
+        PageArray[got++] = page;
+        LowPfn = page + 1;
+    }
+    return got;
+}
+
+static BOOLEAN MiIsLoaderPage(PFN_NUMBER Page)
+{
+    PFN_NUMBER imageStart = (ULONG64)KiBootImageStart >> PAGE_SHIFT;
+    PFN_NUMBER imageEnd = ((ULONG64)KiImageEnd - MM_KSEG0_BASE + PAGE_SIZE - 1) >> PAGE_SHIFT;
+
+    if (Page >= imageStart && Page < imageEnd)
+        return TRUE;
+    for (ULONG i = 0; i < KeLoaderBlock->ModuleCount; i++)
+        if (Page >= (KeLoaderBlock->Modules[i].Start >> PAGE_SHIFT) &&
+            Page < ((KeLoaderBlock->Modules[i].End + PAGE_SIZE - 1) >> PAGE_SHIFT))
+            return TRUE;
+    return MiIsBootAllocatedPage(Page);
+}
+
+/*
+ * Every RAM page gets its entry: the kernel image, loader modules and the
+ * boot allocator's pages are active and locked forever; everything else goes
+ * on the Free list (its contents are unknown, so not the Zeroed list).
+ */
+VOID MiInitializePfnDatabase(VOID)
+{
+    static const MMPFN blank;
+
+    KeInitializeSpinLock(&MmPfnLock);
+    for (ULONG r = 0; r < MiPhysicalRunCount; r++) {
+        PFN_NUMBER end = MiPhysicalRuns[r].BasePage + MiPhysicalRuns[r].PageCount;
+        PFN_NUMBER freeStart = MI_LIST_END;
+
+        for (PFN_NUMBER p = MiPhysicalRuns[r].BasePage; p <= end; p++) {
+            BOOLEAN isFree = p < end && !MiIsLoaderPage(p);
+            /* The tree learns about free pages a whole run at a time. */
+            if (!isFree && freeStart != MI_LIST_END) {
+                MiRunTreeSetFree(&MiFreeRunTree, freeStart, p - freeStart);
+                freeStart = MI_LIST_END;
+            }
+            if (p == end)
+                break;
+            *MI_PFN_ELEMENT(p) = blank;     /* the array was not zeroed */
+            if (isFree) {
+                MI_PFN_ELEMENT(p)->CacheAttribute = MiNotMapped;
+                MiLinkPage(MiNoLowMemory && p < (MM_4GB >> PAGE_SHIFT) ? &MmLowFreePageListHead
+                                                                     : &MmFreePageListHead, p);
+                if (freeStart == MI_LIST_END)
+                    freeStart = p;
+            } else {
+                MiInitializePfnForActivePage(p, NULL, MiCached);
+                MI_PFN_ELEMENT(p)->Flags = MI_PFN_LOCKED;
+            }
+        }
+    }
+}
+
+VOID MiPrintPfnSummary(VOID)
+{
+    DbgPrint("Mm: %llu pages: %llu zeroed, %llu free, %llu standby, %llu modified, %llu bad",
+             MmNumberOfPhysicalPages, MmZeroedPageListHead.Total, MmFreePageListHead.Total,
+             MmStandbyPageListHead.Total, MmModifiedPageListHead.Total, MmBadPageListHead.Total);
+    if (MiNoLowMemory)
+        DbgPrint(", %llu low reserve", MmLowFreePageListHead.Total);
+    DbgPrint("; largest free run %llu pages\n", MiRunTreeLongestRun(&MiFreeRunTree));
+}
