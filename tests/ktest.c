@@ -28,6 +28,7 @@ int KtestCurrentFailed;
 static const KTEST_CASE *KtestCurrent;
 static ULONG KtestNumber, KtestPassed, KtestFailed;
 static BOOLEAN KtestActive;
+static const char *KtestSkipReason;
 
 static struct {
     BOOLEAN Armed;
@@ -63,6 +64,11 @@ void KtestExpectBugCheck(ULONG Code, ULONG64 P1, ULONG64 P2, ULONG64 P3, ULONG64
     KtestExpected.P[2] = P3;
     KtestExpected.P[3] = P4;
     KtestExpected.Armed = TRUE;
+}
+
+void KtestSkip(const char *Reason)
+{
+    KtestSkipReason = Reason;
 }
 
 static __attribute__((noreturn)) void KtestFinish(void)
@@ -144,13 +150,17 @@ BOOLEAN KtestRunIfRequested(VOID)
     for (t = __start_ktest_cases; t < __stop_ktest_cases; t++) {
         if (!KtestMatch(pattern, t->Suite, t->Name) || (t->Flags & KTEST_F_BUGCHECK))
             continue;
+        char note[96];
         KtestCurrent = t;
         KtestCurrentFailed = 0;
+        KtestSkipReason = NULL;
         KtestExpected.Armed = FALSE;
         KtestActive = TRUE;
         t->Routine();
         KtestActive = FALSE;
-        KtestRecord(!KtestCurrentFailed, NULL);
+        if (KtestSkipReason)
+            RtlSnprintf(note, sizeof(note), "SKIP %s", KtestSkipReason);
+        KtestRecord(!KtestCurrentFailed, KtestSkipReason ? note : NULL);
     }
     KtestFinish();
 }

@@ -44,6 +44,10 @@ void KtestPrint(const char *Format, ...) __attribute__((format(printf, 1, 2)));
 void KtestFail(const char *File, int Line, const char *Format, ...)
     __attribute__((format(printf, 3, 4)));
 void KtestExpectBugCheck(ULONG Code, ULONG64 P1, ULONG64 P2, ULONG64 P3, ULONG64 P4);
+/* Mark the current test skipped (e.g. needs RAM above 4 GiB); the caller
+ * returns. Reported as "ok N - name # SKIP reason", as TAP does. */
+void KtestSkip(const char *Reason);
+#define KTEST_SKIP(Reason) do { KtestSkip(Reason); return; } while (0)
 
 #define KTEST_SECTION __attribute__((used, section("ktest_cases"), aligned(8)))
 

@@ -55,6 +55,11 @@ void KtestExpectBugCheck(ULONG Code, ULONG64 P1, ULONG64 P2, ULONG64 P3, ULONG64
     abort();
 }
 
+void KtestSkip(const char *Reason)
+{
+    printf("# skipped: %s\n", Reason);
+}
+
 int main(int argc, char **argv)
 {
     const char *pattern = argc > 1 ? argv[1] : "all";
