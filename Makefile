@@ -46,7 +46,7 @@ KERNEL_OBJ := $(KERNEL_C:%.c=$(B)/obj/%.o) $(KERNEL_ASM:%.asm=$(B)/obj/%.o) $(B)
 
 # Hardware-free sources the host unit tests compile natively.
 HOST_SRC := kernel/printf.c kernel/cmdline.c kernel/multiboot.c \
-            $(wildcard mm/runtree.c) \
+            mm/runtree.c mm/pfndb.c \
             tests/ktest_common.c $(wildcard tests/host/*.c tests/unit/*.c)
 HOST_CFLAGS := -std=gnu11 -O1 -g -I. -Wall -Wextra -Werror -DMICA_HOST_TEST \
                -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer

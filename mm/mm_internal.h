@@ -158,7 +158,13 @@ typedef struct _MMPFNLIST {
     PFN_NUMBER Blink;
 } MMPFNLIST, *PMMPFNLIST;
 
+#ifdef MICA_HOST_TEST
+/* Host unit tests run pfndb.c over an ordinary array. */
+extern PMMPFN MiHostPfnDatabase;
+#define MmPfnDatabase MiHostPfnDatabase
+#else
 #define MmPfnDatabase ((PMMPFN)MM_PFN_DATABASE)
+#endif
 #define MI_PFN_ELEMENT(Pfn) (&MmPfnDatabase[(Pfn)])
 
 extern PFN_NUMBER MmHighestPhysicalPage;    /* highest RAM PFN (inclusive) */
@@ -224,6 +230,19 @@ PMMPTE MiReserveSystemPtes(ULONG NumberOfPtes, MMSYSTEM_PTE_POOL_TYPE SystemPteP
 VOID MiReleaseSystemPtes(PMMPTE StartingPte, ULONG NumberOfPtes,
                          MMSYSTEM_PTE_POOL_TYPE SystemPtePoolType);
 PFN_NUMBER MiFreeSystemPteCount(VOID);
+
+/* iospace.c: map Pages consecutive physical pages into system-PTE space. */
+PVOID MiMapPhysicalPages(PFN_NUMBER Pfn, PFN_NUMBER Pages, ULONG64 PteBits);
+VOID MiUnmapPhysicalPages(PVOID Va, PFN_NUMBER Pages);
+
+/* contig.c: the allocator core, with the search as a parameter so the
+ * benchmark can compare the tree with a linear scan (tests/bench). */
+typedef PFN_NUMBER (*PMI_CONTIGUOUS_FINDER)(PFN_NUMBER Pages, PFN_NUMBER LowPfn,
+                                            PFN_NUMBER HighPfn, PFN_NUMBER BoundaryPfn);
+PVOID MiAllocateContiguousMemory(SIZE_T NumberOfBytes, PHYSICAL_ADDRESS Lowest,
+                                 PHYSICAL_ADDRESS Highest, PHYSICAL_ADDRESS Boundary,
+                                 MEMORY_CACHING_TYPE CacheType, BOOLEAN Executable,
+                                 PMI_CONTIGUOUS_FINDER Finder);
 
 /* hyperspace.c */
 VOID MiInitializeHyperSpace(VOID);

@@ -1,0 +1,218 @@
+/*
+ * contig.c - physically contiguous memory for DMA:
+ * MmAllocateContiguousMemory(SpecifyCache), MmAllocateContiguousNodeMemory,
+ * MmFreeContiguousMemory(SpecifyCache).
+ *
+ * A driver asks for N bytes of physical memory in [Lowest, Highest] that
+ * does not cross a multiple of BoundaryAddressMultiple (say, a DMA engine
+ * that cannot cross 64 KiB). The search is MiFreeRunTree's (runtree.c):
+ * the lowest qualifying run in O(log N) per candidate, never a walk over
+ * the PFN database. The pages leave the free lists, are marked
+ * StartOfAllocation/EndOfAllocation in their PFN entries (so the free can
+ * check it is given the start of a live allocation), and are mapped into
+ * system-PTE space with the requested cache type.
+ *
+ * As in NT: IRQL <= DISPATCH_LEVEL; contents uninitialized; the address is
+ * page aligned; failure is NULL and leaves nothing behind; Highest is
+ * inclusive and is clamped to the highest RAM page; a Lowest that is not
+ * page aligned rounds up; a boundary that is not a page-aligned power of
+ * two is refused. The older allocators return executable memory; the node
+ * allocator honours PAGE_READWRITE (no-execute) as the Learn page says.
+ */
+#include "mm_internal.h"
+
+#define BAD_POOL_CALLER_BAD_CONTIGUOUS_FREE 0x60
+
+static void MiCheckIrql(KIRQL Maximum, PVOID Caller)
+{
+    KIRQL irql = KeGetCurrentIrql();
+
+    if (irql > Maximum)
+        KeBugCheckEx(IRQL_NOT_LESS_OR_EQUAL, 0, irql, 0, (ULONG_PTR)Caller);
+}
+
+static PFN_NUMBER MiFindInTree(PFN_NUMBER Pages, PFN_NUMBER LowPfn, PFN_NUMBER HighPfn,
+                               PFN_NUMBER BoundaryPfn)
+{
+    return MiRunTreeFind(&MiFreeRunTree, Pages, LowPfn, HighPfn, BoundaryPfn);
+}
+
+PVOID MiAllocateContiguousMemory(SIZE_T NumberOfBytes, PHYSICAL_ADDRESS Lowest,
+                                 PHYSICAL_ADDRESS Highest, PHYSICAL_ADDRESS Boundary,
+                                 MEMORY_CACHING_TYPE CacheType, BOOLEAN Executable,
+                                 PMI_CONTIGUOUS_FINDER Finder)
+{
+    ULONG64 low = (ULONG64)Lowest.QuadPart, high = (ULONG64)Highest.QuadPart;
+    ULONG64 boundary = (ULONG64)Boundary.QuadPart;
+    PFN_NUMBER pages, lowPfn, highPfn, boundaryPfn = 0, start;
+    UCHAR attribute;
+    PUCHAR va;
+    KIRQL irql;
+
+    if (NumberOfBytes == 0 || NumberOfBytes > (MmNumberOfPhysicalPages << PAGE_SHIFT))
+        return NULL;
+    CacheType = (MEMORY_CACHING_TYPE)(CacheType & 0xFF);
+    if (CacheType >= MmMaximumCacheType)
+        return NULL;
+    pages = BYTES_TO_PAGES(NumberOfBytes);
+
+    lowPfn = (low >> PAGE_SHIFT) + ((low & (PAGE_SIZE - 1)) != 0);
+    highPfn = high >> PAGE_SHIFT;
+    if (highPfn > MmHighestPhysicalPage)
+        highPfn = MmHighestPhysicalPage;
+    /* nolowmem: a caller that accepts memory above 4 GiB gets none below it. */
+    if (MiNoLowMemory && highPfn >= (MM_4GB >> PAGE_SHIFT) && lowPfn < (MM_4GB >> PAGE_SHIFT))
+        lowPfn = MM_4GB >> PAGE_SHIFT;
+    if (lowPfn > highPfn || pages > highPfn - lowPfn + 1)
+        return NULL;
+    if (boundary != 0) {
+        if ((boundary & (boundary - 1)) != 0 || (boundary & (PAGE_SIZE - 1)) != 0)
+            return NULL;
+        boundaryPfn = boundary >> PAGE_SHIFT;
+        if (pages > boundaryPfn)
+            return NULL;
+    }
+    attribute = MiCacheTypeToPfnAttribute(CacheType);
+
+    KeAcquireSpinLock(&MmPfnLock, &irql);
+    start = Finder(pages, lowPfn, highPfn, boundaryPfn);
+    if (start == MI_RUN_NONE) {
+        KeReleaseSpinLock(&MmPfnLock, irql);
+        return NULL;
+    }
+    for (PFN_NUMBER p = start; p < start + pages; p++) {
+        MiUnlinkPageFromList(p);
+        MiInitializePfnForActivePage(p, NULL, attribute);
+    }
+    MI_PFN_ELEMENT(start)->Flags |= MI_PFN_START_OF_ALLOCATION;
+    MI_PFN_ELEMENT(start + pages - 1)->Flags |= MI_PFN_END_OF_ALLOCATION;
+    KeReleaseSpinLock(&MmPfnLock, irql);
+
+    va = MiMapPhysicalPages(start, pages,
+                            MM_PTE_WRITE | MM_PTE_GLOBAL | MiCacheTypeToPteBits(CacheType) |
+                                (Executable ? 0 : MM_PTE_NO_EXECUTE));
+    if (va == NULL) {
+        /* Out of system PTEs (or page tables): give every page back. */
+        KeAcquireSpinLock(&MmPfnLock, &irql);
+        for (PFN_NUMBER p = start; p < start + pages; p++)
+            MiFreeActivePage(p);
+        KeReleaseSpinLock(&MmPfnLock, irql);
+        return NULL;
+    }
+    for (PFN_NUMBER i = 0; i < pages; i++)
+        MI_PFN_ELEMENT(start + i)->PteAddress = MiGetPteAddress(va + (i << PAGE_SHIFT));
+    return va;
+}
+
+PVOID MmAllocateContiguousMemorySpecifyCache(SIZE_T NumberOfBytes,
+                                             PHYSICAL_ADDRESS LowestAcceptableAddress,
+                                             PHYSICAL_ADDRESS HighestAcceptableAddress,
+                                             PHYSICAL_ADDRESS BoundaryAddressMultiple,
+                                             MEMORY_CACHING_TYPE CacheType)
+{
+    MiCheckIrql(DISPATCH_LEVEL, __builtin_return_address(0));
+    return MiAllocateContiguousMemory(NumberOfBytes, LowestAcceptableAddress,
+                                      HighestAcceptableAddress, BoundaryAddressMultiple,
+                                      CacheType, TRUE, MiFindInTree);
+}
+
+PVOID MmAllocateContiguousMemory(SIZE_T NumberOfBytes, PHYSICAL_ADDRESS HighestAcceptableAddress)
+{
+    PHYSICAL_ADDRESS zero = {.QuadPart = 0};
+
+    MiCheckIrql(DISPATCH_LEVEL, __builtin_return_address(0));
+    return MiAllocateContiguousMemory(NumberOfBytes, zero, HighestAcceptableAddress, zero,
+                                      MmCached, TRUE, MiFindInTree);
+}
+
+/*
+ * Protect: exactly one of PAGE_READWRITE (no-execute) and
+ * PAGE_EXECUTE_READWRITE, plus at most one of PAGE_NOCACHE and
+ * PAGE_WRITECOMBINE. PreferredNode: MM_ANY_NODE_OK or node 0 (Mica has one
+ * node); a node that does not exist cannot satisfy the request: NULL.
+ */
+PVOID MmAllocateContiguousNodeMemory(SIZE_T NumberOfBytes,
+                                     PHYSICAL_ADDRESS LowestAcceptableAddress,
+                                     PHYSICAL_ADDRESS HighestAcceptableAddress,
+                                     PHYSICAL_ADDRESS BoundaryAddressMultiple, ULONG Protect,
+                                     NODE_REQUIREMENT PreferredNode)
+{
+    ULONG access = Protect & ~(ULONG)(PAGE_NOCACHE | PAGE_WRITECOMBINE);
+    ULONG cache = Protect & (PAGE_NOCACHE | PAGE_WRITECOMBINE);
+    MEMORY_CACHING_TYPE type = MmCached;
+
+    MiCheckIrql(DISPATCH_LEVEL, __builtin_return_address(0));
+    if ((access != PAGE_READWRITE && access != PAGE_EXECUTE_READWRITE) ||
+        cache == (PAGE_NOCACHE | PAGE_WRITECOMBINE))
+        return NULL;
+    if (PreferredNode != MM_ANY_NODE_OK && PreferredNode != 0)
+        return NULL;
+    if (cache == PAGE_NOCACHE)
+        type = MmNonCached;
+    else if (cache == PAGE_WRITECOMBINE)
+        type = MmWriteCombined;
+    return MiAllocateContiguousMemory(NumberOfBytes, LowestAcceptableAddress,
+                                      HighestAcceptableAddress, BoundaryAddressMultiple, type,
+                                      access == PAGE_EXECUTE_READWRITE, MiFindInTree);
+}
+
+/* The pages of the allocation starting at BaseAddress; bug check if it is not one. */
+static PFN_NUMBER MiCheckContiguousAllocation(PVOID BaseAddress, PFN_NUMBER *FirstPfn)
+{
+    ULONG64 va = (ULONG64)BaseAddress;
+    PFN_NUMBER first, pages = 0;
+    PMMPTE pte;
+
+    if ((va & (PAGE_SIZE - 1)) != 0 || va < MM_SYSTEM_PTE_BASE || va >= MM_SYSTEM_PTE_END ||
+        !MmIsAddressValid(BaseAddress))
+        goto bad;
+    pte = MiGetPteAddress(va);
+    first = MI_PTE_FRAME(*pte);
+    if (!MiIsPfnRam(first))
+        goto bad;
+    for (;;) {
+        PMMPFN pfn = MI_PFN_ELEMENT(first + pages);
+        if (pfn->PageLocation != ActiveAndValid || pfn->PteAddress != pte + pages ||
+            (pages == 0 && !(pfn->Flags & MI_PFN_START_OF_ALLOCATION)) ||
+            (pages > 0 && (pfn->Flags & MI_PFN_START_OF_ALLOCATION)))
+            goto bad;
+        pages++;
+        if (pfn->Flags & MI_PFN_END_OF_ALLOCATION)
+            break;
+        if (!MiIsPfnRam(first + pages))
+            goto bad;
+    }
+    *FirstPfn = first;
+    return pages;
+bad:
+    /* NT's answer to freeing something that is not a contiguous allocation. */
+    KeBugCheckEx(BAD_POOL_CALLER, BAD_POOL_CALLER_BAD_CONTIGUOUS_FREE, va, 0, 0);
+}
+
+VOID MmFreeContiguousMemory(PVOID BaseAddress)
+{
+    PFN_NUMBER first, pages;
+    KIRQL irql;
+
+    /* Allowed up to DISPATCH_LEVEL since Windows Server 2008. */
+    MiCheckIrql(DISPATCH_LEVEL, __builtin_return_address(0));
+    pages = MiCheckContiguousAllocation(BaseAddress, &first);
+    MiUnmapPhysicalPages(BaseAddress, pages);
+    KeAcquireSpinLock(&MmPfnLock, &irql);
+    for (PFN_NUMBER p = first; p < first + pages; p++)
+        MiFreeActivePage(p);
+    KeReleaseSpinLock(&MmPfnLock, irql);
+}
+
+/*
+ * The caller must pass the size and cache type it allocated with; like
+ * ReactOS, Mica takes both from the PFN database instead, so a mismatch
+ * cannot free the wrong pages.
+ */
+VOID MmFreeContiguousMemorySpecifyCache(PVOID BaseAddress, SIZE_T NumberOfBytes,
+                                        MEMORY_CACHING_TYPE CacheType)
+{
+    UNREFERENCED_PARAMETER(NumberOfBytes);
+    UNREFERENCED_PARAMETER(CacheType);
+    MmFreeContiguousMemory(BaseAddress);
+}
