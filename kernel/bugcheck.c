@@ -63,7 +63,10 @@ VOID KiBugCheckWithFrame(ULONG Code, ULONG_PTR P1, ULONG_PTR P2, ULONG_PTR P3, U
     ULONG64 rip, rbp;
     char where[96];
 
+    ULONG64 irql = __readcr8();
+
     _disable();
+    KiWriteCr8(HIGH_LEVEL);             /* nothing runs under a blue screen */
     /* A fault while printing the blue screen must not print it again. */
     if (__atomic_exchange_n(&KiBugCheckActive, 1, __ATOMIC_SEQ_CST)) {
         static const char msg[] = "\n*** nested bug check while reporting a bug check\n";
@@ -77,7 +80,7 @@ VOID KiBugCheckWithFrame(ULONG Code, ULONG_PTR P1, ULONG_PTR P2, ULONG_PTR P3, U
              (ULONG64)P1, (ULONG64)P2, (ULONG64)P3, (ULONG64)P4);
     DbgPrint("*** %s\n\n", KeBugCheckCodeName(Code));
     DbgPrint("A problem has been detected and Mica has been shut down to prevent damage.\n");
-    DbgPrint("IRQL %llu  CR2 %016llx  CR3 %016llx\n", __readcr8(), __readcr2(), __readcr3());
+    DbgPrint("IRQL %llu  CR2 %016llx  CR3 %016llx\n", irql, __readcr2(), __readcr3());
 
     if (TrapFrame == NULL)
         TrapFrame = KiCurrentTrapFrame;     /* raised while handling a trap */

@@ -7,14 +7,31 @@
  * masking; the vectors Mica assigns follow vector = IRQL * 16 + n.
  *
  * The rules are NT's: KeRaiseIrql may not lower (IRQL_NOT_GREATER_OR_EQUAL)
- * and KeLowerIrql may not raise (IRQL_NOT_LESS_OR_EQUAL). Delivering DPCs
- * when the level drops below DISPATCH_LEVEL belongs to the DPC code.
+ * and KeLowerIrql may not raise (IRQL_NOT_LESS_OR_EQUAL).
+ *
+ * Lowering below DISPATCH_LEVEL is where queued DPCs run and where a
+ * pending reschedule happens: KeInsertQueueDpc and the clock set
+ * KPRCB.DispatchRequest, and KeLowerIrql checks that one word (one load
+ * through GS) before it drops the level. That is NT's DISPATCH software
+ * interrupt, done on the lowering path.
+ *
+ * The KPRCB is reached through the GS base (MSR IA32_GS_BASE); gs:[0]
+ * holds its own address, so KeGetCurrentPrcb is one instruction.
  */
 #include "ke_internal.h"
 
-static inline void KiWriteCr8(ULONG64 Value)
+#define MSR_IA32_GS_BASE 0xC0000101
+
+KPRCB KiProcessorBlock0;
+
+VOID KiInitializePrcb(VOID)
 {
-    __asm__ __volatile__("mov %0, %%cr8" : : "r"(Value) : "memory");
+    KPRCB *prcb = &KiProcessorBlock0;
+
+    prcb->Self = prcb;
+    prcb->Number = 0;
+    InitializeListHead(&prcb->DpcListHead);
+    __writemsr(MSR_IA32_GS_BASE, (ULONG64)prcb);
 }
 
 KIRQL KeGetCurrentIrql(VOID)
@@ -48,5 +65,9 @@ VOID KeLowerIrql(KIRQL NewIrql)
 
     if (NewIrql > old)
         KeBugCheckEx(IRQL_NOT_LESS_OR_EQUAL, 0, old, NewIrql, 0);
+    if (NewIrql < DISPATCH_LEVEL && old >= DISPATCH_LEVEL && KeGetCurrentPrcb()->DispatchRequest) {
+        KiWriteCr8(DISPATCH_LEVEL);
+        KiDispatchInterrupt();
+    }
     KiWriteCr8(NewIrql);
 }

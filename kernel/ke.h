@@ -184,6 +184,197 @@ VOID KeReleaseSpinLock(PKSPIN_LOCK SpinLock, KIRQL NewIrql);
 VOID KeAcquireSpinLockAtDpcLevel(PKSPIN_LOCK SpinLock);
 VOID KeReleaseSpinLockFromDpcLevel(PKSPIN_LOCK SpinLock);
 
+/* ---- DPCs ---------------------------------------------------------------- */
+
+struct _KDPC;
+typedef VOID KDEFERRED_ROUTINE(struct _KDPC *Dpc, PVOID DeferredContext,
+                               PVOID SystemArgument1, PVOID SystemArgument2);
+typedef KDEFERRED_ROUTINE *PKDEFERRED_ROUTINE;
+
+typedef enum _KDPC_IMPORTANCE {
+    LowImportance, MediumImportance, HighImportance, MediumHighImportance
+} KDPC_IMPORTANCE;
+
+/* A deferred procedure call: DeferredRoutine runs once at DISPATCH_LEVEL
+ * after each successful KeInsertQueueDpc. Must live in nonpaged memory. */
+typedef struct _KDPC {
+    UCHAR Type;
+    UCHAR Importance;
+    USHORT Number;
+    LIST_ENTRY DpcListEntry;
+    PKDEFERRED_ROUTINE DeferredRoutine;
+    PVOID DeferredContext;
+    PVOID SystemArgument1;
+    PVOID SystemArgument2;
+    volatile PVOID DpcData;             /* non-NULL while queued */
+} KDPC, *PKDPC, *PRKDPC;
+
+VOID KeInitializeDpc(PRKDPC Dpc, PKDEFERRED_ROUTINE DeferredRoutine, PVOID DeferredContext);
+VOID KeSetImportanceDpc(PRKDPC Dpc, KDPC_IMPORTANCE Importance);
+BOOLEAN KeInsertQueueDpc(PRKDPC Dpc, PVOID SystemArgument1, PVOID SystemArgument2);
+BOOLEAN KeRemoveQueueDpc(PRKDPC Dpc);
+
+/* ---- Dispatcher objects and waits ----------------------------------------- */
+
+typedef CHAR KPROCESSOR_MODE;
+#define KernelMode 0
+#define UserMode 1
+typedef LONG KPRIORITY;
+#define LOW_PRIORITY 0
+#define LOW_REALTIME_PRIORITY 16
+#define HIGH_PRIORITY 31
+#define MAXIMUM_PRIORITY 32
+#define THREAD_WAIT_OBJECTS 3
+#define MAXIMUM_WAIT_OBJECTS 64
+
+typedef enum _KWAIT_REASON { Executive = 0, FreePage, PageIn, PoolAllocation, DelayExecution,
+                             Suspended, UserRequest, WrExecutive } KWAIT_REASON;
+typedef enum _WAIT_TYPE { WaitAll, WaitAny } WAIT_TYPE;
+typedef enum _EVENT_TYPE { NotificationEvent, SynchronizationEvent } EVENT_TYPE;
+typedef enum _TIMER_TYPE { NotificationTimer, SynchronizationTimer } TIMER_TYPE;
+
+/* Every object a thread can wait on starts with this header. */
+typedef struct _DISPATCHER_HEADER {
+    UCHAR Type;                         /* KOBJECTS: event, timer, mutant, thread */
+    UCHAR Absolute;
+    UCHAR Size;
+    UCHAR Inserted;
+    volatile LONG SignalState;
+    LIST_ENTRY WaitListHead;            /* KWAIT_BLOCKs of the waiting threads */
+} DISPATCHER_HEADER;
+
+struct _KTHREAD;
+typedef struct _KTHREAD *PKTHREAD, *PRKTHREAD, *PETHREAD;
+
+typedef struct _KWAIT_BLOCK {
+    LIST_ENTRY WaitListEntry;
+    struct _KTHREAD *Thread;
+    PVOID Object;
+    USHORT WaitKey;                     /* index in the wait: STATUS_WAIT_0 + WaitKey */
+    UCHAR WaitType;
+    UCHAR Reserved;
+} KWAIT_BLOCK, *PKWAIT_BLOCK;
+
+typedef struct _KEVENT {
+    DISPATCHER_HEADER Header;
+} KEVENT, *PKEVENT, *PRKEVENT;
+
+typedef struct _KTIMER {
+    DISPATCHER_HEADER Header;
+    ULARGE_INTEGER DueTime;             /* interrupt time, 100 ns units */
+    LIST_ENTRY TimerListEntry;
+    struct _KDPC *Dpc;
+    LONG Period;                        /* ms; 0 = one-shot */
+} KTIMER, *PKTIMER, *PRKTIMER;
+
+typedef struct _KMUTANT {
+    DISPATCHER_HEADER Header;           /* SignalState 1 = free, <= 0 = owned */
+    struct _KTHREAD *OwnerThread;
+    BOOLEAN Abandoned;
+} KMUTANT, *PKMUTANT, KMUTEX, *PKMUTEX, *PRKMUTEX;
+
+typedef struct _FAST_MUTEX {
+    volatile LONG Count;                /* 1 = free */
+    struct _KTHREAD *Owner;
+    ULONG Contention;
+    KEVENT Event;
+    ULONG OldIrql;
+} FAST_MUTEX, *PFAST_MUTEX;
+
+VOID KeInitializeEvent(PRKEVENT Event, EVENT_TYPE Type, BOOLEAN State);
+LONG KeSetEvent(PRKEVENT Event, KPRIORITY Increment, BOOLEAN Wait);
+LONG KeResetEvent(PRKEVENT Event);
+VOID KeClearEvent(PRKEVENT Event);
+LONG KeReadStateEvent(PRKEVENT Event);
+
+VOID KeInitializeTimer(PKTIMER Timer);
+VOID KeInitializeTimerEx(PKTIMER Timer, TIMER_TYPE Type);
+/* DueTime < 0: relative, in 100 ns units; > 0: absolute interrupt time. */
+BOOLEAN KeSetTimer(PKTIMER Timer, LARGE_INTEGER DueTime, PKDPC Dpc);
+BOOLEAN KeSetTimerEx(PKTIMER Timer, LARGE_INTEGER DueTime, LONG Period, PKDPC Dpc);
+BOOLEAN KeCancelTimer(PKTIMER Timer);
+BOOLEAN KeReadStateTimer(PKTIMER Timer);
+
+VOID KeInitializeMutex(PRKMUTEX Mutex, ULONG Level);
+LONG KeReleaseMutex(PRKMUTEX Mutex, BOOLEAN Wait);
+LONG KeReadStateMutex(PRKMUTEX Mutex);
+
+VOID ExInitializeFastMutex(PFAST_MUTEX FastMutex);
+VOID ExAcquireFastMutex(PFAST_MUTEX FastMutex);
+VOID ExReleaseFastMutex(PFAST_MUTEX FastMutex);
+BOOLEAN ExTryToAcquireFastMutex(PFAST_MUTEX FastMutex);
+
+/* IRQL < DISPATCH_LEVEL when Timeout is NULL or nonzero (a bug check otherwise). */
+NTSTATUS KeWaitForSingleObject(PVOID Object, KWAIT_REASON WaitReason, KPROCESSOR_MODE WaitMode,
+                               BOOLEAN Alertable, PLARGE_INTEGER Timeout);
+NTSTATUS KeWaitForMultipleObjects(ULONG Count, PVOID Object[], WAIT_TYPE WaitType,
+                                  KWAIT_REASON WaitReason, KPROCESSOR_MODE WaitMode,
+                                  BOOLEAN Alertable, PLARGE_INTEGER Timeout,
+                                  PKWAIT_BLOCK WaitBlockArray);
+NTSTATUS KeDelayExecutionThread(KPROCESSOR_MODE WaitMode, BOOLEAN Alertable,
+                                PLARGE_INTEGER Interval);
+
+/* ---- Threads -------------------------------------------------------------------- */
+
+typedef VOID KSTART_ROUTINE(PVOID StartContext);
+typedef KSTART_ROUTINE *PKSTART_ROUTINE;
+
+/* Mica has no object manager: the handle is the thread object itself, with
+ * a reference the caller drops with ZwClose (or ObDereferenceObject). */
+NTSTATUS PsCreateSystemThread(PHANDLE ThreadHandle, ULONG DesiredAccess, PVOID ObjectAttributes,
+                              HANDLE ProcessHandle, PVOID ClientId, PKSTART_ROUTINE StartRoutine,
+                              PVOID StartContext);
+/* Does not return; STATUS_INVALID_PARAMETER if the caller is not a system thread. */
+NTSTATUS PsTerminateSystemThread(NTSTATUS ExitStatus);
+NTSTATUS ObReferenceObjectByHandle(HANDLE Handle, ULONG DesiredAccess, PVOID ObjectType,
+                                   KPROCESSOR_MODE AccessMode, PVOID *Object, PVOID HandleInformation);
+VOID ObReferenceObject(PVOID Object);
+VOID ObDereferenceObject(PVOID Object);
+NTSTATUS ZwClose(HANDLE Handle);
+PKTHREAD KeGetCurrentThread(VOID);
+#define PsGetCurrentThread() KeGetCurrentThread()
+KPRIORITY KeSetPriorityThread(PKTHREAD Thread, KPRIORITY Priority);
+KPRIORITY KeQueryPriorityThread(PKTHREAD Thread);
+BOOLEAN KeYieldProcessor(VOID);
+
+/* ---- Interrupts (Io/Hal) ----------------------------------------------------------- */
+
+struct _KINTERRUPT;
+typedef struct _KINTERRUPT *PKINTERRUPT;
+typedef BOOLEAN KSERVICE_ROUTINE(struct _KINTERRUPT *Interrupt, PVOID ServiceContext);
+typedef KSERVICE_ROUTINE *PKSERVICE_ROUTINE;
+typedef BOOLEAN KSYNCHRONIZE_ROUTINE(PVOID SynchronizeContext);
+typedef KSYNCHRONIZE_ROUTINE *PKSYNCHRONIZE_ROUTINE;
+typedef enum _KINTERRUPT_MODE { LevelSensitive, Latched } KINTERRUPT_MODE;
+typedef enum _INTERFACE_TYPE { Internal = 0, Isa = 1, PCIBus = 5 } INTERFACE_TYPE;
+
+/* An ISA IRQ or IOAPIC input (GSI) -> a system vector and its DIRQL. */
+ULONG HalGetInterruptVector(INTERFACE_TYPE InterfaceType, ULONG BusNumber,
+                            ULONG BusInterruptLevel, ULONG BusInterruptVector, PKIRQL Irql,
+                            PKAFFINITY Affinity);
+/* A vector with no input line (MSI, self-IPI): the message's vector. */
+ULONG HalAllocateMessageVector(PKIRQL Irql);
+NTSTATUS IoConnectInterrupt(PKINTERRUPT *InterruptObject, PKSERVICE_ROUTINE ServiceRoutine,
+                            PVOID ServiceContext, PKSPIN_LOCK SpinLock, ULONG Vector,
+                            KIRQL Irql, KIRQL SynchronizeIrql, KINTERRUPT_MODE InterruptMode,
+                            BOOLEAN ShareVector, KAFFINITY ProcessorEnableMask,
+                            BOOLEAN FloatingSave);
+VOID IoDisconnectInterrupt(PKINTERRUPT InterruptObject);
+BOOLEAN KeSynchronizeExecution(PKINTERRUPT Interrupt, PKSYNCHRONIZE_ROUTINE SynchronizeRoutine,
+                               PVOID SynchronizeContext);
+KIRQL KeAcquireInterruptSpinLock(PKINTERRUPT Interrupt);
+VOID KeReleaseInterruptSpinLock(PKINTERRUPT Interrupt, KIRQL OldIrql);
+/* Send this processor an interrupt on Vector (tests and benchmarks). */
+VOID HalRequestSelfInterrupt(ULONG Vector);
+
+/* ---- Time ------------------------------------------------------------------------ */
+
+VOID KeStallExecutionProcessor(ULONG MicroSeconds);
+LARGE_INTEGER KeQueryPerformanceCounter(PLARGE_INTEGER PerformanceFrequency);
+ULONGLONG KeQueryInterruptTime(VOID);       /* 100 ns units since boot */
+VOID KeQueryTickCount(PLARGE_INTEGER TickCount);
+ULONG KeQueryTimeIncrement(VOID);           /* 100 ns units per clock tick */
+
 /* ---- Time stamps (Hal) -------------------------------------------------- */
 
 static inline ULONG64 KeReadTimeStampCounter(VOID)

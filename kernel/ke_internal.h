@@ -152,6 +152,176 @@ VOID HalpCalibrateTimeStampCounter(VOID);
 /* Leave QEMU through isa-debug-exit (port 0xF4): status (Code << 1) | 1. */
 __attribute__((noreturn)) VOID HalpQemuExit(UCHAR Code);
 
+/* ---- Lists ------------------------------------------------------------------------ */
+
+static inline void InitializeListHead(PLIST_ENTRY Head) { Head->Flink = Head->Blink = Head; }
+static inline BOOLEAN IsListEmpty(const LIST_ENTRY *Head) { return Head->Flink == Head; }
+static inline void InsertTailList(PLIST_ENTRY Head, PLIST_ENTRY Entry)
+{
+    Entry->Flink = Head;
+    Entry->Blink = Head->Blink;
+    Head->Blink->Flink = Entry;
+    Head->Blink = Entry;
+}
+static inline void InsertHeadList(PLIST_ENTRY Head, PLIST_ENTRY Entry)
+{
+    Entry->Flink = Head->Flink;
+    Entry->Blink = Head;
+    Head->Flink->Blink = Entry;
+    Head->Flink = Entry;
+}
+static inline BOOLEAN RemoveEntryList(PLIST_ENTRY Entry)
+{
+    Entry->Blink->Flink = Entry->Flink;
+    Entry->Flink->Blink = Entry->Blink;
+    return Entry->Flink == Entry->Blink;
+}
+static inline PLIST_ENTRY RemoveHeadList(PLIST_ENTRY Head)
+{
+    PLIST_ENTRY e = Head->Flink;
+    RemoveEntryList(e);
+    return e;
+}
+
+/* ---- Dispatcher object types (DISPATCHER_HEADER.Type) ---------------------------- */
+
+#define EventNotificationObject    0
+#define EventSynchronizationObject 1
+#define MutantObject               2
+#define ThreadObject               6
+#define TimerNotificationObject    8
+#define TimerSynchronizationObject 9
+
+/* ---- Threads ------------------------------------------------------------------------ */
+
+typedef enum _KTHREAD_STATE {
+    Initialized, Ready, Running, Standby, Terminated, Waiting
+} KTHREAD_STATE;
+
+#define KERNEL_STACK_PAGES 6            /* 24 KiB, x64 NT's KERNEL_STACK_SIZE */
+#define KI_MAX_THREADS 256
+#define KI_QUANTUM_TICKS 4              /* clock ticks a thread runs before round robin */
+
+typedef struct _KTHREAD {
+    DISPATCHER_HEADER Header;           /* signalled when the thread terminates */
+    ULONG64 KernelStack;                /* saved RSP while not running */
+    ULONG64 StackBase, StackLimit;      /* [StackLimit, StackBase) */
+    PVOID StackAllocation;              /* guard page included; MmDeleteKernelStack */
+    volatile UCHAR State;               /* KTHREAD_STATE */
+    UCHAR Priority;
+    UCHAR Quantum;
+    UCHAR InUse;
+    LIST_ENTRY ReadyListEntry;          /* on a ready queue */
+    LIST_ENTRY TerminatedListEntry;     /* waiting for its stack to be freed */
+    volatile LONG ReferenceCount;
+    NTSTATUS WaitStatus;
+    ULONG WaitCount;
+    WAIT_TYPE WaitType;
+    PKWAIT_BLOCK WaitBlockList;
+    KWAIT_BLOCK WaitBlock[THREAD_WAIT_OBJECTS];
+    KTIMER WaitTimer;                   /* the timeout of the current wait */
+    BOOLEAN WaitTimerActive;
+    PKSTART_ROUTINE StartRoutine;
+    PVOID StartContext;
+    NTSTATUS ExitStatus;
+    ULONG ThreadId;
+    ULONG64 ContextSwitches;
+} KTHREAD;
+
+/* ---- Interrupt objects ------------------------------------------------------------- */
+
+typedef struct _KINTERRUPT {
+    LIST_ENTRY InterruptListEntry;      /* the vector's chain (shared vectors) */
+    PKSERVICE_ROUTINE ServiceRoutine;
+    PVOID ServiceContext;
+    KSPIN_LOCK SpinLock;                /* used when the caller gives none */
+    PKSPIN_LOCK ActualLock;
+    ULONG Vector;
+    KIRQL Irql;
+    KIRQL SynchronizeIrql;
+    KINTERRUPT_MODE Mode;
+    BOOLEAN ShareVector;
+    BOOLEAN Connected;
+    ULONG Gsi;                          /* IOAPIC input, or ~0 for a message vector */
+    ULONG64 Count;
+} KINTERRUPT;
+
+/* ---- The processor control block, reached through GS ----------------------------- */
+
+typedef struct _KPRCB {
+    struct _KPRCB *Self;                /* gs:[0] */
+    struct _KTHREAD *CurrentThread;     /* gs:[8] */
+    struct _KTHREAD *NextThread;
+    struct _KTHREAD *IdleThread;
+    volatile ULONG DispatchRequest;     /* DPCs queued or a reschedule pending */
+    ULONG Number;
+    LIST_ENTRY DpcListHead;
+    volatile ULONG DpcQueueDepth;
+    BOOLEAN DpcRoutineActive;
+    BOOLEAN QuantumEnd;
+    ULONG64 InterruptCount;
+    ULONG64 DpcCount;
+    ULONG64 ContextSwitches;
+    ULONG64 ClockTicks;
+    struct _KTHREAD *ReapThread;        /* terminated; free its stack after the switch */
+} KPRCB, *PKPRCB;
+
+extern KPRCB KiProcessorBlock0;
+
+static inline PKPRCB KeGetCurrentPrcb(void)
+{
+    PKPRCB prcb;
+    __asm__ __volatile__("mov %%gs:0, %0" : "=r"(prcb));
+    return prcb;
+}
+
+static inline void KiWriteCr8(ULONG64 Value)
+{
+    __asm__ __volatile__("mov %0, %%cr8" : : "r"(Value) : "memory");
+}
+
+/* dpc.c / irql.c */
+VOID KiInitializePrcb(VOID);
+VOID KiDispatchInterrupt(VOID);         /* at DISPATCH_LEVEL: DPCs, then reschedule */
+VOID KiRetireDpcList(PKPRCB Prcb);
+
+/* apic.c, ioapic.c, clock.c, interrupt.c (Hal/Ke interrupts) */
+#define KI_VECTOR_CLOCK    0xD1          /* CLOCK_LEVEL 13 */
+#define KI_VECTOR_SPURIOUS 0xFF
+VOID HalpInitializeApic(VOID);
+VOID HalpApicEoi(VOID);
+VOID HalpApicSendSelfIpi(ULONG Vector);
+ULONG HalpApicTimerTicksPerMs(VOID);
+VOID HalpApicStartPeriodicTimer(ULONG Vector, ULONG InitialCount);
+VOID HalpInitializeIoApic(VOID);
+VOID HalpIoApicProgram(ULONG Gsi, ULONG Vector, BOOLEAN ActiveLow, BOOLEAN LevelTriggered,
+                       BOOLEAN Masked);
+VOID HalpInitializeClock(VOID);
+VOID KiClockInterrupt(VOID);
+BOOLEAN KiDispatchInterruptVector(PKTRAP_FRAME TrapFrame);
+
+/* thread.c, sched.c, wait.c, timer.c */
+VOID KiInitializeThreading(VOID);
+VOID KiInitializeScheduler(VOID);
+VOID KiInitializeInterrupts(VOID);
+__attribute__((noreturn)) VOID KiIdleLoop(VOID);
+VOID KiReadyThread(PKTHREAD Thread);
+VOID KiSwapThread(VOID);                /* DISPATCH_LEVEL, dispatcher lock held */
+VOID KiQuantumEnd(VOID);
+VOID KiSwapContext(PKTHREAD Old, PKTHREAD New);   /* swap.asm */
+VOID KiAfterContextSwitch(VOID);
+#define KI_WAIT_TIMER_OBJECT 0x7F       /* Header.Type of KTHREAD.WaitTimer */
+KIRQL KiAcquireDispatcherLock(VOID);
+VOID KiReleaseDispatcherLock(KIRQL OldIrql);
+extern KSPIN_LOCK KiDispatcherLock;
+VOID KiWaitTest(DISPATCHER_HEADER *Object, KPRIORITY Increment);
+VOID KiUnwaitThread(PKTHREAD Thread, NTSTATUS WaitStatus);
+BOOLEAN KiInsertTimer(PKTIMER Timer, LONGLONG DueTime);
+BOOLEAN KiRemoveTimer(PKTIMER Timer);
+VOID KiCheckTimers(ULONGLONG InterruptTime);
+VOID KiInitializeTimers(VOID);
+ULONGLONG KiTscToInterruptTime(ULONG64 Tsc);
+
 /* ---- Tests and benchmarks (tests/ktest.c, tests/kbench.c) ------------------- */
 
 /* test=/bench= present on the command line? They run instead of the idle loop. */

@@ -6,13 +6,16 @@
  * console (so everything after can report), the loader block and the
  * command line, the screen console, the GDT/TSS/IDT (so faults are
  * reported instead of resetting the machine), the TSC calibration, and the
- * memory manager's phase 0 (Mica's own page tables, the PFN database).
+ * memory manager's phase 0 (Mica's own page tables, the PFN database),
+ * then the interrupt machinery: ACPI tables, local APIC and I/O APIC, the
+ * initial and idle threads, the clock; interrupts are enabled last.
  * Then Mica prints "Mica ready" and does what the command line asks:
  * test=PATTERN runs tests, bench=PATTERN runs benchmarks, otherwise it
  * idles.
  */
 #include "ke_internal.h"
 #include "../mm/mm.h"
+#include "acpi.h"
 
 #define MB2_BOOTLOADER_MAGIC 0x36D76289
 
@@ -22,11 +25,14 @@ ULONG64 KiReadyTsc;
 BOOLEAN KiMmInitialized;
 
 
-static __attribute__((noreturn)) void KiIdleLoop(void)
+/* With nothing else to do, the initial thread waits for ever; the idle thread halts. */
+static __attribute__((noreturn)) void KiWaitForever(void)
 {
-    /* No interrupts are connected yet; the idle loop just halts. */
+    KEVENT never;
+
+    KeInitializeEvent(&never, NotificationEvent, FALSE);
     for (;;)
-        __halt();
+        KeWaitForSingleObject(&never, Executive, KernelMode, FALSE, NULL);
 }
 
 VOID KiSystemStartup(ULONG64 BootInfoPhysical, ULONG Magic)
@@ -35,6 +41,7 @@ VOID KiSystemStartup(ULONG64 BootInfoPhysical, ULONG Magic)
 
     KiSerialInitialize();
     KiInitializeGdt();
+    KiInitializePrcb();                 /* GS -> KPRCB: IRQL code reads it */
     KiInitializeIdt();
 
     /* The early tables identity-map the low 4 GiB, where GRUB leaves the info. */
@@ -65,10 +72,19 @@ VOID KiSystemStartup(ULONG64 BootInfoPhysical, ULONG Magic)
     MmInitSystem(0);
     KiMmInitialized = TRUE;
 
+    /* Interrupts: ACPI tables, the local APIC and I/O APIC, threads, the clock. */
+    HalpInitializeAcpi();
+    KiInitializeInterrupts();
+    HalpInitializeApic();
+    HalpInitializeIoApic();
+    KiInitializeThreading();
+    HalpInitializeClock();
+    _enable();
+
     KiReadyTsc = KeReadTimeStampCounter();
     DbgPrint("Mica ready (%llu cycles since the 64-bit entry)\n", KiReadyTsc - KiBootTsc);
 
     if (KtestRunIfRequested() || KbenchRunIfRequested())
         HalpQemuExit(0x10);
-    KiIdleLoop();
+    KiWaitForever();
 }

@@ -11,8 +11,7 @@
  *   NMI                        NMI_HARDWARE_FAILURE (0x80)
  *   #MC                        MACHINE_CHECK_EXCEPTION (0x9C)
  *   #DF and the rest           UNEXPECTED_KERNEL_MODE_TRAP (0x7F, vector)
- * Interrupt vectors (32-255) with no connected handler are reported and
- * ignored: a stray interrupt must not bring the machine down.
+ * Interrupt vectors (32-255) go to KiDispatchInterruptVector (interrupt.c).
  */
 #include "ke_internal.h"
 #include "../mm/mm.h"
@@ -119,5 +118,5 @@ VOID KiDispatchTrap(PKTRAP_FRAME TrapFrame)
     }
     if (TrapFrame->Vector < 32)
         KiUnhandledException(TrapFrame);
-    DbgPrint("KiDispatchTrap: unexpected interrupt vector %llu ignored\n", TrapFrame->Vector);
+    KiDispatchInterruptVector(TrapFrame);
 }

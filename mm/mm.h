@@ -64,6 +64,10 @@ PVOID MmMapIoSpace(PHYSICAL_ADDRESS PhysicalAddress, SIZE_T NumberOfBytes,
 PVOID MmMapIoSpaceEx(PHYSICAL_ADDRESS PhysicalAddress, SIZE_T NumberOfBytes, ULONG Protect);
 VOID MmUnmapIoSpace(PVOID BaseAddress, SIZE_T NumberOfBytes);
 
+/* ---- Kernel stacks: KERNEL_STACK_PAGES pages above an unmapped guard page --- */
+PVOID MmCreateKernelStack(BOOLEAN LargeStack, UCHAR Node);   /* returns the top */
+VOID MmDeleteKernelStack(PVOID PointerKernelStack, BOOLEAN LargeStack);
+
 /* ---- Queries ------------------------------------------------------------------- */
 /* Any IRQL for a valid address; 0 if the address is not mapped. */
 PHYSICAL_ADDRESS MmGetPhysicalAddress(PVOID BaseAddress);

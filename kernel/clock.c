@@ -1,0 +1,91 @@
+/*
+ * clock.c - time (Hal + Ke): the clock interrupt, interrupt time, stalls.
+ *
+ * The local APIC timer, calibrated against the TSC, interrupts every
+ * KeTimeIncrement (1 ms) at CLOCK_LEVEL (vector 0xD1). The clock
+ * interrupt counts the tick, charges the running thread's quantum (asking
+ * for a reschedule when it is used up) and asks for the timer DPC when
+ * the earliest KTIMER is due. Everything else happens later at
+ * DISPATCH_LEVEL, as in NT.
+ *
+ * Interrupt time (KeQueryInterruptTime) and the performance counter come
+ * from the TSC, so they are exact to the cycle rather than to the tick.
+ */
+#include "ke_internal.h"
+
+#define KI_CLOCK_PERIOD_MS 1
+#define KI_100NS_PER_MS 10000
+
+static ULONG64 KiClockTscBase;
+static volatile ULONG64 KiTickCount;
+static const ULONG KeTimeIncrement = KI_CLOCK_PERIOD_MS * KI_100NS_PER_MS;
+
+ULONGLONG KiTscToInterruptTime(ULONG64 Tsc)
+{
+    ULONG64 ticks = Tsc - KiClockTscBase;
+
+    /* 100 ns units: ticks * 10^7 / frequency, split to avoid overflow. */
+    return (ticks / KeTimeStampFrequency) * 10000000ULL +
+           (ticks % KeTimeStampFrequency) * 10000000ULL / KeTimeStampFrequency;
+}
+
+ULONGLONG KeQueryInterruptTime(VOID)
+{
+    return KiTscToInterruptTime(KeReadTimeStampCounter());
+}
+
+VOID KeQueryTickCount(PLARGE_INTEGER TickCount)
+{
+    TickCount->QuadPart = (LONGLONG)KiTickCount;
+}
+
+ULONG KeQueryTimeIncrement(VOID)
+{
+    return KeTimeIncrement;
+}
+
+LARGE_INTEGER KeQueryPerformanceCounter(PLARGE_INTEGER PerformanceFrequency)
+{
+    LARGE_INTEGER now;
+
+    if (PerformanceFrequency)
+        PerformanceFrequency->QuadPart = (LONGLONG)KeTimeStampFrequency;
+    now.QuadPart = (LONGLONG)KeReadTimeStampCounter();
+    return now;
+}
+
+/* Busy-wait; any IRQL. NT asks callers to keep it under 50 us. */
+VOID KeStallExecutionProcessor(ULONG MicroSeconds)
+{
+    ULONG64 start = KeReadTimeStampCounter();
+    ULONG64 wait = KeTimeStampFrequency / 1000000 * MicroSeconds;
+
+    while (KeReadTimeStampCounter() - start < wait)
+        __asm__ __volatile__("pause");
+}
+
+/* At CLOCK_LEVEL, from the interrupt dispatcher. */
+VOID KiClockInterrupt(VOID)
+{
+    PKPRCB prcb = KeGetCurrentPrcb();
+    PKTHREAD thread = prcb->CurrentThread;
+
+    KiTickCount++;
+    prcb->ClockTicks++;
+    KiCheckTimers(KeQueryInterruptTime());
+    if (thread != NULL && thread != prcb->IdleThread && thread->Quantum > 0 &&
+        --thread->Quantum == 0) {
+        prcb->QuantumEnd = TRUE;
+        prcb->DispatchRequest = 1;
+    }
+}
+
+VOID HalpInitializeClock(VOID)
+{
+    ULONG perMs = HalpApicTimerTicksPerMs();
+
+    KiClockTscBase = KiBootTsc;
+    HalpApicStartPeriodicTimer(KI_VECTOR_CLOCK, perMs * KI_CLOCK_PERIOD_MS);
+    DbgPrint("Hal: clock %u ms (%u APIC timer ticks), vector %x\n", KI_CLOCK_PERIOD_MS,
+             perMs * KI_CLOCK_PERIOD_MS, KI_VECTOR_CLOCK);
+}

@@ -1,0 +1,229 @@
+/*
+ * interrupt.c - interrupt objects and the dispatcher for vectors 32-255.
+ *
+ * A driver gets a vector and its DIRQL from HalGetInterruptVector (an IOAPIC
+ * input) or HalAllocateMessageVector (MSI, self-IPI), and connects its
+ * ISR with IoConnectInterrupt. Vector V belongs to IRQL V >> 4, as in x64
+ * NT, so the local APIC itself holds the interrupt off while CR8 >= that
+ * IRQL. When it arrives, KiDispatchInterruptVector raises CR8 to the
+ * vector's IRQL, re-enables interrupts (so higher levels can still come
+ * in), calls every ISR on the vector under its interrupt spin lock,
+ * signals end-of-interrupt, and lowers the IRQL again - which is where
+ * DPCs the ISR queued run, and where a thread switch happens.
+ */
+#include "ke_internal.h"
+#include "acpi.h"
+
+#define KI_FIRST_DEVICE_IRQL 3
+#define KI_LAST_DEVICE_IRQL  11         /* 12 is SYNCH_LEVEL */
+#define KI_MAX_INTERRUPTS    32
+#define KI_NO_GSI            (~0u)
+
+static LIST_ENTRY KiVectorChains[256];
+static KINTERRUPT KiInterruptObjects[KI_MAX_INTERRUPTS];
+static BOOLEAN KiVectorAllocated[256];
+static KSPIN_LOCK KiInterruptTableLock;
+static ULONG KiNextDeviceIrql = KI_LAST_DEVICE_IRQL;
+
+VOID KiInitializeInterrupts(VOID)
+{
+    for (ULONG v = 0; v < 256; v++)
+        InitializeListHead(&KiVectorChains[v]);
+    KeInitializeSpinLock(&KiInterruptTableLock);
+    KiVectorAllocated[KI_VECTOR_CLOCK] = TRUE;
+    KiVectorAllocated[KI_VECTOR_SPURIOUS] = TRUE;
+}
+
+/* A free vector; device IRQLs are handed out round robin from 11 down to 3. */
+static ULONG KiAllocateVector(PKIRQL Irql)
+{
+    KIRQL old;
+
+    KeAcquireSpinLock(&KiInterruptTableLock, &old);
+    for (ULONG tries = 0; tries < (KI_LAST_DEVICE_IRQL - KI_FIRST_DEVICE_IRQL + 1) * 16; tries++) {
+        ULONG irql = KiNextDeviceIrql;
+        KiNextDeviceIrql = irql == KI_FIRST_DEVICE_IRQL ? KI_LAST_DEVICE_IRQL : irql - 1;
+        for (ULONG slot = 0; slot < 15; slot++) {   /* xF is left for software use */
+            ULONG v = irql * 16 + slot;
+            if (!KiVectorAllocated[v]) {
+                KiVectorAllocated[v] = TRUE;
+                KeReleaseSpinLock(&KiInterruptTableLock, old);
+                *Irql = (KIRQL)irql;
+                return v;
+            }
+        }
+    }
+    KeReleaseSpinLock(&KiInterruptTableLock, old);
+    return 0;
+}
+
+static ULONG KiVectorGsi[256];
+static UCHAR KiVectorFlags[256];        /* bit 0 active low, bit 1 level */
+
+ULONG HalGetInterruptVector(INTERFACE_TYPE InterfaceType, ULONG BusNumber,
+                            ULONG BusInterruptLevel, ULONG BusInterruptVector, PKIRQL Irql,
+                            PKAFFINITY Affinity)
+{
+    ULONG gsi = BusInterruptLevel, vector;
+    BOOLEAN activeLow = FALSE, level = FALSE;
+
+    UNREFERENCED_PARAMETER(BusNumber);
+    UNREFERENCED_PARAMETER(BusInterruptVector);
+    if (InterfaceType == Isa)
+        HalpAcpiIsaIrqToGsi(BusInterruptLevel, &gsi, &activeLow, &level);
+    else if (InterfaceType == PCIBus) {
+        activeLow = TRUE;               /* PCI INTx: level-triggered, active low */
+        level = TRUE;
+    }
+    vector = KiAllocateVector(Irql);
+    if (vector == 0)
+        return 0;
+    KiVectorGsi[vector] = gsi;
+    KiVectorFlags[vector] = (UCHAR)((activeLow ? 1 : 0) | (level ? 2 : 0));
+    if (Affinity)
+        *Affinity = 1;
+    return vector;
+}
+
+ULONG HalAllocateMessageVector(PKIRQL Irql)
+{
+    ULONG vector = KiAllocateVector(Irql);
+
+    if (vector != 0)
+        KiVectorGsi[vector] = KI_NO_GSI;
+    return vector;
+}
+
+NTSTATUS IoConnectInterrupt(PKINTERRUPT *InterruptObject, PKSERVICE_ROUTINE ServiceRoutine,
+                            PVOID ServiceContext, PKSPIN_LOCK SpinLock, ULONG Vector,
+                            KIRQL Irql, KIRQL SynchronizeIrql, KINTERRUPT_MODE InterruptMode,
+                            BOOLEAN ShareVector, KAFFINITY ProcessorEnableMask,
+                            BOOLEAN FloatingSave)
+{
+    PKINTERRUPT interrupt = NULL;
+    KIRQL old;
+
+    UNREFERENCED_PARAMETER(FloatingSave);
+    if (KeGetCurrentIrql() > PASSIVE_LEVEL)
+        KeBugCheckEx(IRQL_NOT_LESS_OR_EQUAL, (ULONG_PTR)IoConnectInterrupt, KeGetCurrentIrql(), 0,
+                     (ULONG_PTR)__builtin_return_address(0));
+    if (Vector < 32 || Vector > 255 || !KiVectorAllocated[Vector] || Vector == KI_VECTOR_CLOCK ||
+        Irql != (KIRQL)(Vector >> 4) || SynchronizeIrql < Irql || (ProcessorEnableMask & 1) == 0 ||
+        ServiceRoutine == NULL)
+        return STATUS_INVALID_PARAMETER;
+
+    KeAcquireSpinLock(&KiInterruptTableLock, &old);
+    if (!IsListEmpty(&KiVectorChains[Vector])) {
+        PKINTERRUPT first = CONTAINING_RECORD(KiVectorChains[Vector].Flink, KINTERRUPT,
+                                              InterruptListEntry);
+        if (!ShareVector || !first->ShareVector || first->Mode != InterruptMode) {
+            KeReleaseSpinLock(&KiInterruptTableLock, old);
+            return STATUS_INVALID_PARAMETER;
+        }
+    }
+    for (ULONG i = 0; i < KI_MAX_INTERRUPTS; i++)
+        if (!KiInterruptObjects[i].Connected) {
+            interrupt = &KiInterruptObjects[i];
+            break;
+        }
+    if (interrupt == NULL) {
+        KeReleaseSpinLock(&KiInterruptTableLock, old);
+        return STATUS_INSUFFICIENT_RESOURCES;
+    }
+    memset(interrupt, 0, sizeof(*interrupt));
+    interrupt->ServiceRoutine = ServiceRoutine;
+    interrupt->ServiceContext = ServiceContext;
+    KeInitializeSpinLock(&interrupt->SpinLock);
+    interrupt->ActualLock = SpinLock ? SpinLock : &interrupt->SpinLock;
+    interrupt->Vector = Vector;
+    interrupt->Irql = Irql;
+    interrupt->SynchronizeIrql = SynchronizeIrql;
+    interrupt->Mode = InterruptMode;
+    interrupt->ShareVector = ShareVector;
+    interrupt->Gsi = KiVectorGsi[Vector];
+    interrupt->Connected = TRUE;
+    InsertTailList(&KiVectorChains[Vector], &interrupt->InterruptListEntry);
+    KeReleaseSpinLock(&KiInterruptTableLock, old);
+
+    if (interrupt->Gsi != KI_NO_GSI)
+        HalpIoApicProgram(interrupt->Gsi, Vector, KiVectorFlags[Vector] & 1,
+                          (KiVectorFlags[Vector] & 2) != 0, FALSE);
+    *InterruptObject = interrupt;
+    return STATUS_SUCCESS;
+}
+
+VOID IoDisconnectInterrupt(PKINTERRUPT Interrupt)
+{
+    KIRQL old;
+    BOOLEAN last;
+
+    /* At the interrupt's own level, holding its lock, its ISR cannot be running. */
+    old = KeAcquireInterruptSpinLock(Interrupt);
+    KeAcquireSpinLockAtDpcLevel(&KiInterruptTableLock);
+    RemoveEntryList(&Interrupt->InterruptListEntry);
+    last = IsListEmpty(&KiVectorChains[Interrupt->Vector]);
+    Interrupt->Connected = FALSE;
+    KeReleaseSpinLockFromDpcLevel(&KiInterruptTableLock);
+    KeReleaseInterruptSpinLock(Interrupt, old);
+    if (last && Interrupt->Gsi != KI_NO_GSI)
+        HalpIoApicProgram(Interrupt->Gsi, Interrupt->Vector, FALSE, FALSE, TRUE);
+}
+
+BOOLEAN KeSynchronizeExecution(PKINTERRUPT Interrupt, PKSYNCHRONIZE_ROUTINE SynchronizeRoutine,
+                               PVOID SynchronizeContext)
+{
+    KIRQL old = KeAcquireInterruptSpinLock(Interrupt);
+    BOOLEAN result = SynchronizeRoutine(SynchronizeContext);
+
+    KeReleaseInterruptSpinLock(Interrupt, old);
+    return result;
+}
+
+KIRQL KeAcquireInterruptSpinLock(PKINTERRUPT Interrupt)
+{
+    KIRQL old;
+
+    KeRaiseIrql(Interrupt->SynchronizeIrql, &old);
+    KeAcquireSpinLockAtDpcLevel(Interrupt->ActualLock);
+    return old;
+}
+
+VOID KeReleaseInterruptSpinLock(PKINTERRUPT Interrupt, KIRQL OldIrql)
+{
+    KeReleaseSpinLockFromDpcLevel(Interrupt->ActualLock);
+    KeLowerIrql(OldIrql);
+}
+
+/* From KiDispatchTrap, interrupts off, for vectors 32-255. */
+BOOLEAN KiDispatchInterruptVector(PKTRAP_FRAME TrapFrame)
+{
+    ULONG vector = (ULONG)TrapFrame->Vector;
+    KIRQL old = (KIRQL)__readcr8();
+    PLIST_ENTRY e;
+
+    if (vector == KI_VECTOR_SPURIOUS)
+        return TRUE;                    /* no EOI for a spurious interrupt */
+    KiWriteCr8(vector >> 4);
+    KeGetCurrentPrcb()->InterruptCount++;
+    _enable();
+    if (vector == KI_VECTOR_CLOCK) {
+        KiClockInterrupt();
+    } else {
+        for (e = KiVectorChains[vector].Flink; e != &KiVectorChains[vector]; e = e->Flink) {
+            PKINTERRUPT interrupt = CONTAINING_RECORD(e, KINTERRUPT, InterruptListEntry);
+            BOOLEAN mine;
+            KeAcquireSpinLockAtDpcLevel(interrupt->ActualLock);
+            mine = interrupt->ServiceRoutine(interrupt, interrupt->ServiceContext);
+            KeReleaseSpinLockFromDpcLevel(interrupt->ActualLock);
+            interrupt->Count++;
+            if (mine && interrupt->Mode == Latched)
+                break;
+        }
+    }
+    _disable();
+    HalpApicEoi();
+    _enable();
+    KeLowerIrql(old);                   /* DPCs and thread switches happen here */
+    _disable();
+    return TRUE;
+}
