@@ -59,7 +59,7 @@
 %define COM1     0x3F8
 %define VGA_TEXT 0xB8000
 
-section .multiboot
+section .multiboot progbits alloc noexec nowrite align=8
 align 8
 mb2_header:
     dd MB2_MAGIC
@@ -87,7 +87,7 @@ align 8
     dd 8
 mb2_header_end:
 
-section .boot.text
+section .boot.text progbits alloc exec nowrite align=16
 bits 32
 global _start
 _start:
@@ -260,7 +260,7 @@ long_mode_high:
     push 0                      ; fake return address for the debugger
     jmp KiSystemStartup
 
-section .boot.data
+section .boot.data progbits alloc noexec write align=16
 align 16
 gdt64:
     dq 0

@@ -3,9 +3,11 @@
  *
  * The PFN database describes every page, so it cannot come from itself.
  * In phase 0 a bump allocator hands out whole pages from the RAM the loader
- * reported, starting just above the kernel image; those pages stay in use
- * forever (NT does the same with the pages of its loader block). They hold
- * Mica's new page tables, the PFN database and the search trees.
+ * reported; those pages stay in use forever (NT does the same with the
+ * pages of its loader block). They hold Mica's new page tables, the PFN
+ * database and the search trees. It takes them from the top of memory
+ * below 4 GiB downwards: low memory is what ISA DMA (< 16 MiB) and 32-bit
+ * devices need, and the PFN database of a 6 GiB machine alone is 72 MiB.
  *
  * Until Mica switches to its own page tables, only the boot tables exist,
  * and they identity-map the low 4 GiB (boot/entry.asm). So the allocator
@@ -19,7 +21,7 @@
 
 #define MI_BOOT_MAX_SEGMENTS 16
 
-static PFN_NUMBER MiBootCursor;             /* next PFN to try */
+static PFN_NUMBER MiBootTop;                /* allocations end here, going down */
 static BOOLEAN MiBootClosed;
 static ULONG MiBootSegmentCount;
 static MI_PHYSICAL_RUN MiBootSegments[MI_BOOT_MAX_SEGMENTS];
@@ -43,25 +45,28 @@ PFN_NUMBER MiBootAllocatePages(PFN_NUMBER Count, BOOLEAN Zero)
 
     if (MiBootClosed)
         KeBugCheckEx(MEMORY_MANAGEMENT, 0x4150, Count, 0, 0);
-    if (MiBootCursor < imageEnd)
-        MiBootCursor = imageEnd;
+    if (MiBootTop == 0)
+        MiBootTop = limit;
 
-    for (ULONG r = 0; r < MiPhysicalRunCount; r++) {
-        PFN_NUMBER start = MiPhysicalRuns[r].BasePage;
-        PFN_NUMBER end = start + MiPhysicalRuns[r].PageCount;
+    for (ULONG r = MiPhysicalRunCount; r-- > 0;) {
+        PFN_NUMBER base = MiPhysicalRuns[r].BasePage;
+        PFN_NUMBER end = base + MiPhysicalRuns[r].PageCount;
 
-        if (start < MiBootCursor)
-            start = MiBootCursor;
-        while (start + Count <= end && start + Count <= limit) {
+        if (end > MiBootTop)
+            end = MiBootTop;
+        if (base < imageEnd)
+            base = imageEnd;            /* never below the kernel image */
+        while (end >= base + Count) {
+            PFN_NUMBER start = end - Count;
             if (MiOverlapsModule(start, Count)) {
-                start++;
+                end--;
                 continue;
             }
-            MiBootCursor = start + Count;
+            MiBootTop = start;
             /* Record the pages; consecutive allocations extend one segment. */
             if (MiBootSegmentCount > 0 &&
-                MiBootSegments[MiBootSegmentCount - 1].BasePage +
-                        MiBootSegments[MiBootSegmentCount - 1].PageCount == start) {
+                MiBootSegments[MiBootSegmentCount - 1].BasePage == start + Count) {
+                MiBootSegments[MiBootSegmentCount - 1].BasePage = start;
                 MiBootSegments[MiBootSegmentCount - 1].PageCount += Count;
             } else {
                 if (MiBootSegmentCount == MI_BOOT_MAX_SEGMENTS)

@@ -28,21 +28,16 @@ PVOID MiMapPhysicalPages(PFN_NUMBER Pfn, PFN_NUMBER Pages, ULONG64 PteBits)
     if (pte == NULL)
         return NULL;
     va = MiGetVirtualAddressMappedByPte(pte);
-    for (PFN_NUMBER i = 0; i < Pages; i++) {
-        if (!NT_SUCCESS(MiMapSystemPage(va + (i << PAGE_SHIFT), Pfn + i, PteBits))) {
-            while (i-- > 0)
-                MiUnmapSystemPage(va + (i << PAGE_SHIFT));
-            MiReleaseSystemPtes(pte, (ULONG)Pages, SystemPteSpace);
-            return NULL;
-        }
+    if (!NT_SUCCESS(MiMapSystemPages(va, Pfn, Pages, PteBits))) {
+        MiReleaseSystemPtes(pte, (ULONG)Pages, SystemPteSpace);
+        return NULL;
     }
     return va;
 }
 
 VOID MiUnmapPhysicalPages(PVOID Va, PFN_NUMBER Pages)
 {
-    for (PFN_NUMBER i = 0; i < Pages; i++)
-        MiUnmapSystemPage((PUCHAR)Va + (i << PAGE_SHIFT));
+    MiUnmapSystemPages(Va, Pages);
     MiReleaseSystemPtes(MiGetPteAddress(Va), (ULONG)Pages, SystemPteSpace);
 }
 

@@ -200,6 +200,7 @@ VOID MiInitializePfnForActivePage(PFN_NUMBER Pfn, PMMPTE PteAddress, UCHAR Cache
 PFN_NUMBER MiAllocatePagesInRange(PFN_NUMBER LowPfn, PFN_NUMBER HighPfn, PFN_NUMBER Count,
                                   PPFN_NUMBER PageArray);
 VOID MiFreeActivePage(PFN_NUMBER Pfn);
+VOID MiFreeZeroedActivePage(PFN_NUMBER Pfn);
 VOID MiPrintPfnSummary(VOID);
 
 /* bootalloc.c: the phase-0 bump allocator and the early mapper. */
@@ -211,6 +212,8 @@ VOID MiCloseBootAllocator(VOID);
 /* pagetable.c: mapping system space through the self-map. */
 NTSTATUS MiMapSystemPage(PVOID Va, PFN_NUMBER Pfn, ULONG64 PteBits);
 VOID MiUnmapSystemPage(PVOID Va);
+NTSTATUS MiMapSystemPages(PVOID Va, PFN_NUMBER Pfn, PFN_NUMBER Count, ULONG64 PteBits);
+VOID MiUnmapSystemPages(PVOID Va, PFN_NUMBER Count);
 PMMPTE MiWalkToPte(PVOID Va, ULONG *Level);
 
 /* tlb.c: the one place that flushes translations. */

@@ -51,7 +51,9 @@ static BOOLEAN MiDeleteTableIfEmpty(PMMPTE Entry, PMMPTE ParentEntry)
     /* The table itself was visible through the self-map: drop that too. */
     MiFlushTbEntry(MiGetVirtualAddressMappedByPte(Entry));
     pfn->Flags &= (UCHAR)~MI_PFN_PAGE_TABLE;
-    MiFreeActivePage(page);
+    /* Every entry of an empty table is zero: it goes on the Zeroed list,
+     * so the next table (often this one again) needs no zeroing. */
+    MiFreeZeroedActivePage(page);
     MI_PFN_ELEMENT(MI_PTE_FRAME(*ParentEntry))->UsedPageTableEntries--;
     return TRUE;
 }
@@ -67,17 +69,13 @@ static void MiDeleteEmptyTables(PVOID Va)
         MiDeleteTableIfEmpty(ppe, pxe);
 }
 
-NTSTATUS MiMapSystemPage(PVOID Va, PFN_NUMBER Pfn, ULONG64 PteBits)
+/* MmPfnLock held: map one page, making its tables. */
+static NTSTATUS MiMapOnePage(PUCHAR Va, PFN_NUMBER Pfn, ULONG64 PteBits)
 {
     PMMPTE pxe = MiGetPxeAddress(Va), ppe = MiGetPpeAddress(Va);
     PMMPTE pde = MiGetPdeAddress(Va), pte = MiGetPteAddress(Va);
-    NTSTATUS status;
-    KIRQL irql;
+    NTSTATUS status = MiEnsureTable(pxe, NULL);
 
-    if ((ULONG64)Va < MM_SYSTEM_RANGE_START)
-        return STATUS_INVALID_PARAMETER;
-    KeAcquireSpinLock(&MmPfnLock, &irql);
-    status = MiEnsureTable(pxe, NULL);
     if (NT_SUCCESS(status))
         status = MiEnsureTable(ppe, pxe);
     if (NT_SUCCESS(status))
@@ -86,29 +84,70 @@ NTSTATUS MiMapSystemPage(PVOID Va, PFN_NUMBER Pfn, ULONG64 PteBits)
         status = STATUS_UNSUCCESSFUL;   /* already mapped: the caller's bug */
     if (!NT_SUCCESS(status)) {
         MiDeleteEmptyTables(Va);
-        KeReleaseSpinLock(&MmPfnLock, irql);
         return status;
     }
     pte->Long = (Pfn << PAGE_SHIFT) | PteBits | MM_PTE_VALID;
     MI_PFN_ELEMENT(MI_PTE_FRAME(*pde))->UsedPageTableEntries++;
-    KeReleaseSpinLock(&MmPfnLock, irql);
     return STATUS_SUCCESS;
 }
 
-VOID MiUnmapSystemPage(PVOID Va)
+/* MmPfnLock held: unmap one page; its tables go when they empty. */
+static void MiUnmapOnePage(PUCHAR Va)
 {
     PMMPTE pde = MiGetPdeAddress(Va), pte;
-    KIRQL irql;
 
-    KeAcquireSpinLock(&MmPfnLock, &irql);
     if (!(MiGetPxeAddress(Va)->Long & MM_PTE_VALID) || !(MiGetPpeAddress(Va)->Long & MM_PTE_VALID) ||
         !(pde->Long & MM_PTE_VALID) || !((pte = MiGetPteAddress(Va))->Long & MM_PTE_VALID))
         KeBugCheckEx(MEMORY_MANAGEMENT, 0x41284, (ULONG_PTR)Va, 0, 0);
     pte->Long = 0;
     MiFlushTbEntry(Va);
-    MI_PFN_ELEMENT(MI_PTE_FRAME(*pde))->UsedPageTableEntries--;
-    MiDeleteEmptyTables(Va);
+    if (--MI_PFN_ELEMENT(MI_PTE_FRAME(*pde))->UsedPageTableEntries == 0)
+        MiDeleteEmptyTables(Va);
+}
+
+/*
+ * Map Count pages Va.. to Pfn.. (consecutive), under one acquisition of the
+ * PFN lock. On failure nothing stays mapped.
+ */
+NTSTATUS MiMapSystemPages(PVOID Va, PFN_NUMBER Pfn, PFN_NUMBER Count, ULONG64 PteBits)
+{
+    PUCHAR va = Va;
+    NTSTATUS status = STATUS_SUCCESS;
+    KIRQL irql;
+
+    if ((ULONG64)Va < MM_SYSTEM_RANGE_START)
+        return STATUS_INVALID_PARAMETER;
+    KeAcquireSpinLock(&MmPfnLock, &irql);
+    for (PFN_NUMBER i = 0; i < Count; i++) {
+        status = MiMapOnePage(va + (i << PAGE_SHIFT), Pfn + i, PteBits);
+        if (!NT_SUCCESS(status)) {
+            while (i-- > 0)
+                MiUnmapOnePage(va + (i << PAGE_SHIFT));
+            break;
+        }
+    }
     KeReleaseSpinLock(&MmPfnLock, irql);
+    return status;
+}
+
+VOID MiUnmapSystemPages(PVOID Va, PFN_NUMBER Count)
+{
+    KIRQL irql;
+
+    KeAcquireSpinLock(&MmPfnLock, &irql);
+    for (PFN_NUMBER i = 0; i < Count; i++)
+        MiUnmapOnePage((PUCHAR)Va + (i << PAGE_SHIFT));
+    KeReleaseSpinLock(&MmPfnLock, irql);
+}
+
+NTSTATUS MiMapSystemPage(PVOID Va, PFN_NUMBER Pfn, ULONG64 PteBits)
+{
+    return MiMapSystemPages(Va, Pfn, 1, PteBits);
+}
+
+VOID MiUnmapSystemPage(PVOID Va)
+{
+    MiUnmapSystemPages(Va, 1);
 }
 
 /*

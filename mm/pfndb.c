@@ -187,6 +187,25 @@ VOID MiFreeActivePage(PFN_NUMBER Page)
     MiInsertPageInFreeList(Page);
 }
 
+/* A page the caller owned and left all zero goes back on the Zeroed list. */
+VOID MiFreeZeroedActivePage(PFN_NUMBER Page)
+{
+    PMMPFN pfn = MI_PFN_ELEMENT(Page);
+
+    if (pfn->PageLocation != ActiveAndValid || (pfn->Flags & MI_PFN_LOCKED))
+        KeBugCheckEx(PFN_LIST_CORRUPT, 0x99, Page, pfn->PageLocation, pfn->Flags);
+    if (MiNoLowMemory && Page < (MM_4GB >> PAGE_SHIFT)) {
+        MiFreeActivePage(Page);             /* low pages have a list of their own */
+        return;
+    }
+    pfn->ReferenceCount = 0;
+    pfn->u2.ShareCount = 0;
+    pfn->PteAddress = NULL;
+    pfn->CacheAttribute = MiNotMapped;
+    pfn->Flags = 0;
+    MiInsertPageInList(&MmZeroedPageListHead, Page);
+}
+
 /*
  * Up to Count single pages in [LowPfn, HighPfn], lowest first, each found
  * by the tree in O(log N). Returns how many it took (the MDL allocator may

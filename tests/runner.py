@@ -4,6 +4,7 @@
     runner.py test   [--only CONFIG] [--pattern P] [--no-host] [--no-gdb]
     runner.py bench  [--pattern P] [--only CONFIG]
     runner.py gdb
+    runner.py iso --cmdline "..."   (used by `make run CMDLINE=...`)
 
 Every boot goes through the real path: a GRUB ISO (BIOS or UEFI firmware)
 whose grub.cfg carries the command line (test=..., bench=...). ISOs are
@@ -442,7 +443,12 @@ def main():
     b.add_argument("--pattern", default="all")
     b.add_argument("--jobs", type=int, default=jobs_default())
     sub.add_parser("gdb")
+    i = sub.add_parser("iso", help="print the path of an ISO that boots with --cmdline")
+    i.add_argument("--cmdline", default="")
     opts = ap.parse_args()
+    if opts.cmd == "iso":
+        print(make_iso(opts.cmdline))
+        return 0
     if opts.cmd == "test":
         return cmd_test(opts)
     if opts.cmd == "bench":

@@ -28,8 +28,8 @@ Explain when to use hbreak instead of break (KVM vs TCG).
 end
 
 define boot32
-  # `*_start`: _start is a plain label in the (non-debug) .boot section.
-  hbreak *_start
+  # `*&_start`: _start is a label in .boot that GDB sees as untyped data.
+  hbreak *&_start
   echo After `continue`, the CPU is at _start in 32-bit protected mode; GDB\n
   echo decodes everything as 64-bit code, so disassemble with QEMU instead:\n
   echo \ \ monitor x /8i $pc\n

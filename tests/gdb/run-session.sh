@@ -27,6 +27,7 @@ mkdir -p "$B/test-logs"
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/mica-gdb.XXXXXX") || exit 2
 QEMU_PID=
+# shellcheck disable=SC2317  # (run by the trap)
 cleanup() {
     if [ -n "$QEMU_PID" ] && kill -0 "$QEMU_PID" 2>/dev/null; then
         kill "$QEMU_PID" 2>/dev/null
@@ -52,11 +53,14 @@ menuentry "Mica gdb test" {
 }
 EOF
 # "-boot_image any replay" keeps grub-mkrescue's BIOS and EFI boot setup.
+# build/mica.elf is put in too, so that the kernel QEMU boots is the very
+# file GDB reads symbols from even if the ISO is older than the ELF.
 # "-hfsplus off": replaying grub-mkrescue's HFS+ hybrid makes libisofs fail
 # with "GPT partitions 1 and 2 overlap"; the Mac partitions are not needed.
 if ! xorriso -indev "$B/mica.iso" -outdev "$TMP/mica-gdb.iso" \
         -boot_image any replay -hfsplus off \
-        -map "$TMP/grub.cfg" /boot/grub/grub.cfg > "$TMP/xorriso.log" 2>&1; then
+        -map "$TMP/grub.cfg" /boot/grub/grub.cfg \
+        -map "$B/mica.elf" /boot/mica.elf > "$TMP/xorriso.log" 2>&1; then
     cat "$TMP/xorriso.log" >&2
     echo "run-session.sh: xorriso could not make the test ISO" >&2
     exit 2
