@@ -117,6 +117,11 @@ extern PLOADER_PARAMETER_BLOCK KeLoaderBlock;
 
 /* Stop codes Mica raises, with NT's values (see "Bug Check Code Reference"). */
 #define IRQL_NOT_GREATER_OR_EQUAL           0x00000009
+#define MAXIMUM_WAIT_OBJECTS_EXCEEDED       0x0000000C
+#define SPIN_LOCK_NOT_OWNED                 0x00000010
+#define THREAD_NOT_MUTEX_OWNER              0x00000011
+#define REFERENCE_BY_POINTER                0x00000018
+#define INSTALL_MORE_MEMORY                 0x0000007D
 #define IRQL_NOT_LESS_OR_EQUAL              0x0000000A
 #define KMODE_EXCEPTION_NOT_HANDLED         0x0000001E
 #define MEMORY_MANAGEMENT                   0x0000001A

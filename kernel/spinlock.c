@@ -5,7 +5,8 @@
  * DISPATCH_LEVEL (so the holder cannot be preempted on this processor)
  * and then spins on an atomic exchange, so the same code stays correct
  * when other processors arrive. NT's *AtDpcLevel variants skip the raise
- * and require the caller to be at DISPATCH_LEVEL already.
+ * and require the caller to be at DISPATCH_LEVEL already. Releasing a lock
+ * that is not held is a SPIN_LOCK_NOT_OWNED bug check.
  */
 #include "ke_internal.h"
 
@@ -25,7 +26,10 @@ VOID KeAcquireSpinLockAtDpcLevel(PKSPIN_LOCK SpinLock)
 
 VOID KeReleaseSpinLockFromDpcLevel(PKSPIN_LOCK SpinLock)
 {
-    __atomic_store_n(SpinLock, 0, __ATOMIC_RELEASE);
+    /* Releasing a lock nobody holds means two paths think they own it. */
+    if (__atomic_exchange_n(SpinLock, 0, __ATOMIC_RELEASE) == 0)
+        KeBugCheckEx(SPIN_LOCK_NOT_OWNED, (ULONG_PTR)SpinLock, 0, 0,
+                     (ULONG_PTR)__builtin_return_address(0));
 }
 
 VOID KeAcquireSpinLock(PKSPIN_LOCK SpinLock, PKIRQL OldIrql)

@@ -57,6 +57,7 @@ static __attribute__((noreturn)) void KiThreadStartup(void)
     KiReleaseDispatcherLock(PASSIVE_LEVEL);
     thread->StartRoutine(thread->StartContext);
     PsTerminateSystemThread(STATUS_SUCCESS);
+    __builtin_unreachable();            /* it only returns for the initial/idle thread */
 }
 
 /* Build the frame KiSwapContext pops: r15..r12, rbx, rbp, rflags, return. */
@@ -202,7 +203,7 @@ VOID ObDereferenceObject(PVOID Object)
         return;
     if (__atomic_sub_fetch(&thread->ReferenceCount, 1, __ATOMIC_ACQ_REL) == 0) {
         if (thread->State != Terminated || thread->StackAllocation != NULL)
-            KeBugCheckEx(0x18 /* REFERENCE_BY_POINTER */, 0, (ULONG_PTR)thread, 1, 0);
+            KeBugCheckEx(REFERENCE_BY_POINTER, ThreadObject, (ULONG_PTR)thread, 1, 0);
         thread->InUse = FALSE;
     }
 }

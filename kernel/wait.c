@@ -19,8 +19,6 @@
  */
 #include "ke_internal.h"
 
-#define MAXIMUM_WAIT_OBJECTS_EXCEEDED 0x0C
-#define THREAD_NOT_MUTEX_OWNER 0x11
 
 static BOOLEAN KiIsSignaled(DISPATCHER_HEADER *Object, PKTHREAD Thread)
 {

@@ -85,7 +85,7 @@ PFN_NUMBER MiBootAllocatePages(PFN_NUMBER Count, BOOLEAN Zero)
         }
     }
     /* NT's answer when there is not enough memory to start at all. */
-    KeBugCheckEx(0x7D /* INSTALL_MORE_MEMORY */, MmNumberOfPhysicalPages, MmLowestPhysicalPage,
+    KeBugCheckEx(INSTALL_MORE_MEMORY, MmNumberOfPhysicalPages, MmLowestPhysicalPage,
                  MmHighestPhysicalPage, 0);
 }
 

@@ -86,7 +86,7 @@ static void MiBuildPhysicalRuns(void)
     for (ULONG i = 0; i < MiPhysicalRunCount; i++)
         total += MiPhysicalRuns[i].PageCount;
     if (MiPhysicalRunCount == 0)
-        KeBugCheckEx(0x7D /* INSTALL_MORE_MEMORY */, 0, 0, 0, 0);
+        KeBugCheckEx(INSTALL_MORE_MEMORY, 0, 0, 0, 0);
     MmNumberOfPhysicalPages = total;
     MmLowestPhysicalPage = MiPhysicalRuns[0].BasePage;
     MmHighestPhysicalPage = MiPhysicalRuns[MiPhysicalRunCount - 1].BasePage +
