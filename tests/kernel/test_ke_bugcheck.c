@@ -1,0 +1,68 @@
+/*
+ * test_ke_bugcheck.c - IRQL and synchronization misuse ends in NT's bug checks.
+ */
+#include "../../kernel/ke_internal.h"
+#include "../ktest.h"
+
+KTEST_BUGCHECK(ke_bugcheck, lower_irql_to_higher, IRQL_NOT_LESS_OR_EQUAL)
+{
+    KtestExpectBugCheck(IRQL_NOT_LESS_OR_EQUAL, 0, PASSIVE_LEVEL, DISPATCH_LEVEL, 0);
+    KeLowerIrql(DISPATCH_LEVEL);
+}
+
+KTEST_BUGCHECK(ke_bugcheck, raise_irql_to_lower, IRQL_NOT_GREATER_OR_EQUAL)
+{
+    KIRQL old;
+
+    KeRaiseIrql(DISPATCH_LEVEL, &old);
+    KtestExpectBugCheck(IRQL_NOT_GREATER_OR_EQUAL, DISPATCH_LEVEL, APC_LEVEL, 0, 1);
+    KeRaiseIrql(APC_LEVEL, &old);
+}
+
+KTEST_BUGCHECK(ke_bugcheck, wait_at_dispatch_level, IRQL_NOT_LESS_OR_EQUAL)
+{
+    static KEVENT event;
+    LARGE_INTEGER timeout = {.QuadPart = -10000};
+    KIRQL old;
+
+    KeInitializeEvent(&event, NotificationEvent, FALSE);
+    KeRaiseIrql(DISPATCH_LEVEL, &old);
+    KtestExpectBugCheck(IRQL_NOT_LESS_OR_EQUAL, (ULONG64)&event, DISPATCH_LEVEL, 0, KTEST_ANY);
+    KeWaitForSingleObject(&event, Executive, KernelMode, FALSE, &timeout);
+}
+
+static VOID Nothing(PVOID Context)
+{
+    UNREFERENCED_PARAMETER(Context);
+}
+
+KTEST_BUGCHECK(ke_bugcheck, passive_routine_at_dispatch, IRQL_NOT_LESS_OR_EQUAL)
+{
+    HANDLE h;
+    KIRQL old;
+
+    KeRaiseIrql(DISPATCH_LEVEL, &old);
+    KtestExpectBugCheck(IRQL_NOT_LESS_OR_EQUAL, (ULONG64)PsCreateSystemThread, DISPATCH_LEVEL, 0,
+                        KTEST_ANY);
+    PsCreateSystemThread(&h, 0, NULL, NULL, NULL, Nothing, NULL);
+}
+
+KTEST_BUGCHECK(ke_bugcheck, release_spin_lock_not_held, SPIN_LOCK_NOT_OWNED)
+{
+    static KSPIN_LOCK lock;
+    KIRQL old;
+
+    KeInitializeSpinLock(&lock);
+    KeRaiseIrql(DISPATCH_LEVEL, &old);
+    KtestExpectBugCheck(SPIN_LOCK_NOT_OWNED, (ULONG64)&lock, 0, 0, KTEST_ANY);
+    KeReleaseSpinLock(&lock, old);
+}
+
+KTEST_BUGCHECK(ke_bugcheck, release_mutex_not_owned, THREAD_NOT_MUTEX_OWNER)
+{
+    static KMUTEX mutex;
+
+    KeInitializeMutex(&mutex, 0);
+    KtestExpectBugCheck(THREAD_NOT_MUTEX_OWNER, (ULONG64)KeGetCurrentThread(), (ULONG64)&mutex, 0, 0);
+    KeReleaseMutex(&mutex, FALSE);
+}
