@@ -45,7 +45,7 @@ KERNEL_ASM := $(wildcard boot/*.asm kernel/*.asm)
 KERNEL_OBJ := $(KERNEL_C:%.c=$(B)/obj/%.o) $(KERNEL_ASM:%.asm=$(B)/obj/%.o) $(B)/obj/gen/font.o
 
 # Hardware-free sources the host unit tests compile natively.
-HOST_SRC := kernel/printf.c kernel/cmdline.c kernel/multiboot.c \
+HOST_SRC := kernel/printf.c kernel/cmdline.c kernel/multiboot.c kernel/acpi.c \
             mm/runtree.c mm/pfndb.c \
             tests/ktest_common.c $(wildcard tests/host/*.c tests/unit/*.c)
 HOST_CFLAGS := -std=gnu11 -O1 -g -I. -Wall -Wextra -Werror -DMICA_HOST_TEST \
@@ -117,12 +117,12 @@ SUDO := $(shell [ `id -u` = 0 ] || echo sudo)
 deps:
 	@echo "Installing Debian packages: $(DEB_PACKAGES)"
 	$(SUDO) apt-get update -q
-	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $(DEB_PACKAGES)
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(DEB_PACKAGES)
 
 # Install what is missing, saying what and why, then go on.
 check-deps:
 	@missing=""; \
-	for t in $(QEMU) $(NASM) grub-mkrescue xorriso mformat $(GDB) $(PYTHON); do \
+	for t in $(QEMU) $(NASM) grub-mkrescue xorriso mformat $(GDB) $(PYTHON) $(CC) $(LD); do \
 	  command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
 	[ -f /usr/share/OVMF/OVMF_CODE_4M.fd ] || missing="$$missing OVMF"; \
 	[ -d /usr/lib/grub/i386-pc ] || missing="$$missing grub-pc-bin"; \
@@ -149,7 +149,8 @@ RUN_ISO = $(if $(CMDLINE),$$($(PYTHON) tests/runner.py iso --cmdline '$(CMDLINE)
 run: check-deps
 	@$(MAKE) --no-print-directory all
 	@echo "Booting Mica (serial console; Ctrl-A X quits QEMU)"
-	$(QEMU) $(QEMU_COMMON) -M pc -cdrom $(RUN_ISO) -display none -serial mon:stdio
+	$(QEMU) $(QEMU_COMMON) -M pc -cdrom $(RUN_ISO) -display none -serial mon:stdio; \
+	  s=$$?; [ $$s -eq 0 ] || [ $$s -eq 33 ] || { echo "QEMU exit status $$s (33 = tests passed)"; exit $$s; }
 
 run-uefi: check-deps
 	@$(MAKE) --no-print-directory all

@@ -174,7 +174,8 @@ static NTSTATUS HalpAcpiParseMadt(const UCHAR *Table, ULONG Length, HAL_ACPI_INF
             break;
         }
         case MADT_TYPE_INTERRUPT_SOURCE_OVERRIDE: {
-            const MADT_INTERRUPT_SOURCE_OVERRIDE *iso = (const MADT_INTERRUPT_SOURCE_OVERRIDE *)bytes;
+            const MADT_INTERRUPT_SOURCE_OVERRIDE *iso =
+                (const MADT_INTERRUPT_SOURCE_OVERRIDE *)bytes;
             if (entryLength < sizeof(*iso))
                 return STATUS_INVALID_PARAMETER;
             if (Info->OverrideCount == HAL_ACPI_MAX_OVERRIDES) {
@@ -203,7 +204,8 @@ static NTSTATUS HalpAcpiParseMadt(const UCHAR *Table, ULONG Length, HAL_ACPI_INF
             break;
         }
         case MADT_TYPE_LOCAL_APIC_ADDRESS_OVERRIDE: {
-            const MADT_LOCAL_APIC_ADDRESS_OVERRIDE *ovr = (const MADT_LOCAL_APIC_ADDRESS_OVERRIDE *)bytes;
+            const MADT_LOCAL_APIC_ADDRESS_OVERRIDE *ovr =
+                (const MADT_LOCAL_APIC_ADDRESS_OVERRIDE *)bytes;
             if (entryLength < sizeof(*ovr))
                 return STATUS_INVALID_PARAMETER;
             /* The 64-bit address wins over the MADT's 32-bit field. */
@@ -305,7 +307,7 @@ NTSTATUS HalpAcpiParse(const UCHAR *Rsdp, SIZE_T RsdpLength, ULONG64 RsdpPhysica
         memcpy(&physical, slot, entrySize);
         table = HalpAcpiMapTable(physical, NULL, Map, Unmap, &length);
         if (table == NULL)
-            continue;           /* bad length or checksum: skip, as NT does */
+            continue;           /* nowhere, bad length or bad checksum: skip it */
 
         if (Info->TableCount < HAL_ACPI_MAX_TABLES) {
             memcpy(Info->Tables[Info->TableCount].Signature, table, 4);

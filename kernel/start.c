@@ -3,9 +3,10 @@
  *
  * boot/entry.asm arrives here on the boot stack with the physical address
  * of the multiboot2 information. Phase 0 brings up, in order: the serial
- * console (so everything after can report), the loader block and the
- * command line, the screen console, the GDT/TSS/IDT (so faults are
- * reported instead of resetting the machine), the TSC calibration, and the
+ * console (so everything after can report), the GDT/TSS, the KPRCB (GS)
+ * and the IDT (so faults are reported instead of resetting the machine),
+ * the loader block and the command line, the screen console, the TSC
+ * calibration, and the
  * memory manager's phase 0 (Mica's own page tables, the PFN database),
  * then the interrupt machinery: ACPI tables, local APIC and I/O APIC, the
  * initial and idle threads, the clock; interrupts are enabled last.

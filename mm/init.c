@@ -91,6 +91,11 @@ static void MiBuildPhysicalRuns(void)
     MmLowestPhysicalPage = MiPhysicalRuns[0].BasePage;
     MmHighestPhysicalPage = MiPhysicalRuns[MiPhysicalRunCount - 1].BasePage +
                             MiPhysicalRuns[MiPhysicalRunCount - 1].PageCount - 1;
+    /* With no RAM above 4 GiB, "no low memory" would mean no memory at all. */
+    if (MiNoLowMemory && MmHighestPhysicalPage < (MM_4GB >> PAGE_SHIFT)) {
+        DbgPrint("Mm: nolowmem ignored: there is no RAM above 4 GiB\n");
+        MiNoLowMemory = FALSE;
+    }
 
     DbgPrint("Mm: %llu MiB of RAM in %u runs, PFNs %llx-%llx", total >> 8, MiPhysicalRunCount,
              MmLowestPhysicalPage, MmHighestPhysicalPage);

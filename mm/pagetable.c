@@ -63,9 +63,12 @@ static void MiDeleteEmptyTables(PVOID Va)
 {
     PMMPTE pxe = MiGetPxeAddress(Va), ppe = MiGetPpeAddress(Va), pde = MiGetPdeAddress(Va);
 
+    /* Top down: a PDE can be read only when its PXE and PPE are valid. */
+    if (!(pxe->Long & MM_PTE_VALID) || !(ppe->Long & MM_PTE_VALID) ||
+        (ppe->Long & MM_PTE_LARGE_PAGE))
+        return;
     if ((pde->Long & MM_PTE_VALID) && !(pde->Long & MM_PTE_LARGE_PAGE) &&
-        MiDeleteTableIfEmpty(pde, ppe) && (ppe->Long & MM_PTE_VALID) &&
-        !(ppe->Long & MM_PTE_LARGE_PAGE))
+        MiDeleteTableIfEmpty(pde, ppe))
         MiDeleteTableIfEmpty(ppe, pxe);
 }
 

@@ -7,7 +7,7 @@
  * against). A routine measures with the TSC, takes the median of repeated
  * runs, and reports each figure with KbenchReport, which prints
  *     bench <name> <value> <unit>
- * for the runner (tests/run-qemu.py) to gather into build/bench/results.tsv.
+ * for the runner (tests/runner.py) to gather into build/bench/results.tsv.
  * Benchmarks are not tests: nothing here passes or fails on a figure.
  */
 #ifndef MICA_KBENCH_H
