@@ -157,6 +157,7 @@ VOID IoDisconnectInterrupt(PKINTERRUPT Interrupt)
     KIRQL old;
     BOOLEAN last;
 
+    KI_CHECK_IRQL_AT_MOST(PASSIVE_LEVEL, IoDisconnectInterrupt);
     /* At the interrupt's own level, holding its lock, its ISR cannot be running. */
     old = KeAcquireInterruptSpinLock(Interrupt);
     KeAcquireSpinLockAtDpcLevel(&KiInterruptTableLock);

@@ -152,6 +152,29 @@ VOID HalpCalibrateTimeStampCounter(VOID);
 /* Leave QEMU through isa-debug-exit (port 0xF4): status (Code << 1) | 1. */
 __attribute__((noreturn)) VOID HalpQemuExit(UCHAR Code);
 
+/* ---- IRQL rules ------------------------------------------------------------------ */
+
+/*
+ * Every public routine checks the IRQL rule on its Learn page. A call above
+ * the allowed level is IRQL_NOT_LESS_OR_EQUAL (routine, current IRQL, 0,
+ * caller); one below a required level is IRQL_NOT_GREATER_OR_EQUAL
+ * (routine, current IRQL, required IRQL, caller).
+ */
+#define KI_CHECK_IRQL_AT_MOST(Max, Routine)                                        \
+    do {                                                                           \
+        KIRQL ki_irql_ = KeGetCurrentIrql();                                       \
+        if (ki_irql_ > (Max))                                                      \
+            KeBugCheckEx(IRQL_NOT_LESS_OR_EQUAL, (ULONG_PTR)(Routine), ki_irql_, 0,  \
+                         (ULONG_PTR)__builtin_return_address(0));                  \
+    } while (0)
+#define KI_CHECK_IRQL_AT_LEAST(Min, Routine)                                       \
+    do {                                                                           \
+        KIRQL ki_irql_ = KeGetCurrentIrql();                                       \
+        if (ki_irql_ < (Min))                                                      \
+            KeBugCheckEx(IRQL_NOT_GREATER_OR_EQUAL, (ULONG_PTR)(Routine), ki_irql_,  \
+                         (Min), (ULONG_PTR)__builtin_return_address(0));           \
+    } while (0)
+
 /* ---- Lists ------------------------------------------------------------------------ */
 
 static inline void InitializeListHead(PLIST_ENTRY Head) { Head->Flink = Head->Blink = Head; }

@@ -142,6 +142,7 @@ KPRIORITY KeSetPriorityThread(PKTHREAD Thread, KPRIORITY Priority)
     KPRIORITY previous;
     PKPRCB prcb = KeGetCurrentPrcb();
 
+    KI_CHECK_IRQL_AT_MOST(DISPATCH_LEVEL, KeSetPriorityThread);
     /* The WDK allows LOW_PRIORITY + 1 .. HIGH_PRIORITY; refuse the rest loudly. */
     if (Priority < LOW_PRIORITY + 1 || Priority > HIGH_PRIORITY) {
         DbgPrint("KeSetPriorityThread: priority %d out of range, ignored\n", (int)Priority);

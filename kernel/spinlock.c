@@ -17,6 +17,7 @@ VOID KeInitializeSpinLock(PKSPIN_LOCK SpinLock)
 
 VOID KeAcquireSpinLockAtDpcLevel(PKSPIN_LOCK SpinLock)
 {
+    KI_CHECK_IRQL_AT_LEAST(DISPATCH_LEVEL, KeAcquireSpinLockAtDpcLevel);
     while (__atomic_exchange_n(SpinLock, 1, __ATOMIC_ACQUIRE)) {
         /* Wait with plain reads so the line is not bounced between CPUs. */
         while (__atomic_load_n(SpinLock, __ATOMIC_RELAXED))

@@ -117,9 +117,12 @@ VOID KeInitializeTimer(PKTIMER Timer)
 
 BOOLEAN KeSetTimerEx(PKTIMER Timer, LARGE_INTEGER DueTime, LONG Period, PKDPC Dpc)
 {
-    KIRQL old = KiAcquireDispatcherLock();
-    BOOLEAN wasSet = KiRemoveTimer(Timer);
+    KIRQL old;
+    BOOLEAN wasSet;
 
+    KI_CHECK_IRQL_AT_MOST(DISPATCH_LEVEL, KeSetTimerEx);
+    old = KiAcquireDispatcherLock();
+    wasSet = KiRemoveTimer(Timer);
     Timer->Dpc = Dpc;
     Timer->Period = Period;
     KiInsertTimer(Timer, DueTime.QuadPart);
@@ -134,9 +137,12 @@ BOOLEAN KeSetTimer(PKTIMER Timer, LARGE_INTEGER DueTime, PKDPC Dpc)
 
 BOOLEAN KeCancelTimer(PKTIMER Timer)
 {
-    KIRQL old = KiAcquireDispatcherLock();
-    BOOLEAN wasSet = KiRemoveTimer(Timer);
+    KIRQL old;
+    BOOLEAN wasSet;
 
+    KI_CHECK_IRQL_AT_MOST(DISPATCH_LEVEL, KeCancelTimer);
+    old = KiAcquireDispatcherLock();
+    wasSet = KiRemoveTimer(Timer);
     KiReleaseDispatcherLock(old);
     return wasSet;
 }

@@ -176,6 +176,7 @@ NTSTATUS KeDelayExecutionThread(KPROCESSOR_MODE WaitMode, BOOLEAN Alertable, PLA
 {
     NTSTATUS status;
 
+    KI_CHECK_IRQL_AT_MOST(APC_LEVEL, KeDelayExecutionThread);
     if (Interval->QuadPart == 0) {
         KeYieldProcessor();
         return STATUS_SUCCESS;
@@ -197,9 +198,12 @@ VOID KeInitializeEvent(PRKEVENT Event, EVENT_TYPE Type, BOOLEAN State)
 
 LONG KeSetEvent(PRKEVENT Event, KPRIORITY Increment, BOOLEAN Wait)
 {
-    KIRQL old = KiAcquireDispatcherLock();
-    LONG previous = Event->Header.SignalState;
+    KIRQL old;
+    LONG previous;
 
+    KI_CHECK_IRQL_AT_MOST(DISPATCH_LEVEL, KeSetEvent);
+    old = KiAcquireDispatcherLock();
+    previous = Event->Header.SignalState;
     /* Wait = TRUE lets NT callers keep the lock into a wait; Mica releases it. */
     UNREFERENCED_PARAMETER(Wait);
     Event->Header.SignalState = 1;
@@ -211,9 +215,12 @@ LONG KeSetEvent(PRKEVENT Event, KPRIORITY Increment, BOOLEAN Wait)
 
 LONG KeResetEvent(PRKEVENT Event)
 {
-    KIRQL old = KiAcquireDispatcherLock();
-    LONG previous = Event->Header.SignalState;
+    KIRQL old;
+    LONG previous;
 
+    KI_CHECK_IRQL_AT_MOST(DISPATCH_LEVEL, KeResetEvent);
+    old = KiAcquireDispatcherLock();
+    previous = Event->Header.SignalState;
     Event->Header.SignalState = 0;
     KiReleaseDispatcherLock(old);
     return previous;
@@ -241,9 +248,12 @@ VOID KeInitializeMutex(PRKMUTEX Mutex, ULONG Level)
 
 LONG KeReleaseMutex(PRKMUTEX Mutex, BOOLEAN Wait)
 {
-    KIRQL old = KiAcquireDispatcherLock();
-    LONG previous = Mutex->Header.SignalState;
+    KIRQL old;
+    LONG previous;
 
+    KI_CHECK_IRQL_AT_MOST(DISPATCH_LEVEL, KeReleaseMutex);
+    old = KiAcquireDispatcherLock();
+    previous = Mutex->Header.SignalState;
     UNREFERENCED_PARAMETER(Wait);
     if (Mutex->OwnerThread != KeGetCurrentThread() || previous > 0)
         KeBugCheckEx(THREAD_NOT_MUTEX_OWNER, (ULONG_PTR)KeGetCurrentThread(), (ULONG_PTR)Mutex,
@@ -305,6 +315,10 @@ BOOLEAN ExTryToAcquireFastMutex(PFAST_MUTEX FastMutex)
 VOID ExReleaseFastMutex(PFAST_MUTEX FastMutex)
 {
     KIRQL old = (KIRQL)FastMutex->OldIrql;
+
+    /* Between acquire and release the caller is at APC_LEVEL, exactly. */
+    KI_CHECK_IRQL_AT_MOST(APC_LEVEL, ExReleaseFastMutex);
+    KI_CHECK_IRQL_AT_LEAST(APC_LEVEL, ExReleaseFastMutex);
 
     FastMutex->Owner = NULL;
     if (__atomic_add_fetch(&FastMutex->Count, 1, __ATOMIC_RELEASE) <= 0)

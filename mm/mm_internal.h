@@ -199,6 +199,9 @@ VOID MiInitializePfnForActivePage(PFN_NUMBER Pfn, PMMPTE PteAddress, UCHAR Cache
 /* Allocate up to Count pages in [LowPfn, HighPfn]; returns how many. */
 PFN_NUMBER MiAllocatePagesInRange(PFN_NUMBER LowPfn, PFN_NUMBER HighPfn, PFN_NUMBER Count,
                                   PPFN_NUMBER PageArray);
+PFN_NUMBER MiAllocatePagesForMdlCore(PHYSICAL_ADDRESS LowAddress, PHYSICAL_ADDRESS HighAddress,
+                                     PHYSICAL_ADDRESS SkipBytes, SIZE_T TotalBytes,
+                                     PPFN_NUMBER Pages);
 VOID MiFreeActivePage(PFN_NUMBER Pfn);
 VOID MiFreeZeroedActivePage(PFN_NUMBER Pfn);
 VOID MiPrintPfnSummary(VOID);

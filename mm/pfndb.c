@@ -228,6 +228,36 @@ PFN_NUMBER MiAllocatePagesInRange(PFN_NUMBER LowPfn, PFN_NUMBER HighPfn, PFN_NUM
     return got;
 }
 
+/*
+ * The page-run core of MmAllocatePagesForMdl(Ex): up to TotalBytes of pages
+ * in [LowAddress, HighAddress]; where that range runs short and SkipBytes
+ * is nonzero, the next tries are [Low + Skip, High + Skip], [Low + 2 Skip,
+ * High + 2 Skip] ... until the range lies beyond physical memory, as the
+ * Learn page describes. SkipBytes must be a multiple of PAGE_SIZE (else no
+ * pages). The pages need not be contiguous and may be fewer than asked
+ * for. Called with MmPfnLock held; returns how many were stored in Pages.
+ */
+PFN_NUMBER MiAllocatePagesForMdlCore(PHYSICAL_ADDRESS LowAddress, PHYSICAL_ADDRESS HighAddress,
+                                     PHYSICAL_ADDRESS SkipBytes, SIZE_T TotalBytes,
+                                     PPFN_NUMBER Pages)
+{
+    ULONG64 skip = (ULONG64)SkipBytes.QuadPart;
+    PFN_NUMBER want = BYTES_TO_PAGES(TotalBytes), got = 0;
+    PFN_NUMBER low = ((ULONG64)LowAddress.QuadPart + PAGE_SIZE - 1) >> PAGE_SHIFT;
+    PFN_NUMBER high = (ULONG64)HighAddress.QuadPart >> PAGE_SHIFT;
+
+    if ((skip & (PAGE_SIZE - 1)) != 0 || low > high)
+        return 0;
+    for (;;) {
+        got += MiAllocatePagesInRange(low, high, want - got, Pages + got);
+        if (got == want || skip == 0 || low + (skip >> PAGE_SHIFT) > MmHighestPhysicalPage ||
+            high + (skip >> PAGE_SHIFT) < high)
+            return got;
+        low += skip >> PAGE_SHIFT;
+        high += skip >> PAGE_SHIFT;
+    }
+}
+
 static BOOLEAN MiIsLoaderPage(PFN_NUMBER Page)
 {
     PFN_NUMBER imageStart = (ULONG64)KiBootImageStart >> PAGE_SHIFT;

@@ -260,3 +260,36 @@ KTEST(contig, free_count_and_tree_agree)
 {
     KEXPECT_EQ(MiRunTreeFreeCount(&MiFreeRunTree), FreePages());
 }
+
+/* The MDL page-run core: pages in [Low, High], then shifted by SkipBytes. */
+KTEST(contig, mdl_pages_with_skip_bytes)
+{
+    static PFN_NUMBER pages[512];
+    PFN_NUMBER n, before = FreePages();
+    KIRQL irql;
+
+    /* 256 pages in [16 MiB, 17 MiB): exactly the 256 pages there, if free. */
+    KeAcquireSpinLock(&MmPfnLock, &irql);
+    n = MiAllocatePagesForMdlCore(Pa(0x1000000), Pa(0x10FFFFF), Pa(0), 512 * PAGE_SIZE, pages);
+    KeReleaseSpinLock(&MmPfnLock, irql);
+    KEXPECT_LE(n, 256);                 /* fewer than asked: the range is only 1 MiB */
+    KEXPECT_GT(n, 0);
+    for (PFN_NUMBER i = 0; i < n; i++)
+        KEXPECT_TRUE(pages[i] >= 0x1000 && pages[i] < 0x1100);
+    KeAcquireSpinLock(&MmPfnLock, &irql);
+    for (PFN_NUMBER i = 0; i < n; i++)
+        MiFreeActivePage(pages[i]);
+    /* With SkipBytes = 2 MiB the next windows are [18, 19) MiB, [20, 21) MiB, ... */
+    n = MiAllocatePagesForMdlCore(Pa(0x1000000), Pa(0x10FFFFF), Pa(0x200000), 512 * PAGE_SIZE, pages);
+    KeReleaseSpinLock(&MmPfnLock, irql);
+    KEXPECT_EQ(n, 512);
+    for (PFN_NUMBER i = 0; i < n; i++)
+        KEXPECT_EQ(((pages[i] << PAGE_SHIFT) - 0x1000000) % 0x200000 < 0x100000, 1);
+    KeAcquireSpinLock(&MmPfnLock, &irql);
+    for (PFN_NUMBER i = 0; i < n; i++)
+        MiFreeActivePage(pages[i]);
+    /* A skip that is not a multiple of the page size: nothing. */
+    KEXPECT_EQ(MiAllocatePagesForMdlCore(Pa(0), Pa(~0ULL), Pa(0x800), PAGE_SIZE, pages), 0);
+    KeReleaseSpinLock(&MmPfnLock, irql);
+    KEXPECT_EQ(FreePages(), before);
+}

@@ -66,3 +66,24 @@ KTEST_BUGCHECK(ke_bugcheck, release_mutex_not_owned, THREAD_NOT_MUTEX_OWNER)
     KtestExpectBugCheck(THREAD_NOT_MUTEX_OWNER, (ULONG64)KeGetCurrentThread(), (ULONG64)&mutex, 0, 0);
     KeReleaseMutex(&mutex, FALSE);
 }
+
+KTEST_BUGCHECK(ke_bugcheck, dpc_level_lock_at_passive, IRQL_NOT_GREATER_OR_EQUAL)
+{
+    static KSPIN_LOCK lock;
+
+    KeInitializeSpinLock(&lock);
+    KtestExpectBugCheck(IRQL_NOT_GREATER_OR_EQUAL, (ULONG64)KeAcquireSpinLockAtDpcLevel,
+                        PASSIVE_LEVEL, DISPATCH_LEVEL, KTEST_ANY);
+    KeAcquireSpinLockAtDpcLevel(&lock);
+}
+
+KTEST_BUGCHECK(ke_bugcheck, set_event_above_dispatch, IRQL_NOT_LESS_OR_EQUAL)
+{
+    static KEVENT event;
+    KIRQL old;
+
+    KeInitializeEvent(&event, NotificationEvent, FALSE);
+    KeRaiseIrql(HIGH_LEVEL, &old);
+    KtestExpectBugCheck(IRQL_NOT_LESS_OR_EQUAL, (ULONG64)KeSetEvent, HIGH_LEVEL, 0, KTEST_ANY);
+    KeSetEvent(&event, 0, FALSE);
+}
