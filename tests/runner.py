@@ -229,38 +229,32 @@ def jobs_default():
 
 # ---- test ------------------------------------------------------------------------
 
-def run_host():
-    exe = os.path.join(BUILD, "host", "host-tests")
-    if not os.path.exists(exe):
-        print("host tests: %s was not built" % exe)
+def run_summarized(label, args, timeout=600):
+    """Run a test program; count its closing "LABEL: N passed, N failed" line."""
+    try:
+        r = subprocess.run(args, capture_output=True, text=True, timeout=timeout)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        print("%s tests: could not run (%s)" % (label, e))
         return 0, 1
-    r = subprocess.run([exe], capture_output=True, text=True)
-    sys.stdout.write(r.stdout)
-    sys.stdout.write(r.stderr)
-    m = re.search(r"^host: (\d+) passed, (\d+) failed", r.stdout, re.M)
-    if not m:
-        print("host tests: no closing line (exit %d)" % r.returncode)
-        return 0, 1
-    passed, failed = int(m.group(1)), int(m.group(2))
-    if r.returncode != 0 and failed == 0:
-        failed = 1
-    return passed, failed
-
-
-def run_gdb():
-    r = subprocess.run(["sh", os.path.join(ROOT, "tests", "gdb", "run-session.sh")],
-                       capture_output=True, text=True, timeout=300)
     sys.stdout.write(r.stdout)
     if r.returncode != 0:
         sys.stdout.write(r.stderr[-3000:])
-    m = re.search(r"^gdb: (\d+) passed, (\d+) failed", r.stdout, re.M)
+    m = re.search(r"^%s: (\d+) passed, (\d+) failed" % label, r.stdout, re.M)
     if not m:
-        print("gdb test: no closing line (exit %d)" % r.returncode)
+        print("%s tests: no closing line (exit %d)" % (label, r.returncode))
         return 0, 1
     passed, failed = int(m.group(1)), int(m.group(2))
     if r.returncode != 0 and failed == 0:
         failed = 1
     return passed, failed
+
+
+def run_host():
+    return run_summarized("host", [os.path.join(BUILD, "host", "host-tests")])
+
+
+def run_gdb():
+    return run_summarized("gdb", ["sh", os.path.join(ROOT, "tests", "gdb", "run-session.sh")], 300)
 
 
 def judge_batch(boot):
