@@ -88,6 +88,16 @@ PVOID MiAllocateContiguousMemory(SIZE_T NumberOfBytes, PHYSICAL_ADDRESS Lowest,
     MI_PFN_ELEMENT(start + pages - 1)->Flags |= MI_PFN_END_OF_ALLOCATION;
     KeReleaseSpinLock(&MmPfnLock, irql);
 
+    /*
+     * The pages may still have lines in the caches from their last cached
+     * mapping (a zeroed page always has: hyperspace zeroes through a
+     * write-back mapping). A non-cached or write-combined mapping must not
+     * alias them, or a dirty line written back later lands on top of what
+     * a device put there. Write back and invalidate first, as NT does
+     * before mapping RAM non-cached (one processor; all of them with SMP).
+     */
+    if (attribute != MiCached)
+        __asm__ __volatile__("wbinvd" : : : "memory");
     va = MiMapPhysicalPages(start, pages,
                             MM_PTE_WRITE | MM_PTE_GLOBAL | MiCacheTypeToPteBits(CacheType) |
                                 (Executable ? 0 : MM_PTE_NO_EXECUTE));

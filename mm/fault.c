@@ -18,6 +18,7 @@
 
 #define PF_PRESENT 0x01
 #define PF_WRITE   0x02
+#define PF_RSVD    0x08
 #define PF_INSTR   0x10
 #define NONPAGED_BUGCHECK_FREED_PTE              0x0
 #define NONPAGED_BUGCHECK_NOT_PRESENT_PAGE_TABLE 0x2
@@ -40,7 +41,10 @@ NTSTATUS MmAccessFault(ULONG FaultStatus, PVOID VirtualAddress, KIRQL PreviousMo
     UNREFERENCED_PARAMETER(PreviousMode);
     pte = MiWalkToPte(VirtualAddress, &level);
 
-    if (!(FaultStatus & PF_PRESENT) || pte == NULL) {
+    /* A reserved bit set in an entry (a frame past the processor's physical
+     * address width, say) means no translation, whatever the P bit says:
+     * processors report P = 1 there, and "retry" would fault forever. */
+    if (!(FaultStatus & PF_PRESENT) || (FaultStatus & PF_RSVD) || pte == NULL) {
         if (irql > APC_LEVEL)
             KeBugCheckEx(IRQL_NOT_LESS_OR_EQUAL, (ULONG_PTR)VirtualAddress, irql,
                          (FaultStatus & PF_INSTR) ? 8 : (FaultStatus & PF_WRITE) ? 1 : 0, rip);

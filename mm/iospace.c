@@ -47,8 +47,10 @@ static PVOID MiMapIo(PHYSICAL_ADDRESS PhysicalAddress, SIZE_T NumberOfBytes, ULO
     PFN_NUMBER pages;
     PUCHAR va;
 
-    /* 52 physical address bits at most on x86-64. */
-    if (NumberOfBytes == 0 || pa >= (1ULL << 52) || NumberOfBytes > (MM_SYSTEM_PTE_PAGES << PAGE_SHIFT))
+    /* 52 physical address bits at most on x86-64, for the whole range: a
+     * frame past them would spill into the PTE's ignored and NX bits. */
+    if (NumberOfBytes == 0 || pa >= (1ULL << 52) || NumberOfBytes > (1ULL << 52) - pa ||
+        NumberOfBytes > (MM_SYSTEM_PTE_PAGES << PAGE_SHIFT))
         return NULL;
     pages = ADDRESS_AND_SIZE_TO_SPAN_PAGES(pa, NumberOfBytes);
     va = MiMapPhysicalPages(pa >> PAGE_SHIFT, pages, Bits | MM_PTE_GLOBAL);

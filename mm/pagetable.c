@@ -31,7 +31,8 @@ static NTSTATUS MiEnsureTable(PMMPTE Entry, PMMPTE ParentEntry)
     MiInitializePfnForActivePage(page, Entry, MiCached);
     pfn = MI_PFN_ELEMENT(page);
     pfn->Flags |= MI_PFN_PAGE_TABLE;
-    pfn->PteFrame = ParentEntry ? MI_PTE_FRAME(*ParentEntry) : 0;
+    /* The page holding Entry: the parent's table, or for a PDPT the PML4. */
+    pfn->PteFrame = MI_PTE_FRAME(ParentEntry ? *ParentEntry : *MiGetPxeAddress(PXE_BASE));
     Entry->Long = (page << PAGE_SHIFT) | MI_TABLE_ENTRY_BITS;
     /* The table's own self-map address had no translation; none to flush. */
     if (ParentEntry)
@@ -58,18 +59,24 @@ static BOOLEAN MiDeleteTableIfEmpty(PMMPTE Entry, PMMPTE ParentEntry)
     return TRUE;
 }
 
-/* Called with MmPfnLock held: tables below PXE level may be freed. */
+/*
+ * Called with MmPfnLock held: tables below PXE level may be freed. A level
+ * is only read once its parent is known valid: after a failed map the PPE
+ * may be missing, and reading the PDE through the self-map would fault.
+ * A directory emptied because its new page table could not be made goes
+ * too.
+ */
 static void MiDeleteEmptyTables(PVOID Va)
 {
     PMMPTE pxe = MiGetPxeAddress(Va), ppe = MiGetPpeAddress(Va), pde = MiGetPdeAddress(Va);
 
-    /* Top down: a PDE can be read only when its PXE and PPE are valid. */
     if (!(pxe->Long & MM_PTE_VALID) || !(ppe->Long & MM_PTE_VALID) ||
         (ppe->Long & MM_PTE_LARGE_PAGE))
         return;
-    if ((pde->Long & MM_PTE_VALID) && !(pde->Long & MM_PTE_LARGE_PAGE) &&
-        MiDeleteTableIfEmpty(pde, ppe))
-        MiDeleteTableIfEmpty(ppe, pxe);
+    if ((pde->Long & MM_PTE_VALID) &&
+        ((pde->Long & MM_PTE_LARGE_PAGE) || !MiDeleteTableIfEmpty(pde, ppe)))
+        return;
+    MiDeleteTableIfEmpty(ppe, pxe);
 }
 
 /* MmPfnLock held: map one page, making its tables. */

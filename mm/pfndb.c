@@ -216,6 +216,10 @@ PFN_NUMBER MiAllocatePagesInRange(PFN_NUMBER LowPfn, PFN_NUMBER HighPfn, PFN_NUM
 {
     PFN_NUMBER got = 0;
 
+    /* nolowmem: a caller that accepts memory above 4 GiB gets none below it
+     * (contig.c has the same rule); only ranges below 4 GiB reach the low list. */
+    if (MiNoLowMemory && HighPfn >= (MM_4GB >> PAGE_SHIFT) && LowPfn < (MM_4GB >> PAGE_SHIFT))
+        LowPfn = MM_4GB >> PAGE_SHIFT;
     while (got < Count) {
         PFN_NUMBER page = MiRunTreeFind(&MiFreeRunTree, 1, LowPfn, HighPfn, 0);
         if (page == MI_RUN_NONE)

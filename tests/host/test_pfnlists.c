@@ -391,3 +391,28 @@ KTEST(pfnlists, nolowmem)
     CheckAll();
     Teardown();
 }
+
+KTEST(pfnlists, nolowmem_range_across_4gib)
+{
+    /* A range that also accepts memory above 4 GiB gets none below it, even
+     * when it starts at 0; a range that ends below 4 GiB gets low pages. */
+    MI_PHYSICAL_RUN runs[] = {{0x100, 2000}, {0x100000, 3000}};
+    PFN_NUMBER pages[64], n;
+
+    Setup(runs, 2, 4, TRUE);
+    n = MiAllocatePagesInRange(0, MmHighestPhysicalPage, 64, pages);
+    KEXPECT_EQ(n, 64);
+    for (PFN_NUMBER i = 0; i < n; i++) {
+        KEXPECT_GE(pages[i], 0x100000);
+        MarkActive(pages[i]);
+    }
+    n = MiAllocatePagesInRange(0, 0xFFFFF, 64, pages);
+    KEXPECT_EQ(n, 64);
+    for (PFN_NUMBER i = 0; i < n; i++) {
+        KEXPECT_LT(pages[i], 0x100000);
+        KEXPECT_EQ(Model[pages[i]], S_LOW_FREE);
+        MarkActive(pages[i]);
+    }
+    CheckAll();
+    Teardown();
+}

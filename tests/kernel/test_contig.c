@@ -293,3 +293,358 @@ KTEST(contig, mdl_pages_with_skip_bytes)
     KeReleaseSpinLock(&MmPfnLock, irql);
     KEXPECT_EQ(FreePages(), before);
 }
+
+/* ---- Against a brute-force first fit ------------------------------------------- */
+
+static ULONG64 ContigRng = 0x243F6A8885A308D3ULL;
+
+static ULONG64 ContigRand(void)
+{
+    ContigRng ^= ContigRng << 13;
+    ContigRng ^= ContigRng >> 7;
+    ContigRng ^= ContigRng << 17;
+    return ContigRng;
+}
+
+/* Lowest run of Pages Zeroed/Free pages in [LowPfn, HighPfn] not crossing a
+ * multiple of BoundaryPfn, by walking the PFN database page by page. */
+static PFN_NUMBER BruteFirstFit(PFN_NUMBER Pages, PFN_NUMBER LowPfn, PFN_NUMBER HighPfn,
+                                PFN_NUMBER BoundaryPfn)
+{
+    PFN_NUMBER start = 0, run = 0, previousEnd = MI_LIST_END;
+
+    for (ULONG r = 0; r < MiPhysicalRunCount; r++) {
+        PFN_NUMBER p = MiPhysicalRuns[r].BasePage, end = p + MiPhysicalRuns[r].PageCount;
+        if (p != previousEnd)
+            run = 0;                    /* a hole ends every run */
+        previousEnd = end;
+        for (; p < end; p++) {
+            if (p < LowPfn || p > HighPfn || MI_PFN_ELEMENT(p)->PageLocation > FreePageList) {
+                run = 0;
+                continue;
+            }
+            if (run == 0 || (BoundaryPfn && (p & (BoundaryPfn - 1)) == 0)) {
+                start = p;
+                run = 0;
+            }
+            if (++run == Pages)
+                return start;
+        }
+    }
+    return MI_LIST_END;
+}
+
+/* What the allocator must return for a request, written out from the
+ * contract (rounding, clamping, nolowmem, boundary rules), or MI_LIST_END. */
+static PFN_NUMBER ExpectedFirstFit(SIZE_T Bytes, ULONG64 Low, ULONG64 High, ULONG64 Boundary)
+{
+    PFN_NUMBER pages = BYTES_TO_PAGES(Bytes), lowPfn, highPfn, boundaryPfn = 0;
+
+    if (Bytes == 0 || Bytes > (MmNumberOfPhysicalPages << PAGE_SHIFT))
+        return MI_LIST_END;
+    lowPfn = (Low >> PAGE_SHIFT) + ((Low & (PAGE_SIZE - 1)) != 0);
+    highPfn = High >> PAGE_SHIFT;
+    if (highPfn > MmHighestPhysicalPage)
+        highPfn = MmHighestPhysicalPage;
+    if (MiNoLowMemory && highPfn >= (MM_4GB >> PAGE_SHIFT) && lowPfn < (MM_4GB >> PAGE_SHIFT))
+        lowPfn = MM_4GB >> PAGE_SHIFT;
+    if (lowPfn > highPfn)
+        return MI_LIST_END;
+    if (Boundary) {
+        if ((Boundary & (Boundary - 1)) || (Boundary & (PAGE_SIZE - 1)))
+            return MI_LIST_END;
+        boundaryPfn = Boundary >> PAGE_SHIFT;
+        if (pages > boundaryPfn)
+            return MI_LIST_END;
+    }
+    return BruteFirstFit(pages, lowPfn, highPfn, boundaryPfn);
+}
+
+typedef struct _CONTIG_LIVE {
+    PULONG64 Va;
+    SIZE_T Bytes;
+    ULONG64 Seed;
+} CONTIG_LIVE;
+
+/* Every whole quadword of the buffer, each with its own value. */
+static void ContigFill(CONTIG_LIVE *L)
+{
+    for (SIZE_T i = 0; i < L->Bytes / 8; i++)
+        L->Va[i] = L->Seed ^ i;
+}
+
+static BOOLEAN ContigIntact(CONTIG_LIVE *L)
+{
+    for (SIZE_T i = 0; i < L->Bytes / 8; i++)
+        if (L->Va[i] != (L->Seed ^ i))
+            return FALSE;
+    return TRUE;
+}
+
+/*
+ * Random sizes, windows, boundaries (valid and not) and cache types. Before
+ * each call the PFN database is searched page by page: NULL is right only
+ * when no qualifying run exists, and otherwise the allocator must return
+ * the lowest one (the tree's first fit) with every page in place. A random
+ * part stays allocated and filled, so later requests meet fragmentation;
+ * the contents are checked when each is freed.
+ */
+KTEST(contig, first_fit_matches_brute_force)
+{
+    static const ULONG64 boundaries[] = {0, 0x1000, 0x2000, 0x10000, 0x100000, 0x1000000,
+                                         MM_4GB, 0x8000000000000000ULL, 0x3000, 0x800};
+    static CONTIG_LIVE live[256];
+    ULONG64 top = (MmHighestPhysicalPage + 1) << PAGE_SHIFT;
+    PFN_NUMBER freeBefore = FreePages(), ptesBefore = MiFreeSystemPteCount();
+    /* The brute-force walk is O(RAM): fewer requests on big machines. */
+    ULONG requests = MmNumberOfPhysicalPages > (1ULL << 20) ? 120 : 1000, held = 0;
+
+    for (ULONG i = 0; i < requests && !KtestCurrentFailed; i++) {
+        ULONG64 low, high, boundary = boundaries[ContigRand() % ARRAYSIZE(boundaries)];
+        MEMORY_CACHING_TYPE type = (MEMORY_CACHING_TYPE)(ContigRand() % 3);
+        PFN_NUMBER expected;
+        SIZE_T bytes;
+        PUCHAR va;
+
+        switch (ContigRand() % 4) {
+        case 0: bytes = (1 + ContigRand() % 8) * PAGE_SIZE; break;
+        case 1: bytes = 1 + ContigRand() % (64 * PAGE_SIZE); break;
+        case 2: bytes = (1 + ContigRand() % 600) * PAGE_SIZE - ContigRand() % PAGE_SIZE; break;
+        default: bytes = (1 + ContigRand() % 4096) * PAGE_SIZE; break;
+        }
+        low = ContigRand() % 3 == 0 ? 0 : ContigRand() % top;
+        high = ContigRand() % 3 == 0 ? ~0ULL : low + ContigRand() % (top / 4 + 1);
+        if (ContigRand() % 16 == 0)
+            high = low - 1 - ContigRand() % 0x10000;       /* Highest below Lowest */
+        expected = ExpectedFirstFit(bytes, low, high, boundary);
+        va = MmAllocateContiguousMemorySpecifyCache(bytes, Pa(low), Pa(high), Pa(boundary), type);
+        if (expected == MI_LIST_END) {
+            if (va != NULL) {
+                KtestFail(__FILE__, __LINE__, "%llx bytes in [%llx, %llx], boundary %llx: got %p, "
+                          "expected NULL", (ULONG64)bytes, low, high, boundary, va);
+                MmFreeContiguousMemory(va);
+            }
+            continue;
+        }
+        if (va == NULL) {
+            KtestFail(__FILE__, __LINE__, "%llx bytes in [%llx, %llx], boundary %llx: NULL, but "
+                      "PFN %llx starts a free run", (ULONG64)bytes, low, high, boundary, expected);
+            continue;
+        }
+        /* Exactly [expected, expected + pages): the lowest fit, page by page. */
+        KEXPECT_TRUE(CheckRun(va, bytes, expected << PAGE_SHIFT,
+                              (expected << PAGE_SHIFT) + ROUND_TO_PAGES(bytes) - 1, boundary));
+        if (held < ARRAYSIZE(live) && bytes <= 256 * PAGE_SIZE && (ContigRand() & 1)) {
+            live[held] = (CONTIG_LIVE){(PULONG64)va, bytes, ContigRand()};
+            ContigFill(&live[held++]);
+        } else {
+            MmFreeContiguousMemory(va);
+        }
+        if (held > 0 && ContigRand() % 8 == 0) {
+            ULONG k = (ULONG)(ContigRand() % held);
+            KEXPECT_TRUE(ContigIntact(&live[k]));
+            MmFreeContiguousMemory(live[k].Va);
+            live[k] = live[--held];
+        }
+    }
+    while (held > 0) {
+        KEXPECT_TRUE(ContigIntact(&live[--held]));
+        MmFreeContiguousMemory(live[held].Va);
+    }
+    KEXPECT_EQ(FreePages(), freeBefore);
+    KEXPECT_EQ(MiFreeSystemPteCount(), ptesBefore);
+    KEXPECT_TRUE(MiRunTreeVerify(&MiFreeRunTree));
+}
+
+/* ---- PFN entries, every page's PTE, IRQL, edges ----------------------------------- */
+
+KTEST(contig, pfn_entries_while_allocated_and_after_free)
+{
+    PUCHAR va = MmAllocateContiguousMemorySpecifyCache(5 * PAGE_SIZE, Pa(0), Pa(~0ULL), Pa(0),
+                                                       MmWriteCombined);
+    PFN_NUMBER first;
+
+    KASSERT_NE(va, NULL);
+    first = (ULONG64)MmGetPhysicalAddress(va).QuadPart >> PAGE_SHIFT;
+    for (ULONG i = 0; i < 5; i++) {
+        PMMPFN pfn = MI_PFN_ELEMENT(first + i);
+        KEXPECT_EQ(pfn->PageLocation, ActiveAndValid);
+        KEXPECT_EQ(pfn->ReferenceCount, 1);
+        KEXPECT_EQ(pfn->u2.ShareCount, 1);
+        KEXPECT_EQ(pfn->PteAddress, MiGetPteAddress(va + i * PAGE_SIZE));
+        KEXPECT_EQ(pfn->CacheAttribute, MiWriteCombined);
+        /* The free checks these two flags: only the first and the last page. */
+        KEXPECT_EQ(!!(pfn->Flags & MI_PFN_START_OF_ALLOCATION), i == 0);
+        KEXPECT_EQ(!!(pfn->Flags & MI_PFN_END_OF_ALLOCATION), i == 4);
+        KEXPECT_FALSE(MiRunTreeIsFree(&MiFreeRunTree, first + i));
+    }
+    MmFreeContiguousMemory(va);
+    KEXPECT_FALSE(MmIsAddressValid(va));
+    for (ULONG i = 0; i < 5; i++) {
+        PMMPFN pfn = MI_PFN_ELEMENT(first + i);
+        KEXPECT_ULE(pfn->PageLocation, FreePageList);
+        KEXPECT_EQ(pfn->Flags & (MI_PFN_START_OF_ALLOCATION | MI_PFN_END_OF_ALLOCATION), 0);
+        KEXPECT_EQ(pfn->CacheAttribute, MiNotMapped);
+        KEXPECT_TRUE(MiRunTreeIsFree(&MiFreeRunTree, first + i));
+    }
+
+    /* One page is both the start and the end. */
+    va = MmAllocateContiguousMemory(1, Pa(~0ULL));
+    KASSERT_NE(va, NULL);
+    KEXPECT_EQ(MI_PFN_ELEMENT((ULONG64)MmGetPhysicalAddress(va).QuadPart >> PAGE_SHIFT)->Flags &
+                   (MI_PFN_START_OF_ALLOCATION | MI_PFN_END_OF_ALLOCATION),
+               MI_PFN_START_OF_ALLOCATION | MI_PFN_END_OF_ALLOCATION);
+    MmFreeContiguousMemory(va);
+}
+
+/* Types 3-5 are reserved but accepted (NT maps them to its table); only the
+ * low byte counts. Every page of the range, not just the first, and the
+ * SpecifyCache allocator's memory is executable like MmAllocateContiguousMemory's. */
+KTEST(contig, every_cache_type_on_every_page)
+{
+    static const ULONG types[] = {0, 1, 2, 3, 4, 5, 0x101, 6, 0x106, 0xFF};
+
+    for (ULONG t = 0; t < ARRAYSIZE(types); t++) {
+        MEMORY_CACHING_TYPE effective = (MEMORY_CACHING_TYPE)(types[t] & 0xFF);
+        PUCHAR va = MmAllocateContiguousMemorySpecifyCache(3 * PAGE_SIZE, Pa(0), Pa(~0ULL), Pa(0),
+                                                           (MEMORY_CACHING_TYPE)types[t]);
+        if (effective >= MmMaximumCacheType) {
+            KEXPECT_EQ(va, NULL);
+            continue;
+        }
+        KASSERT_NE(va, NULL);
+        for (ULONG i = 0; i < 3; i++) {
+            ULONG64 pte = MiGetPteAddress(va + i * PAGE_SIZE)->Long;
+            KEXPECT_EQ(pte & (MM_PTE_CACHE_DISABLE | MM_PTE_WRITE_THROUGH | MM_PTE_PAT_4K),
+                       MiCacheTypeToPteBits(effective));
+            KEXPECT_EQ(pte & MM_PTE_NO_EXECUTE, 0);
+            KEXPECT_NE(pte & MM_PTE_WRITE, 0);
+        }
+        MmFreeContiguousMemorySpecifyCache(va, 3 * PAGE_SIZE, (MEMORY_CACHING_TYPE)types[t]);
+    }
+}
+
+KTEST(contig, node_memory_protect_and_node_table)
+{
+    static const struct { ULONG Protect, Node; BOOLEAN Valid; ULONG64 Bits; } cases[] = {
+        {PAGE_READWRITE, MM_ANY_NODE_OK, TRUE, MM_PTE_NO_EXECUTE},
+        {PAGE_READWRITE, 0, TRUE, MM_PTE_NO_EXECUTE},
+        {PAGE_READWRITE | PAGE_NOCACHE, 0, TRUE,
+         MM_PTE_NO_EXECUTE | MM_PTE_CACHE_DISABLE | MM_PTE_WRITE_THROUGH},
+        {PAGE_READWRITE | PAGE_WRITECOMBINE, 0, TRUE, MM_PTE_NO_EXECUTE | MM_PTE_WRITE_THROUGH},
+        {PAGE_EXECUTE_READWRITE, 0, TRUE, 0},
+        {PAGE_EXECUTE_READWRITE | PAGE_WRITECOMBINE, MM_ANY_NODE_OK, TRUE, MM_PTE_WRITE_THROUGH},
+        {PAGE_READONLY, 0, FALSE, 0},
+        {PAGE_EXECUTE, 0, FALSE, 0},
+        {PAGE_EXECUTE_READ, 0, FALSE, 0},
+        {PAGE_NOACCESS, 0, FALSE, 0},
+        {0, 0, FALSE, 0},
+        {PAGE_READWRITE | 0x100 /* PAGE_GUARD */, 0, FALSE, 0},
+        {PAGE_READWRITE | PAGE_EXECUTE_READWRITE, 0, FALSE, 0},
+        {PAGE_READWRITE | PAGE_NOCACHE | PAGE_WRITECOMBINE, 0, FALSE, 0},
+        {PAGE_READWRITE, 1, FALSE, 0},
+        {PAGE_READWRITE, 63, FALSE, 0},
+        {PAGE_READWRITE, MM_ANY_NODE_OK | 1, FALSE, 0},
+    };
+    PFN_NUMBER freeBefore = FreePages();
+
+    for (ULONG i = 0; i < ARRAYSIZE(cases); i++) {
+        PUCHAR va = MmAllocateContiguousNodeMemory(2 * PAGE_SIZE, Pa(0), Pa(~0ULL), Pa(0),
+                                                   cases[i].Protect, cases[i].Node);
+        if (!cases[i].Valid) {
+            if (va != NULL) {
+                KtestFail(__FILE__, __LINE__, "case %u (Protect %x, node %x) is not NULL", i,
+                          cases[i].Protect, cases[i].Node);
+                MmFreeContiguousMemory(va);
+            }
+            continue;
+        }
+        if (va == NULL) {
+            KtestFail(__FILE__, __LINE__, "case %u (Protect %x, node %x) is NULL", i,
+                      cases[i].Protect, cases[i].Node);
+            continue;
+        }
+        for (ULONG p = 0; p < 2; p++)
+            KEXPECT_EQ(MiGetPteAddress(va + p * PAGE_SIZE)->Long &
+                           (MM_PTE_NO_EXECUTE | MM_PTE_CACHE_DISABLE | MM_PTE_WRITE_THROUGH |
+                            MM_PTE_PAT_4K),
+                       cases[i].Bits);
+        va[2 * PAGE_SIZE - 1] = 7;
+        MmFreeContiguousMemory(va);
+    }
+    KEXPECT_EQ(FreePages(), freeBefore);
+}
+
+/* Allocate and free are both allowed at DISPATCH_LEVEL (Server 2008 on, for the free). */
+KTEST(contig, at_dispatch_level)
+{
+    PUCHAR va;
+    KIRQL old;
+
+    KeRaiseIrql(DISPATCH_LEVEL, &old);
+    va = MmAllocateContiguousMemory(3 * PAGE_SIZE, Pa(~0ULL));
+    if (va != NULL) {
+        memset(va, 0xA5, 3 * PAGE_SIZE);
+        MmFreeContiguousMemory(va);
+    }
+    KeLowerIrql(old);
+    KEXPECT_NE(va, NULL);
+}
+
+KTEST(contig, edges)
+{
+    PFN_NUMBER top = MmHighestPhysicalPage;
+    BOOLEAN topFree = BruteFirstFit(1, top, top, 0) != MI_LIST_END;
+    PUCHAR va;
+
+    /* A boundary of one page: one page fits, a byte more cannot. */
+    va = MmAllocateContiguousMemorySpecifyCache(PAGE_SIZE, Pa(0), Pa(~0ULL), Pa(PAGE_SIZE), MmCached);
+    KEXPECT_NE(va, NULL);
+    if (va != NULL)
+        MmFreeContiguousMemory(va);
+    KEXPECT_EQ(MmAllocateContiguousMemorySpecifyCache(PAGE_SIZE + 1, Pa(0), Pa(~0ULL), Pa(PAGE_SIZE),
+                                                      MmCached), NULL);
+    /* The largest power of two is a valid boundary. */
+    va = MmAllocateContiguousMemorySpecifyCache(PAGE_SIZE, Pa(0), Pa(~0ULL),
+                                                Pa(0x8000000000000000ULL), MmCached);
+    KEXPECT_NE(va, NULL);
+    if (va != NULL)
+        MmFreeContiguousMemory(va);
+    /* Lowest all ones; Highest inside the first page; all of RAM; 2^63 bytes. */
+    KEXPECT_EQ(MmAllocateContiguousMemorySpecifyCache(PAGE_SIZE, Pa(~0ULL), Pa(~0ULL), Pa(0), MmCached), NULL);
+    KEXPECT_EQ(MmAllocateContiguousMemorySpecifyCache(PAGE_SIZE, Pa(0), Pa(0xFFF), Pa(0), MmCached), NULL);
+    KEXPECT_EQ(MmAllocateContiguousMemory(MmNumberOfPhysicalPages << PAGE_SHIFT, Pa(~0ULL)), NULL);
+    KEXPECT_EQ(MmAllocateContiguousMemory(0x8000000000000000ULL, Pa(~0ULL)), NULL);
+    /* Highest is inclusive: a window of exactly the last RAM page. */
+    va = MmAllocateContiguousMemorySpecifyCache(PAGE_SIZE, Pa(top << PAGE_SHIFT),
+                                                Pa((top << PAGE_SHIFT) + PAGE_SIZE - 1), Pa(0), MmCached);
+    KEXPECT_EQ(va != NULL, topFree);
+    if (va != NULL) {
+        KEXPECT_EQ((ULONG64)MmGetPhysicalAddress(va).QuadPart, top << PAGE_SHIFT);
+        va[PAGE_SIZE - 1] = 1;
+        MmFreeContiguousMemory(va);
+    }
+}
+
+/* Boot with nolowmem on a machine with RAM above 4 GiB to run this one. */
+KTEST(contig, nolowmem_keeps_low_memory_for_those_who_ask)
+{
+    PFN_NUMBER lowBefore = MmLowFreePageListHead.Total;
+    PUCHAR va;
+
+    if (!MiNoLowMemory)
+        KTEST_SKIP("needs the nolowmem boot option and RAM above 4 GiB");
+    /* Highest above 4 GiB: nothing from below 4 GiB. */
+    va = MmAllocateContiguousMemory(16 * PAGE_SIZE, Pa(~0ULL));
+    KASSERT_NE(va, NULL);
+    KEXPECT_GE((ULONG64)MmGetPhysicalAddress(va).QuadPart, MM_4GB);
+    KEXPECT_EQ(MmLowFreePageListHead.Total, lowBefore);
+    MmFreeContiguousMemory(va);
+    /* Highest below 4 GiB: from the low list, and back to it. */
+    va = MmAllocateContiguousMemory(16 * PAGE_SIZE, Pa(0xFFFFFFFF));
+    KASSERT_NE(va, NULL);
+    KEXPECT_LT((ULONG64)MmGetPhysicalAddress(va).QuadPart, MM_4GB);
+    KEXPECT_EQ(MmLowFreePageListHead.Total, lowBefore - 16);
+    MmFreeContiguousMemory(va);
+    KEXPECT_EQ(MmLowFreePageListHead.Total, lowBefore);
+}

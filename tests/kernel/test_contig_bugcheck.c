@@ -43,3 +43,57 @@ KTEST_BUGCHECK(contig_bugcheck, free_unaligned, BAD_POOL_CALLER)
     KtestExpectBugCheck(BAD_POOL_CALLER, 0x60, (ULONG64)(p + 16), 0, 0);
     MmFreeContiguousMemory(p + 16);
 }
+
+/* NULL is not an allocation either. */
+KTEST_BUGCHECK(contig_bugcheck, free_null, BAD_POOL_CALLER)
+{
+    KtestExpectBugCheck(BAD_POOL_CALLER, 0x60, 0, 0, 0);
+    MmFreeContiguousMemory(NULL);
+}
+
+/* A second mapping of an allocation's pages (MmMapIoSpace) is not the allocation. */
+KTEST_BUGCHECK(contig_bugcheck, free_io_mapping_of_allocation, BAD_POOL_CALLER)
+{
+    PUCHAR p = Allocate(PAGE_SIZE), io;
+
+    KASSERT_NE(p, NULL);
+    io = MmMapIoSpace(MmGetPhysicalAddress(p), PAGE_SIZE, MmCached);
+    KASSERT_NE(io, NULL);
+    KtestExpectBugCheck(BAD_POOL_CALLER, 0x60, (ULONG64)io, 0, 0);
+    MmFreeContiguousMemory(io);
+}
+
+/* A stale free after the address space was reused by MmMapIoSpace of the same
+ * physical page: the PFN entry no longer says "start of allocation". */
+KTEST_BUGCHECK(contig_bugcheck, stale_free_after_reuse, BAD_POOL_CALLER)
+{
+    PUCHAR p = Allocate(PAGE_SIZE), io;
+    PHYSICAL_ADDRESS pa;
+
+    KASSERT_NE(p, NULL);
+    pa = MmGetPhysicalAddress(p);
+    MmFreeContiguousMemory(p);
+    io = MmMapIoSpace(pa, PAGE_SIZE, MmCached);
+    KASSERT_NE(io, NULL);
+    KtestExpectBugCheck(BAD_POOL_CALLER, 0x60, (ULONG64)p, 0, 0);
+    MmFreeContiguousMemory(p);
+}
+
+/* Kernel-image data is not in system-PTE space at all. */
+KTEST_BUGCHECK(contig_bugcheck, free_kernel_data, BAD_POOL_CALLER)
+{
+    static UCHAR page[PAGE_SIZE] __attribute__((aligned(PAGE_SIZE)));
+
+    KtestExpectBugCheck(BAD_POOL_CALLER, 0x60, (ULONG64)page, 0, 0);
+    MmFreeContiguousMemory(page);
+}
+
+/* Above DISPATCH_LEVEL: IRQL_NOT_LESS_OR_EQUAL (P2 = the IRQL, P4 = the caller). */
+KTEST_BUGCHECK(contig_bugcheck, allocate_above_dispatch, IRQL_NOT_LESS_OR_EQUAL)
+{
+    KIRQL old;
+
+    KtestExpectBugCheck(IRQL_NOT_LESS_OR_EQUAL, 0, DISPATCH_LEVEL + 1, 0, KTEST_ANY);
+    KeRaiseIrql(DISPATCH_LEVEL + 1, &old);
+    Allocate(PAGE_SIZE);
+}
