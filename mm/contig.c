@@ -80,10 +80,7 @@ PVOID MiAllocateContiguousMemory(SIZE_T NumberOfBytes, PHYSICAL_ADDRESS Lowest,
         KeReleaseSpinLock(&MmPfnLock, irql);
         return NULL;
     }
-    for (PFN_NUMBER p = start; p < start + pages; p++) {
-        MiUnlinkPageFromList(p);
-        MiInitializePfnForActivePage(p, NULL, attribute);
-    }
+    MiRemovePageRun(start, pages, attribute);
     MI_PFN_ELEMENT(start)->Flags |= MI_PFN_START_OF_ALLOCATION;
     MI_PFN_ELEMENT(start + pages - 1)->Flags |= MI_PFN_END_OF_ALLOCATION;
     KeReleaseSpinLock(&MmPfnLock, irql);
@@ -104,8 +101,7 @@ PVOID MiAllocateContiguousMemory(SIZE_T NumberOfBytes, PHYSICAL_ADDRESS Lowest,
     if (va == NULL) {
         /* Out of system PTEs (or page tables): give every page back. */
         KeAcquireSpinLock(&MmPfnLock, &irql);
-        for (PFN_NUMBER p = start; p < start + pages; p++)
-            MiFreeActivePage(p);
+        MiFreeActivePageRun(start, pages);
         KeReleaseSpinLock(&MmPfnLock, irql);
         return NULL;
     }
@@ -209,8 +205,7 @@ VOID MmFreeContiguousMemory(PVOID BaseAddress)
     pages = MiCheckContiguousAllocation(BaseAddress, &first);
     MiUnmapPhysicalPages(BaseAddress, pages);
     KeAcquireSpinLock(&MmPfnLock, &irql);
-    for (PFN_NUMBER p = first; p < first + pages; p++)
-        MiFreeActivePage(p);
+    MiFreeActivePageRun(first, pages);
     KeReleaseSpinLock(&MmPfnLock, irql);
 }
 

@@ -203,6 +203,9 @@ PFN_NUMBER MiAllocatePagesForMdlCore(PHYSICAL_ADDRESS LowAddress, PHYSICAL_ADDRE
                                      PHYSICAL_ADDRESS SkipBytes, SIZE_T TotalBytes,
                                      PPFN_NUMBER Pages);
 VOID MiFreeActivePage(PFN_NUMBER Pfn);
+/* A run MiRunTreeFind returned becomes active / an active run goes back, with one tree update. */
+VOID MiRemovePageRun(PFN_NUMBER Start, PFN_NUMBER Count, UCHAR CacheAttribute);
+VOID MiFreeActivePageRun(PFN_NUMBER Start, PFN_NUMBER Count);
 VOID MiFreeZeroedActivePage(PFN_NUMBER Pfn);
 VOID MiPrintPfnSummary(VOID);
 

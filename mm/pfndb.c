@@ -97,7 +97,8 @@ VOID MiInsertPageInFreeList(PFN_NUMBER Page)
     MiInsertPageInList(low ? &MmLowFreePageListHead : &MmFreePageListHead, Page);
 }
 
-VOID MiUnlinkPageFromList(PFN_NUMBER Page)
+/* Take Page off its list; the tree is told only if UpdateTree (see MiRemovePageRun). */
+static void MiUnlinkPage(PFN_NUMBER Page, BOOLEAN UpdateTree)
 {
     PMMPFN pfn = MI_PFN_ELEMENT(Page);
     PMMPFNLIST list = MiListOfPage(pfn);
@@ -115,11 +116,16 @@ VOID MiUnlinkPageFromList(PFN_NUMBER Page)
     list->Total--;
     if (list->ListName <= StandbyPageList && list != &MmLowFreePageListHead)
         MmAvailablePages--;
-    if (list->ListName <= FreePageList)
+    if (UpdateTree && list->ListName <= FreePageList)
         MiRunTreeSetUsed(&MiFreeRunTree, Page, 1);
     pfn->Flags &= (UCHAR)~MI_PFN_LOW_RESERVE;
     pfn->u1.Flink = pfn->u2.Blink = 0;
     pfn->PageLocation = TransitionPage;     /* off every list, not yet active */
+}
+
+VOID MiUnlinkPageFromList(PFN_NUMBER Page)
+{
+    MiUnlinkPage(Page, TRUE);
 }
 
 static PFN_NUMBER MiRemoveHead(PMMPFNLIST List)
@@ -173,9 +179,10 @@ VOID MiInitializePfnForActivePage(PFN_NUMBER Page, PMMPTE PteAddress, UCHAR Cach
 }
 
 /* A page the caller owned goes back to the Free list (it is not zero). */
-VOID MiFreeActivePage(PFN_NUMBER Page)
+static void MiFreeActive(PFN_NUMBER Page, BOOLEAN UpdateTree)
 {
     PMMPFN pfn = MI_PFN_ELEMENT(Page);
+    BOOLEAN low = MiNoLowMemory && Page < (MM_4GB >> PAGE_SHIFT);
 
     if (pfn->PageLocation != ActiveAndValid || (pfn->Flags & MI_PFN_LOCKED))
         KeBugCheckEx(PFN_LIST_CORRUPT, 0x99, Page, pfn->PageLocation, pfn->Flags);
@@ -184,7 +191,40 @@ VOID MiFreeActivePage(PFN_NUMBER Page)
     pfn->PteAddress = NULL;
     pfn->CacheAttribute = MiNotMapped;
     pfn->Flags = 0;
-    MiInsertPageInFreeList(Page);
+    MiLinkPage(low ? &MmLowFreePageListHead : &MmFreePageListHead, Page);
+    if (UpdateTree)
+        MiRunTreeSetFree(&MiFreeRunTree, Page, 1);
+}
+
+VOID MiFreeActivePage(PFN_NUMBER Page)
+{
+    MiFreeActive(Page, TRUE);
+}
+
+/*
+ * Runs of pages, for the contiguous allocator. Each page still moves
+ * between a list and the active state, but the free-run tree hears about
+ * the run once: one MiRunTreeSetUsed/SetFree of Count pages costs
+ * Count/64 words plus one walk up the tree, where page-by-page updates
+ * would walk up the tree Count times (the cost that grows with RAM size).
+ * MiRemovePageRun needs every page Zeroed or Free, as MiRunTreeFind says.
+ */
+VOID MiRemovePageRun(PFN_NUMBER Start, PFN_NUMBER Count, UCHAR CacheAttribute)
+{
+    for (PFN_NUMBER p = Start; p < Start + Count; p++) {
+        if (MI_PFN_ELEMENT(p)->PageLocation > FreePageList)
+            KeBugCheckEx(PFN_LIST_CORRUPT, 0x99, p, MI_PFN_ELEMENT(p)->PageLocation, 0);
+        MiUnlinkPage(p, FALSE);
+        MiInitializePfnForActivePage(p, NULL, CacheAttribute);
+    }
+    MiRunTreeSetUsed(&MiFreeRunTree, Start, Count);
+}
+
+VOID MiFreeActivePageRun(PFN_NUMBER Start, PFN_NUMBER Count)
+{
+    for (PFN_NUMBER p = Start; p < Start + Count; p++)
+        MiFreeActive(p, FALSE);
+    MiRunTreeSetFree(&MiFreeRunTree, Start, Count);
 }
 
 /* A page the caller owned and left all zero goes back on the Zeroed list. */
