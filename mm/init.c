@@ -106,6 +106,12 @@ static void MiBuildPhysicalRuns(void)
     if (MiNoLowMemory)
         DbgPrint(", nolowmem (RAM below 4 GiB only for callers that need it)");
     DbgPrint("\n");
+    {
+        char verifier[64];
+        if (KeQueryBootOption("verifier", verifier, sizeof(verifier)))
+            DbgPrint("Mm: verifier=%s: special pool comes with the pools and is not active yet\n",
+                     verifier);
+    }
 }
 
 /* Back [Va, Va + Bytes) with zeroed boot pages in the new tables. */
