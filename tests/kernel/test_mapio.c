@@ -8,28 +8,13 @@
 #include "../../mm/mm_internal.h"
 #include "../ktest.h"
 
-#define CR0_WP   (1ULL << 16)
-#define CR0_PG   (1ULL << 31)
-#define CR4_PAE  (1ULL << 5)
-#define CR4_PGE  (1ULL << 7)
-#define MSR_EFER 0xC0000080
-#define EFER_LME (1ULL << 8)
-#define EFER_LMA (1ULL << 10)
-#define EFER_NXE (1ULL << 11)
 #define MSR_IA32_APIC_BASE 0x1B
 #define MSR_IA32_PAT 0x277
 #define APIC_BASE_ENABLE (1ULL << 11)
 #define LAPIC_ID      0x20
 #define LAPIC_VERSION 0x30
 
-/* The frame of CR3 (bits 12..51; the low bits are PCD/PWT or a PCID). */
-#define KTP_CR3_FRAME(Cr3) ((Cr3) & MM_PTE_FRAME_MASK)
-/* Bits the processor may set behind our back between two reads. */
-#define KTP_AD (MM_PTE_ACCESSED | MM_PTE_DIRTY)
-#define KTP_R MI_SELFMAP_INDEX
-
 extern ULONG64 MiPatValue;              /* cache.c: what it programs into IA32_PAT */
-extern ULONG64 MmKernelPml4Physical;    /* init.c */
 
 static PFN_NUMBER KtpFreePages(void)
 {
