@@ -68,6 +68,8 @@ VOID KeLowerIrql(KIRQL NewIrql)
     if (NewIrql < DISPATCH_LEVEL && old >= DISPATCH_LEVEL && KeGetCurrentPrcb()->DispatchRequest) {
         KiWriteCr8(DISPATCH_LEVEL);
         KiDispatchInterrupt();
+    } else if (NewIrql == old) {
+        return;                         /* nothing changes: spare the CR8 write */
     }
     KiWriteCr8(NewIrql);
 }

@@ -15,14 +15,19 @@ VOID KeInitializeSpinLock(PKSPIN_LOCK SpinLock)
     *SpinLock = 0;
 }
 
-VOID KeAcquireSpinLockAtDpcLevel(PKSPIN_LOCK SpinLock)
+static inline void KiAcquireLockBit(PKSPIN_LOCK SpinLock)
 {
-    KI_CHECK_IRQL_AT_LEAST(DISPATCH_LEVEL, KeAcquireSpinLockAtDpcLevel);
     while (__atomic_exchange_n(SpinLock, 1, __ATOMIC_ACQUIRE)) {
         /* Wait with plain reads so the line is not bounced between CPUs. */
         while (__atomic_load_n(SpinLock, __ATOMIC_RELAXED))
             __asm__ __volatile__("pause");
     }
+}
+
+VOID KeAcquireSpinLockAtDpcLevel(PKSPIN_LOCK SpinLock)
+{
+    KI_CHECK_IRQL_AT_LEAST(DISPATCH_LEVEL, KeAcquireSpinLockAtDpcLevel);
+    KiAcquireLockBit(SpinLock);
 }
 
 VOID KeReleaseSpinLockFromDpcLevel(PKSPIN_LOCK SpinLock)
@@ -35,13 +40,18 @@ VOID KeReleaseSpinLockFromDpcLevel(PKSPIN_LOCK SpinLock)
 
 VOID KeAcquireSpinLock(PKSPIN_LOCK SpinLock, PKIRQL OldIrql)
 {
-    KIRQL old = KeGetCurrentIrql();
+    KIRQL old = (KIRQL)__readcr8();
 
     if (old > DISPATCH_LEVEL)
         KeBugCheckEx(IRQL_NOT_LESS_OR_EQUAL, (ULONG_PTR)SpinLock, old, 0,
                      (ULONG_PTR)__builtin_return_address(0));
-    *OldIrql = KfRaiseIrql(DISPATCH_LEVEL);
-    KeAcquireSpinLockAtDpcLevel(SpinLock);
+    /* One CR8 read, and a write only when the level changes: under
+     * emulation a CR8 write ends the translated block, the dearest part of
+     * an uncontended acquisition. */
+    if (old != DISPATCH_LEVEL)
+        KiWriteCr8(DISPATCH_LEVEL);
+    *OldIrql = old;
+    KiAcquireLockBit(SpinLock);
 }
 
 VOID KeReleaseSpinLock(PKSPIN_LOCK SpinLock, KIRQL NewIrql)

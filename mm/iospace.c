@@ -16,29 +16,41 @@ static void MiCheckIrqlDispatch(PVOID Caller)
         KeBugCheckEx(IRQL_NOT_LESS_OR_EQUAL, 0, irql, 0, (ULONG_PTR)Caller);
 }
 
-/* Map Pages pages starting at physical page Pfn; the VA of the first page or NULL. */
+/*
+ * Map Pages pages starting at physical page Pfn; the VA of the first page
+ * or NULL. Reserving the PTEs and filling them take one acquisition of the
+ * PFN lock, as do emptying and releasing them: a lock round trip costs as
+ * much as the rest of a one-page mapping.
+ */
 PVOID MiMapPhysicalPages(PFN_NUMBER Pfn, PFN_NUMBER Pages, ULONG64 PteBits)
 {
     PMMPTE pte;
-    PUCHAR va;
+    PUCHAR va = NULL;
+    KIRQL irql;
 
     if (Pages == 0 || Pages > MM_SYSTEM_PTE_PAGES)
         return NULL;
-    pte = MiReserveSystemPtes((ULONG)Pages, SystemPteSpace);
-    if (pte == NULL)
-        return NULL;
-    va = MiGetVirtualAddressMappedByPte(pte);
-    if (!NT_SUCCESS(MiMapSystemPages(va, Pfn, Pages, PteBits))) {
-        MiReleaseSystemPtes(pte, (ULONG)Pages, SystemPteSpace);
-        return NULL;
+    KeAcquireSpinLock(&MmPfnLock, &irql);
+    pte = MiReserveSystemPtesLocked((ULONG)Pages);
+    if (pte != NULL) {
+        va = MiGetVirtualAddressMappedByPte(pte);
+        if (!NT_SUCCESS(MiMapSystemPagesLocked(va, Pfn, Pages, PteBits))) {
+            MiReleaseSystemPtesLocked(pte, (ULONG)Pages);
+            va = NULL;
+        }
     }
+    KeReleaseSpinLock(&MmPfnLock, irql);
     return va;
 }
 
 VOID MiUnmapPhysicalPages(PVOID Va, PFN_NUMBER Pages)
 {
-    MiUnmapSystemPages(Va, Pages);
-    MiReleaseSystemPtes(MiGetPteAddress(Va), (ULONG)Pages, SystemPteSpace);
+    KIRQL irql;
+
+    KeAcquireSpinLock(&MmPfnLock, &irql);
+    MiUnmapSystemPagesLocked(Va, Pages);
+    MiReleaseSystemPtesLocked(MiGetPteAddress(Va), (ULONG)Pages);
+    KeReleaseSpinLock(&MmPfnLock, irql);
 }
 
 static PVOID MiMapIo(PHYSICAL_ADDRESS PhysicalAddress, SIZE_T NumberOfBytes, ULONG64 Bits)

@@ -220,6 +220,9 @@ NTSTATUS MiMapSystemPage(PVOID Va, PFN_NUMBER Pfn, ULONG64 PteBits);
 VOID MiUnmapSystemPage(PVOID Va);
 NTSTATUS MiMapSystemPages(PVOID Va, PFN_NUMBER Pfn, PFN_NUMBER Count, ULONG64 PteBits);
 VOID MiUnmapSystemPages(PVOID Va, PFN_NUMBER Count);
+/* The same with MmPfnLock already held. */
+NTSTATUS MiMapSystemPagesLocked(PVOID Va, PFN_NUMBER Pfn, PFN_NUMBER Count, ULONG64 PteBits);
+VOID MiUnmapSystemPagesLocked(PVOID Va, PFN_NUMBER Count);
 PMMPTE MiWalkToPte(PVOID Va, ULONG *Level);
 
 /* tlb.c: the one place that flushes translations. */
@@ -238,6 +241,13 @@ SIZE_T MiSystemPteStorageSize(VOID);
 PMMPTE MiReserveSystemPtes(ULONG NumberOfPtes, MMSYSTEM_PTE_POOL_TYPE SystemPtePoolType);
 VOID MiReleaseSystemPtes(PMMPTE StartingPte, ULONG NumberOfPtes,
                          MMSYSTEM_PTE_POOL_TYPE SystemPtePoolType);
+/* The same with MmPfnLock already held. */
+PMMPTE MiReserveSystemPtesLocked(ULONG NumberOfPtes);
+VOID MiReleaseSystemPtesLocked(PMMPTE StartingPte, ULONG NumberOfPtes);
+/* Released runs of 1..MI_SYSPTE_CACHED_SIZES PTEs are cached, up to
+ * MI_SYSPTE_CACHE_DEPTH of each size (sysptes.c). */
+#define MI_SYSPTE_CACHED_SIZES 16
+#define MI_SYSPTE_CACHE_DEPTH 8
 PFN_NUMBER MiFreeSystemPteCount(VOID);
 
 /* iospace.c: map Pages consecutive physical pages into system-PTE space. */

@@ -116,18 +116,16 @@ static void MiUnmapOnePage(PUCHAR Va)
 }
 
 /*
- * Map Count pages Va.. to Pfn.. (consecutive), under one acquisition of the
- * PFN lock. On failure nothing stays mapped.
+ * Map Count pages Va.. to Pfn.. (consecutive), MmPfnLock held. On failure
+ * nothing stays mapped.
  */
-NTSTATUS MiMapSystemPages(PVOID Va, PFN_NUMBER Pfn, PFN_NUMBER Count, ULONG64 PteBits)
+NTSTATUS MiMapSystemPagesLocked(PVOID Va, PFN_NUMBER Pfn, PFN_NUMBER Count, ULONG64 PteBits)
 {
     PUCHAR va = Va;
     NTSTATUS status = STATUS_SUCCESS;
-    KIRQL irql;
 
     if ((ULONG64)Va < MM_SYSTEM_RANGE_START)
         return STATUS_INVALID_PARAMETER;
-    KeAcquireSpinLock(&MmPfnLock, &irql);
     for (PFN_NUMBER i = 0; i < Count; i++) {
         status = MiMapOnePage(va + (i << PAGE_SHIFT), Pfn + i, PteBits);
         if (!NT_SUCCESS(status)) {
@@ -136,6 +134,22 @@ NTSTATUS MiMapSystemPages(PVOID Va, PFN_NUMBER Pfn, PFN_NUMBER Count, ULONG64 Pt
             break;
         }
     }
+    return status;
+}
+
+VOID MiUnmapSystemPagesLocked(PVOID Va, PFN_NUMBER Count)
+{
+    for (PFN_NUMBER i = 0; i < Count; i++)
+        MiUnmapOnePage((PUCHAR)Va + (i << PAGE_SHIFT));
+}
+
+NTSTATUS MiMapSystemPages(PVOID Va, PFN_NUMBER Pfn, PFN_NUMBER Count, ULONG64 PteBits)
+{
+    NTSTATUS status;
+    KIRQL irql;
+
+    KeAcquireSpinLock(&MmPfnLock, &irql);
+    status = MiMapSystemPagesLocked(Va, Pfn, Count, PteBits);
     KeReleaseSpinLock(&MmPfnLock, irql);
     return status;
 }
@@ -145,8 +159,7 @@ VOID MiUnmapSystemPages(PVOID Va, PFN_NUMBER Count)
     KIRQL irql;
 
     KeAcquireSpinLock(&MmPfnLock, &irql);
-    for (PFN_NUMBER i = 0; i < Count; i++)
-        MiUnmapOnePage((PUCHAR)Va + (i << PAGE_SHIFT));
+    MiUnmapSystemPagesLocked(Va, Count);
     KeReleaseSpinLock(&MmPfnLock, irql);
 }
 

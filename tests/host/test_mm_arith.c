@@ -396,6 +396,7 @@ static ULONG64 MaIndexOf(PMMPTE Pte)
     return ((ULONG64)MiGetVirtualAddressMappedByPte(Pte) - MM_SYSTEM_PTE_BASE) >> PAGE_SHIFT;
 }
 
+/* With nothing cached (a fresh region, runs not yet released) the lowest fit wins. */
 KTEST(mmarith, system_ptes_lowest_first_and_contiguous)
 {
     PMMPTE a, b, c, d;
@@ -405,23 +406,24 @@ KTEST(mmarith, system_ptes_lowest_first_and_contiguous)
     a = MiReserveSystemPtes(1, SystemPteSpace);
     KEXPECT_EQ(a, MiGetPteAddress(MM_SYSTEM_PTE_BASE));
     KEXPECT_EQ(MiGetVirtualAddressMappedByPte(a), MM_SYSTEM_PTE_BASE);
-    b = MiReserveSystemPtes(10, SystemPteSpace);
+    b = MiReserveSystemPtes(40, SystemPteSpace);
     KEXPECT_EQ(b, a + 1);
     c = MiReserveSystemPtes(512, NonPagedPoolExpansion);
-    KEXPECT_EQ(c, b + 10);
-    KEXPECT_EQ(MiFreeSystemPteCount(), MM_SYSTEM_PTE_PAGES - 523);
-    /* A hole is reused by a request that fits, skipped by one that does not. */
-    MiReleaseSystemPtes(b, 10, SystemPteSpace);
-    d = MiReserveSystemPtes(11, SystemPteSpace);
+    KEXPECT_EQ(c, b + 40);
+    KEXPECT_EQ(MiFreeSystemPteCount(), MM_SYSTEM_PTE_PAGES - 553);
+    /* A hole (too large to be cached) is reused by a request that fits,
+     * skipped by one that does not. */
+    MiReleaseSystemPtes(b, 40, SystemPteSpace);
+    d = MiReserveSystemPtes(41, SystemPteSpace);
     KEXPECT_EQ(d, c + 512);
-    MiReleaseSystemPtes(d, 11, SystemPteSpace);
-    d = MiReserveSystemPtes(10, SystemPteSpace);
+    MiReleaseSystemPtes(d, 41, SystemPteSpace);
+    d = MiReserveSystemPtes(40, SystemPteSpace);
     KEXPECT_EQ(d, b);
     d = MiReserveSystemPtes(1, SystemPteSpace);
     KEXPECT_EQ(d, c + 512);
     MiReleaseSystemPtes(d, 1, SystemPteSpace);
     MiReleaseSystemPtes(a, 1, SystemPteSpace);
-    MiReleaseSystemPtes(b, 10, SystemPteSpace);
+    MiReleaseSystemPtes(b, 40, SystemPteSpace);
     MiReleaseSystemPtes(c, 512, SystemPteSpace);
     KEXPECT_EQ(MiFreeSystemPteCount(), MM_SYSTEM_PTE_PAGES);
     MaCloseSystemPtes();
@@ -450,7 +452,40 @@ KTEST(mmarith, system_ptes_bad_sizes_and_exhaustion)
     MaCloseSystemPtes();
 }
 
-/* Random reserve/release against a byte-per-PTE model with first-fit search. */
+/* Exhaustion empties the cache of released small runs before it fails. */
+KTEST(mmarith, system_ptes_cached_runs_return_to_the_tree)
+{
+    PMMPTE all, pair;
+
+    MaOpenSystemPtes();
+    all = MiReserveSystemPtes((ULONG)MM_SYSTEM_PTE_PAGES, SystemPteSpace);
+    KASSERT_TRUE(all != NULL);
+    /* Two neighbouring single PTEs are released: both sit in the 1-PTE cache. */
+    MiReleaseSystemPtes(all + 5, 1, SystemPteSpace);
+    MiReleaseSystemPtes(all + 6, 1, SystemPteSpace);
+    KEXPECT_EQ(MiFreeSystemPteCount(), 2);
+    /* The last released comes back first. */
+    KEXPECT_EQ(MiReserveSystemPtes(1, SystemPteSpace), all + 6);
+    MiReleaseSystemPtes(all + 6, 1, SystemPteSpace);
+    /* No free run of two in the tree: the cache is flushed and they merge. */
+    pair = MiReserveSystemPtes(2, SystemPteSpace);
+    KEXPECT_EQ(pair, all + 5);
+    KEXPECT_EQ(MiFreeSystemPteCount(), 0);
+    KEXPECT_TRUE(MiReserveSystemPtes(1, SystemPteSpace) == NULL);
+    MiReleaseSystemPtes(pair, 2, SystemPteSpace);
+    MiReleaseSystemPtes(all, 5, SystemPteSpace);
+    MiReleaseSystemPtes(all + 7, (ULONG)MM_SYSTEM_PTE_PAGES - 7, SystemPteSpace);
+    KEXPECT_EQ(MiFreeSystemPteCount(), MM_SYSTEM_PTE_PAGES);
+    MaCloseSystemPtes();
+}
+
+/*
+ * Random reserve/release against a byte-per-PTE model: first fit, except
+ * that a released run of up to MI_SYSPTE_CACHED_SIZES PTEs goes onto a
+ * per-size stack (MI_SYSPTE_CACHE_DEPTH deep, still used in the model) that
+ * the next reservation of that size pops, and that a failed search empties
+ * the stacks and tries again.
+ */
 KTEST(mmarith, system_ptes_match_first_fit_model)
 {
     enum { MAX_LIVE = 512 };
@@ -459,11 +494,16 @@ KTEST(mmarith, system_ptes_match_first_fit_model)
         PMMPTE Pte;
         ULONG Count;
     } live[MAX_LIVE];
+    static struct {
+        ULONG Count;
+        ULONG64 Index[MI_SYSPTE_CACHE_DEPTH];
+    } cache[MI_SYSPTE_CACHED_SIZES];
     ULONG nLive = 0;
     PFN_NUMBER freeCount = MM_SYSTEM_PTE_PAGES;
 
     MaOpenSystemPtes();
     memset(used, 0, sizeof(used));
+    memset(cache, 0, sizeof(cache));
     for (ULONG step = 0; step < 4000; step++) {
         BOOLEAN reserve = nLive == 0 || (nLive < MAX_LIVE && (MaRand() % 100) < 55);
         if (reserve) {
@@ -474,11 +514,23 @@ KTEST(mmarith, system_ptes_match_first_fit_model)
             ULONG64 expect = ~0ULL, run = 0;
             PMMPTE pte;
 
-            for (ULONG64 i = 0; i < MM_SYSTEM_PTE_PAGES; i++) {
-                run = used[i] ? 0 : run + 1;
-                if (run == count) {
-                    expect = i + 1 - count;
-                    break;
+            if (count <= MI_SYSPTE_CACHED_SIZES && cache[count - 1].Count > 0) {
+                expect = cache[count - 1].Index[--cache[count - 1].Count];
+            } else {
+                for (int attempt = 0; attempt < 2 && expect == ~0ULL; attempt++) {
+                    run = 0;
+                    for (ULONG64 i = 0; i < MM_SYSTEM_PTE_PAGES; i++) {
+                        run = used[i] ? 0 : run + 1;
+                        if (run == count) {
+                            expect = i + 1 - count;
+                            break;
+                        }
+                    }
+                    if (expect != ~0ULL)
+                        break;
+                    for (ULONG n = 0; n < MI_SYSPTE_CACHED_SIZES; n++)
+                        while (cache[n].Count > 0)
+                            memset(&used[cache[n].Index[--cache[n].Count]], 0, n + 1);
                 }
             }
             pte = MiReserveSystemPtes(count, SystemPteSpace);
@@ -496,9 +548,13 @@ KTEST(mmarith, system_ptes_match_first_fit_model)
         } else {
             ULONG k = (ULONG)(MaRand() % nLive);
             ULONG64 index = MaIndexOf(live[k].Pte);
-            MiReleaseSystemPtes(live[k].Pte, live[k].Count, SystemPteSpace);
-            memset(&used[index], 0, live[k].Count);
-            freeCount += live[k].Count;
+            ULONG count = live[k].Count;
+            MiReleaseSystemPtes(live[k].Pte, count, SystemPteSpace);
+            if (count <= MI_SYSPTE_CACHED_SIZES && cache[count - 1].Count < MI_SYSPTE_CACHE_DEPTH)
+                cache[count - 1].Index[cache[count - 1].Count++] = index;
+            else
+                memset(&used[index], 0, count);
+            freeCount += count;
             live[k] = live[--nLive];
         }
         KEXPECT_EQ(MiFreeSystemPteCount(), freeCount);

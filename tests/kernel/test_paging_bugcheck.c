@@ -201,7 +201,8 @@ KTEST_BUGCHECK(paging, release_system_ptes_twice, SYSTEM_PTE_MISUSE)
     if (pte == NULL)
         return;
     MiReleaseSystemPtes(pte, 4, SystemPteSpace);
-    /* sysptes.c: (0x101, first PTE, count, index of the first free one). */
+    /* sysptes.c: (0x101, first PTE, count, index of the first free one).
+     * Four PTEs go to the cache of small runs, which must catch this too. */
     KtestExpectBugCheck(SYSTEM_PTE_MISUSE, 0x101, (ULONG64)pte, 4, 0);
     MiReleaseSystemPtes(pte, 4, SystemPteSpace);
 }
@@ -216,4 +217,16 @@ KTEST_BUGCHECK(paging, hyperspace_slot_mapped_twice, MEMORY_MANAGEMENT)
     /* hyperspace.c: the slot is still in use (0x3451, address, PTE, new page). */
     KtestExpectBugCheck(MEMORY_MANAGEMENT, 0x3451, (ULONG64)va, KTEST_ANY, second);
     (void)MiMapPageInHyperSpace(second, &irql2);
+}
+
+/* A run too large for the cache of small runs goes straight back to the tree. */
+KTEST_BUGCHECK(paging, release_large_system_pte_run_twice, SYSTEM_PTE_MISUSE)
+{
+    PMMPTE pte = MiReserveSystemPtes(MI_SYSPTE_CACHED_SIZES + 1, SystemPteSpace);
+
+    if (pte == NULL)
+        return;
+    MiReleaseSystemPtes(pte, MI_SYSPTE_CACHED_SIZES + 1, SystemPteSpace);
+    KtestExpectBugCheck(SYSTEM_PTE_MISUSE, 0x101, (ULONG64)pte, MI_SYSPTE_CACHED_SIZES + 1, 0);
+    MiReleaseSystemPtes(pte, MI_SYSPTE_CACHED_SIZES + 1, SystemPteSpace);
 }
