@@ -34,7 +34,7 @@ CFLAGS := -std=gnu11 -O2 -g -ffreestanding -fno-builtin-printf -nostdlib \
           -mcmodel=kernel -fno-pic -fno-pie -fno-stack-protector \
           -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer \
           -fno-asynchronous-unwind-tables -fno-strict-aliasing \
-          -Wall -Wextra -Werror -MMD -MP -I.
+          -Wall -Wextra -Werror -Wno-multichar -MMD -MP -I.
 LDFLAGS := -nostdlib -static -z max-page-size=0x1000 -z noexecstack --no-warn-rwx-segments -T linker.ld
 NASMFLAGS := -f elf64 -g -F dwarf
 
@@ -48,7 +48,7 @@ KERNEL_OBJ := $(KERNEL_C:%.c=$(B)/obj/%.o) $(KERNEL_ASM:%.asm=$(B)/obj/%.o) $(B)
 HOST_SRC := kernel/printf.c kernel/cmdline.c kernel/multiboot.c kernel/acpi.c \
             mm/runtree.c mm/pfndb.c \
             tests/ktest_common.c $(wildcard tests/host/*.c tests/unit/*.c)
-HOST_CFLAGS := -std=gnu11 -O1 -g -I. -Wall -Wextra -Werror -DMICA_HOST_TEST \
+HOST_CFLAGS := -std=gnu11 -O1 -g -I. -Wall -Wextra -Werror -Wno-multichar -DMICA_HOST_TEST \
                -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 FONT_SRC ?= /usr/share/grub/ascii.h

@@ -73,3 +73,8 @@ VOID KeLowerIrql(KIRQL NewIrql)
     }
     KiWriteCr8(NewIrql);
 }
+
+ULONG KeGetCurrentProcessorNumber(VOID)
+{
+    return KeGetCurrentPrcb()->Number;
+}

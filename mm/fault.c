@@ -1,9 +1,11 @@
 /*
  * fault.c - MmAccessFault: what a page fault in system space means.
  *
- * trap.c passes the #PF error code, CR2 and the trap frame. Nothing in
- * system space is pageable yet (paged pool brings demand-zero faults), so
- * every fault ends in NT's bug check for its kind:
+ * trap.c passes the #PF error code, CR2 and the trap frame. The one fault
+ * that is resolved is the first touch of a committed paged-pool page
+ * (demand zero, poolpage.c), at IRQL <= APC_LEVEL. Special pool's guard
+ * and freed pages bug check with 0xCD / 0xCC (special.c). Every other
+ * fault ends in NT's bug check for its kind:
  *   - at IRQL > APC_LEVEL on a not-present page: IRQL_NOT_LESS_OR_EQUAL
  *     (0xA: address, IRQL, access, RIP);
  *   - not present: PAGE_FAULT_IN_NONPAGED_AREA (0x50: address, 0 read /
@@ -14,7 +16,7 @@
  *   - an instruction fetch from a present no-execute page:
  *     ATTEMPTED_EXECUTE_OF_NOEXECUTE_MEMORY (0xFC: address, PTE, trap frame, 0).
  */
-#include "mm_internal.h"
+#include "pool_internal.h"
 
 #define PF_PRESENT 0x01
 #define PF_WRITE   0x02
@@ -45,9 +47,14 @@ NTSTATUS MmAccessFault(ULONG FaultStatus, PVOID VirtualAddress, KIRQL PreviousMo
      * address width, say) means no translation, whatever the P bit says:
      * processors report P = 1 there, and "retry" would fault forever. */
     if (!(FaultStatus & PF_PRESENT) || (FaultStatus & PF_RSVD) || pte == NULL) {
+        /* Special pool's guard and freed pages have their own stop codes. */
+        MiCheckSpecialPoolFault(VirtualAddress, (FaultStatus & PF_WRITE) != 0, (PVOID)rip);
         if (irql > APC_LEVEL)
             KeBugCheckEx(IRQL_NOT_LESS_OR_EQUAL, (ULONG_PTR)VirtualAddress, irql,
                          (FaultStatus & PF_INSTR) ? 8 : (FaultStatus & PF_WRITE) ? 1 : 0, rip);
+        /* Paged pool that is committed but not yet touched: demand zero. */
+        if (!(FaultStatus & (PF_RSVD | PF_INSTR)) && MiResolvePagedPoolFault(VirtualAddress))
+            return STATUS_SUCCESS;
         KeBugCheckEx(PAGE_FAULT_IN_NONPAGED_AREA, (ULONG_PTR)VirtualAddress, access, rip,
                      level > 1 ? NONPAGED_BUGCHECK_NOT_PRESENT_PAGE_TABLE
                                : NONPAGED_BUGCHECK_FREED_PTE);

@@ -17,7 +17,7 @@
  *     free-run tree, the system-PTE allocator, hyperspace; then the screen
  *     is mapped again with MmMapIoSpace.
  */
-#include "mm_internal.h"
+#include "pool_internal.h"
 #include "../kernel/ke_internal.h"
 
 #define CR4_PGE (1ULL << 7)
@@ -106,12 +106,6 @@ static void MiBuildPhysicalRuns(void)
     if (MiNoLowMemory)
         DbgPrint(", nolowmem (RAM below 4 GiB only for callers that need it)");
     DbgPrint("\n");
-    {
-        char verifier[64];
-        if (KeQueryBootOption("verifier", verifier, sizeof(verifier)))
-            DbgPrint("Mm: verifier=%s: special pool comes with the pools and is not active yet\n",
-                     verifier);
-    }
 }
 
 /* Back [Va, Va + Bytes) with zeroed boot pages in the new tables. */
@@ -166,7 +160,7 @@ static void MiMapKernelImage(ULONG64 Pml4)
 VOID MmInitSystem(ULONG Phase)
 {
     ULONG64 pml4;
-    PVOID runTreeStorage, ptesStorage;
+    PVOID runTreeStorage, ptesStorage, nonPagedPoolStorage, pagedPoolStorage;
 
     if (Phase != 0)
         return;
@@ -181,6 +175,8 @@ VOID MmInitSystem(ULONG Phase)
                         MiPhysicalRuns[i].PageCount * sizeof(MMPFN));
     runTreeStorage = MiBootAllocateData(pml4, MiRunTreeStorageSize(MmHighestPhysicalPage + 1));
     ptesStorage = MiBootAllocateData(pml4, MiSystemPteStorageSize());
+    nonPagedPoolStorage = MiBootAllocateData(pml4, MiPoolRegionStorageSize());
+    pagedPoolStorage = MiBootAllocateData(pml4, MiPoolRegionStorageSize());
     /* Hyperspace never allocates: its page table exists from the start. */
     MiBootMapPage(pml4, MM_HYPERSPACE_BASE, 0, 0);
 
@@ -200,4 +196,9 @@ VOID MmInitSystem(ULONG Phase)
     MiInitializeHyperSpace();
     KiConsoleResumeScreen();
     MiPrintPfnSummary();
+
+    /* -- 5. the pools, then special pool (its tables are pool) -- */
+    MiInitializePoolRegions(nonPagedPoolStorage, pagedPoolStorage);
+    ExpInitializePool();
+    MiInitializeSpecialPool();
 }

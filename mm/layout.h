@@ -36,11 +36,21 @@
 
 #define MM_PAGED_POOL_START 0xFFFFF8A000000000ULL
 #define MM_PAGED_POOL_END   0xFFFFF8C000000000ULL
+#define MM_PAGED_POOL_PAGES (4ULL << 30 >> 12)          /* the first 4 GiB are used */
 
 #define MM_PFN_DATABASE     0xFFFFFA8000000000ULL
 #define MM_PFN_DATABASE_END 0xFFFFFA8400000000ULL       /* 16 GiB: RAM up to ~1.3 TiB */
 #define MM_NONPAGED_SYSTEM_START MM_PFN_DATABASE_END
 #define MM_NONPAGED_SYSTEM_END   0xFFFFFAC400000000ULL
+/* Boot-time data (PFN run tree, system-PTE tree) starts at
+ * MM_NONPAGED_SYSTEM_START; nonpaged pool follows 16 GiB later. */
+#define MM_NONPAGED_POOL_START   0xFFFFFA8800000000ULL
+#define MM_NONPAGED_POOL_PAGES   (4ULL << 30 >> 12)     /* 4 GiB of addresses */
+#define MM_NONPAGED_POOL_END     (MM_NONPAGED_POOL_START + (MM_NONPAGED_POOL_PAGES << 12))
+/* Special pool (Driver Verifier): one page and a guard page per allocation. */
+#define MM_SPECIAL_POOL_START    0xFFFFFA9000000000ULL
+#define MM_SPECIAL_POOL_PAGES    (1ULL << 30 >> 12)     /* 1 GiB of addresses */
+#define MM_SPECIAL_POOL_END      (MM_SPECIAL_POOL_START + (MM_SPECIAL_POOL_PAGES << 12))
 
 #define MM_KSEG0_BASE       0xFFFFFFFF80000000ULL      /* kernel image: VA = this + PA */
 #define MM_SYSTEM_RANGE_START 0xFFFF800000000000ULL

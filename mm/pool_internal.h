@@ -1,0 +1,195 @@
+/*
+ * pool_internal.h - what the pool files share (pool.c, poolblock.c,
+ * poolpage.c, pooltrack.c, bigpool.c, special.c, lookaside.c): the x64
+ * POOL_HEADER, the pool descriptors and the Exp/Mi routines between them.
+ * poolblock.c, bigpool.c and pooltrack.c touch no hardware and are built
+ * for the host too (tests/host, the bench-host build).
+ */
+#ifndef MICA_MM_POOL_INTERNAL_H
+#define MICA_MM_POOL_INTERNAL_H
+
+#include "mm_internal.h"
+
+/*
+ * NT x64's 16-byte header in front of every small block. Sizes count
+ * 16-byte units, header included; a page holds 256 units, so BlockSize
+ * (8 bits) never describes a whole free page: a page whose blocks are all
+ * free goes back instead (poolblock.c).
+ */
+typedef struct _POOL_HEADER {
+    UCHAR PreviousSize;     /* units of the block before in this page; 0 = first */
+    UCHAR PoolIndex;        /* descriptor index; EXP_POOL_INDEX_CACHED while in a lookaside */
+    UCHAR BlockSize;        /* units, header included */
+    UCHAR PoolType;         /* POOL_TYPE + 1 while allocated; 0 = free */
+    ULONG PoolTag;
+    PVOID ProcessBilled;    /* quota block charged, or NULL */
+} POOL_HEADER, *PPOOL_HEADER;
+
+#define POOL_BLOCK_SHIFT 4
+#define POOL_BLOCK_SIZE 16                          /* = sizeof(POOL_HEADER) */
+#define POOL_PAGE_UNITS (PAGE_SIZE / POOL_BLOCK_SIZE)  /* 256 */
+#define POOL_LIST_HEADS 256
+/* Largest small request: a block may be 255 units, header included (NT's
+ * PAGE_SIZE - 32 = 4064; above it allocations are whole pages). */
+#define POOL_SMALL_LIMIT (PAGE_SIZE - 2 * POOL_BLOCK_SIZE)
+#define POOL_CACHE_ALIGNMENT 64
+#define POOL_CACHE_ALIGN_UNITS (POOL_CACHE_ALIGNMENT / POOL_BLOCK_SIZE)
+/* Blocks of up to this many units have per-processor lookasides (NT's 32). */
+#define POOL_SMALL_LISTS 32
+
+#define EXP_POOL_INDEX_CACHED 0x80
+
+/* Descriptor indexes: NonPagedPool (executable), NonPagedPoolNx, PagedPool. */
+#define EXP_NONPAGED_EXECUTE 0
+#define EXP_NONPAGED_NX      1
+#define EXP_PAGED            2
+#define EXP_POOL_DESCRIPTORS 3
+
+/* Pool-type bits (ROS's masks). */
+#define BASE_POOL_TYPE_MASK 1
+#define POOL_TYPE_PAGED 1
+#define POOL_TYPE_MUST_SUCCEED 2
+#define POOL_TYPE_CACHE_ALIGNED 4
+#define POOL_TYPE_SESSION 32
+
+/* BAD_POOL_HEADER (0x19) first parameters. */
+#define BAD_POOL_HEADER_LIST_CORRUPT       0x03
+#define BAD_POOL_HEADER_NEIGHBOUR_MISMATCH 0x05
+#define BAD_POOL_HEADER_PREVIOUS_TOO_LARGE 0x06
+#define BAD_POOL_HEADER_BLOCK_SIZE_ZERO    0x08
+#define BAD_POOL_HEADER_BLOCK_TOO_LARGE    0x09
+#define BAD_POOL_HEADER_ENTRY_NOT_FOUND    0x0A
+
+/* BAD_POOL_CALLER (0xC2) first parameters. */
+#define BAD_POOL_CALLER_DOUBLE_FREE        0x07
+#define BAD_POOL_CALLER_ALLOC_IRQL         0x08
+#define BAD_POOL_CALLER_FREE_IRQL          0x09
+#define BAD_POOL_CALLER_WRONG_TAG          0x0A
+#define BAD_POOL_CALLER_FREE_UNALLOCATED_NONPAGED 0x41
+#define BAD_POOL_CALLER_NEVER_POOL         0x42
+#define BAD_POOL_CALLER_FREE_UNALLOCATED_PAGED 0x50
+#define BAD_POOL_CALLER_BAD_HEADER         0x99
+#define BAD_POOL_CALLER_MUST_SUCCEED       0x9A
+
+typedef struct _POOL_DESCRIPTOR POOL_DESCRIPTOR, *PPOOL_DESCRIPTOR;
+typedef PVOID (*PEXP_ALLOCATE_POOL_PAGE)(PPOOL_DESCRIPTOR Descriptor);
+typedef VOID (*PEXP_FREE_POOL_PAGE)(PPOOL_DESCRIPTOR Descriptor, PVOID Page);
+
+/*
+ * One pool: free blocks listed by size (ListHeads[units - 1], only blocks
+ * of two units or more: a one-unit free block has no room for links and
+ * waits to be merged with a neighbour), NonEmpty marking the lists that
+ * are not empty so a search is a few bit scans. The caller of poolblock.c
+ * holds the descriptor's lock.
+ */
+struct _POOL_DESCRIPTOR {
+    ULONG PoolType;                 /* base type of its blocks */
+    ULONG PoolIndex;
+    ULONG64 NonEmpty[POOL_LIST_HEADS / 64];
+    LIST_ENTRY ListHeads[POOL_LIST_HEADS];
+    PEXP_ALLOCATE_POOL_PAGE AllocatePage;
+    PEXP_FREE_POOL_PAGE FreePage;
+    SIZE_T TotalPages;              /* small-block pages held */
+    SIZE_T TotalBigPages;           /* pages of whole-page allocations */
+    SIZE_T RunningAllocs, RunningDeAllocs;
+};
+
+/* poolblock.c: small blocks in pool pages (descriptor lock held). */
+VOID ExpInitializePoolDescriptor(PPOOL_DESCRIPTOR Descriptor, ULONG PoolType, ULONG PoolIndex,
+                                 PEXP_ALLOCATE_POOL_PAGE AllocatePage,
+                                 PEXP_FREE_POOL_PAGE FreePage);
+ULONG ExpBytesToUnits(SIZE_T NumberOfBytes);
+/* A block of at least Units units (body 64-byte aligned if CacheAligned);
+ * its PoolType and tag are the caller's to set. NULL if no page. */
+PPOOL_HEADER ExpAllocateBlock(PPOOL_DESCRIPTOR Descriptor, ULONG Units, BOOLEAN CacheAligned);
+/* Give a block back: merged with free neighbours, its page freed if empty. */
+VOID ExpFreeBlock(PPOOL_DESCRIPTOR Descriptor, PPOOL_HEADER Entry);
+/* Walk Entry's page: bug check BAD_POOL_HEADER if the chain is broken or
+ * Entry is not one of its blocks. */
+VOID ExpCheckPoolBlocks(PPOOL_HEADER Entry);
+/* Cheap checks of one header (size in page, next block agrees). */
+VOID ExpCheckBlockHeader(PPOOL_HEADER Entry);
+/* Call Routine for each block of the page holding Va (no validation). */
+typedef VOID (*PEXP_BLOCK_ROUTINE)(PPOOL_HEADER Entry, PVOID Context);
+VOID ExpWalkPoolPage(PVOID Va, PEXP_BLOCK_ROUTINE Routine, PVOID Context);
+
+static inline PVOID ExpBlockBody(PPOOL_HEADER Entry) { return Entry + 1; }
+static inline SIZE_T ExpPageOffset(const void *Va) { return (ULONG64)Va & (PAGE_SIZE - 1); }
+
+/* bigpool.c: whole-page allocations, by address (caller holds its lock). */
+typedef struct _POOL_TRACKER_BIG_PAGES {
+    PVOID Va;                       /* NULL: empty slot */
+    ULONG Key;                      /* tag */
+    ULONG PoolType;                 /* POOL_TYPE + 1 */
+    SIZE_T NumberOfBytes;           /* requested */
+    SIZE_T Pages;
+    PVOID ProcessBilled;
+} POOL_TRACKER_BIG_PAGES, *PPOOL_TRACKER_BIG_PAGES;
+
+typedef struct _EXP_BIG_TABLE {
+    PPOOL_TRACKER_BIG_PAGES Entries;
+    SIZE_T Size;                    /* a power of two */
+    SIZE_T Used;
+} EXP_BIG_TABLE, *PEXP_BIG_TABLE;
+
+/* Storage for Size entries, from the caller; FALSE if the table is full
+ * and Storage (twice the size) is needed first. */
+VOID ExpInitializeBigTable(PEXP_BIG_TABLE Table, PPOOL_TRACKER_BIG_PAGES Storage, SIZE_T Size);
+BOOLEAN ExpBigTableNeedsGrowth(PEXP_BIG_TABLE Table);
+/* Move every entry into NewStorage (NewSize entries); returns the old storage. */
+PPOOL_TRACKER_BIG_PAGES ExpGrowBigTable(PEXP_BIG_TABLE Table, PPOOL_TRACKER_BIG_PAGES NewStorage,
+                                        SIZE_T NewSize);
+VOID ExpInsertBigPage(PEXP_BIG_TABLE Table, const POOL_TRACKER_BIG_PAGES *Entry);
+/* Find (and with Remove, take out) the entry for Va; FALSE if none. */
+BOOLEAN ExpFindBigPage(PEXP_BIG_TABLE Table, PVOID Va, PPOOL_TRACKER_BIG_PAGES Entry,
+                       BOOLEAN Remove);
+
+/* pooltrack.c: PoolMon's counters, one table per processor (updated at
+ * DISPATCH_LEVEL on its own processor, so without interlocked operations)
+ * summed when read. */
+#define EXP_TRACK_TABLE_SIZE 512        /* entries per processor, a power of two */
+#define EXP_TRACK_OVERFLOW_TAG 0x6C66764F  /* 'Ovfl' */
+VOID ExpInsertPoolTracker(ULONG CpuIndex, ULONG Tag, SIZE_T Bytes, BOOLEAN Paged);
+VOID ExpRemovePoolTracker(ULONG CpuIndex, ULONG Tag, SIZE_T Bytes, BOOLEAN Paged);
+VOID ExpResetPoolTracking(VOID);        /* host tests */
+
+/* poolpage.c (kernel) or the host harness: pages for the descriptors. */
+VOID MiInitializePoolRegions(PVOID NonPagedStorage, PVOID PagedStorage);
+SIZE_T MiPoolRegionStorageSize(VOID);
+PVOID MiAllocatePoolPages(ULONG PoolIndex, PFN_NUMBER Pages);
+VOID MiFreePoolPages(ULONG PoolIndex, PVOID Va, PFN_NUMBER Pages);
+/* EXP_* descriptor index of the pool region holding Va, or -1. */
+LONG MiPoolIndexOfAddress(PVOID Va);
+/* Are these pool pages allocated (reserved) right now? */
+BOOLEAN MiIsPoolPageAllocated(ULONG PoolIndex, PVOID Va);
+/* Demand-zero fault on paged pool: TRUE if resolved. */
+BOOLEAN MiResolvePagedPoolFault(PVOID Va);
+/* Call Routine(Va, Pages) for each allocated run of one pool region. */
+typedef VOID (*PMI_POOL_RUN_ROUTINE)(ULONG PoolIndex, PVOID Va, PFN_NUMBER Pages, PVOID Context);
+VOID MiEnumeratePoolRuns(ULONG PoolIndex, PMI_POOL_RUN_ROUTINE Routine, PVOID Context);
+PFN_NUMBER MiPoolPagesInUse(ULONG PoolIndex);
+
+/* special.c: Driver Verifier's special pool. */
+VOID MiInitializeSpecialPool(VOID);
+BOOLEAN MiUseSpecialPool(ULONG Tag, SIZE_T NumberOfBytes, ULONG PoolType);
+PVOID MiAllocateSpecialPool(SIZE_T NumberOfBytes, ULONG Tag, ULONG PoolType, ULONG Priority);
+BOOLEAN MiIsSpecialPoolAddress(PVOID Va);
+VOID MiFreeSpecialPool(PVOID P, ULONG Tag, BOOLEAN CheckTag);
+SIZE_T MiSpecialPoolBlockSize(PVOID P);
+/* A fault in special pool: bug checks (0xCC/0xCD) if it is one. */
+VOID MiCheckSpecialPoolFault(PVOID Va, BOOLEAN Write, PVOID Pc);
+
+/* pool.c */
+VOID ExpInitializePool(VOID);
+/* Bytes the caller asked for on a live block (whole pages for big ones). */
+SIZE_T ExpPoolBlockBytes(PVOID P);
+extern POOL_DESCRIPTOR ExpPoolDescriptors[EXP_POOL_DESCRIPTORS];
+/* Quota, charged by ExAllocatePoolWithQuotaTag and POOL_FLAG_USE_QUOTA. */
+typedef struct _EPROCESS_QUOTA_BLOCK {
+    SIZE_T Usage[2];                /* [0] nonpaged, [1] paged */
+    SIZE_T Limit[2];
+    SIZE_T Peak[2];
+} EPROCESS_QUOTA_BLOCK, *PEPROCESS_QUOTA_BLOCK;
+extern EPROCESS_QUOTA_BLOCK PspDefaultQuotaBlock;
+
+#endif

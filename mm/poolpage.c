@@ -1,0 +1,196 @@
+/*
+ * poolpage.c - the pages under the pools: two regions of system space,
+ * each handed out by a free-run tree (runtree.c) as sysptes.c does.
+ *
+ *   nonpaged pool  MM_NONPAGED_POOL_START: pages are taken from the PFN
+ *                  database and mapped when the addresses are allocated,
+ *                  and stay resident until freed.
+ *   paged pool     MM_PAGED_POOL_START: allocating only reserves the
+ *                  addresses (the pages are "committed"); each page gets
+ *                  a zeroed physical page on the first touch, through
+ *                  MmAccessFault -> MiResolvePagedPoolFault (demand zero).
+ *                  Freeing gives back whatever pages were touched.
+ *
+ * Pool pages are never paged out yet (that is the page-file issue): once
+ * touched, a paged-pool page stays resident until it is freed. Both trees
+ * are guarded by MmPfnLock, which mapping needs anyway.
+ */
+#include "pool_internal.h"
+
+static MI_RUN_TREE MiPoolTree[2];       /* [0] nonpaged, [1] paged */
+static const ULONG64 MiPoolBase[2] = {MM_NONPAGED_POOL_START, MM_PAGED_POOL_START};
+static const PFN_NUMBER MiPoolPages[2] = {MM_NONPAGED_POOL_PAGES, MM_PAGED_POOL_PAGES};
+
+#define MI_POOL_REGION(PoolIndex) ((PoolIndex) == EXP_PAGED ? 1 : 0)
+
+SIZE_T MiPoolRegionStorageSize(VOID)
+{
+    /* Both regions have the same number of pages. */
+    return MiRunTreeStorageSize(MM_NONPAGED_POOL_PAGES);
+}
+
+VOID MiInitializePoolRegions(PVOID NonPagedStorage, PVOID PagedStorage)
+{
+    MiRunTreeInitialize(&MiPoolTree[0], NonPagedStorage, MiPoolPages[0]);
+    MiRunTreeSetFree(&MiPoolTree[0], 0, MiPoolPages[0]);
+    MiRunTreeInitialize(&MiPoolTree[1], PagedStorage, MiPoolPages[1]);
+    MiRunTreeSetFree(&MiPoolTree[1], 0, MiPoolPages[1]);
+}
+
+LONG MiPoolIndexOfAddress(PVOID Va)
+{
+    ULONG64 va = (ULONG64)Va;
+
+    if (va >= MM_NONPAGED_POOL_START && va < MM_NONPAGED_POOL_END) {
+        /* The PTE says whether the page may execute: which descriptor. */
+        PMMPTE pte = MiGetPteAddress(Va);
+        ULONG level;
+        if (MiWalkToPte(Va, &level) == NULL)
+            return EXP_NONPAGED_NX;
+        return (pte->Long & MM_PTE_NO_EXECUTE) ? EXP_NONPAGED_NX : EXP_NONPAGED_EXECUTE;
+    }
+    if (va >= MM_PAGED_POOL_START && va < MM_PAGED_POOL_START + (MM_PAGED_POOL_PAGES << PAGE_SHIFT))
+        return EXP_PAGED;
+    return -1;
+}
+
+static PFN_NUMBER MiPoolPageIndex(ULONG Region, PVOID Va)
+{
+    return ((ULONG64)Va - MiPoolBase[Region]) >> PAGE_SHIFT;
+}
+
+BOOLEAN MiIsPoolPageAllocated(ULONG PoolIndex, PVOID Va)
+{
+    ULONG region = MI_POOL_REGION(PoolIndex);
+    PFN_NUMBER index = MiPoolPageIndex(region, Va);
+
+    return index < MiPoolPages[region] && !MiRunTreeIsFree(&MiPoolTree[region], index);
+}
+
+/* MmPfnLock held: give back the resident pages of [Va, Va + Pages). */
+static void MiReleasePoolPagesLocked(ULONG Region, PUCHAR Va, PFN_NUMBER Pages)
+{
+    for (PFN_NUMBER i = 0; i < Pages; i++) {
+        PUCHAR page = Va + (i << PAGE_SHIFT);
+        ULONG level;
+        PMMPTE pte = MiWalkToPte(page, &level);
+        PFN_NUMBER frame;
+        if (pte == NULL)
+            continue;                   /* paged pool never touched */
+        frame = MI_PTE_FRAME(*pte);
+        MiUnmapSystemPagesLocked(page, 1);
+        MiFreeActivePage(frame);
+    }
+    MiRunTreeSetFree(&MiPoolTree[Region], MiPoolPageIndex(Region, Va), Pages);
+}
+
+PVOID MiAllocatePoolPages(ULONG PoolIndex, PFN_NUMBER Pages)
+{
+    ULONG region = MI_POOL_REGION(PoolIndex);
+    ULONG64 bits = MM_PTE_WRITE | MM_PTE_GLOBAL |
+                   (PoolIndex == EXP_NONPAGED_EXECUTE ? 0 : MM_PTE_NO_EXECUTE);
+    PFN_NUMBER index;
+    PUCHAR va = NULL;
+    KIRQL irql;
+
+    if (Pages == 0 || Pages > MiPoolPages[region])
+        return NULL;
+    KeAcquireSpinLock(&MmPfnLock, &irql);
+    index = MiRunTreeFind(&MiPoolTree[region], Pages, 0, MiPoolPages[region] - 1, 0);
+    if (index == MI_RUN_NONE)
+        goto out;
+    /* Nonpaged pages must all exist now; paged ones on first touch. */
+    if (region == 0 && MmAvailablePages < Pages)
+        goto out;
+    MiRunTreeSetUsed(&MiPoolTree[region], index, Pages);
+    va = (PUCHAR)(MiPoolBase[region] + (index << PAGE_SHIFT));
+    if (region == 1)
+        goto out;
+    for (PFN_NUMBER i = 0; i < Pages; i++) {
+        PUCHAR page = va + (i << PAGE_SHIFT);
+        PFN_NUMBER frame = MiRemoveAnyPage(0);
+        if (frame != 0) {
+            MiInitializePfnForActivePage(frame, MiGetPteAddress(page), MiCached);
+            if (!NT_SUCCESS(MiMapSystemPagesLocked(page, frame, 1, bits))) {
+                MiFreeActivePage(frame);
+                frame = 0;
+            }
+        }
+        if (frame == 0) {               /* out of pages or page tables */
+            MiReleasePoolPagesLocked(region, va, Pages);
+            va = NULL;
+            break;
+        }
+    }
+out:
+    KeReleaseSpinLock(&MmPfnLock, irql);
+    return va;
+}
+
+VOID MiFreePoolPages(ULONG PoolIndex, PVOID Va, PFN_NUMBER Pages)
+{
+    ULONG region = MI_POOL_REGION(PoolIndex);
+    KIRQL irql;
+
+    KeAcquireSpinLock(&MmPfnLock, &irql);
+    MiReleasePoolPagesLocked(region, Va, Pages);
+    KeReleaseSpinLock(&MmPfnLock, irql);
+}
+
+BOOLEAN MiResolvePagedPoolFault(PVOID Va)
+{
+    PUCHAR page = PAGE_ALIGN(Va);
+    BOOLEAN resolved = FALSE;
+    PFN_NUMBER frame;
+    ULONG level;
+    KIRQL irql;
+
+    if (MiPoolIndexOfAddress(Va) != EXP_PAGED)
+        return FALSE;
+    KeAcquireSpinLock(&MmPfnLock, &irql);
+    if (!MiIsPoolPageAllocated(EXP_PAGED, page))
+        goto out;                       /* not committed: a bad access */
+    if (MiWalkToPte(page, &level) != NULL) {
+        resolved = TRUE;                /* another fault got there first */
+        goto out;
+    }
+    frame = MiRemoveZeroPage(0);
+    if (frame == 0)
+        goto out;
+    MiInitializePfnForActivePage(frame, MiGetPteAddress(page), MiCached);
+    if (!NT_SUCCESS(MiMapSystemPagesLocked(page, frame, 1,
+                                           MM_PTE_WRITE | MM_PTE_GLOBAL | MM_PTE_NO_EXECUTE))) {
+        MiFreeActivePage(frame);
+        goto out;
+    }
+    resolved = TRUE;
+out:
+    KeReleaseSpinLock(&MmPfnLock, irql);
+    return resolved;
+}
+
+VOID MiEnumeratePoolRuns(ULONG PoolIndex, PMI_POOL_RUN_ROUTINE Routine, PVOID Context)
+{
+    ULONG region = MI_POOL_REGION(PoolIndex);
+    PFN_NUMBER start = 0, i;
+
+    /* Walks the bitmap: O(region) but only for reports. Runs are read
+     * without the lock; the caller knows the pool is quiet. */
+    while (start < MiPoolPages[region]) {
+        while (start < MiPoolPages[region] && MiRunTreeIsFree(&MiPoolTree[region], start))
+            start++;
+        for (i = start; i < MiPoolPages[region] && !MiRunTreeIsFree(&MiPoolTree[region], i); i++)
+            ;
+        if (i > start)
+            Routine(PoolIndex, (PVOID)(MiPoolBase[region] + (start << PAGE_SHIFT)), i - start,
+                    Context);
+        start = i;
+    }
+}
+
+PFN_NUMBER MiPoolPagesInUse(ULONG PoolIndex)
+{
+    ULONG region = MI_POOL_REGION(PoolIndex);
+
+    return MiPoolPages[region] - MiRunTreeFreeCount(&MiPoolTree[region]);
+}

@@ -1,0 +1,346 @@
+/*
+ * special.c - Driver Verifier's special pool.
+ *
+ * Boot option verifier=LIST, LIST being comma-separated words: "special"
+ * (every tag), "underrun" (place blocks at the start of their page), or
+ * tags of up to four characters ("verifier=Mica,Test"). Each selected
+ * allocation smaller than a page gets a page of its own in a region of
+ * two-page slots (MM_SPECIAL_POOL_START), next to a guard page that is
+ * never mapped:
+ *
+ *   overrun mode (default)  [data page: header .. pattern .. block][guard]
+ *       the block ends at the page end (rounded down to 16 bytes), so
+ *       reading or writing past it faults at once: 0xCD.
+ *   underrun mode           [guard][data page: block .. pattern .. header]
+ *       the block starts the page: touching below it faults at once: 0xCD.
+ *
+ * Every byte of the page that is not the block or its header holds a
+ * pattern byte; the free checks it, so a small overrun (into the 16-byte
+ * rounding) or an underrun (overrun mode) is caught then:
+ * SPECIAL_POOL_DETECTED_MEMORY_CORRUPTION 0xC1. A freed slot's page is
+ * unmapped and the slot waits at the back of a FIFO before it is used
+ * again, so a use after free faults for as long as possible: 0xCC.
+ *
+ * Parameters are NT's (nt-mm-facts.md, section 4). Special pool has no
+ * lock-free path; it is a debugging aid and is guarded by one spin lock.
+ */
+#include "pool_internal.h"
+
+#define MI_SPECIAL_SLOTS (MM_SPECIAL_POOL_PAGES / 2)
+#define MI_SPECIAL_MAX_TAGS 16
+#define MI_SPECIAL_MAGIC 0x5350           /* 'PS' */
+/* 0xC1 fourth parameters. */
+#define MI_SPECIAL_FREE_NOT_ALLOCATED 0x20
+#define MI_SPECIAL_BAD_ADDRESS        0x21
+#define MI_SPECIAL_BAD_SIZE           0x22
+#define MI_SPECIAL_BYTES_BEFORE       0x23
+#define MI_SPECIAL_BYTES_AFTER        0x24
+#define MI_SPECIAL_ALLOC_IRQL         0x30
+#define MI_SPECIAL_FREE_IRQL          0x31
+
+typedef enum _MI_SPECIAL_STATE { MiSlotUnused, MiSlotLive, MiSlotFreed } MI_SPECIAL_STATE;
+
+/* Kept in the data page, next to the block. */
+typedef struct _MI_SPECIAL_HEADER {
+    USHORT Magic;
+    UCHAR Pattern;
+    UCHAR Underrun;
+    ULONG Tag;
+    ULONG Bytes;                    /* as requested */
+    USHORT PoolType;
+    USHORT Reserved;
+} MI_SPECIAL_HEADER, *PMI_SPECIAL_HEADER;
+
+static BOOLEAN MiSpecialEnabled, MiSpecialAllTags, MiSpecialUnderrun;
+static ULONG MiSpecialTags[MI_SPECIAL_MAX_TAGS], MiSpecialTagCount;
+static KSPIN_LOCK MiSpecialLock;
+static UCHAR *MiSpecialState;               /* MI_SPECIAL_STATE per slot */
+static ULONG *MiSpecialFifo;                /* freed slots, oldest first */
+static ULONG MiSpecialFifoHead, MiSpecialFifoCount, MiSpecialNextUnused;
+ULONG MiSpecialPoolPagesInUse;
+
+static ULONG MiTagFromWord(PCSTR Word, ULONG Length)
+{
+    ULONG tag = 0;
+
+    /* Tags read as text in their first byte: 'Mica' is 0x6163694D. Short
+     * tags are padded with spaces, as NT's are. */
+    for (ULONG i = 0; i < 4; i++)
+        tag |= (ULONG)(UCHAR)(i < Length ? Word[i] : ' ') << (8 * i);
+    return tag;
+}
+
+VOID MiInitializeSpecialPool(VOID)
+{
+    char option[128];
+    PCSTR word;
+
+    if (!KeQueryBootOption("verifier", option, sizeof(option)))
+        return;
+    for (word = option; *word;) {
+        ULONG length = 0;
+        while (word[length] && word[length] != ',')
+            length++;
+        if (length == 7 && RtlCompareMemory(word, "special", 7) == 7)
+            MiSpecialAllTags = TRUE;
+        else if (length == 8 && RtlCompareMemory(word, "underrun", 8) == 8)
+            MiSpecialUnderrun = TRUE;
+        else if (length >= 1 && length <= 4 && MiSpecialTagCount < MI_SPECIAL_MAX_TAGS)
+            MiSpecialTags[MiSpecialTagCount++] = MiTagFromWord(word, length);
+        else if (length != 0)
+            DbgPrint("Mm: verifier: '%.*s' is not special, underrun or a tag; ignored\n",
+                     (int)length, word);
+        word += length;
+        if (*word == ',')
+            word++;
+    }
+    if (!MiSpecialAllTags && MiSpecialTagCount == 0)
+        return;
+    MiSpecialState = ExAllocatePoolWithTag(NonPagedPoolNx, MI_SPECIAL_SLOTS, 'lpSM');
+    MiSpecialFifo = ExAllocatePoolWithTag(NonPagedPoolNx, MI_SPECIAL_SLOTS * sizeof(ULONG),
+                                          'lpSM');
+    if (MiSpecialState == NULL || MiSpecialFifo == NULL) {
+        DbgPrint("Mm: verifier: no memory for special pool; it stays off\n");
+        return;
+    }
+    RtlZeroMemory(MiSpecialState, MI_SPECIAL_SLOTS);
+    KeInitializeSpinLock(&MiSpecialLock);
+    MiSpecialEnabled = TRUE;
+    DbgPrint("Mm: special pool on for %s (%u tags), %s mode, %llu slots\n",
+             MiSpecialAllTags ? "every tag" : "tags", MiSpecialTagCount,
+             MiSpecialUnderrun ? "underrun" : "overrun", (ULONG64)MI_SPECIAL_SLOTS);
+}
+
+BOOLEAN MiUseSpecialPool(ULONG Tag, SIZE_T NumberOfBytes, ULONG PoolType)
+{
+    UNREFERENCED_PARAMETER(PoolType);
+    if (!MiSpecialEnabled || NumberOfBytes > PAGE_SIZE - sizeof(MI_SPECIAL_HEADER))
+        return FALSE;
+    if (MiSpecialAllTags)
+        return TRUE;
+    for (ULONG i = 0; i < MiSpecialTagCount; i++)
+        if (((MiSpecialTags[i] ^ Tag) & ~PROTECTED_POOL) == 0)
+            return TRUE;
+    return FALSE;
+}
+
+BOOLEAN MiIsSpecialPoolAddress(PVOID Va)
+{
+    return (ULONG64)Va >= MM_SPECIAL_POOL_START && (ULONG64)Va < MM_SPECIAL_POOL_END;
+}
+
+static PUCHAR MiSlotBase(ULONG Slot)
+{
+    return (PUCHAR)(MM_SPECIAL_POOL_START + ((ULONG64)Slot << (PAGE_SHIFT + 1)));
+}
+
+static ULONG MiSlotOf(PVOID Va)
+{
+    return (ULONG)(((ULONG64)Va - MM_SPECIAL_POOL_START) >> (PAGE_SHIFT + 1));
+}
+
+/* Where the block and header sit in the data page. */
+static PUCHAR MiSpecialDataPage(ULONG Slot, BOOLEAN Underrun)
+{
+    return MiSlotBase(Slot) + (Underrun ? PAGE_SIZE : 0);
+}
+
+static PMI_SPECIAL_HEADER MiSpecialHeader(PUCHAR Page, BOOLEAN Underrun)
+{
+    return (PMI_SPECIAL_HEADER)(Underrun ? Page + PAGE_SIZE - sizeof(MI_SPECIAL_HEADER) : Page);
+}
+
+static PUCHAR MiSpecialBlock(PUCHAR Page, BOOLEAN Underrun, SIZE_T Bytes)
+{
+    return Underrun ? Page : Page + ((PAGE_SIZE - Bytes) & ~(SIZE_T)(POOL_BLOCK_SIZE - 1));
+}
+
+PVOID MiAllocateSpecialPool(SIZE_T NumberOfBytes, ULONG Tag, ULONG PoolType, ULONG Priority)
+{
+    BOOLEAN underrun = MiSpecialUnderrun;
+    BOOLEAN paged = (PoolType & BASE_POOL_TYPE_MASK) != 0;
+    KIRQL irql = KeGetCurrentIrql();
+    ULONG slot;
+    PFN_NUMBER frame = 0;
+    PUCHAR page, block;
+    PMI_SPECIAL_HEADER header;
+    UCHAR pattern;
+
+    if (irql > (paged ? APC_LEVEL : DISPATCH_LEVEL))
+        KeBugCheckEx(SPECIAL_POOL_DETECTED_MEMORY_CORRUPTION, irql, PoolType, NumberOfBytes,
+                     MI_SPECIAL_ALLOC_IRQL);
+    if (!MiSpecialEnabled || NumberOfBytes > PAGE_SIZE - sizeof(MI_SPECIAL_HEADER))
+        return NULL;
+    if (NumberOfBytes == 0)
+        NumberOfBytes = 1;
+    if ((Priority & 0xF) == 8)
+        underrun = FALSE;               /* ...SpecialPoolOverrun */
+    else if ((Priority & 0xF) == 9)
+        underrun = TRUE;                /* ...SpecialPoolUnderrun */
+
+    KeAcquireSpinLock(&MiSpecialLock, &irql);
+    if (MiSpecialNextUnused < MI_SPECIAL_SLOTS) {
+        slot = MiSpecialNextUnused++;
+    } else if (MiSpecialFifoCount > 0) {
+        slot = MiSpecialFifo[MiSpecialFifoHead];
+        MiSpecialFifoHead = (MiSpecialFifoHead + 1) % MI_SPECIAL_SLOTS;
+        MiSpecialFifoCount--;
+    } else {
+        KeReleaseSpinLock(&MiSpecialLock, irql);
+        return NULL;
+    }
+    MiSpecialState[slot] = MiSlotLive;
+    KeReleaseSpinLock(&MiSpecialLock, irql);
+
+    /* As NT: leave the last pages to everyone else; then normal pool. */
+    page = MiSpecialDataPage(slot, underrun);
+    KeAcquireSpinLock(&MmPfnLock, &irql);
+    if (MmAvailablePages >= 256)
+        frame = MiRemoveAnyPage(0);
+    if (frame != 0) {
+        MiInitializePfnForActivePage(frame, MiGetPteAddress(page), MiCached);
+        if (!NT_SUCCESS(MiMapSystemPagesLocked(page, frame, 1,
+                                               MM_PTE_WRITE | MM_PTE_GLOBAL |
+                                                   (PoolType & POOL_NX_ALLOCATION || paged
+                                                        ? MM_PTE_NO_EXECUTE : 0)))) {
+            MiFreeActivePage(frame);
+            frame = 0;
+        }
+    }
+    KeReleaseSpinLock(&MmPfnLock, irql);
+    if (frame == 0) {
+        KeAcquireSpinLock(&MiSpecialLock, &irql);
+        MiSpecialState[slot] = MiSlotFreed;
+        MiSpecialFifo[(MiSpecialFifoHead + MiSpecialFifoCount++) % MI_SPECIAL_SLOTS] = slot;
+        KeReleaseSpinLock(&MiSpecialLock, irql);
+        return NULL;
+    }
+
+    /* The pattern changes with time, as NT's (the tick count's low byte). */
+    pattern = (UCHAR)(KeReadTimeStampCounter() >> 12) | 1;
+    memset(page, pattern, PAGE_SIZE);
+    header = MiSpecialHeader(page, underrun);
+    header->Magic = MI_SPECIAL_MAGIC;
+    header->Pattern = pattern;
+    header->Underrun = underrun;
+    header->Tag = Tag;
+    header->Bytes = (ULONG)NumberOfBytes;
+    header->PoolType = (USHORT)PoolType;
+    header->Reserved = 0;
+    block = MiSpecialBlock(page, underrun, NumberOfBytes);
+    __atomic_add_fetch(&MiSpecialPoolPagesInUse, 1, __ATOMIC_RELAXED);
+    irql = KeGetCurrentIrql();
+    if (irql < DISPATCH_LEVEL)
+        KeRaiseIrql(DISPATCH_LEVEL, &irql);
+    ExpInsertPoolTracker(KeGetCurrentProcessorNumber(), Tag, PAGE_SIZE, paged);
+    if (irql < DISPATCH_LEVEL)
+        KeLowerIrql(irql);
+    return block;
+}
+
+/* The header of the live special allocation holding P; bug checks if none. */
+static PMI_SPECIAL_HEADER MiCheckSpecialBlock(PVOID P, PUCHAR *Page)
+{
+    ULONG slot = MiSlotOf(P);
+    PUCHAR page = PAGE_ALIGN(P);
+    PMI_SPECIAL_HEADER header;
+    BOOLEAN underrun = page != MiSlotBase(slot);
+
+    if (MiSpecialState == NULL || MiSpecialState[slot] != MiSlotLive || !MmIsAddressValid(page))
+        KeBugCheckEx(SPECIAL_POOL_DETECTED_MEMORY_CORRUPTION, (ULONG_PTR)P,
+                     (ULONG_PTR)MiGetPteAddress(P), 0, MI_SPECIAL_FREE_NOT_ALLOCATED);
+    header = MiSpecialHeader(page, underrun);
+    if (header->Magic != MI_SPECIAL_MAGIC || header->Underrun != underrun ||
+        header->Bytes == 0 || header->Bytes > PAGE_SIZE - sizeof(MI_SPECIAL_HEADER))
+        KeBugCheckEx(SPECIAL_POOL_DETECTED_MEMORY_CORRUPTION, (ULONG_PTR)P, header->Bytes, 0,
+                     MI_SPECIAL_BAD_SIZE);
+    if ((PUCHAR)P != MiSpecialBlock(page, underrun, header->Bytes))
+        KeBugCheckEx(SPECIAL_POOL_DETECTED_MEMORY_CORRUPTION, (ULONG_PTR)P, header->Bytes,
+                     (ULONG_PTR)MiSpecialBlock(page, underrun, header->Bytes),
+                     MI_SPECIAL_BAD_ADDRESS);
+    *Page = page;
+    return header;
+}
+
+SIZE_T MiSpecialPoolBlockSize(PVOID P)
+{
+    PUCHAR page;
+
+    return MiCheckSpecialBlock(P, &page)->Bytes;
+}
+
+/* First byte in [From, To) that is not Pattern, or NULL. */
+static PUCHAR MiFindNonPattern(PUCHAR From, PUCHAR To, UCHAR Pattern)
+{
+    for (PUCHAR b = From; b < To; b++)
+        if (*b != Pattern)
+            return b;
+    return NULL;
+}
+
+VOID MiFreeSpecialPool(PVOID P, ULONG Tag, BOOLEAN CheckTag)
+{
+    KIRQL irql = KeGetCurrentIrql();
+    PUCHAR page, block = P, bad;
+    PMI_SPECIAL_HEADER header;
+    BOOLEAN paged;
+    ULONG slot = MiSlotOf(P), stored;
+    PFN_NUMBER frame;
+
+    header = MiCheckSpecialBlock(P, &page);
+    paged = (header->PoolType & BASE_POOL_TYPE_MASK) != 0;
+    if (irql > (paged ? APC_LEVEL : DISPATCH_LEVEL))
+        KeBugCheckEx(SPECIAL_POOL_DETECTED_MEMORY_CORRUPTION, irql, header->PoolType,
+                     (ULONG_PTR)P, MI_SPECIAL_FREE_IRQL);
+    /* Everything around the block must still be the pattern. */
+    if (header->Underrun) {
+        bad = MiFindNonPattern(block + header->Bytes, (PUCHAR)header, header->Pattern);
+        if (bad != NULL)
+            KeBugCheckEx(SPECIAL_POOL_DETECTED_MEMORY_CORRUPTION, (ULONG_PTR)P, (ULONG_PTR)bad,
+                         header->Pattern, MI_SPECIAL_BYTES_AFTER);
+    } else {
+        bad = MiFindNonPattern((PUCHAR)(header + 1), block, header->Pattern);
+        if (bad != NULL)
+            KeBugCheckEx(SPECIAL_POOL_DETECTED_MEMORY_CORRUPTION, (ULONG_PTR)P, (ULONG_PTR)bad,
+                         header->Pattern, MI_SPECIAL_BYTES_BEFORE);
+        bad = MiFindNonPattern(block + header->Bytes, page + PAGE_SIZE, header->Pattern);
+        if (bad != NULL)
+            KeBugCheckEx(SPECIAL_POOL_DETECTED_MEMORY_CORRUPTION, (ULONG_PTR)P, (ULONG_PTR)bad,
+                         header->Pattern, MI_SPECIAL_BYTES_AFTER);
+    }
+    stored = header->Tag;
+    if ((CheckTag && ((stored ^ Tag) & ~PROTECTED_POOL) != 0) ||
+        ((stored & PROTECTED_POOL) && (!CheckTag || Tag != stored)))
+        KeBugCheckEx(BAD_POOL_CALLER, BAD_POOL_CALLER_WRONG_TAG, (ULONG_PTR)P, stored, Tag);
+
+    if (irql < DISPATCH_LEVEL)
+        KeRaiseIrql(DISPATCH_LEVEL, &irql);
+    ExpRemovePoolTracker(KeGetCurrentProcessorNumber(), stored, PAGE_SIZE, paged);
+    if (irql < DISPATCH_LEVEL)
+        KeLowerIrql(irql);
+
+    /* The page goes; the slot stays no-access at the back of the queue. */
+    KeAcquireSpinLock(&MmPfnLock, &irql);
+    frame = MI_PTE_FRAME(*MiGetPteAddress(page));
+    MiUnmapSystemPagesLocked(page, 1);
+    MiFreeActivePage(frame);
+    KeReleaseSpinLock(&MmPfnLock, irql);
+    KeAcquireSpinLock(&MiSpecialLock, &irql);
+    MiSpecialState[slot] = MiSlotFreed;
+    MiSpecialFifo[(MiSpecialFifoHead + MiSpecialFifoCount++) % MI_SPECIAL_SLOTS] = slot;
+    KeReleaseSpinLock(&MiSpecialLock, irql);
+    __atomic_sub_fetch(&MiSpecialPoolPagesInUse, 1, __ATOMIC_RELAXED);
+}
+
+VOID MiCheckSpecialPoolFault(PVOID Va, BOOLEAN Write, PVOID Pc)
+{
+    ULONG slot;
+
+    if (!MiIsSpecialPoolAddress(Va) || MiSpecialState == NULL)
+        return;
+    slot = MiSlotOf(Va);
+    if (MiSpecialState[slot] == MiSlotFreed)
+        KeBugCheckEx(PAGE_FAULT_IN_FREED_SPECIAL_POOL, (ULONG_PTR)Va, Write, (ULONG_PTR)Pc, 0);
+    if (MiSpecialState[slot] == MiSlotLive)
+        KeBugCheckEx(PAGE_FAULT_BEYOND_END_OF_ALLOCATION, (ULONG_PTR)Va, Write, (ULONG_PTR)Pc, 0);
+}
