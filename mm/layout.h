@@ -49,7 +49,7 @@
 #define MM_NONPAGED_POOL_END     (MM_NONPAGED_POOL_START + (MM_NONPAGED_POOL_PAGES << 12))
 /* Special pool (Driver Verifier): one page and a guard page per allocation. */
 #define MM_SPECIAL_POOL_START    0xFFFFFA9000000000ULL
-#define MM_SPECIAL_POOL_PAGES    (1ULL << 30 >> 12)     /* 1 GiB of addresses */
+#define MM_SPECIAL_POOL_PAGES    (256ULL << 20 >> 12)   /* 256 MiB of addresses */
 #define MM_SPECIAL_POOL_END      (MM_SPECIAL_POOL_START + (MM_SPECIAL_POOL_PAGES << 12))
 
 #define MM_KSEG0_BASE       0xFFFFFFFF80000000ULL      /* kernel image: VA = this + PA */

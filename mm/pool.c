@@ -279,6 +279,7 @@ static PVOID ExpAllocatePool(ULONG PoolType, SIZE_T NumberOfBytes, ULONG Tag, UL
                        (ChargeQuota ? EXP_HEADER_QUOTA : 0);
     KIRQL irql = KeGetCurrentIrql();
     PEPROCESS_QUOTA_BLOCK quota = NULL;
+    SIZE_T charge;
     PVOID p;
 
     if (irql > (paged ? APC_LEVEL : DISPATCH_LEVEL))
@@ -294,9 +295,13 @@ static PVOID ExpAllocatePool(ULONG PoolType, SIZE_T NumberOfBytes, ULONG Tag, UL
             return p;
         /* No special pool left: NT quietly uses the normal pool. */
     }
+    /* A small block is charged what it holds, as ExQueryPoolBlockSize says. */
+    charge = NumberOfBytes > POOL_SMALL_LIMIT
+                 ? NumberOfBytes
+                 : ((SIZE_T)ExpBytesToUnits(NumberOfBytes) << POOL_BLOCK_SHIFT) - sizeof(POOL_HEADER);
     if (ChargeQuota) {
         quota = &PspDefaultQuotaBlock;
-        if (!ExpChargeQuota(quota, paged, NumberOfBytes)) {
+        if (!ExpChargeQuota(quota, paged, charge)) {
             if (PoolType & POOL_QUOTA_FAIL_INSTEAD_OF_RAISE)
                 return NULL;
             return ExpAllocationFailed(PoolType | POOL_RAISE_IF_ALLOCATION_FAILURE, Caller);
@@ -308,7 +313,7 @@ static PVOID ExpAllocatePool(ULONG PoolType, SIZE_T NumberOfBytes, ULONG Tag, UL
         p = ExpAllocateSmall(index, headerType, NumberOfBytes, Tag, quota);
     if (p == NULL) {
         if (quota != NULL)
-            ExpReturnQuota(quota, paged, NumberOfBytes);
+            ExpReturnQuota(quota, paged, charge);
         return ExpAllocationFailed(PoolType, Caller);
     }
     return p;
@@ -460,7 +465,8 @@ static void ExpFreeSmall(ULONG Index, PVOID P, ULONG Tag, BOOLEAN CheckTag)
     units = entry->BlockSize;
     quota = entry->ProcessBilled;
     if (quota != NULL)
-        ExpReturnQuota(quota, Index == EXP_PAGED, ((SIZE_T)units << POOL_BLOCK_SHIFT) - 16);
+        ExpReturnQuota(quota, Index == EXP_PAGED,
+                       ((SIZE_T)units << POOL_BLOCK_SHIFT) - sizeof(POOL_HEADER));
     irql = ExpRaiseToDpc();
     ExpRemovePoolTracker(KeGetCurrentProcessorNumber(), entry->PoolTag,
                          (SIZE_T)units << POOL_BLOCK_SHIFT, Index == EXP_PAGED);

@@ -124,8 +124,12 @@ static void ExpSplitBlock(PPOOL_DESCRIPTOR Descriptor, PPOOL_HEADER Entry, ULONG
     PPOOL_HEADER rest;
 
     Entry->BlockSize = (UCHAR)Units;
-    if (TotalUnits == Units)
+    if (TotalUnits == Units) {
+        /* Exact fit; after an alignment skip the block shrank from the left. */
+        if (!ExpIsLastBlock(Entry))
+            ExpNextBlock(Entry)->PreviousSize = (UCHAR)Units;
         return;
+    }
     rest = ExpNextBlock(Entry);
     rest->PreviousSize = (UCHAR)Units;
     rest->BlockSize = (UCHAR)(TotalUnits - Units);

@@ -3,7 +3,9 @@
  *
  * Boot option verifier=LIST, LIST being comma-separated words: "special"
  * (every tag), "underrun" (place blocks at the start of their page), or
- * tags of up to four characters ("verifier=Mica,Test"). Each selected
+ * tags of up to four characters ("verifier=Mica,Test"). Without it, an
+ * allocation can still ask for special pool (POOL_FLAG_SPECIAL_POOL, with
+ * ExAllocatePool3's priority choosing overrun or underrun). Each selected
  * allocation smaller than a page gets a page of its own in a region of
  * two-page slots (MM_SPECIAL_POOL_START), next to a guard page that is
  * never mapped:
@@ -52,6 +54,7 @@ typedef struct _MI_SPECIAL_HEADER {
 } MI_SPECIAL_HEADER, *PMI_SPECIAL_HEADER;
 
 static BOOLEAN MiSpecialEnabled, MiSpecialAllTags, MiSpecialUnderrun;
+static BOOLEAN MiSpecialAvailable;      /* slot tables made */
 static ULONG MiSpecialTags[MI_SPECIAL_MAX_TAGS], MiSpecialTagCount;
 static KSPIN_LOCK MiSpecialLock;
 static UCHAR *MiSpecialState;               /* MI_SPECIAL_STATE per slot */
@@ -76,7 +79,7 @@ VOID MiInitializeSpecialPool(VOID)
     PCSTR word;
 
     if (!KeQueryBootOption("verifier", option, sizeof(option)))
-        return;
+        option[0] = 0;
     for (word = option; *word;) {
         ULONG length = 0;
         while (word[length] && word[length] != ',')
@@ -94,21 +97,23 @@ VOID MiInitializeSpecialPool(VOID)
         if (*word == ',')
             word++;
     }
-    if (!MiSpecialAllTags && MiSpecialTagCount == 0)
-        return;
+    /* The slot tables always exist: POOL_FLAG_SPECIAL_POOL asks for special
+     * pool per allocation, with or without verifier=. */
     MiSpecialState = ExAllocatePoolWithTag(NonPagedPoolNx, MI_SPECIAL_SLOTS, 'lpSM');
     MiSpecialFifo = ExAllocatePoolWithTag(NonPagedPoolNx, MI_SPECIAL_SLOTS * sizeof(ULONG),
                                           'lpSM');
     if (MiSpecialState == NULL || MiSpecialFifo == NULL) {
-        DbgPrint("Mm: verifier: no memory for special pool; it stays off\n");
+        DbgPrint("Mm: no memory for special pool; it stays off\n");
         return;
     }
     RtlZeroMemory(MiSpecialState, MI_SPECIAL_SLOTS);
     KeInitializeSpinLock(&MiSpecialLock);
-    MiSpecialEnabled = TRUE;
-    DbgPrint("Mm: special pool on for %s (%u tags), %s mode, %llu slots\n",
-             MiSpecialAllTags ? "every tag" : "tags", MiSpecialTagCount,
-             MiSpecialUnderrun ? "underrun" : "overrun", (ULONG64)MI_SPECIAL_SLOTS);
+    MiSpecialAvailable = TRUE;
+    MiSpecialEnabled = MiSpecialAllTags || MiSpecialTagCount != 0;
+    if (MiSpecialEnabled)
+        DbgPrint("Mm: verifier: special pool for %s, %s mode, %llu slots\n",
+                 MiSpecialAllTags ? "every tag" : "the tags given",
+                 MiSpecialUnderrun ? "underrun" : "overrun", (ULONG64)MI_SPECIAL_SLOTS);
 }
 
 BOOLEAN MiUseSpecialPool(ULONG Tag, SIZE_T NumberOfBytes, ULONG PoolType)
@@ -169,7 +174,7 @@ PVOID MiAllocateSpecialPool(SIZE_T NumberOfBytes, ULONG Tag, ULONG PoolType, ULO
     if (irql > (paged ? APC_LEVEL : DISPATCH_LEVEL))
         KeBugCheckEx(SPECIAL_POOL_DETECTED_MEMORY_CORRUPTION, irql, PoolType, NumberOfBytes,
                      MI_SPECIAL_ALLOC_IRQL);
-    if (!MiSpecialEnabled || NumberOfBytes > PAGE_SIZE - sizeof(MI_SPECIAL_HEADER))
+    if (!MiSpecialAvailable || NumberOfBytes > PAGE_SIZE - sizeof(MI_SPECIAL_HEADER))
         return NULL;
     if (NumberOfBytes == 0)
         NumberOfBytes = 1;
