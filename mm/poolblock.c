@@ -201,6 +201,9 @@ VOID ExpFreeBlock(PPOOL_DESCRIPTOR Descriptor, PPOOL_HEADER Entry)
     ULONG units = Entry->BlockSize;
 
     Descriptor->RunningDeAllocs++;
+    /* Marked free even if it merges into its left neighbour, so that a
+     * second free of it is recognised as one. */
+    Entry->PoolType = 0;
     /* Merge with a free right neighbour, then a free left one. */
     if (!ExpIsLastBlock(Entry)) {
         next = ExpNextBlock(Entry);
