@@ -289,7 +289,9 @@ static PVOID ExpAllocatePool(ULONG PoolType, SIZE_T NumberOfBytes, ULONG Tag, UL
     if ((PoolType & ~EXP_KNOWN_TYPE_BITS) != 0)
         return ExpAllocationFailed(PoolType, Caller);
 
-    if (SpecialPool || MiUseSpecialPool(Tag, NumberOfBytes, PoolType)) {
+    /* Quota-charged blocks stay in normal pool: special pool keeps no
+     * quota owner. */
+    if (!ChargeQuota && (SpecialPool || MiUseSpecialPool(Tag, NumberOfBytes, PoolType))) {
         p = MiAllocateSpecialPool(NumberOfBytes, Tag, PoolType, Priority);
         if (p != NULL)
             return p;
@@ -632,7 +634,7 @@ ULONG ExReportPoolLeaks(ULONG Tag)
 
     MiEnumeratePoolRuns(EXP_NONPAGED_NX, ExpReportRun, &r);   /* both nonpaged pools */
     MiEnumeratePoolRuns(EXP_PAGED, ExpReportRun, &r);
-    return r.Count;
+    return r.Count + MiReportSpecialPool(Tag, TRUE);
 }
 
 BOOLEAN ExDumpPoolPage(PVOID Address)
@@ -642,6 +644,10 @@ BOOLEAN ExDumpPoolPage(PVOID Address)
     LONG index = MiPoolIndexOfAddress(Address);
     PVOID page = PAGE_ALIGN(Address);
 
+    if (MiIsSpecialPoolAddress(Address)) {
+        MiDumpSpecialPool(Address);
+        return TRUE;
+    }
     if (index < 0 || !MiIsPoolPageAllocated((ULONG)index, page) || ExpIsBigTableStorage(page))
         return FALSE;
     if (ExpFindBigPage(&ExpBigTable, page, &big, FALSE)) {

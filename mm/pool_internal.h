@@ -176,6 +176,8 @@ PVOID MiAllocateSpecialPool(SIZE_T NumberOfBytes, ULONG Tag, ULONG PoolType, ULO
 BOOLEAN MiIsSpecialPoolAddress(PVOID Va);
 VOID MiFreeSpecialPool(PVOID P, ULONG Tag, BOOLEAN CheckTag);
 SIZE_T MiSpecialPoolBlockSize(PVOID P);
+ULONG MiReportSpecialPool(ULONG Tag, BOOLEAN Print);
+VOID MiDumpSpecialPool(PVOID Va);
 /* A fault in special pool: bug checks (0xCC/0xCD) if it is one. */
 VOID MiCheckSpecialPoolFault(PVOID Va, BOOLEAN Write, PVOID Pc);
 

@@ -119,7 +119,8 @@ VOID MiInitializeSpecialPool(VOID)
 BOOLEAN MiUseSpecialPool(ULONG Tag, SIZE_T NumberOfBytes, ULONG PoolType)
 {
     UNREFERENCED_PARAMETER(PoolType);
-    if (!MiSpecialEnabled || NumberOfBytes > PAGE_SIZE - sizeof(MI_SPECIAL_HEADER))
+    /* Whole-page requests (> POOL_SMALL_LIMIT) keep their page alignment. */
+    if (!MiSpecialEnabled || NumberOfBytes > POOL_SMALL_LIMIT)
         return FALSE;
     if (MiSpecialAllTags)
         return TRUE;
@@ -155,9 +156,12 @@ static PMI_SPECIAL_HEADER MiSpecialHeader(PUCHAR Page, BOOLEAN Underrun)
     return (PMI_SPECIAL_HEADER)(Underrun ? Page + PAGE_SIZE - sizeof(MI_SPECIAL_HEADER) : Page);
 }
 
-static PUCHAR MiSpecialBlock(PUCHAR Page, BOOLEAN Underrun, SIZE_T Bytes)
+/* Blocks are 16-byte aligned, 64 for the cache-aligned pool types. */
+static PUCHAR MiSpecialBlock(PUCHAR Page, BOOLEAN Underrun, SIZE_T Bytes, ULONG PoolType)
 {
-    return Underrun ? Page : Page + ((PAGE_SIZE - Bytes) & ~(SIZE_T)(POOL_BLOCK_SIZE - 1));
+    SIZE_T align = (PoolType & POOL_TYPE_CACHE_ALIGNED) ? POOL_CACHE_ALIGNMENT : POOL_BLOCK_SIZE;
+
+    return Underrun ? Page : Page + ((PAGE_SIZE - Bytes) & ~(align - 1));
 }
 
 PVOID MiAllocateSpecialPool(SIZE_T NumberOfBytes, ULONG Tag, ULONG PoolType, ULONG Priority)
@@ -174,7 +178,7 @@ PVOID MiAllocateSpecialPool(SIZE_T NumberOfBytes, ULONG Tag, ULONG PoolType, ULO
     if (irql > (paged ? APC_LEVEL : DISPATCH_LEVEL))
         KeBugCheckEx(SPECIAL_POOL_DETECTED_MEMORY_CORRUPTION, irql, PoolType, NumberOfBytes,
                      MI_SPECIAL_ALLOC_IRQL);
-    if (!MiSpecialAvailable || NumberOfBytes > PAGE_SIZE - sizeof(MI_SPECIAL_HEADER))
+    if (!MiSpecialAvailable || NumberOfBytes > POOL_SMALL_LIMIT)
         return NULL;
     if (NumberOfBytes == 0)
         NumberOfBytes = 1;
@@ -232,7 +236,7 @@ PVOID MiAllocateSpecialPool(SIZE_T NumberOfBytes, ULONG Tag, ULONG PoolType, ULO
     header->Bytes = (ULONG)NumberOfBytes;
     header->PoolType = (USHORT)PoolType;
     header->Reserved = 0;
-    block = MiSpecialBlock(page, underrun, NumberOfBytes);
+    block = MiSpecialBlock(page, underrun, NumberOfBytes, PoolType);
     __atomic_add_fetch(&MiSpecialPoolPagesInUse, 1, __ATOMIC_RELAXED);
     irql = KeGetCurrentIrql();
     if (irql < DISPATCH_LEVEL)
@@ -259,9 +263,9 @@ static PMI_SPECIAL_HEADER MiCheckSpecialBlock(PVOID P, PUCHAR *Page)
         header->Bytes == 0 || header->Bytes > PAGE_SIZE - sizeof(MI_SPECIAL_HEADER))
         KeBugCheckEx(SPECIAL_POOL_DETECTED_MEMORY_CORRUPTION, (ULONG_PTR)P, header->Bytes, 0,
                      MI_SPECIAL_BAD_SIZE);
-    if ((PUCHAR)P != MiSpecialBlock(page, underrun, header->Bytes))
+    if ((PUCHAR)P != MiSpecialBlock(page, underrun, header->Bytes, header->PoolType))
         KeBugCheckEx(SPECIAL_POOL_DETECTED_MEMORY_CORRUPTION, (ULONG_PTR)P, header->Bytes,
-                     (ULONG_PTR)MiSpecialBlock(page, underrun, header->Bytes),
+                     (ULONG_PTR)MiSpecialBlock(page, underrun, header->Bytes, header->PoolType),
                      MI_SPECIAL_BAD_ADDRESS);
     *Page = page;
     return header;
@@ -348,4 +352,47 @@ VOID MiCheckSpecialPoolFault(PVOID Va, BOOLEAN Write, PVOID Pc)
         KeBugCheckEx(PAGE_FAULT_IN_FREED_SPECIAL_POOL, (ULONG_PTR)Va, Write, (ULONG_PTR)Pc, 0);
     if (MiSpecialState[slot] == MiSlotLive)
         KeBugCheckEx(PAGE_FAULT_BEYOND_END_OF_ALLOCATION, (ULONG_PTR)Va, Write, (ULONG_PTR)Pc, 0);
+}
+
+/* Leak report: print (if Print) and count the live blocks tagged Tag (0: all). */
+ULONG MiReportSpecialPool(ULONG Tag, BOOLEAN Print)
+{
+    ULONG count = 0;
+
+    if (!MiSpecialAvailable)
+        return 0;
+    for (ULONG slot = 0; slot < MiSpecialNextUnused; slot++) {
+        PUCHAR page;
+        PMI_SPECIAL_HEADER header;
+        if (MiSpecialState[slot] != MiSlotLive)
+            continue;
+        page = MmIsAddressValid(MiSlotBase(slot)) ? MiSlotBase(slot) : MiSlotBase(slot) + PAGE_SIZE;
+        header = MiSpecialHeader(page, page != MiSlotBase(slot));
+        if (Tag != 0 && ((header->Tag ^ Tag) & ~PROTECTED_POOL) != 0)
+            continue;
+        count++;
+        if (Print)
+            DbgPrint("  %p %6u bytes %.4s %s (special pool)\n",
+                     MiSpecialBlock(page, header->Underrun, header->Bytes, header->PoolType),
+                     header->Bytes, (char *)&header->Tag,
+                     header->PoolType & BASE_POOL_TYPE_MASK ? "Paged" : "Nonp");
+    }
+    return count;
+}
+
+/* !pool for a special-pool address. */
+VOID MiDumpSpecialPool(PVOID Va)
+{
+    ULONG slot = MiSlotOf(Va);
+    PUCHAR page = PAGE_ALIGN(Va);
+
+    if (MiSpecialState == NULL || MiSpecialState[slot] != MiSlotLive || !MmIsAddressValid(page)) {
+        DbgPrint("%p is in special pool, slot %u, %s\n", Va, slot,
+                 MiSpecialState && MiSpecialState[slot] == MiSlotFreed ? "freed" : "not allocated");
+        return;
+    }
+    PMI_SPECIAL_HEADER header = MiSpecialHeader(page, page != MiSlotBase(slot));
+    DbgPrint("*%p : special pool, slot %u, %u bytes, tag %.4s, %s mode\n",
+             MiSpecialBlock(page, header->Underrun, header->Bytes, header->PoolType), slot,
+             header->Bytes, (char *)&header->Tag, header->Underrun ? "underrun" : "overrun");
 }

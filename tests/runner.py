@@ -52,6 +52,10 @@ BENCH_CONFIGS = {
     "bench-1g": {"firmware": "bios", "mem": "1G"},
     "bench-6g": {"firmware": "bios", "mem": "6G"},
 }
+# Extra batch boots: name -> (configuration, test pattern, boot options).
+VERIFIER_BOOTS = {
+    "bios-128m-verifier": ("bios-128m", "pool*", "verifier=special"),
+}
 BUGCHECK_CONFIG = "bios-128m"
 TIMEOUT = {"bios": 120, "uefi": 300}
 BOOT_BANNER = "Mica x86-64 teaching kernel"
@@ -304,6 +308,10 @@ def cmd_test(opts):
 
     configs = [c for c in TEST_CONFIGS if not opts.only or c in opts.only.split(",")]
     boots = [Boot(c, TEST_CONFIGS[c], "test=" + opts.pattern) for c in configs]
+    # Driver Verifier's special pool for every tag, with the pool tests.
+    for name, (config, pattern, extra) in VERIFIER_BOOTS.items():
+        if config in configs and opts.pattern in ("*", pattern):
+            boots.append(Boot(name, TEST_CONFIGS[config], "test=%s %s" % (pattern, extra)))
     run_parallel(boots, opts.jobs)
     bugcheck_tests = []
     for b in boots:

@@ -48,6 +48,8 @@ static void KtpCheckSize(POOL_TYPE Type, SIZE_T Bytes)
         KEXPECT_LE(ExpPageOffset(p) + Bytes, PAGE_SIZE);    /* never crosses a page */
         KEXPECT_GE(ExQueryPoolBlockSize(p, &quota), Bytes);
         KEXPECT_LT(ExQueryPoolBlockSize(p, &quota), Bytes + 32);
+        /* Normal blocks sit behind a header; special pool is verifier= at work. */
+        KEXPECT_TRUE(ExpPageOffset(p) != 0 || MiIsSpecialPoolAddress(p));
     }
     KEXPECT_FALSE(quota);
     KtpFill(p, Bytes);
@@ -116,8 +118,10 @@ KTEST(pool, executable_and_nx_pools)
     KEXPECT_EQ(MiGetPteAddress(exec)->Long & MM_PTE_NO_EXECUTE, 0);
     KEXPECT_NE(MiGetPteAddress(nx)->Long & MM_PTE_NO_EXECUTE, 0);
     KEXPECT_NE(MiGetPteAddress(paged)->Long & MM_PTE_NO_EXECUTE, 0);
-    KEXPECT_TRUE((ULONG64)nx >= MM_NONPAGED_POOL_START && (ULONG64)nx < MM_NONPAGED_POOL_END);
-    KEXPECT_TRUE((ULONG64)paged >= MM_PAGED_POOL_START && (ULONG64)paged < MM_PAGED_POOL_END);
+    if (!MiIsSpecialPoolAddress(nx))          /* verifier= may put them there */
+        KEXPECT_TRUE((ULONG64)nx >= MM_NONPAGED_POOL_START && (ULONG64)nx < MM_NONPAGED_POOL_END);
+    if (!MiIsSpecialPoolAddress(paged))
+        KEXPECT_TRUE((ULONG64)paged >= MM_PAGED_POOL_START && (ULONG64)paged < MM_PAGED_POOL_END);
     ExFreePool(exec);
     ExFreePool(nx);
     ExFreePool(paged);
