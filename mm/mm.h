@@ -71,6 +71,9 @@ VOID MmDeleteKernelStack(PVOID PointerKernelStack, BOOLEAN LargeStack);
 /* ---- Queries ------------------------------------------------------------------- */
 /* Any IRQL for a valid address; 0 if the address is not mapped. */
 PHYSICAL_ADDRESS MmGetPhysicalAddress(PVOID BaseAddress);
+/* IRQL PASSIVE_LEVEL: RAM ranges, ending with a zero entry, in nonpaged
+ * pool the caller frees with ExFreePool; NULL if pool is exhausted. */
+PPHYSICAL_MEMORY_RANGE MmGetPhysicalMemoryRanges(VOID);
 /* IRQL <= DISPATCH_LEVEL: would an access fault right now? */
 BOOLEAN MmIsAddressValid(PVOID VirtualAddress);
 

@@ -648,3 +648,30 @@ KTEST(contig, nolowmem_keeps_low_memory_for_those_who_ask)
     MmFreeContiguousMemory(va);
     KEXPECT_EQ(MmLowFreePageListHead.Total, lowBefore);
 }
+
+KTEST(contig, physical_memory_ranges_cover_managed_ram)
+{
+    PPHYSICAL_MEMORY_RANGE ranges = MmGetPhysicalMemoryRanges();
+    PHYSICAL_ADDRESS kernel = MmGetPhysicalAddress((PVOID)KiTextStart);
+    ULONG64 total = 0, previousEnd = 0;
+    BOOLEAN holdsKernel = FALSE;
+    ULONG n;
+
+    KASSERT_TRUE(ranges != NULL);
+    for (n = 0; ranges[n].NumberOfBytes.QuadPart != 0; n++) {
+        ULONG64 base = (ULONG64)ranges[n].BaseAddress.QuadPart;
+        ULONG64 size = (ULONG64)ranges[n].NumberOfBytes.QuadPart;
+        KEXPECT_EQ(base % PAGE_SIZE, 0);
+        KEXPECT_EQ(size % PAGE_SIZE, 0);
+        KEXPECT_GE(base, previousEnd);              /* ascending, no overlap */
+        previousEnd = base + size;
+        total += size;
+        if ((ULONG64)kernel.QuadPart >= base && (ULONG64)kernel.QuadPart < base + size)
+            holdsKernel = TRUE;
+    }
+    KEXPECT_EQ(ranges[n].BaseAddress.QuadPart, 0);
+    KEXPECT_EQ(total, MmNumberOfPhysicalPages << PAGE_SHIFT);
+    KEXPECT_TRUE(holdsKernel);
+    KEXPECT_EQ(previousEnd, (MmHighestPhysicalPage + 1) << PAGE_SHIFT);
+    ExFreePool(ranges);
+}
