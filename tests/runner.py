@@ -310,7 +310,7 @@ def cmd_test(opts):
     boots = [Boot(c, TEST_CONFIGS[c], "test=" + opts.pattern) for c in configs]
     # Driver Verifier's special pool for every tag, with the pool tests.
     for name, (config, pattern, extra) in VERIFIER_BOOTS.items():
-        if config in configs and opts.pattern in ("*", pattern):
+        if config in configs and opts.pattern in ("all", "*", pattern):
             boots.append(Boot(name, TEST_CONFIGS[config], "test=%s %s" % (pattern, extra)))
     run_parallel(boots, opts.jobs)
     bugcheck_tests = []
