@@ -201,6 +201,200 @@ ULONG ExReportPoolLeaks(ULONG Tag);
  * one that contains it; FALSE if Address is not in a pool page. */
 BOOLEAN ExDumpPoolPage(PVOID Address);
 
+/* ---- Lookaside lists (mm/lookaside.c) ----------------------------------------
+ * A lookaside list caches freed blocks of one size, type and tag so the next
+ * allocation is a pop instead of a trip through the pool. Blocks are kept in
+ * an interlocked S-list; the list keeps at most Depth of them, and Depth
+ * follows demand: a periodic scan (once a second, as NT's balance-set
+ * manager calls ExAdjustLookasideDepth) raises it for lists that miss and
+ * lowers it for idle ones, between 4 and MaximumDepth (256).
+ *
+ * Rules (Microsoft Learn, ExInitializeNPagedLookasideList and friends):
+ *  - the list structure itself must be resident nonpaged memory and 16-byte
+ *    aligned, even for a paged list (the scan touches it at DISPATCH_LEVEL).
+ *    Mica checks at initialization: a head in paged pool, or not mapped, is
+ *    BAD_POOL_CALLER (BAD_POOL_CALLER_LOOKASIDE_NOT_RESIDENT, Lookaside,
+ *    initializing routine, caller); a misaligned one is BAD_POOL_CALLER
+ *    (BAD_POOL_CALLER_LOOKASIDE_MISALIGNED, Lookaside, routine, caller).
+ *    NT documents no stop code for this; the 0xA0/0xA1 subcodes are Mica's.
+ *  - nonpaged lists at IRQL <= DISPATCH_LEVEL, paged lists (and Ex lists of a
+ *    paged type) at <= APC_LEVEL; above that, IRQL_NOT_LESS_OR_EQUAL
+ *    (routine, IRQL, 0, caller) as every Mica routine does.
+ *  - NULL callbacks mean ExAllocatePoolWithTag / ExFreePool; Size is at
+ *    least LOOKASIDE_MINIMUM_BLOCK_SIZE; Depth is reserved (pass 0).
+ *  - a list must be deleted before its memory is reused: the scan walks it.
+ * Statistics counters are plain increments, as NT's (they are hints). */
+
+#define DECLSPEC_ALIGN(Bytes) __attribute__((aligned(Bytes)))
+#define SYSTEM_CACHE_ALIGNMENT_SIZE 64
+#define DECLSPEC_CACHEALIGN DECLSPEC_ALIGN(SYSTEM_CACHE_ALIGNMENT_SIZE)
+
+#ifndef STATUS_INVALID_PARAMETER_5
+#define STATUS_INVALID_PARAMETER_5 ((NTSTATUS)0xC00000F3L)
+#endif
+#ifndef STATUS_INVALID_PARAMETER_6
+#define STATUS_INVALID_PARAMETER_6 ((NTSTATUS)0xC00000F4L)
+#endif
+
+typedef struct _SINGLE_LIST_ENTRY {
+    struct _SINGLE_LIST_ENTRY *Next;
+} SINGLE_LIST_ENTRY, *PSINGLE_LIST_ENTRY;
+
+/* An S-list entry: the first bytes of a cached block. */
+typedef struct DECLSPEC_ALIGN(16) _SLIST_ENTRY {
+    struct _SLIST_ENTRY *Next;
+} SLIST_ENTRY, *PSLIST_ENTRY;
+
+/*
+ * x64 NT's 16-byte S-list header, changed with one cmpxchg16b: Depth and a
+ * Sequence bumped by every push and pop in the low half (the sequence makes
+ * a pop that raced with pop-push-pop fail instead of installing a stale
+ * Next: the ABA problem), the first entry's address >> 4 in the high half.
+ * Mica requires cmpxchg16b (CPUID.1:ECX.CX16), as Windows 8.1 does.
+ */
+typedef union DECLSPEC_ALIGN(16) _SLIST_HEADER {
+    struct {
+        ULONGLONG Alignment;
+        ULONGLONG Region;
+    };
+    struct {
+        ULONGLONG Depth : 16;
+        ULONGLONG Sequence : 48;
+        ULONGLONG Reserved : 4;
+        ULONGLONG NextEntry : 60;       /* entry address >> 4 */
+    } HeaderX64;
+} SLIST_HEADER, *PSLIST_HEADER;
+
+static inline VOID InitializeSListHead(PSLIST_HEADER SListHead)
+{
+    SListHead->Alignment = 0;
+    SListHead->Region = 0;
+}
+#define ExInitializeSListHead InitializeSListHead
+
+/* Any IRQL (entries must then be nonpaged). Push returns the previous first
+ * entry; pop and flush return NULL for an empty list. The Lock argument of
+ * the Ex forms is ignored on x64, as in NT. */
+PSLIST_ENTRY InterlockedPushEntrySList(PSLIST_HEADER ListHead, PSLIST_ENTRY ListEntry);
+PSLIST_ENTRY InterlockedPopEntrySList(PSLIST_HEADER ListHead);
+PSLIST_ENTRY InterlockedFlushSList(PSLIST_HEADER ListHead);
+PSLIST_ENTRY ExInterlockedPushEntrySList(PSLIST_HEADER ListHead, PSLIST_ENTRY ListEntry,
+                                         PKSPIN_LOCK Lock);
+PSLIST_ENTRY ExInterlockedPopEntrySList(PSLIST_HEADER ListHead, PKSPIN_LOCK Lock);
+USHORT ExQueryDepthSList(PSLIST_HEADER SListHead);
+
+struct _LOOKASIDE_LIST_EX;
+typedef PVOID (*PALLOCATE_FUNCTION)(POOL_TYPE PoolType, SIZE_T NumberOfBytes, ULONG Tag);
+typedef VOID (*PFREE_FUNCTION)(PVOID Buffer);
+typedef PVOID (*PALLOCATE_FUNCTION_EX)(POOL_TYPE PoolType, SIZE_T NumberOfBytes, ULONG Tag,
+                                       struct _LOOKASIDE_LIST_EX *Lookaside);
+typedef VOID (*PFREE_FUNCTION_EX)(PVOID Buffer, struct _LOOKASIDE_LIST_EX *Lookaside);
+
+/* Smallest entry: room for the S-list link (NT: through SLIST_ENTRY.Next). */
+#define LOOKASIDE_MINIMUM_BLOCK_SIZE (FIELD_OFFSET(SLIST_ENTRY, Next) + sizeof(PSLIST_ENTRY))
+
+#define EX_LOOKASIDE_LIST_EX_FLAGS_RAISE_ON_FAIL 0x00000001
+#define EX_LOOKASIDE_LIST_EX_FLAGS_FAIL_NO_RAISE 0x00000002
+#define EX_MAXIMUM_LOOKASIDE_DEPTH_BASE  256
+#define EX_MAXIMUM_LOOKASIDE_DEPTH_LIMIT 1024
+
+/* BAD_POOL_CALLER (0xC2) parameter 1 for a misplaced list head (Mica's). */
+#define BAD_POOL_CALLER_LOOKASIDE_NOT_RESIDENT 0xA0
+#define BAD_POOL_CALLER_LOOKASIDE_MISALIGNED   0xA1
+
+/* The fields of every lookaside list, in wdm.h's x64 order. */
+#define GENERAL_LOOKASIDE_LAYOUT                                             \
+    union {                                                                  \
+        SLIST_HEADER ListHead;                                               \
+        SINGLE_LIST_ENTRY SingleListHead;                                    \
+    };                                                                       \
+    USHORT Depth;                   /* most entries kept right now */       \
+    USHORT MaximumDepth;                                                     \
+    ULONG TotalAllocates;                                                    \
+    union {                                                                  \
+        ULONG AllocateMisses;       /* empty list: Allocate was called */   \
+        ULONG AllocateHits;                                                  \
+    };                                                                       \
+    ULONG TotalFrees;                                                        \
+    union {                                                                  \
+        ULONG FreeMisses;           /* full list: Free was called */        \
+        ULONG FreeHits;                                                      \
+    };                                                                       \
+    POOL_TYPE Type;                 /* passed to Allocate, flags included */ \
+    ULONG Tag;                                                               \
+    ULONG Size;                                                              \
+    union {                                                                  \
+        PALLOCATE_FUNCTION_EX AllocateEx;                                    \
+        PALLOCATE_FUNCTION Allocate;                                         \
+    };                                                                       \
+    union {                                                                  \
+        PFREE_FUNCTION_EX FreeEx;                                            \
+        PFREE_FUNCTION Free;                                                 \
+    };                                                                       \
+    LIST_ENTRY ListEntry;           /* on the list of all lookaside lists */ \
+    ULONG LastTotalAllocates;       /* TotalAllocates at the last scan */   \
+    union {                                                                  \
+        ULONG LastAllocateMisses;                                            \
+        ULONG LastAllocateHits;                                              \
+    };                                                                       \
+    ULONG Future[2];
+
+typedef struct DECLSPEC_CACHEALIGN _GENERAL_LOOKASIDE {
+    GENERAL_LOOKASIDE_LAYOUT
+} GENERAL_LOOKASIDE, *PGENERAL_LOOKASIDE;
+
+typedef struct _GENERAL_LOOKASIDE_POOL {
+    GENERAL_LOOKASIDE_LAYOUT
+} GENERAL_LOOKASIDE_POOL, *PGENERAL_LOOKASIDE_POOL;
+
+typedef struct DECLSPEC_CACHEALIGN _NPAGED_LOOKASIDE_LIST {
+    GENERAL_LOOKASIDE L;
+} NPAGED_LOOKASIDE_LIST, *PNPAGED_LOOKASIDE_LIST;
+
+typedef struct DECLSPEC_CACHEALIGN _PAGED_LOOKASIDE_LIST {
+    GENERAL_LOOKASIDE L;
+} PAGED_LOOKASIDE_LIST, *PPAGED_LOOKASIDE_LIST;
+
+typedef struct _LOOKASIDE_LIST_EX {
+    GENERAL_LOOKASIDE_POOL L;
+} LOOKASIDE_LIST_EX, *PLOOKASIDE_LIST_EX;
+
+/* Flags: 0, POOL_NX_ALLOCATION (nonpaged only), POOL_RAISE_IF_ALLOCATION_FAILURE;
+ * other bits are ignored. Initialize and delete: IRQL <= DISPATCH_LEVEL
+ * (nonpaged), <= APC_LEVEL (paged). */
+VOID ExInitializeNPagedLookasideList(PNPAGED_LOOKASIDE_LIST Lookaside, PALLOCATE_FUNCTION Allocate,
+                                     PFREE_FUNCTION Free, ULONG Flags, SIZE_T Size, ULONG Tag,
+                                     USHORT Depth);
+VOID ExInitializePagedLookasideList(PPAGED_LOOKASIDE_LIST Lookaside, PALLOCATE_FUNCTION Allocate,
+                                    PFREE_FUNCTION Free, ULONG Flags, SIZE_T Size, ULONG Tag,
+                                    USHORT Depth);
+PVOID ExAllocateFromNPagedLookasideList(PNPAGED_LOOKASIDE_LIST Lookaside);
+VOID ExFreeToNPagedLookasideList(PNPAGED_LOOKASIDE_LIST Lookaside, PVOID Entry);
+PVOID ExAllocateFromPagedLookasideList(PPAGED_LOOKASIDE_LIST Lookaside);
+VOID ExFreeToPagedLookasideList(PPAGED_LOOKASIDE_LIST Lookaside, PVOID Entry);
+/* Free every cached entry through the Free routine and forget the list. */
+VOID ExDeleteNPagedLookasideList(PNPAGED_LOOKASIDE_LIST Lookaside);
+VOID ExDeletePagedLookasideList(PPAGED_LOOKASIDE_LIST Lookaside);
+
+/* STATUS_INVALID_PARAMETER_5 for unknown Flags or both of them,
+ * STATUS_INVALID_PARAMETER_6 for a Size that does not fit the list's ULONG.
+ * The IRQL limit follows PoolType (paged: APC_LEVEL, else DISPATCH_LEVEL). */
+NTSTATUS ExInitializeLookasideListEx(PLOOKASIDE_LIST_EX Lookaside, PALLOCATE_FUNCTION_EX Allocate,
+                                     PFREE_FUNCTION_EX Free, POOL_TYPE PoolType, ULONG Flags,
+                                     SIZE_T Size, ULONG Tag, USHORT Depth);
+PVOID ExAllocateFromLookasideListEx(PLOOKASIDE_LIST_EX Lookaside);
+VOID ExFreeToLookasideListEx(PLOOKASIDE_LIST_EX Lookaside, PVOID Entry);
+VOID ExDeleteLookasideListEx(PLOOKASIDE_LIST_EX Lookaside);
+/* Free every cached entry; the list stays usable. */
+VOID ExFlushLookasideListEx(PLOOKASIDE_LIST_EX Lookaside);
+
+/* Executive internals, declared here for the periodic scan and the tests:
+ * one scan over every list (IRQL <= DISPATCH_LEVEL), and the pure rule it
+ * applies to one list given its allocations and misses since the last scan. */
+VOID ExAdjustLookasideDepth(VOID);
+USHORT ExpComputeLookasideDepth(USHORT Depth, USHORT MaximumDepth, ULONG Allocates, ULONG Misses);
+#define EXP_MINIMUM_LOOKASIDE_DEPTH 4
+
 /* Page-fault entry from the trap handler (kernel/trap.c). Returns a success
  * status when the fault is resolved; bug checks when it cannot be. */
 NTSTATUS MmAccessFault(ULONG FaultStatus, PVOID VirtualAddress, KIRQL PreviousMode,
