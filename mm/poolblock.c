@@ -124,8 +124,14 @@ static void ExpSplitBlock(PPOOL_DESCRIPTOR Descriptor, PPOOL_HEADER Entry, ULONG
     PPOOL_HEADER rest;
 
     Entry->BlockSize = (UCHAR)Units;
-    if (TotalUnits == Units)
+    if (TotalUnits == Units) {
+        /* Nothing left over, but Entry may start later than the free block
+         * it came from (cache alignment put units in front of it): the
+         * right neighbour must point back at Entry, not at the old start. */
+        if (!ExpIsLastBlock(Entry))
+            ExpNextBlock(Entry)->PreviousSize = (UCHAR)Units;
         return;
+    }
     rest = ExpNextBlock(Entry);
     rest->PreviousSize = (UCHAR)Units;
     rest->BlockSize = (UCHAR)(TotalUnits - Units);
