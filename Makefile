@@ -47,6 +47,7 @@ KERNEL_OBJ := $(KERNEL_C:%.c=$(B)/obj/%.o) $(KERNEL_ASM:%.asm=$(B)/obj/%.o) $(B)
 # Hardware-free sources the host unit tests compile natively.
 HOST_SRC := kernel/printf.c kernel/cmdline.c kernel/multiboot.c kernel/acpi.c \
             mm/runtree.c mm/pfndb.c \
+            mm/poolblock.c mm/bigpool.c mm/pooltrack.c \
             tests/ktest_common.c $(wildcard tests/host/*.c tests/unit/*.c)
 HOST_CFLAGS := -std=gnu11 -O1 -g -I. -Wall -Wextra -Werror -Wno-multichar -DMICA_HOST_TEST \
                -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -111,7 +112,7 @@ $(B)/mica.iso: $(B)/mica.elf boot/grub.cfg
 # ---- dependencies ----------------------------------------------------------------
 
 DEB_PACKAGES := qemu-system-x86 nasm grub-pc-bin grub-efi-amd64-bin grub-common xorriso \
-                mtools ovmf gdb python3 gcc make binutils
+                mtools ovmf gdb python3 gcc make binutils libmimalloc-dev
 SUDO := $(shell [ `id -u` = 0 ] || echo sudo)
 
 deps:
@@ -195,6 +196,33 @@ BENCH ?= all
 bench: check-deps
 	@$(MAKE) --no-print-directory all
 	$(PYTHON) tests/runner.py bench --pattern '$(BENCH)'
+
+# The pool on the host against glibc and mimalloc: one source
+# (tests/bench/host/pool_bench.c) built three ways, natively, -O2, no
+# sanitizers; the figures go to results.tsv under config "host".
+BENCH_HOST_CFLAGS := -std=gnu11 -O2 -g -I. -Wall -Wextra -Werror -Wno-multichar -DMICA_HOST_TEST \
+                     -fno-omit-frame-pointer
+BENCH_HOST_MICA := mm/pool.c mm/poolblock.c mm/bigpool.c mm/pooltrack.c mm/runtree.c \
+                   tests/bench/host/pool_host_env.c
+BENCH_HOST_DEPS := tests/bench/host/pool_bench.c $(wildcard kernel/*.h mm/*.h tests/bench/host/*.h)
+BENCH_HOST_BINS := $(B)/bench-host/pool-mica $(B)/bench-host/pool-glibc $(B)/bench-host/pool-mimalloc
+
+$(B)/bench-host/pool-mica: $(BENCH_HOST_DEPS) $(BENCH_HOST_MICA)
+	@mkdir -p $(dir $@)
+	$(HOSTCC) $(BENCH_HOST_CFLAGS) -DBENCH_MICA -o $@ tests/bench/host/pool_bench.c $(BENCH_HOST_MICA)
+
+$(B)/bench-host/pool-glibc: $(BENCH_HOST_DEPS)
+	@mkdir -p $(dir $@)
+	$(HOSTCC) $(BENCH_HOST_CFLAGS) -DBENCH_GLIBC -o $@ tests/bench/host/pool_bench.c
+
+$(B)/bench-host/pool-mimalloc: $(BENCH_HOST_DEPS)
+	@mkdir -p $(dir $@)
+	@[ -f /usr/include/mimalloc.h ] || { echo "Missing: libmimalloc-dev -- running 'make deps' to install it"; \
+	  $(MAKE) --no-print-directory deps; }
+	$(HOSTCC) $(BENCH_HOST_CFLAGS) -DBENCH_MIMALLOC -o $@ tests/bench/host/pool_bench.c -lmimalloc
+
+bench-host: $(BENCH_HOST_BINS)
+	$(PYTHON) tests/runner.py bench-host $(BENCH_HOST_BINS)
 
 clean:
 	rm -rf $(B)

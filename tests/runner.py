@@ -3,6 +3,7 @@
 
     runner.py test   [--only CONFIG] [--pattern P] [--no-host] [--no-gdb]
     runner.py bench  [--pattern P] [--only CONFIG]
+    runner.py bench-host BINARY...   (used by `make bench-host`)
     runner.py gdb
     runner.py iso --cmdline "..."   (used by `make run CMDLINE=...`)
 
@@ -432,6 +433,68 @@ def cmd_bench(opts):
     return 0
 
 
+# ---- bench-host --------------------------------------------------------------------
+
+HOST_BENCH_CONFIG = "host"
+
+
+def cmd_bench_host(opts):
+    """Run the host pool benchmarks (no QEMU) and file them under config "host"."""
+    os.makedirs(os.path.join(BUILD, "bench"), exist_ok=True)
+    rows = []           # (config, name, value, unit)
+    for binary in opts.binaries:
+        p = subprocess.run([binary], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           universal_newlines=True, timeout=600)
+        found = 0
+        for l in p.stdout.splitlines():
+            m = BENCH_RE.match(l)
+            if m:
+                rows.append((HOST_BENCH_CONFIG, m.group(1), int(m.group(2)), m.group(3)))
+                found += 1
+        if p.returncode != 0 or found == 0:
+            print("%s: exit status %d, %d figures\n%s" % (binary, p.returncode, found, p.stdout))
+            return 1
+
+    path = os.path.join(BUILD, "bench", "results.tsv")
+    kept = []
+    if os.path.exists(path):
+        with open(path) as f:
+            for line in f.read().splitlines()[1:]:
+                if line.split("\t")[0] != HOST_BENCH_CONFIG:
+                    kept.append(line)
+    with open(path, "w") as f:
+        f.write("config\tname\tvalue\tunit\n")
+        for line in kept:
+            f.write(line + "\n")
+        for r in rows:
+            f.write("%s\t%s\t%s\t%s\n" % r)
+
+    # One line per figure, one column per allocator: pool.<alloc>.<figure>.
+    allocs, figures, value, unit = [], [], {}, {}
+    for _, name, v, u in rows:
+        parts = name.split(".", 2)
+        if len(parts) != 3:
+            continue
+        a, fig = parts[1], parts[2]
+        if a not in allocs:
+            allocs.append(a)
+        if fig not in figures:
+            figures.append(fig)
+        value[a, fig] = v
+        unit[fig] = u
+    ratio = "mica" in allocs and "mimalloc" in allocs
+    print("\n%-12s %7s  %s%s" % ("pool", "unit", "  ".join("%10s" % a for a in allocs),
+                                 "  mica/mimalloc" if ratio else ""))
+    for fig in figures:
+        vals = "  ".join("%10s" % value.get((a, fig), "-") for a in allocs)
+        r = ""
+        if ratio and value.get(("mimalloc", fig)) and ("mica", fig) in value:
+            r = "  %13.2f" % (value["mica", fig] / value["mimalloc", fig])
+        print("%-12s %7s  %s%s" % (fig, unit[fig], vals, r))
+    print("\nresults: %s" % os.path.relpath(path, ROOT))
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -445,6 +508,8 @@ def main():
     b.add_argument("--only", help="comma-separated configuration names")
     b.add_argument("--pattern", default="all")
     b.add_argument("--jobs", type=int, default=jobs_default())
+    h = sub.add_parser("bench-host")
+    h.add_argument("binaries", nargs="+", help="host benchmark programs to run")
     sub.add_parser("gdb")
     i = sub.add_parser("iso", help="print the path of an ISO that boots with --cmdline")
     i.add_argument("--cmdline", default="")
@@ -456,6 +521,8 @@ def main():
         return cmd_test(opts)
     if opts.cmd == "bench":
         return cmd_bench(opts)
+    if opts.cmd == "bench-host":
+        return cmd_bench_host(opts)
     p, f = run_gdb()
     print("%d passed, %d failed" % (p, f))
     return 0 if f == 0 and p > 0 else 1
