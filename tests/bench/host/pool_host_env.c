@@ -139,6 +139,17 @@ SIZE_T MiSpecialPoolBlockSize(PVOID P)
     return 0;
 }
 
+ULONG MiReportSpecialPool(ULONG Tag, BOOLEAN Print)
+{
+    (void)Tag; (void)Print;
+    return 0;
+}
+
+VOID MiDumpSpecialPool(PVOID Va)
+{
+    (void)Va;
+}
+
 /* ---- pool pages ------------------------------------------------------------------------- */
 
 /* 1 GiB of addresses per descriptor; only what is touched becomes memory. */
