@@ -44,8 +44,26 @@ EPROCESS_QUOTA_BLOCK PspDefaultQuotaBlock = {{0, 0}, {~(SIZE_T)0, ~(SIZE_T)0}, {
 typedef struct _EXP_POOL_LOOKASIDE {
     PVOID Head;                     /* body of the first block; links in bodies */
     ULONG Depth;
-    ULONG Hits;
+    ULONG TrackTag;                 /* the tag Tracker counts: a list mostly */
+    PEXP_POOL_TRACKER Tracker;      /* sees one tag, so its counters are kept */
 } EXP_POOL_LOOKASIDE;
+
+/* Tag's PoolMon counters on this processor, remembered by the lookaside. */
+static inline PEXP_POOL_TRACKER ExpListTracker(EXP_POOL_LOOKASIDE *List, ULONG Cpu, ULONG Tag)
+{
+    if (List->Tracker == NULL || List->TrackTag != Tag) {
+        List->Tracker = ExpGetPoolTracker(Cpu, Tag);
+        List->TrackTag = Tag;
+    }
+    return List->Tracker;
+}
+
+/* Does a header's or big-page entry's pool index fit the region it is in? */
+static inline BOOLEAN ExpIndexFitsRegion(ULONG Index, LONG Region)
+{
+    return Index < EXP_POOL_DESCRIPTORS &&
+           (Index == EXP_PAGED) == (Region == EXP_PAGED);
+}
 static EXP_POOL_LOOKASIDE ExpPoolLookaside[MM_MAXIMUM_PROCESSORS][EXP_POOL_DESCRIPTORS]
                                           [POOL_SMALL_LISTS];
 
@@ -205,6 +223,7 @@ static PVOID ExpAllocateBig(ULONG Index, ULONG HeaderType, SIZE_T NumberOfBytes,
     entry.NumberOfBytes = NumberOfBytes;
     entry.Pages = pages;
     entry.ProcessBilled = Quota;
+    entry.PoolIndex = Index;
     KeAcquireSpinLock(&ExpBigPoolLock, &irql);
     if (!ExpGrowBigTableIfNeeded()) {
         KeReleaseSpinLock(&ExpBigPoolLock, irql);
@@ -221,32 +240,37 @@ static PVOID ExpAllocateBig(ULONG Index, ULONG HeaderType, SIZE_T NumberOfBytes,
 }
 
 static PVOID ExpAllocateSmall(ULONG Index, ULONG HeaderType, SIZE_T NumberOfBytes, ULONG Tag,
-                              PEPROCESS_QUOTA_BLOCK Quota)
+                              PEPROCESS_QUOTA_BLOCK Quota, KIRQL Irql)
 {
     ULONG units = ExpBytesToUnits(NumberOfBytes);
     BOOLEAN aligned = (HeaderType & POOL_TYPE_CACHE_ALIGNED) != 0;
     PPOOL_HEADER entry;
-    KIRQL irql;
+    KIRQL irql = Irql;
 
     if (!aligned && units <= POOL_SMALL_LISTS) {
         EXP_POOL_LOOKASIDE *list;
-        irql = ExpRaiseToDpc();
-        list = &ExpPoolLookaside[KeGetCurrentProcessorNumber()][Index][units - 1];
+        ULONG cpu;
+        if (Irql < DISPATCH_LEVEL)
+            KeRaiseIrql(DISPATCH_LEVEL, &irql);
+        cpu = KeGetCurrentProcessorNumber();
+        list = &ExpPoolLookaside[cpu][Index][units - 1];
         if (list->Head != NULL) {
+            PEXP_POOL_TRACKER tracker = ExpListTracker(list, cpu, Tag);
             entry = (PPOOL_HEADER)list->Head - 1;
             list->Head = *(PVOID *)list->Head;
             list->Depth--;
-            list->Hits++;
             entry->PoolIndex = (UCHAR)Index;
             entry->PoolType = (UCHAR)(HeaderType + 1);
             entry->PoolTag = Tag;
             entry->ProcessBilled = Quota;
-            ExpInsertPoolTracker(KeGetCurrentProcessorNumber(), Tag,
-                                 (SIZE_T)units << POOL_BLOCK_SHIFT, Index == EXP_PAGED);
-            ExpLowerFromDpc(irql);
+            tracker->Allocs[Index == EXP_PAGED]++;
+            tracker->Bytes[Index == EXP_PAGED] += (SIZE_T)units << POOL_BLOCK_SHIFT;
+            if (Irql < DISPATCH_LEVEL)
+                KeLowerIrql(irql);
             return ExpBlockBody(entry);
         }
-        ExpLowerFromDpc(irql);
+        if (Irql < DISPATCH_LEVEL)
+            KeLowerIrql(irql);
     }
     irql = ExpLockPool(Index);
     entry = ExpAllocateBlock(&ExpPoolDescriptors[Index], units, aligned);
@@ -312,7 +336,7 @@ static PVOID ExpAllocatePool(ULONG PoolType, SIZE_T NumberOfBytes, ULONG Tag, UL
     if (NumberOfBytes > POOL_SMALL_LIMIT)
         p = ExpAllocateBig(index, headerType, NumberOfBytes, Tag, quota);
     else
-        p = ExpAllocateSmall(index, headerType, NumberOfBytes, Tag, quota);
+        p = ExpAllocateSmall(index, headerType, NumberOfBytes, Tag, quota, irql);
     if (p == NULL) {
         if (quota != NULL)
             ExpReturnQuota(quota, paged, charge);
@@ -415,51 +439,54 @@ static void ExpCheckFreeTag(PVOID P, ULONG Stored, ULONG Tag, BOOLEAN CheckTag)
         KeBugCheckEx(BAD_POOL_CALLER, BAD_POOL_CALLER_WRONG_TAG, (ULONG_PTR)P, Stored, Tag);
 }
 
-static void ExpFreeBig(ULONG Index, PVOID P, ULONG Tag, BOOLEAN CheckTag)
+static void ExpFreeBig(LONG Region, PVOID P, ULONG Tag, BOOLEAN CheckTag)
 {
     POOL_TRACKER_BIG_PAGES entry;
     KIRQL irql;
 
     KeAcquireSpinLock(&ExpBigPoolLock, &irql);
-    if (!ExpFindBigPage(&ExpBigTable, P, &entry, FALSE)) {
+    if (!ExpFindBigPage(&ExpBigTable, P, &entry, FALSE) ||
+        !ExpIndexFitsRegion(entry.PoolIndex, Region)) {
         KeReleaseSpinLock(&ExpBigPoolLock, irql);
         KeBugCheckEx(BAD_POOL_CALLER,
-                     Index == EXP_PAGED ? BAD_POOL_CALLER_FREE_UNALLOCATED_PAGED
-                                        : BAD_POOL_CALLER_FREE_UNALLOCATED_NONPAGED,
+                     Region == EXP_PAGED ? BAD_POOL_CALLER_FREE_UNALLOCATED_PAGED
+                                         : BAD_POOL_CALLER_FREE_UNALLOCATED_NONPAGED,
                      (ULONG_PTR)P, 0, 0);
     }
     ExpCheckFreeTag(P, entry.Key, Tag, CheckTag);
     ExpFindBigPage(&ExpBigTable, P, NULL, TRUE);
-    ExpPoolDescriptors[Index].TotalBigPages -= entry.Pages;
-    ExpPoolDescriptors[Index].RunningDeAllocs++;
+    ExpPoolDescriptors[entry.PoolIndex].TotalBigPages -= entry.Pages;
+    ExpPoolDescriptors[entry.PoolIndex].RunningDeAllocs++;
     ExpRemovePoolTracker(KeGetCurrentProcessorNumber(), entry.Key, entry.Pages << PAGE_SHIFT,
-                         Index == EXP_PAGED);
+                         entry.PoolIndex == EXP_PAGED);
     KeReleaseSpinLock(&ExpBigPoolLock, irql);
     if (entry.ProcessBilled != NULL)
-        ExpReturnQuota(entry.ProcessBilled, Index == EXP_PAGED, entry.NumberOfBytes);
-    MiFreePoolPages(Index, P, entry.Pages);
+        ExpReturnQuota(entry.ProcessBilled, entry.PoolIndex == EXP_PAGED, entry.NumberOfBytes);
+    MiFreePoolPages(entry.PoolIndex, P, entry.Pages);
 }
 
-static void ExpFreeSmall(ULONG Index, PVOID P, ULONG Tag, BOOLEAN CheckTag)
+static void ExpFreeSmall(LONG Region, PVOID P, ULONG Tag, BOOLEAN CheckTag, KIRQL Irql)
 {
     PPOOL_HEADER entry = (PPOOL_HEADER)P - 1;
-    ULONG units;
+    ULONG units, index;
+    BOOLEAN paged = Region == EXP_PAGED;
     PEPROCESS_QUOTA_BLOCK quota;
-    KIRQL irql;
+    KIRQL irql = Irql;
 
     if (((ULONG64)P & (POOL_BLOCK_SIZE - 1)) != 0)
         KeBugCheckEx(BAD_POOL_CALLER, BAD_POOL_CALLER_BAD_HEADER, (ULONG_PTR)P, 0, 0);
-    if (!MiIsPoolPageAllocated(Index, P))
+    if (!MiIsPoolPageAllocated((ULONG)Region, P))
         KeBugCheckEx(BAD_POOL_CALLER,
-                     Index == EXP_PAGED ? BAD_POOL_CALLER_FREE_UNALLOCATED_PAGED
-                                        : BAD_POOL_CALLER_FREE_UNALLOCATED_NONPAGED,
+                     paged ? BAD_POOL_CALLER_FREE_UNALLOCATED_PAGED
+                           : BAD_POOL_CALLER_FREE_UNALLOCATED_NONPAGED,
                      (ULONG_PTR)P, 0, 0);
     if (entry->PoolType == 0 || (entry->PoolIndex & EXP_POOL_INDEX_CACHED))
         KeBugCheckEx(BAD_POOL_CALLER, BAD_POOL_CALLER_DOUBLE_FREE, 0, *(PULONG)entry,
                      (ULONG_PTR)P);
     ExpCheckBlockHeader(entry);
-    if (entry->PoolIndex != Index || ((entry->PoolType - 1U) & BASE_POOL_TYPE_MASK) !=
-                                         (Index == EXP_PAGED ? 1U : 0U))
+    index = entry->PoolIndex;
+    if (!ExpIndexFitsRegion(index, Region) ||
+        ((entry->PoolType - 1U) & BASE_POOL_TYPE_MASK) != (paged ? 1U : 0U))
         KeBugCheckEx(BAD_POOL_CALLER, BAD_POOL_CALLER_BAD_HEADER, (ULONG_PTR)P, *(PULONG)entry,
                      0);
     ExpCheckFreeTag(P, entry->PoolTag, Tag, CheckTag);
@@ -467,49 +494,56 @@ static void ExpFreeSmall(ULONG Index, PVOID P, ULONG Tag, BOOLEAN CheckTag)
     units = entry->BlockSize;
     quota = entry->ProcessBilled;
     if (quota != NULL)
-        ExpReturnQuota(quota, Index == EXP_PAGED,
-                       ((SIZE_T)units << POOL_BLOCK_SHIFT) - sizeof(POOL_HEADER));
-    irql = ExpRaiseToDpc();
-    ExpRemovePoolTracker(KeGetCurrentProcessorNumber(), entry->PoolTag,
-                         (SIZE_T)units << POOL_BLOCK_SHIFT, Index == EXP_PAGED);
+        ExpReturnQuota(quota, paged, ((SIZE_T)units << POOL_BLOCK_SHIFT) - sizeof(POOL_HEADER));
+    if (Irql < DISPATCH_LEVEL)
+        KeRaiseIrql(DISPATCH_LEVEL, &irql);
     if (units <= POOL_SMALL_LISTS) {
-        EXP_POOL_LOOKASIDE *list = &ExpPoolLookaside[KeGetCurrentProcessorNumber()][Index][units - 1];
+        ULONG cpu = KeGetCurrentProcessorNumber();
+        EXP_POOL_LOOKASIDE *list = &ExpPoolLookaside[cpu][index][units - 1];
+        PEXP_POOL_TRACKER tracker = ExpListTracker(list, cpu, entry->PoolTag);
+        tracker->Frees[paged]++;
+        tracker->Bytes[paged] -= (SIZE_T)units << POOL_BLOCK_SHIFT;
         if (list->Depth < EXP_LOOKASIDE_DEPTH) {
             entry->PoolIndex |= EXP_POOL_INDEX_CACHED;
             *(PVOID *)P = list->Head;
             list->Head = P;
             list->Depth++;
-            ExpLowerFromDpc(irql);
+            if (Irql < DISPATCH_LEVEL)
+                KeLowerIrql(irql);
             return;
         }
+    } else {
+        ExpRemovePoolTracker(KeGetCurrentProcessorNumber(), entry->PoolTag,
+                             (SIZE_T)units << POOL_BLOCK_SHIFT, paged);
     }
-    ExpLowerFromDpc(irql);
-    irql = ExpLockPool(Index);
+    if (Irql < DISPATCH_LEVEL)
+        KeLowerIrql(irql);
+    irql = ExpLockPool(index);
     /* As NT: the whole page is checked before a block goes back into it. */
     ExpCheckPoolBlocks(entry);
-    ExpFreeBlock(&ExpPoolDescriptors[Index], entry);
-    ExpUnlockPool(Index, irql);
+    ExpFreeBlock(&ExpPoolDescriptors[index], entry);
+    ExpUnlockPool(index, irql);
 }
 
 static void ExpFreePool(PVOID P, ULONG Tag, BOOLEAN CheckTag)
 {
-    LONG index;
+    LONG region;
     KIRQL irql = KeGetCurrentIrql();
 
     if (MiIsSpecialPoolAddress(P)) {
         MiFreeSpecialPool(P, Tag, CheckTag);
         return;
     }
-    index = MiPoolIndexOfAddress(P);
-    if (index < 0)
+    region = MiPoolIndexOfAddress(P);
+    if (region < 0)
         KeBugCheckEx(BAD_POOL_CALLER, BAD_POOL_CALLER_NEVER_POOL, (ULONG_PTR)P, 0, 0);
-    if (irql > (index == EXP_PAGED ? APC_LEVEL : DISPATCH_LEVEL))
+    if (irql > (region == EXP_PAGED ? APC_LEVEL : DISPATCH_LEVEL))
         KeBugCheckEx(BAD_POOL_CALLER, BAD_POOL_CALLER_FREE_IRQL, irql,
-                     index == EXP_PAGED ? PagedPool : NonPagedPool, (ULONG_PTR)P);
+                     region == EXP_PAGED ? PagedPool : NonPagedPool, (ULONG_PTR)P);
     if (ExpPageOffset(P) == 0)
-        ExpFreeBig((ULONG)index, P, Tag, CheckTag);
+        ExpFreeBig(region, P, Tag, CheckTag);
     else
-        ExpFreeSmall((ULONG)index, P, Tag, CheckTag);
+        ExpFreeSmall(region, P, Tag, CheckTag, irql);
 }
 
 VOID ExFreePoolWithTag(PVOID P, ULONG Tag)

@@ -124,6 +124,7 @@ typedef struct _POOL_TRACKER_BIG_PAGES {
     SIZE_T NumberOfBytes;           /* requested */
     SIZE_T Pages;
     PVOID ProcessBilled;
+    ULONG PoolIndex;                /* descriptor: EXP_* */
 } POOL_TRACKER_BIG_PAGES, *PPOOL_TRACKER_BIG_PAGES;
 
 typedef struct _EXP_BIG_TABLE {
@@ -149,6 +150,15 @@ BOOLEAN ExpFindBigPage(PEXP_BIG_TABLE Table, PVOID Va, PPOOL_TRACKER_BIG_PAGES E
  * summed when read. */
 #define EXP_TRACK_TABLE_SIZE 512        /* entries per processor, a power of two */
 #define EXP_TRACK_OVERFLOW_TAG 0x6C66764F  /* 'Ovfl' */
+typedef struct _EXP_POOL_TRACKER {
+    ULONG Key;                      /* tag, PROTECTED_POOL masked off; 0 = empty */
+    ULONG Reserved;
+    SIZE_T Allocs[2], Frees[2];     /* [0] nonpaged, [1] paged */
+    SIZE_T Bytes[2];
+} EXP_POOL_TRACKER, *PEXP_POOL_TRACKER;
+/* Tag's entry in processor CpuIndex's table (made if new); the pointer
+ * stays valid, so callers may keep it for the next use of the same tag. */
+PEXP_POOL_TRACKER ExpGetPoolTracker(ULONG CpuIndex, ULONG Tag);
 VOID ExpInsertPoolTracker(ULONG CpuIndex, ULONG Tag, SIZE_T Bytes, BOOLEAN Paged);
 VOID ExpRemovePoolTracker(ULONG CpuIndex, ULONG Tag, SIZE_T Bytes, BOOLEAN Paged);
 VOID ExpResetPoolTracking(VOID);        /* host tests */
@@ -158,7 +168,9 @@ VOID MiInitializePoolRegions(PVOID NonPagedStorage, PVOID PagedStorage);
 SIZE_T MiPoolRegionStorageSize(VOID);
 PVOID MiAllocatePoolPages(ULONG PoolIndex, PFN_NUMBER Pages);
 VOID MiFreePoolPages(ULONG PoolIndex, PVOID Va, PFN_NUMBER Pages);
-/* EXP_* descriptor index of the pool region holding Va, or -1. */
+/* The pool region holding Va, or -1: EXP_PAGED, or for nonpaged pool a
+ * nonpaged index (the kernel answers EXP_NONPAGED_NX for both nonpaged
+ * pools, which share a region; headers and big-page entries are exact). */
 LONG MiPoolIndexOfAddress(PVOID Va);
 /* Are these pool pages allocated (reserved) right now? */
 BOOLEAN MiIsPoolPageAllocated(ULONG PoolIndex, PVOID Va);

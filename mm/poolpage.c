@@ -37,18 +37,17 @@ VOID MiInitializePoolRegions(PVOID NonPagedStorage, PVOID PagedStorage)
     MiRunTreeSetFree(&MiPoolTree[1], 0, MiPoolPages[1]);
 }
 
+/*
+ * The pool region holding Va: EXP_PAGED, EXP_NONPAGED_NX for the nonpaged
+ * region (whose pages belong to NonPagedPool or NonPagedPoolNx: a block's
+ * header or big-page entry says which), or -1. A range check, no walk.
+ */
 LONG MiPoolIndexOfAddress(PVOID Va)
 {
     ULONG64 va = (ULONG64)Va;
 
-    if (va >= MM_NONPAGED_POOL_START && va < MM_NONPAGED_POOL_END) {
-        /* The PTE says whether the page may execute: which descriptor. */
-        PMMPTE pte = MiGetPteAddress(Va);
-        ULONG level;
-        if (MiWalkToPte(Va, &level) == NULL)
-            return EXP_NONPAGED_NX;
-        return (pte->Long & MM_PTE_NO_EXECUTE) ? EXP_NONPAGED_NX : EXP_NONPAGED_EXECUTE;
-    }
+    if (va >= MM_NONPAGED_POOL_START && va < MM_NONPAGED_POOL_END)
+        return EXP_NONPAGED_NX;
     if (va >= MM_PAGED_POOL_START && va < MM_PAGED_POOL_START + (MM_PAGED_POOL_PAGES << PAGE_SHIFT))
         return EXP_PAGED;
     return -1;

@@ -12,13 +12,6 @@
  */
 #include "pool_internal.h"
 
-typedef struct _EXP_POOL_TRACKER {
-    ULONG Key;                      /* tag, PROTECTED_POOL masked off; 0 = empty */
-    ULONG Reserved;
-    SIZE_T Allocs[2], Frees[2];     /* [0] nonpaged, [1] paged */
-    SIZE_T Bytes[2];
-} EXP_POOL_TRACKER, *PEXP_POOL_TRACKER;
-
 static EXP_POOL_TRACKER ExpPoolTrackTable[MM_MAXIMUM_PROCESSORS][EXP_TRACK_TABLE_SIZE + 1];
 static ULONG ExpTrackProcessors;        /* tables in use: highest CpuIndex + 1 */
 
@@ -62,6 +55,11 @@ static ULONG ExpTrackKey(ULONG Tag)
 {
     Tag &= ~PROTECTED_POOL;
     return Tag == 0 ? EXP_TAG_NONE : Tag;
+}
+
+PEXP_POOL_TRACKER ExpGetPoolTracker(ULONG CpuIndex, ULONG Tag)
+{
+    return ExpLookupTracker(CpuIndex, ExpTrackKey(Tag), TRUE);
 }
 
 VOID ExpInsertPoolTracker(ULONG CpuIndex, ULONG Tag, SIZE_T Bytes, BOOLEAN Paged)

@@ -609,7 +609,7 @@ static BOOLEAN BpRun(ULONG64 Seed, ULONG Steps)
 
         if (op < 50 && at < 0 && BpCount < BP_MAX) {
             POOL_TRACKER_BIG_PAGES e = {va, PtRandBelow(1000) + 1, 1, PtRand() & 0xFFFFF,
-                                        PtRandBelow(64) + 1, (PVOID)(ULONG64)step};
+                                        PtRandBelow(64) + 1, (PVOID)(ULONG64)step, EXP_NONPAGED_NX};
             if (ExpBigTableNeedsGrowth(&table)) {
                 SIZE_T size = table.Size * 2;
                 PPOOL_TRACKER_BIG_PAGES bigger = malloc(size * sizeof(*bigger));
@@ -666,7 +666,7 @@ KTEST(poolhost, bigpage_random_against_model)
 /* The slot an address hashes to, found by inserting it alone into an empty table. */
 static SIZE_T BpHomeSlot(PVOID Va, SIZE_T Size)
 {
-    POOL_TRACKER_BIG_PAGES storage[16] = {0}, e = {Va, 0, 0, 0, 0, NULL};
+    POOL_TRACKER_BIG_PAGES storage[16] = {0}, e = {Va, 0, 0, 0, 0, NULL, EXP_NONPAGED_NX};
     EXP_BIG_TABLE t;
 
     ExpInitializeBigTable(&t, storage, Size);
@@ -698,11 +698,11 @@ KTEST(poolhost, bigpage_backward_shift_wraps)
     KASSERT_TRUE(zero != NULL);
     ExpInitializeBigTable(&t, storage, 16);
     for (ULONG i = 0; i < 3; i++) {
-        POOL_TRACKER_BIG_PAGES e = {last[i], i, 1, 4096, 1, NULL};
+        POOL_TRACKER_BIG_PAGES e = {last[i], i, 1, 4096, 1, NULL, EXP_NONPAGED_NX};
         ExpInsertBigPage(&t, &e);
     }
     {
-        POOL_TRACKER_BIG_PAGES e = {zero, 9, 1, 4096, 1, NULL};
+        POOL_TRACKER_BIG_PAGES e = {zero, 9, 1, 4096, 1, NULL, EXP_NONPAGED_NX};
         ExpInsertBigPage(&t, &e);
     }
     /* last[0] at 15, last[1] at 0, last[2] at 1, zero at 2. */
