@@ -1,25 +1,32 @@
 /*
  * bench_contig.c - the contiguous-range search: tree versus linear scan.
  *
- * Free memory is first fragmented at random: all free pages are taken in
- * address order in chunks of random size (1-512 pages), and a random half
- * of the chunks is given back, so free runs of every size lie scattered
- * over all of RAM. Then each figure is the median cost of
- * MmAllocateContiguousMemorySpecifyCache + MmFreeContiguousMemory of 1, 16
- * and 256 pages (contig.tree.Np), next to the same allocator core driven
- * by a naive first-fit scan over the PFN database (contig.linear.Np, a
- * baseline that lives only here). Both find the lowest fit, so the
- * benchmark also checks that they agree. Afterwards every page goes back.
+ * Free memory is first fragmented at random, page by page: every free page
+ * is taken by the benchmark with probability 1/2, so half of free memory
+ * stays free in runs of random length (two pages on average; a run of 16
+ * turns up every ~130,000 pages; one of 256 practically never). One run
+ * of KB_FIT_PAGES free pages is then opened at a random place, so that
+ * every request has a fit, and only one for the large sizes. Each figure is
+ * the median cost of MmAllocateContiguousMemorySpecifyCache +
+ * MmFreeContiguousMemory of 1, 16 and 256 pages (contig.tree.Np), next to
+ * the same allocator core driven by a naive first-fit scan over the PFN
+ * database (contig.linear.Np, a baseline that lives only here). Both find
+ * the lowest fit, so the benchmark also checks that they agree. The tree
+ * finds it in O(log N) wherever it is; the scan walks every PFN entry below
+ * it. contig.search.{tree,linear}.256p time the two searches alone (the
+ * alloc+free figures also map, unmap and move 256 pages between lists).
+ * Afterwards every page goes back.
  */
 #include "../../mm/mm_internal.h"
 #include "../kbench.h"
 
 #define SAMPLES 31
-#define MAX_CHUNK_PAGES 512
+#define KB_FIT_PAGES 1024
+#define KB_FIT_TRIES 64
+#define KB_TAG 'gfBK'
 
-typedef struct _KB_CHUNK {
-    PFN_NUMBER Start, Count;
-} KB_CHUNK;
+/* The pages the benchmark holds: one bit per PFN. */
+static PULONG64 KbHeld;
 
 static ULONG64 KbSamples[SAMPLES];
 static ULONG64 KbRng = 0xD1B54A32D192ED03ULL;
@@ -66,47 +73,63 @@ static PFN_NUMBER KbTreeFind(PFN_NUMBER Pages, PFN_NUMBER LowPfn, PFN_NUMBER Hig
     return MiRunTreeFind(&MiFreeRunTree, Pages, LowPfn, HighPfn, BoundaryPfn);
 }
 
-/* Take every free page in address order, in chunks; give back half of them. */
-static ULONG KbFragment(KB_CHUNK *Chunks, ULONG Capacity)
+static BOOLEAN KbIsHeld(PFN_NUMBER Pfn)
 {
-    PFN_NUMBER cursor = 0;
-    ULONG held = 0;
+    return (KbHeld[Pfn / 64] >> (Pfn % 64)) & 1;
+}
+
+/* Take every free page with probability 1/2; returns how many were taken. */
+static PFN_NUMBER KbFragment(void)
+{
+    PFN_NUMBER cursor = 0, held = 0;
     KIRQL irql;
 
     KeAcquireSpinLock(&MmPfnLock, &irql);
     for (;;) {
-        PFN_NUMBER want = 1 + KbRand() % MAX_CHUNK_PAGES, start, got = 0;
-        start = MiRunTreeFind(&MiFreeRunTree, 1, cursor, MmHighestPhysicalPage, 0);
-        if (start == MI_RUN_NONE || held == Capacity)
+        PFN_NUMBER page = MiRunTreeFind(&MiFreeRunTree, 1, cursor, MmHighestPhysicalPage, 0);
+        if (page == MI_RUN_NONE)
             break;
-        while (got < want && start + got <= MmHighestPhysicalPage &&
-               MiRunTreeIsFree(&MiFreeRunTree, start + got)) {
-            MiUnlinkPageFromList(start + got);
-            got++;
-        }
-        cursor = start + got;
+        cursor = page + 1;
         if (KbRand() & 1) {
-            Chunks[held].Start = start;
-            Chunks[held].Count = got;
+            MiUnlinkPageFromList(page);
+            KbHeld[page / 64] |= 1ULL << (page % 64);
             held++;
-        } else {
-            for (PFN_NUMBER p = start; p < start + got; p++)
-                MiInsertPageInFreeList(p);
         }
     }
     KeReleaseSpinLock(&MmPfnLock, irql);
     return held;
 }
 
-static void KbRelease(KB_CHUNK *Chunks, ULONG Held)
+/* Give back the held pages of [Start, Start + Count). */
+static void KbReleaseRange(PFN_NUMBER Start, PFN_NUMBER Count)
 {
     KIRQL irql;
 
     KeAcquireSpinLock(&MmPfnLock, &irql);
-    for (ULONG i = 0; i < Held; i++)
-        for (PFN_NUMBER p = Chunks[i].Start; p < Chunks[i].Start + Chunks[i].Count; p++)
+    for (PFN_NUMBER p = Start; p < Start + Count && p <= MmHighestPhysicalPage; p++)
+        if (KbIsHeld(p)) {
+            KbHeld[p / 64] &= ~(1ULL << (p % 64));
             MiInsertPageInFreeList(p);
+        }
     KeReleaseSpinLock(&MmPfnLock, irql);
+}
+
+/* Open one free run of KB_FIT_PAGES at a random place; its first PFN or 0. */
+static PFN_NUMBER KbOpenFit(void)
+{
+    for (ULONG t = 0; t < KB_FIT_TRIES; t++) {
+        PFN_NUMBER span = MmHighestPhysicalPage - MmLowestPhysicalPage - KB_FIT_PAGES;
+        PFN_NUMBER start = MmLowestPhysicalPage + KbRand() % span, p;
+        /* Only where every page is either free or ours: RAM nobody else uses. */
+        for (p = start; p < start + KB_FIT_PAGES; p++)
+            if (!MiIsPfnRam(p) || (!KbIsHeld(p) && !MiRunTreeIsFree(&MiFreeRunTree, p)))
+                break;
+        if (p == start + KB_FIT_PAGES) {
+            KbReleaseRange(start, KB_FIT_PAGES);
+            return start;
+        }
+    }
+    return 0;
 }
 
 static ULONG64 KbMeasure(PFN_NUMBER Pages, PMI_CONTIGUOUS_FINDER Finder, PULONG64 FirstPhysical)
@@ -128,26 +151,41 @@ static ULONG64 KbMeasure(PFN_NUMBER Pages, PMI_CONTIGUOUS_FINDER Finder, PULONG6
     return KbenchMedian(KbSamples, SAMPLES);
 }
 
+/* The search alone, under the PFN lock as the allocator runs it. */
+static ULONG64 KbMeasureSearch(PFN_NUMBER Pages, PMI_CONTIGUOUS_FINDER Finder, PFN_NUMBER *Found)
+{
+    for (ULONG s = 0; s < SAMPLES; s++) {
+        KIRQL irql;
+        ULONG64 t0;
+        KeAcquireSpinLock(&MmPfnLock, &irql);
+        t0 = KeReadTimeStampCounter();
+        *Found = Finder(Pages, 0, MmHighestPhysicalPage, 0);
+        KbSamples[s] = KeReadTimeStampCounter() - t0;
+        KeReleaseSpinLock(&MmPfnLock, irql);
+    }
+    return KbenchMedian(KbSamples, SAMPLES);
+}
+
 KBENCH(contig)
 {
     static const PFN_NUMBER sizes[] = {1, 16, 256};
     static const char *const treeNames[] = {"contig.tree.1p", "contig.tree.16p", "contig.tree.256p"};
     static const char *const linearNames[] = {"contig.linear.1p", "contig.linear.16p",
                                               "contig.linear.256p"};
-    PFN_NUMBER freeBefore = MmFreePageListHead.Total + MmZeroedPageListHead.Total;
-    ULONG capacity = (ULONG)(freeBefore / 64 + 1024);
-    PHYSICAL_ADDRESS high = {.QuadPart = -1};
-    KB_CHUNK *chunks = MmAllocateContiguousMemory(capacity * sizeof(KB_CHUNK), high);
-    ULONG held;
+    PFN_NUMBER freeBefore = MmFreePageListHead.Total + MmZeroedPageListHead.Total, held, fit;
+    SIZE_T bitmapBytes = (MmHighestPhysicalPage / 64 + 1) * sizeof(ULONG64);
 
-    if (chunks == NULL) {
-        DbgPrint("# bench contig: no memory for the chunk table\n");
+    KbHeld = ExAllocatePoolWithTag(NonPagedPoolNx, bitmapBytes, KB_TAG);
+    if (KbHeld == NULL) {
+        DbgPrint("# bench contig: no memory for the page bitmap\n");
         return;
     }
-    held = KbFragment(chunks, capacity);
-    DbgPrint("# bench contig: %u chunks held, %llu pages free, longest free run %llu pages\n", held,
-             MmFreePageListHead.Total + MmZeroedPageListHead.Total,
-             MiRunTreeLongestRun(&MiFreeRunTree));
+    RtlZeroMemory(KbHeld, bitmapBytes);
+    held = KbFragment();
+    fit = KbOpenFit();
+    DbgPrint("# bench contig: %llu pages held, %llu free, longest free run %llu pages at pfn %llx\n",
+             held, MmFreePageListHead.Total + MmZeroedPageListHead.Total,
+             MiRunTreeLongestRun(&MiFreeRunTree), fit);
     for (ULONG i = 0; i < ARRAYSIZE(sizes); i++) {
         ULONG64 treePa, linearPa;
         ULONG64 tree = KbMeasure(sizes[i], KbTreeFind, &treePa);
@@ -155,11 +193,23 @@ KBENCH(contig)
         if (treePa != linearPa)
             DbgPrint("# bench contig: tree and linear scan disagree for %llu pages: %llx vs %llx\n",
                      sizes[i], treePa, linearPa);
+        else
+            DbgPrint("# bench contig: %llu pages: lowest fit at %llx\n", sizes[i], treePa);
         KbenchReport(treeNames[i], tree, "cycles");
         KbenchReport(linearNames[i], linear, "cycles");
     }
-    KbRelease(chunks, held);
-    MmFreeContiguousMemory(chunks);
+    /* The goal compares searches; the figures above include mapping. */
+    {
+        PFN_NUMBER treeFit, linearFit;
+        ULONG64 tree = KbMeasureSearch(256, KbTreeFind, &treeFit);
+        ULONG64 linear = KbMeasureSearch(256, KbLinearFind, &linearFit);
+        if (treeFit != linearFit)
+            DbgPrint("# bench contig: searches disagree: %llx vs %llx\n", treeFit, linearFit);
+        KbenchReport("contig.search.tree.256p", tree, "cycles");
+        KbenchReport("contig.search.linear.256p", linear, "cycles");
+    }
+    KbReleaseRange(0, MmHighestPhysicalPage + 1);
+    ExFreePoolWithTag(KbHeld, KB_TAG);
     if (MmFreePageListHead.Total + MmZeroedPageListHead.Total != freeBefore)
         DbgPrint("# bench contig: %lld pages lost\n",
                  (LONG64)(freeBefore - MmFreePageListHead.Total - MmZeroedPageListHead.Total));
