@@ -315,7 +315,8 @@ static PVOID ExpAllocatePool(ULONG PoolType, SIZE_T NumberOfBytes, ULONG Tag, UL
 
     /* Quota-charged blocks stay in normal pool: special pool keeps no
      * quota owner. */
-    if (!ChargeQuota && (SpecialPool || MiUseSpecialPool(Tag, NumberOfBytes, PoolType))) {
+    if (!ChargeQuota &&
+        (SpecialPool || (MiSpecialPoolSelecting && MiUseSpecialPool(Tag, NumberOfBytes, PoolType)))) {
         p = MiAllocateSpecialPool(NumberOfBytes, Tag, PoolType, Priority);
         if (p != NULL)
             return p;

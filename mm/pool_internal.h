@@ -98,7 +98,13 @@ struct _POOL_DESCRIPTOR {
 VOID ExpInitializePoolDescriptor(PPOOL_DESCRIPTOR Descriptor, ULONG PoolType, ULONG PoolIndex,
                                  PEXP_ALLOCATE_POOL_PAGE AllocatePage,
                                  PEXP_FREE_POOL_PAGE FreePage);
-ULONG ExpBytesToUnits(SIZE_T NumberOfBytes);
+/* Units for a request: header plus the bytes rounded up; 0 bytes count as 1. */
+static inline ULONG ExpBytesToUnits(SIZE_T NumberOfBytes)
+{
+    if (NumberOfBytes == 0)
+        NumberOfBytes = 1;
+    return (ULONG)((NumberOfBytes + 2 * POOL_BLOCK_SIZE - 1) >> POOL_BLOCK_SHIFT);
+}
 /* A block of at least Units units (body 64-byte aligned if CacheAligned);
  * its PoolType and tag are the caller's to set. NULL if no page. */
 PPOOL_HEADER ExpAllocateBlock(PPOOL_DESCRIPTOR Descriptor, ULONG Units, BOOLEAN CacheAligned);
@@ -107,14 +113,51 @@ VOID ExpFreeBlock(PPOOL_DESCRIPTOR Descriptor, PPOOL_HEADER Entry);
 /* Walk Entry's page: bug check BAD_POOL_HEADER if the chain is broken or
  * Entry is not one of its blocks. */
 VOID ExpCheckPoolBlocks(PPOOL_HEADER Entry);
-/* Cheap checks of one header (size in page, next block agrees). */
-VOID ExpCheckBlockHeader(PPOOL_HEADER Entry);
 /* Call Routine for each block of the page holding Va (no validation). */
 typedef VOID (*PEXP_BLOCK_ROUTINE)(PPOOL_HEADER Entry, PVOID Context);
 VOID ExpWalkPoolPage(PVOID Va, PEXP_BLOCK_ROUTINE Routine, PVOID Context);
 
 static inline PVOID ExpBlockBody(PPOOL_HEADER Entry) { return Entry + 1; }
 static inline SIZE_T ExpPageOffset(const void *Va) { return (ULONG64)Va & (PAGE_SIZE - 1); }
+
+static inline PPOOL_HEADER ExpNextBlock(PPOOL_HEADER Entry)
+{
+    return (PPOOL_HEADER)((PUCHAR)Entry + ((SIZE_T)Entry->BlockSize << POOL_BLOCK_SHIFT));
+}
+
+static inline PPOOL_HEADER ExpPreviousBlock(PPOOL_HEADER Entry)
+{
+    return (PPOOL_HEADER)((PUCHAR)Entry - ((SIZE_T)Entry->PreviousSize << POOL_BLOCK_SHIFT));
+}
+
+static inline BOOLEAN ExpIsLastBlock(PPOOL_HEADER Entry)
+{
+    return ExpPageOffset(Entry) + ((SIZE_T)Entry->BlockSize << POOL_BLOCK_SHIFT) == PAGE_SIZE;
+}
+
+/* Cheap checks of one header, on every free: size within the page, and
+ * both neighbours agree with it (an overrun of a block lands on the next
+ * header first). Inline: it is most of the lookaside path's cost. */
+static inline VOID ExpCheckBlockHeader(PPOOL_HEADER Entry)
+{
+    if (Entry->BlockSize == 0)
+        KeBugCheckEx(BAD_POOL_HEADER, BAD_POOL_HEADER_BLOCK_SIZE_ZERO, (ULONG_PTR)Entry, 0, 0);
+    if (ExpPageOffset(Entry) + ((SIZE_T)Entry->BlockSize << POOL_BLOCK_SHIFT) > PAGE_SIZE)
+        KeBugCheckEx(BAD_POOL_HEADER, BAD_POOL_HEADER_BLOCK_TOO_LARGE, (ULONG_PTR)Entry, 0,
+                     (ULONG_PTR)ExpNextBlock(Entry));
+    if (((SIZE_T)Entry->PreviousSize << POOL_BLOCK_SHIFT) > ExpPageOffset(Entry) ||
+        (Entry->PreviousSize == 0) != (ExpPageOffset(Entry) == 0))
+        KeBugCheckEx(BAD_POOL_HEADER, BAD_POOL_HEADER_PREVIOUS_TOO_LARGE, (ULONG_PTR)Entry, 0,
+                     (ULONG_PTR)ExpPreviousBlock(Entry));
+    /* An overrun of this block lands on the next header first. */
+    if (!ExpIsLastBlock(Entry) && ExpNextBlock(Entry)->PreviousSize != Entry->BlockSize)
+        KeBugCheckEx(BAD_POOL_HEADER, BAD_POOL_HEADER_NEIGHBOUR_MISMATCH, (ULONG_PTR)Entry, 0,
+                     (ULONG_PTR)ExpNextBlock(Entry));
+    if (Entry->PreviousSize != 0 && ExpPreviousBlock(Entry)->BlockSize != Entry->PreviousSize)
+        KeBugCheckEx(BAD_POOL_HEADER, BAD_POOL_HEADER_NEIGHBOUR_MISMATCH, (ULONG_PTR)Entry, 0,
+                     (ULONG_PTR)ExpPreviousBlock(Entry));
+}
+
 
 /* bigpool.c: whole-page allocations, by address (caller holds its lock). */
 typedef struct _POOL_TRACKER_BIG_PAGES {
@@ -185,7 +228,14 @@ PFN_NUMBER MiPoolPagesInUse(ULONG PoolIndex);
 VOID MiInitializeSpecialPool(VOID);
 BOOLEAN MiUseSpecialPool(ULONG Tag, SIZE_T NumberOfBytes, ULONG PoolType);
 PVOID MiAllocateSpecialPool(SIZE_T NumberOfBytes, ULONG Tag, ULONG PoolType, ULONG Priority);
-BOOLEAN MiIsSpecialPoolAddress(PVOID Va);
+/* A range check, inline: every free asks it first. */
+static inline BOOLEAN MiIsSpecialPoolAddress(PVOID Va)
+{
+    return (ULONG64)Va >= MM_SPECIAL_POOL_START && (ULONG64)Va < MM_SPECIAL_POOL_END;
+}
+/* Set while verifier= selects tags for special pool: the allocation path
+ * asks MiUseSpecialPool only then. */
+extern BOOLEAN MiSpecialPoolSelecting;
 VOID MiFreeSpecialPool(PVOID P, ULONG Tag, BOOLEAN CheckTag);
 SIZE_T MiSpecialPoolBlockSize(PVOID P);
 ULONG MiReportSpecialPool(ULONG Tag, BOOLEAN Print);

@@ -15,21 +15,6 @@
  */
 #include "pool_internal.h"
 
-static inline PPOOL_HEADER ExpNextBlock(PPOOL_HEADER Entry)
-{
-    return (PPOOL_HEADER)((PUCHAR)Entry + ((SIZE_T)Entry->BlockSize << POOL_BLOCK_SHIFT));
-}
-
-static inline PPOOL_HEADER ExpPreviousBlock(PPOOL_HEADER Entry)
-{
-    return (PPOOL_HEADER)((PUCHAR)Entry - ((SIZE_T)Entry->PreviousSize << POOL_BLOCK_SHIFT));
-}
-
-static inline BOOLEAN ExpIsLastBlock(PPOOL_HEADER Entry)
-{
-    return ExpPageOffset(Entry) + ((SIZE_T)Entry->BlockSize << POOL_BLOCK_SHIFT) == PAGE_SIZE;
-}
-
 static inline PLIST_ENTRY ExpFreeLinks(PPOOL_HEADER Entry)
 {
     return (PLIST_ENTRY)ExpBlockBody(Entry);
@@ -50,14 +35,6 @@ VOID ExpInitializePoolDescriptor(PPOOL_DESCRIPTOR Descriptor, ULONG PoolType, UL
     Descriptor->FreePage = FreePage;
     Descriptor->TotalPages = Descriptor->TotalBigPages = 0;
     Descriptor->RunningAllocs = Descriptor->RunningDeAllocs = 0;
-}
-
-/* Units for a request: header plus the bytes rounded up; 0 bytes count as 1. */
-ULONG ExpBytesToUnits(SIZE_T NumberOfBytes)
-{
-    if (NumberOfBytes == 0)
-        NumberOfBytes = 1;
-    return (ULONG)((NumberOfBytes + 2 * POOL_BLOCK_SIZE - 1) >> POOL_BLOCK_SHIFT);
 }
 
 /* ---- the size lists --------------------------------------------------------------- */
@@ -235,26 +212,6 @@ VOID ExpFreeBlock(PPOOL_DESCRIPTOR Descriptor, PPOOL_HEADER Entry)
 }
 
 /* ---- checking ------------------------------------------------------------------------ */
-
-VOID ExpCheckBlockHeader(PPOOL_HEADER Entry)
-{
-    if (Entry->BlockSize == 0)
-        KeBugCheckEx(BAD_POOL_HEADER, BAD_POOL_HEADER_BLOCK_SIZE_ZERO, (ULONG_PTR)Entry, 0, 0);
-    if (ExpPageOffset(Entry) + ((SIZE_T)Entry->BlockSize << POOL_BLOCK_SHIFT) > PAGE_SIZE)
-        KeBugCheckEx(BAD_POOL_HEADER, BAD_POOL_HEADER_BLOCK_TOO_LARGE, (ULONG_PTR)Entry, 0,
-                     (ULONG_PTR)ExpNextBlock(Entry));
-    if (((SIZE_T)Entry->PreviousSize << POOL_BLOCK_SHIFT) > ExpPageOffset(Entry) ||
-        (Entry->PreviousSize == 0) != (ExpPageOffset(Entry) == 0))
-        KeBugCheckEx(BAD_POOL_HEADER, BAD_POOL_HEADER_PREVIOUS_TOO_LARGE, (ULONG_PTR)Entry, 0,
-                     (ULONG_PTR)ExpPreviousBlock(Entry));
-    /* An overrun of this block lands on the next header first. */
-    if (!ExpIsLastBlock(Entry) && ExpNextBlock(Entry)->PreviousSize != Entry->BlockSize)
-        KeBugCheckEx(BAD_POOL_HEADER, BAD_POOL_HEADER_NEIGHBOUR_MISMATCH, (ULONG_PTR)Entry, 0,
-                     (ULONG_PTR)ExpNextBlock(Entry));
-    if (Entry->PreviousSize != 0 && ExpPreviousBlock(Entry)->BlockSize != Entry->PreviousSize)
-        KeBugCheckEx(BAD_POOL_HEADER, BAD_POOL_HEADER_NEIGHBOUR_MISMATCH, (ULONG_PTR)Entry, 0,
-                     (ULONG_PTR)ExpPreviousBlock(Entry));
-}
 
 VOID ExpCheckPoolBlocks(PPOOL_HEADER Entry)
 {

@@ -55,6 +55,7 @@ typedef struct _MI_SPECIAL_HEADER {
 
 static BOOLEAN MiSpecialEnabled, MiSpecialAllTags, MiSpecialUnderrun;
 static BOOLEAN MiSpecialAvailable;      /* slot tables made */
+BOOLEAN MiSpecialPoolSelecting;
 static ULONG MiSpecialTags[MI_SPECIAL_MAX_TAGS], MiSpecialTagCount;
 static KSPIN_LOCK MiSpecialLock;
 static UCHAR *MiSpecialState;               /* MI_SPECIAL_STATE per slot */
@@ -110,6 +111,7 @@ VOID MiInitializeSpecialPool(VOID)
     KeInitializeSpinLock(&MiSpecialLock);
     MiSpecialAvailable = TRUE;
     MiSpecialEnabled = MiSpecialAllTags || MiSpecialTagCount != 0;
+    MiSpecialPoolSelecting = MiSpecialEnabled;
     if (MiSpecialEnabled)
         DbgPrint("Mm: verifier: special pool for %s, %s mode, %llu slots\n",
                  MiSpecialAllTags ? "every tag" : "the tags given",
@@ -128,11 +130,6 @@ BOOLEAN MiUseSpecialPool(ULONG Tag, SIZE_T NumberOfBytes, ULONG PoolType)
         if (((MiSpecialTags[i] ^ Tag) & ~PROTECTED_POOL) == 0)
             return TRUE;
     return FALSE;
-}
-
-BOOLEAN MiIsSpecialPoolAddress(PVOID Va)
-{
-    return (ULONG64)Va >= MM_SPECIAL_POOL_START && (ULONG64)Va < MM_SPECIAL_POOL_END;
 }
 
 static PUCHAR MiSlotBase(ULONG Slot)

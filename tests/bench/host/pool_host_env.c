@@ -122,11 +122,7 @@ PVOID MiAllocateSpecialPool(SIZE_T NumberOfBytes, ULONG Tag, ULONG PoolType, ULO
     return NULL;
 }
 
-BOOLEAN MiIsSpecialPoolAddress(PVOID Va)
-{
-    (void)Va;
-    return FALSE;
-}
+BOOLEAN MiSpecialPoolSelecting;         /* never: special pool is off here */
 
 VOID MiFreeSpecialPool(PVOID P, ULONG Tag, BOOLEAN CheckTag)
 {
