@@ -71,8 +71,8 @@ static EXP_POOL_LOOKASIDE ExpPoolLookaside[MM_MAXIMUM_PROCESSORS][EXP_POOL_DESCR
     (BASE_POOL_TYPE_MASK | POOL_TYPE_MUST_SUCCEED | POOL_TYPE_CACHE_ALIGNED |                \
      POOL_QUOTA_FAIL_INSTEAD_OF_RAISE | POOL_RAISE_IF_ALLOCATION_FAILURE | POOL_TYPE_SESSION | \
      POOL_COLD_ALLOCATION | POOL_NX_ALLOCATION)
-/* What a header's PoolType keeps (it is 8 bits): paged, cache aligned, quota. */
-#define EXP_HEADER_TYPE_BITS (BASE_POOL_TYPE_MASK | POOL_TYPE_CACHE_ALIGNED | 8)
+/* A header's PoolType (8 bits) keeps paged, cache aligned and this bit:
+ * quota was charged. */
 #define EXP_HEADER_QUOTA 8
 
 /* ---- locks and pages for the descriptors ------------------------------------------------- */

@@ -245,8 +245,6 @@ VOID MiCheckSpecialPoolFault(PVOID Va, BOOLEAN Write, PVOID Pc);
 
 /* pool.c */
 VOID ExpInitializePool(VOID);
-/* Bytes the caller asked for on a live block (whole pages for big ones). */
-SIZE_T ExpPoolBlockBytes(PVOID P);
 extern POOL_DESCRIPTOR ExpPoolDescriptors[EXP_POOL_DESCRIPTORS];
 /* Quota, charged by ExAllocatePoolWithQuotaTag and POOL_FLAG_USE_QUOTA. */
 typedef struct _EPROCESS_QUOTA_BLOCK {

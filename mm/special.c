@@ -61,7 +61,7 @@ static KSPIN_LOCK MiSpecialLock;
 static UCHAR *MiSpecialState;               /* MI_SPECIAL_STATE per slot */
 static ULONG *MiSpecialFifo;                /* freed slots, oldest first */
 static ULONG MiSpecialFifoHead, MiSpecialFifoCount, MiSpecialNextUnused;
-ULONG MiSpecialPoolPagesInUse;
+static ULONG MiSpecialPoolPagesInUse;  /* data pages mapped now */
 
 static ULONG MiTagFromWord(PCSTR Word, ULONG Length)
 {
@@ -358,6 +358,8 @@ ULONG MiReportSpecialPool(ULONG Tag, BOOLEAN Print)
 
     if (!MiSpecialAvailable)
         return 0;
+    if (Print && MiSpecialPoolPagesInUse != 0)
+        DbgPrint("  special pool: %u pages in use\n", MiSpecialPoolPagesInUse);
     for (ULONG slot = 0; slot < MiSpecialNextUnused; slot++) {
         PUCHAR page;
         PMI_SPECIAL_HEADER header;
