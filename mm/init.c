@@ -16,6 +16,8 @@
  *  4. Through the new mappings: every PFN entry, the free lists and the
  *     free-run tree, the system-PTE allocator, hyperspace; then the screen
  *     is mapped again with MmMapIoSpace.
+ *  5. The pools (their address trees were allocated in step 2), then
+ *     special pool, whose slot tables are nonpaged pool.
  */
 #include "pool_internal.h"
 #include "../kernel/ke_internal.h"
