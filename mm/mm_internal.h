@@ -223,6 +223,9 @@ VOID MiUnmapSystemPages(PVOID Va, PFN_NUMBER Count);
 /* The same with MmPfnLock already held. */
 NTSTATUS MiMapSystemPagesLocked(PVOID Va, PFN_NUMBER Pfn, PFN_NUMBER Count, ULONG64 PteBits);
 VOID MiUnmapSystemPagesLocked(PVOID Va, PFN_NUMBER Count);
+/* MmPfnLock held: map a fresh page of its own at Va / unmap it and free it. */
+BOOLEAN MiMapNewPageLocked(PVOID Va, ULONG64 PteBits, BOOLEAN Zeroed);
+VOID MiUnmapAndFreePageLocked(PVOID Va);
 PMMPTE MiWalkToPte(PVOID Va, ULONG *Level);
 
 /* tlb.c: the one place that flushes translations. */

@@ -163,6 +163,34 @@ VOID MiUnmapSystemPages(PVOID Va, PFN_NUMBER Count)
     KeReleaseSpinLock(&MmPfnLock, irql);
 }
 
+/*
+ * MmPfnLock held: back Va with a page of its own (zeroed if Zeroed), made
+ * active for the new PTE. TRUE on success; on failure nothing changed.
+ * Pool pages, special pool and kernel stacks are all made this way.
+ */
+BOOLEAN MiMapNewPageLocked(PVOID Va, ULONG64 PteBits, BOOLEAN Zeroed)
+{
+    PFN_NUMBER page = Zeroed ? MiRemoveZeroPage(0) : MiRemoveAnyPage(0);
+
+    if (page == 0)
+        return FALSE;
+    MiInitializePfnForActivePage(page, MiGetPteAddress(Va), MiCached);
+    if (!NT_SUCCESS(MiMapSystemPagesLocked(Va, page, 1, PteBits))) {
+        MiFreeActivePage(page);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* MmPfnLock held: unmap Va and free the page behind it. */
+VOID MiUnmapAndFreePageLocked(PVOID Va)
+{
+    PFN_NUMBER page = MI_PTE_FRAME(*MiGetPteAddress(Va));
+
+    MiUnmapSystemPagesLocked(Va, 1);
+    MiFreeActivePage(page);
+}
+
 NTSTATUS MiMapSystemPage(PVOID Va, PFN_NUMBER Pfn, ULONG64 PteBits)
 {
     return MiMapSystemPages(Va, Pfn, 1, PteBits);

@@ -106,21 +106,6 @@ static void ExpUnlockPool(ULONG Index, KIRQL Irql)
         KeReleaseSpinLock(&ExpNonPagedPoolLock[Index], Irql);
 }
 
-static KIRQL ExpRaiseToDpc(void)
-{
-    KIRQL old = KeGetCurrentIrql();
-
-    if (old < DISPATCH_LEVEL)
-        KeRaiseIrql(DISPATCH_LEVEL, &old);
-    return old;
-}
-
-static void ExpLowerFromDpc(KIRQL Old)
-{
-    if (Old < DISPATCH_LEVEL)
-        KeLowerIrql(Old);
-}
-
 VOID ExpInitializePool(VOID)
 {
     SIZE_T entries;
@@ -432,7 +417,7 @@ PVOID ExAllocatePool3(POOL_FLAGS Flags, SIZE_T NumberOfBytes, ULONG Tag,
 
 /* ---- freeing ------------------------------------------------------------------------------- */
 
-static void ExpCheckFreeTag(PVOID P, ULONG Stored, ULONG Tag, BOOLEAN CheckTag)
+VOID ExpCheckFreeTag(PVOID P, ULONG Stored, ULONG Tag, BOOLEAN CheckTag)
 {
     /* A protected tag must be given back with the same tag. */
     if ((CheckTag && ((Stored ^ Tag) & ~PROTECTED_POOL) != 0) ||
@@ -594,15 +579,6 @@ typedef struct _EXP_REPORT {
     BOOLEAN Print;
 } EXP_REPORT;
 
-static void ExpPrintName(ULONG Tag, char Name[5])
-{
-    for (ULONG i = 0; i < 4; i++) {
-        char c = (char)(Tag >> (8 * i));
-        Name[i] = c >= 0x20 && c < 0x7F ? c : '.';
-    }
-    Name[4] = 0;
-}
-
 static VOID ExpReportBlock(PPOOL_HEADER Entry, PVOID Context)
 {
     EXP_REPORT *r = Context;
@@ -612,7 +588,7 @@ static VOID ExpReportBlock(PPOOL_HEADER Entry, PVOID Context)
     if (r->Mark != NULL) {
         BOOLEAN here = (ULONG64)r->Mark >= (ULONG64)Entry &&
                        (ULONG64)r->Mark < (ULONG64)Entry + ((ULONG64)Entry->BlockSize << 4);
-        ExpPrintName(Entry->PoolTag, name);
+        ExpTagName(Entry->PoolTag, name);
         DbgPrint("%c%p size: %4x previous size: %4x  %s %s\n", here ? '*' : ' ', Entry,
                  Entry->BlockSize << 4, Entry->PreviousSize << 4,
                  Entry->PoolType == 0 ? "(Free)     "
@@ -625,7 +601,7 @@ static VOID ExpReportBlock(PPOOL_HEADER Entry, PVOID Context)
         return;
     r->Count++;
     if (r->Print) {
-        ExpPrintName(Entry->PoolTag, name);
+        ExpTagName(Entry->PoolTag, name);
         DbgPrint("  %p %6u bytes %s %s\n", ExpBlockBody(Entry),
                  (Entry->BlockSize << 4) - 16, name,
                  (Entry->PoolType - 1U) & BASE_POOL_TYPE_MASK ? "Paged" : "Nonp");
@@ -648,7 +624,7 @@ static VOID ExpReportRun(ULONG PoolIndex, PVOID Va, PFN_NUMBER Pages, PVOID Cont
             if (r->Tag == 0 || ((big.Key ^ r->Tag) & ~PROTECTED_POOL) == 0) {
                 char name[5];
                 r->Count++;
-                ExpPrintName(big.Key, name);
+                ExpTagName(big.Key, name);
                 if (r->Print)
                     DbgPrint("  %p %6llu bytes %s %s (%llu pages)\n", page,
                              (ULONG64)big.NumberOfBytes, name,
@@ -687,7 +663,7 @@ BOOLEAN ExDumpPoolPage(PVOID Address)
         return FALSE;
     if (ExpFindBigPage(&ExpBigTable, page, &big, FALSE)) {
         char name[5];
-        ExpPrintName(big.Key, name);
+        ExpTagName(big.Key, name);
         DbgPrint("*%p : large page allocation, tag %s, size %llx\n", page, name,
                  (ULONG64)big.NumberOfBytes);
         return TRUE;

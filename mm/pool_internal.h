@@ -205,6 +205,8 @@ PEXP_POOL_TRACKER ExpGetPoolTracker(ULONG CpuIndex, ULONG Tag);
 VOID ExpInsertPoolTracker(ULONG CpuIndex, ULONG Tag, SIZE_T Bytes, BOOLEAN Paged);
 VOID ExpRemovePoolTracker(ULONG CpuIndex, ULONG Tag, SIZE_T Bytes, BOOLEAN Paged);
 VOID ExpResetPoolTracking(VOID);        /* host tests */
+/* The tag as PoolMon prints it: four characters, '.' for unprintable ones. */
+PCSTR ExpTagName(ULONG Tag, char Name[5]);
 
 /* poolpage.c (kernel) or the host harness: pages for the descriptors. */
 VOID MiInitializePoolRegions(PVOID NonPagedStorage, PVOID PagedStorage);
@@ -245,6 +247,26 @@ VOID MiCheckSpecialPoolFault(PVOID Va, BOOLEAN Write, PVOID Pc);
 
 /* pool.c */
 VOID ExpInitializePool(VOID);
+/* BAD_POOL_CALLER 0x0A unless Tag may free a block tagged Stored (a
+ * PROTECTED_POOL tag must be given back exactly). */
+VOID ExpCheckFreeTag(PVOID P, ULONG Stored, ULONG Tag, BOOLEAN CheckTag);
+
+/* The tracker and the per-processor lookasides are touched at
+ * DISPATCH_LEVEL; these get there from any lower level and back. */
+static inline KIRQL ExpRaiseToDpc(void)
+{
+    KIRQL old = KeGetCurrentIrql();
+
+    if (old < DISPATCH_LEVEL)
+        KeRaiseIrql(DISPATCH_LEVEL, &old);
+    return old;
+}
+
+static inline void ExpLowerFromDpc(KIRQL Old)
+{
+    if (Old < DISPATCH_LEVEL)
+        KeLowerIrql(Old);
+}
 extern POOL_DESCRIPTOR ExpPoolDescriptors[EXP_POOL_DESCRIPTORS];
 /* Quota, charged by ExAllocatePoolWithQuotaTag and POOL_FLAG_USE_QUOTA. */
 typedef struct _EPROCESS_QUOTA_BLOCK {

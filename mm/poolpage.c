@@ -72,13 +72,8 @@ static void MiReleasePoolPagesLocked(ULONG Region, PUCHAR Va, PFN_NUMBER Pages)
     for (PFN_NUMBER i = 0; i < Pages; i++) {
         PUCHAR page = Va + (i << PAGE_SHIFT);
         ULONG level;
-        PMMPTE pte = MiWalkToPte(page, &level);
-        PFN_NUMBER frame;
-        if (pte == NULL)
-            continue;                   /* paged pool never touched */
-        frame = MI_PTE_FRAME(*pte);
-        MiUnmapSystemPagesLocked(page, 1);
-        MiFreeActivePage(frame);
+        if (MiWalkToPte(page, &level) != NULL)     /* paged pool may be untouched */
+            MiUnmapAndFreePageLocked(page);
     }
     MiRunTreeSetFree(&MiPoolTree[Region], MiPoolPageIndex(Region, Va), Pages);
 }
@@ -106,16 +101,8 @@ PVOID MiAllocatePoolPages(ULONG PoolIndex, PFN_NUMBER Pages)
     if (region == 1)
         goto out;
     for (PFN_NUMBER i = 0; i < Pages; i++) {
-        PUCHAR page = va + (i << PAGE_SHIFT);
-        PFN_NUMBER frame = MiRemoveAnyPage(0);
-        if (frame != 0) {
-            MiInitializePfnForActivePage(frame, MiGetPteAddress(page), MiCached);
-            if (!NT_SUCCESS(MiMapSystemPagesLocked(page, frame, 1, bits))) {
-                MiFreeActivePage(frame);
-                frame = 0;
-            }
-        }
-        if (frame == 0) {               /* out of pages or page tables */
+        if (!MiMapNewPageLocked(va + (i << PAGE_SHIFT), bits, FALSE)) {
+            /* Out of pages or page tables: the pages mapped so far go back. */
             MiReleasePoolPagesLocked(region, va, Pages);
             va = NULL;
             break;
@@ -140,7 +127,6 @@ BOOLEAN MiResolvePagedPoolFault(PVOID Va)
 {
     PUCHAR page = PAGE_ALIGN(Va);
     BOOLEAN resolved = FALSE;
-    PFN_NUMBER frame;
     ULONG level;
     KIRQL irql;
 
@@ -153,16 +139,7 @@ BOOLEAN MiResolvePagedPoolFault(PVOID Va)
         resolved = TRUE;                /* another fault got there first */
         goto out;
     }
-    frame = MiRemoveZeroPage(0);
-    if (frame == 0)
-        goto out;
-    MiInitializePfnForActivePage(frame, MiGetPteAddress(page), MiCached);
-    if (!NT_SUCCESS(MiMapSystemPagesLocked(page, frame, 1,
-                                           MM_PTE_WRITE | MM_PTE_GLOBAL | MM_PTE_NO_EXECUTE))) {
-        MiFreeActivePage(frame);
-        goto out;
-    }
-    resolved = TRUE;
+    resolved = MiMapNewPageLocked(page, MM_PTE_WRITE | MM_PTE_GLOBAL | MM_PTE_NO_EXECUTE, TRUE);
 out:
     KeReleaseSpinLock(&MmPfnLock, irql);
     return resolved;

@@ -138,18 +138,24 @@ ULONG ExQueryPoolTagInformation(PSYSTEM_POOLTAG Buffer, ULONG Count)
     return tags;
 }
 
+PCSTR ExpTagName(ULONG Tag, char Name[5])
+{
+    for (ULONG i = 0; i < 4; i++) {
+        char c = (char)(Tag >> (8 * i));
+        Name[i] = c >= 0x20 && c < 0x7F ? c : '.';
+    }
+    Name[4] = 0;
+    return Name;
+}
+
 static void ExpPrintTag(ULONG Tag, PCSTR Type, SIZE_T Allocs, SIZE_T Frees, SIZE_T Bytes)
 {
     SIZE_T diff = Allocs - Frees;
     char name[5];
 
-    for (ULONG i = 0; i < 4; i++) {
-        char c = (char)(Tag >> (8 * i));
-        name[i] = c >= 0x20 && c < 0x7F ? c : '.';
-    }
-    name[4] = 0;
-    DbgPrint(" %s %s %10llu %10llu %8llu %12llu %8llu\n", name, Type, (ULONG64)Allocs,
-             (ULONG64)Frees, (ULONG64)diff, (ULONG64)Bytes, (ULONG64)(diff ? Bytes / diff : 0));
+    DbgPrint(" %s %s %10llu %10llu %8llu %12llu %8llu\n", ExpTagName(Tag, name), Type,
+             (ULONG64)Allocs, (ULONG64)Frees, (ULONG64)diff, (ULONG64)Bytes,
+             (ULONG64)(diff ? Bytes / diff : 0));
 }
 
 VOID ExDumpPoolTags(VOID)

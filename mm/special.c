@@ -161,13 +161,24 @@ static PUCHAR MiSpecialBlock(PUCHAR Page, BOOLEAN Underrun, SIZE_T Bytes, ULONG 
     return Underrun ? Page : Page + ((PAGE_SIZE - Bytes) & ~(align - 1));
 }
 
+/* A slot whose page is gone: no access, and last in line for reuse. */
+static void MiRetireSlot(ULONG Slot)
+{
+    KIRQL irql;
+
+    KeAcquireSpinLock(&MiSpecialLock, &irql);
+    MiSpecialState[Slot] = MiSlotFreed;
+    MiSpecialFifo[(MiSpecialFifoHead + MiSpecialFifoCount++) % MI_SPECIAL_SLOTS] = Slot;
+    KeReleaseSpinLock(&MiSpecialLock, irql);
+}
+
 PVOID MiAllocateSpecialPool(SIZE_T NumberOfBytes, ULONG Tag, ULONG PoolType, ULONG Priority)
 {
     BOOLEAN underrun = MiSpecialUnderrun;
     BOOLEAN paged = (PoolType & BASE_POOL_TYPE_MASK) != 0;
     KIRQL irql = KeGetCurrentIrql();
     ULONG slot;
-    PFN_NUMBER frame = 0;
+    BOOLEAN mapped;
     PUCHAR page, block;
     PMI_SPECIAL_HEADER header;
     UCHAR pattern;
@@ -201,24 +212,14 @@ PVOID MiAllocateSpecialPool(SIZE_T NumberOfBytes, ULONG Tag, ULONG PoolType, ULO
     /* As NT: leave the last pages to everyone else; then normal pool. */
     page = MiSpecialDataPage(slot, underrun);
     KeAcquireSpinLock(&MmPfnLock, &irql);
-    if (MmAvailablePages >= 256)
-        frame = MiRemoveAnyPage(0);
-    if (frame != 0) {
-        MiInitializePfnForActivePage(frame, MiGetPteAddress(page), MiCached);
-        if (!NT_SUCCESS(MiMapSystemPagesLocked(page, frame, 1,
-                                               MM_PTE_WRITE | MM_PTE_GLOBAL |
-                                                   (PoolType & POOL_NX_ALLOCATION || paged
-                                                        ? MM_PTE_NO_EXECUTE : 0)))) {
-            MiFreeActivePage(frame);
-            frame = 0;
-        }
-    }
+    mapped = MmAvailablePages >= 256 &&
+             MiMapNewPageLocked(page, MM_PTE_WRITE | MM_PTE_GLOBAL |
+                                          ((PoolType & POOL_NX_ALLOCATION) || paged
+                                               ? MM_PTE_NO_EXECUTE : 0),
+                                FALSE);
     KeReleaseSpinLock(&MmPfnLock, irql);
-    if (frame == 0) {
-        KeAcquireSpinLock(&MiSpecialLock, &irql);
-        MiSpecialState[slot] = MiSlotFreed;
-        MiSpecialFifo[(MiSpecialFifoHead + MiSpecialFifoCount++) % MI_SPECIAL_SLOTS] = slot;
-        KeReleaseSpinLock(&MiSpecialLock, irql);
+    if (!mapped) {
+        MiRetireSlot(slot);
         return NULL;
     }
 
@@ -235,12 +236,9 @@ PVOID MiAllocateSpecialPool(SIZE_T NumberOfBytes, ULONG Tag, ULONG PoolType, ULO
     header->Reserved = 0;
     block = MiSpecialBlock(page, underrun, NumberOfBytes, PoolType);
     __atomic_add_fetch(&MiSpecialPoolPagesInUse, 1, __ATOMIC_RELAXED);
-    irql = KeGetCurrentIrql();
-    if (irql < DISPATCH_LEVEL)
-        KeRaiseIrql(DISPATCH_LEVEL, &irql);
+    irql = ExpRaiseToDpc();
     ExpInsertPoolTracker(KeGetCurrentProcessorNumber(), Tag, PAGE_SIZE, paged);
-    if (irql < DISPATCH_LEVEL)
-        KeLowerIrql(irql);
+    ExpLowerFromDpc(irql);
     return block;
 }
 
@@ -291,7 +289,6 @@ VOID MiFreeSpecialPool(PVOID P, ULONG Tag, BOOLEAN CheckTag)
     PMI_SPECIAL_HEADER header;
     BOOLEAN paged;
     ULONG slot = MiSlotOf(P), stored;
-    PFN_NUMBER frame;
 
     header = MiCheckSpecialBlock(P, &page);
     paged = (header->PoolType & BASE_POOL_TYPE_MASK) != 0;
@@ -315,26 +312,17 @@ VOID MiFreeSpecialPool(PVOID P, ULONG Tag, BOOLEAN CheckTag)
                          header->Pattern, MI_SPECIAL_BYTES_AFTER);
     }
     stored = header->Tag;
-    if ((CheckTag && ((stored ^ Tag) & ~PROTECTED_POOL) != 0) ||
-        ((stored & PROTECTED_POOL) && (!CheckTag || Tag != stored)))
-        KeBugCheckEx(BAD_POOL_CALLER, BAD_POOL_CALLER_WRONG_TAG, (ULONG_PTR)P, stored, Tag);
+    ExpCheckFreeTag(P, stored, Tag, CheckTag);
 
-    if (irql < DISPATCH_LEVEL)
-        KeRaiseIrql(DISPATCH_LEVEL, &irql);
+    irql = ExpRaiseToDpc();
     ExpRemovePoolTracker(KeGetCurrentProcessorNumber(), stored, PAGE_SIZE, paged);
-    if (irql < DISPATCH_LEVEL)
-        KeLowerIrql(irql);
+    ExpLowerFromDpc(irql);
 
     /* The page goes; the slot stays no-access at the back of the queue. */
     KeAcquireSpinLock(&MmPfnLock, &irql);
-    frame = MI_PTE_FRAME(*MiGetPteAddress(page));
-    MiUnmapSystemPagesLocked(page, 1);
-    MiFreeActivePage(frame);
+    MiUnmapAndFreePageLocked(page);
     KeReleaseSpinLock(&MmPfnLock, irql);
-    KeAcquireSpinLock(&MiSpecialLock, &irql);
-    MiSpecialState[slot] = MiSlotFreed;
-    MiSpecialFifo[(MiSpecialFifoHead + MiSpecialFifoCount++) % MI_SPECIAL_SLOTS] = slot;
-    KeReleaseSpinLock(&MiSpecialLock, irql);
+    MiRetireSlot(slot);
     __atomic_sub_fetch(&MiSpecialPoolPagesInUse, 1, __ATOMIC_RELAXED);
 }
 
@@ -370,11 +358,13 @@ ULONG MiReportSpecialPool(ULONG Tag, BOOLEAN Print)
         if (Tag != 0 && ((header->Tag ^ Tag) & ~PROTECTED_POOL) != 0)
             continue;
         count++;
-        if (Print)
-            DbgPrint("  %p %6u bytes %.4s %s (special pool)\n",
+        if (Print) {
+            char name[5];
+            DbgPrint("  %p %6u bytes %s %s (special pool)\n",
                      MiSpecialBlock(page, header->Underrun, header->Bytes, header->PoolType),
-                     header->Bytes, (char *)&header->Tag,
+                     header->Bytes, ExpTagName(header->Tag, name),
                      header->PoolType & BASE_POOL_TYPE_MASK ? "Paged" : "Nonp");
+        }
     }
     return count;
 }
@@ -391,7 +381,9 @@ VOID MiDumpSpecialPool(PVOID Va)
         return;
     }
     PMI_SPECIAL_HEADER header = MiSpecialHeader(page, page != MiSlotBase(slot));
-    DbgPrint("*%p : special pool, slot %u, %u bytes, tag %.4s, %s mode\n",
+    char name[5];
+    DbgPrint("*%p : special pool, slot %u, %u bytes, tag %s, %s mode\n",
              MiSpecialBlock(page, header->Underrun, header->Bytes, header->PoolType), slot,
-             header->Bytes, (char *)&header->Tag, header->Underrun ? "underrun" : "overrun");
+             header->Bytes, ExpTagName(header->Tag, name),
+             header->Underrun ? "underrun" : "overrun");
 }

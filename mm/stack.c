@@ -26,24 +26,16 @@ PVOID MmCreateKernelStack(BOOLEAN LargeStack, UCHAR Node)
     if (pte == NULL)
         return NULL;
     base = MiGetVirtualAddressMappedByPte(pte);
+    KeAcquireSpinLock(&MmPfnLock, &irql);
     for (ULONG i = 1; i < ptes; i++) {          /* page 0 stays the guard */
-        PFN_NUMBER page;
-        KeAcquireSpinLock(&MmPfnLock, &irql);
-        page = MiRemoveAnyPage(0);
-        if (page != 0)
-            MiInitializePfnForActivePage(page, MiGetPteAddress(base + (i << PAGE_SHIFT)), MiCached);
-        KeReleaseSpinLock(&MmPfnLock, irql);
-        if (page == 0 || !NT_SUCCESS(MiMapSystemPage(base + (i << PAGE_SHIFT), page,
-                                                      MM_PTE_WRITE | MM_PTE_NO_EXECUTE))) {
-            if (page != 0) {
-                KeAcquireSpinLock(&MmPfnLock, &irql);
-                MiFreeActivePage(page);
-                KeReleaseSpinLock(&MmPfnLock, irql);
-            }
+        if (!MiMapNewPageLocked(base + (i << PAGE_SHIFT), MM_PTE_WRITE | MM_PTE_NO_EXECUTE,
+                                FALSE)) {
+            KeReleaseSpinLock(&MmPfnLock, irql);
             MmDeleteKernelStack(base + ((ULONG64)ptes << PAGE_SHIFT), FALSE);
             return NULL;
         }
     }
+    KeReleaseSpinLock(&MmPfnLock, irql);
     return base + ((ULONG64)ptes << PAGE_SHIFT);
 }
 
@@ -54,17 +46,13 @@ VOID MmDeleteKernelStack(PVOID PointerKernelStack, BOOLEAN LargeStack)
     KIRQL irql;
 
     UNREFERENCED_PARAMETER(LargeStack);
+    KeAcquireSpinLock(&MmPfnLock, &irql);
     for (ULONG i = 1; i < ptes; i++) {
         PVOID va = base + (i << PAGE_SHIFT);
-        PMMPTE pte = MiGetPteAddress(va);
-        PFN_NUMBER page;
-        if (!MmIsAddressValid(va))
-            continue;                   /* a partly built stack */
-        page = MI_PTE_FRAME(*pte);
-        MiUnmapSystemPage(va);
-        KeAcquireSpinLock(&MmPfnLock, &irql);
-        MiFreeActivePage(page);
-        KeReleaseSpinLock(&MmPfnLock, irql);
+        ULONG level;
+        if (MiWalkToPte(va, &level) != NULL)       /* a partly built stack has gaps */
+            MiUnmapAndFreePageLocked(va);
     }
+    KeReleaseSpinLock(&MmPfnLock, irql);
     MiReleaseSystemPtes(MiGetPteAddress(base), ptes, SystemPteSpace);
 }
