@@ -6,9 +6,9 @@
  * the same and prints, on the serial port and on the screen (white on
  * blue): the stop code and its NT name, the four parameters, IRQL, CR2,
  * the faulting address (from the trap frame when there is one) and a
- * symbolized backtrace. Under test= the test harness then judges the stop
- * (a bug-check test expects exactly this one) and QEMU exits; otherwise
- * the processor halts with interrupts off.
+ * symbolized backtrace. Then the registered bug-check callbacks run, as
+ * in NT (under test= the test harness is one: it judges the stop and
+ * leaves QEMU), and the processor halts with interrupts off.
  */
 #include "ke_internal.h"
 
@@ -51,6 +51,77 @@ static const struct {
 };
 
 static volatile LONG KiBugCheckActive;
+ULONG_PTR KiBugCheckData[5];
+
+/* Registered bug-check callbacks, guarded by KiBugCheckCallbackLock. */
+static LIST_ENTRY KiBugCheckCallbackList = {&KiBugCheckCallbackList, &KiBugCheckCallbackList};
+static KSPIN_LOCK KiBugCheckCallbackLock;
+
+BOOLEAN KeRegisterBugCheckCallback(PKBUGCHECK_CALLBACK_RECORD CallbackRecord,
+                                   PKBUGCHECK_CALLBACK_ROUTINE CallbackRoutine, PVOID Buffer,
+                                   ULONG Length, PUCHAR Component)
+{
+    BOOLEAN inserted = FALSE;
+    KIRQL irql;
+
+    /* HIGH_LEVEL: the list is walked by the bug check, which may interrupt anything. */
+    KeRaiseIrql(HIGH_LEVEL, &irql);
+    KeAcquireSpinLockAtDpcLevel(&KiBugCheckCallbackLock);
+    if (CallbackRecord->State == BufferEmpty) {
+        CallbackRecord->CallbackRoutine = CallbackRoutine;
+        CallbackRecord->Buffer = Buffer;
+        CallbackRecord->Length = Length;
+        CallbackRecord->Component = Component;
+        CallbackRecord->Checksum = (ULONG_PTR)CallbackRoutine + (ULONG_PTR)Buffer + Length +
+                                   (ULONG_PTR)Component;
+        CallbackRecord->State = BufferInserted;
+        InsertTailList(&KiBugCheckCallbackList, &CallbackRecord->Entry);
+        inserted = TRUE;
+    }
+    KeReleaseSpinLockFromDpcLevel(&KiBugCheckCallbackLock);
+    KeLowerIrql(irql);
+    return inserted;
+}
+
+BOOLEAN KeDeregisterBugCheckCallback(PKBUGCHECK_CALLBACK_RECORD CallbackRecord)
+{
+    BOOLEAN removed = FALSE;
+    KIRQL irql;
+
+    KeRaiseIrql(HIGH_LEVEL, &irql);
+    KeAcquireSpinLockAtDpcLevel(&KiBugCheckCallbackLock);
+    if (CallbackRecord->State == BufferInserted) {
+        RemoveEntryList(&CallbackRecord->Entry);
+        CallbackRecord->State = BufferEmpty;
+        removed = TRUE;
+    }
+    KeReleaseSpinLockFromDpcLevel(&KiBugCheckCallbackLock);
+    KeLowerIrql(irql);
+    return removed;
+}
+
+/*
+ * Run every record not yet started. No lock: the machine is stopped, and
+ * a record whose checksum no longer matches (its memory was overwritten)
+ * is skipped, as NT does. A nested bug check skips records already
+ * started, so a callback that faults is not called again.
+ */
+static void KiInvokeBugCheckCallbacks(void)
+{
+    PLIST_ENTRY e = KiBugCheckCallbackList.Flink;
+
+    for (ULONG guard = 0; e != &KiBugCheckCallbackList && guard < 64; guard++) {
+        PKBUGCHECK_CALLBACK_RECORD r = CONTAINING_RECORD(e, KBUGCHECK_CALLBACK_RECORD, Entry);
+        e = e->Flink;
+        if (r->State != BufferInserted ||
+            r->Checksum != (ULONG_PTR)r->CallbackRoutine + (ULONG_PTR)r->Buffer + r->Length +
+                               (ULONG_PTR)r->Component)
+            continue;
+        r->State = BufferStarted;
+        r->CallbackRoutine(r->Buffer, r->Length);
+        r->State = BufferFinished;
+    }
+}
 
 PCSTR KeBugCheckCodeName(ULONG BugCheckCode)
 {
@@ -82,10 +153,15 @@ VOID KiBugCheckWithFrame(ULONG Code, ULONG_PTR P1, ULONG_PTR P2, ULONG_PTR P3, U
     if (__atomic_exchange_n(&KiBugCheckActive, 1, __ATOMIC_SEQ_CST)) {
         static const char msg[] = "\n*** nested bug check while reporting a bug check\n";
         KiSerialWrite(msg, sizeof(msg) - 1);
-        KtestOnBugCheck(Code, P1, P2, P3, P4);
+        KiInvokeBugCheckCallbacks();
         KiHaltForever();
     }
 
+    KiBugCheckData[0] = Code;
+    KiBugCheckData[1] = P1;
+    KiBugCheckData[2] = P2;
+    KiBugCheckData[3] = P3;
+    KiBugCheckData[4] = P4;
     KiConsoleEnterBugCheck();
     DbgPrint("\n*** STOP: 0x%08X (0x%016llX,0x%016llX,0x%016llX,0x%016llX)\n", Code,
              (ULONG64)P1, (ULONG64)P2, (ULONG64)P3, (ULONG64)P4);
@@ -111,7 +187,7 @@ VOID KiBugCheckWithFrame(ULONG Code, ULONG_PTR P1, ULONG_PTR P2, ULONG_PTR P3, U
     DbgPrint("Backtrace:\n");
     KiPrintBacktrace(rip, rbp);
 
-    KtestOnBugCheck(Code, P1, P2, P3, P4);
+    KiInvokeBugCheckCallbacks();
     DbgPrint("\nSystem halted.\n");
     KiHaltForever();
 }

@@ -166,6 +166,34 @@ __attribute__((noreturn)) VOID KeBugCheckEx(ULONG BugCheckCode, ULONG_PTR P1,
 __attribute__((noreturn)) VOID KeBugCheck(ULONG BugCheckCode);
 PCSTR KeBugCheckCodeName(ULONG BugCheckCode);
 
+/*
+ * Bug-check callbacks, as in NT: a driver registers a record and a routine
+ * that the bug check calls after the blue screen is printed (at HIGH_LEVEL,
+ * interrupts off: the routine may touch only nonpaged memory and must not
+ * wait). The record must stay in nonpaged memory until deregistered.
+ * KeRegisterBugCheckCallback returns FALSE if the record is already
+ * registered; KeDeregisterBugCheckCallback FALSE if it is not. Any IRQL.
+ */
+typedef VOID (*PKBUGCHECK_CALLBACK_ROUTINE)(PVOID Buffer, ULONG Length);
+typedef enum _KBUGCHECK_BUFFER_DUMP_STATE {
+    BufferEmpty, BufferInserted, BufferStarted, BufferFinished, BufferIncomplete
+} KBUGCHECK_BUFFER_DUMP_STATE;
+typedef struct _KBUGCHECK_CALLBACK_RECORD {
+    LIST_ENTRY Entry;
+    PKBUGCHECK_CALLBACK_ROUTINE CallbackRoutine;
+    PVOID Buffer;
+    ULONG Length;
+    PUCHAR Component;
+    ULONG_PTR Checksum;
+    UCHAR State;                        /* KBUGCHECK_BUFFER_DUMP_STATE */
+} KBUGCHECK_CALLBACK_RECORD, *PKBUGCHECK_CALLBACK_RECORD;
+#define KeInitializeCallbackRecord(CallbackRecord) \
+    ((CallbackRecord)->State = BufferEmpty)
+BOOLEAN KeRegisterBugCheckCallback(PKBUGCHECK_CALLBACK_RECORD CallbackRecord,
+                                   PKBUGCHECK_CALLBACK_ROUTINE CallbackRoutine, PVOID Buffer,
+                                   ULONG Length, PUCHAR Component);
+BOOLEAN KeDeregisterBugCheckCallback(PKBUGCHECK_CALLBACK_RECORD CallbackRecord);
+
 /* ---- IRQL and spin locks ------------------------------------------------ */
 
 /*

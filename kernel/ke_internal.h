@@ -345,13 +345,26 @@ VOID KiCheckTimers(ULONGLONG InterruptTime);
 VOID KiInitializeTimers(VOID);
 ULONGLONG KiTscToInterruptTime(ULONG64 Tsc);
 
-/* ---- Tests and benchmarks (tests/ktest.c, tests/kbench.c) ------------------- */
+/* ---- Bug-check data and start-up tasks ---------------------------------------- */
 
-/* test=/bench= present on the command line? They run instead of the idle loop. */
-BOOLEAN KtestRunIfRequested(VOID);
-BOOLEAN KbenchRunIfRequested(VOID);
-/* Called by the bug check before it halts; returns only when no test is
- * waiting for a bug check. */
-VOID KtestOnBugCheck(ULONG Code, ULONG_PTR P1, ULONG_PTR P2, ULONG_PTR P3, ULONG_PTR P4);
+/* The stop code and its four parameters, set before any callback runs
+ * (NT keeps the same five words in KiBugCheckData, where WinDbg reads them). */
+extern ULONG_PTR KiBugCheckData[5];
+
+/*
+ * What the kernel does once it is ready: each start-up task (a routine in
+ * the ki_startup_tasks section) is asked in turn; the first that returns
+ * TRUE has done the boot's work, and QEMU is left with status "passed".
+ * When none takes the boot, the initial thread idles. The test and
+ * benchmark harnesses register themselves this way, so the kernel itself
+ * never names them.
+ */
+typedef struct _KI_STARTUP_TASK {
+    PCSTR Name;
+    BOOLEAN (*Routine)(VOID);
+} KI_STARTUP_TASK;
+#define KI_STARTUP_TASK(Name_, Routine_)                                                 \
+    static const KI_STARTUP_TASK KiStartupTask_##Routine_                                \
+        __attribute__((used, section("ki_startup_tasks"), aligned(8))) = {Name_, Routine_}
 
 #endif

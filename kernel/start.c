@@ -10,9 +10,9 @@
  * memory manager's phase 0 (Mica's own page tables, the PFN database),
  * then the interrupt machinery: ACPI tables, local APIC and I/O APIC, the
  * initial and idle threads, the clock; interrupts are enabled last.
- * Then Mica prints "Mica ready" and does what the command line asks:
- * test=PATTERN runs tests, bench=PATTERN runs benchmarks, otherwise it
- * idles.
+ * Then Mica prints "Mica ready" and offers the boot to the start-up tasks
+ * (test=PATTERN runs tests, bench=PATTERN runs benchmarks: see
+ * KI_STARTUP_TASK); when none takes it, it idles.
  */
 #include "ke_internal.h"
 #include "../mm/mm.h"
@@ -24,6 +24,7 @@ static LOADER_PARAMETER_BLOCK KiLoaderBlock;
 PLOADER_PARAMETER_BLOCK KeLoaderBlock = &KiLoaderBlock;
 ULONG64 KiReadyTsc;
 BOOLEAN KiMmInitialized;
+extern const KI_STARTUP_TASK __start_ki_startup_tasks[], __stop_ki_startup_tasks[];
 
 
 /* With nothing else to do, the initial thread waits for ever; the idle thread halts. */
@@ -85,7 +86,8 @@ VOID KiSystemStartup(ULONG64 BootInfoPhysical, ULONG Magic)
     KiReadyTsc = KeReadTimeStampCounter();
     DbgPrint("Mica ready (%llu cycles since the 64-bit entry)\n", KiReadyTsc - KiBootTsc);
 
-    if (KtestRunIfRequested() || KbenchRunIfRequested())
-        HalpQemuExit(0x10);
+    for (const KI_STARTUP_TASK *t = __start_ki_startup_tasks; t < __stop_ki_startup_tasks; t++)
+        if (t->Routine())
+            HalpQemuExit(0x10);
     KiWaitForever();
 }

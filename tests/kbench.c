@@ -53,7 +53,7 @@ static BOOLEAN KbenchMatch(PCSTR Pattern, PCSTR Ident)
     return KtestMatch(Pattern, suite, name);
 }
 
-BOOLEAN KbenchRunIfRequested(VOID)
+static BOOLEAN KbenchRunIfRequested(VOID)
 {
     static char pattern[256];
 
@@ -68,3 +68,5 @@ BOOLEAN KbenchRunIfRequested(VOID)
     DbgPrint("kbench: done\n");
     return TRUE;
 }
+
+KI_STARTUP_TASK("bench", KbenchRunIfRequested);

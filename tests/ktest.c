@@ -1,8 +1,8 @@
 /*
  * ktest.c - the in-kernel test runner.
  *
- * With test=PATTERN on the command line, KiSystemStartup calls
- * KtestRunIfRequested once the kernel is ready. Every KTEST whose
+ * KtestRunIfRequested is a start-up task (KI_STARTUP_TASK): with
+ * test=PATTERN on the command line it takes the boot once the kernel is ready. Every KTEST whose
  * "suite.name" matches runs in link order and prints one TAP-style line:
  *     ok 3 - printf.widths
  *     not ok 4 - cmdline.quotes
@@ -12,8 +12,8 @@
  * Bug-check tests never run in a batch (they end the boot). A batch lists
  * them ("# bugcheck-test suite.name 0xCODE"), and the QEMU runner boots
  * each one alone with test=suite.name; the kernel then arms the expected
- * stop code and parameters and KtestOnBugCheck, called from the blue
- * screen, decides pass or fail.
+ * stop code and parameters and KtestOnBugCheck, a bug-check callback
+ * (KeRegisterBugCheckCallback) run after the blue screen, decides pass or fail.
  */
 #include "../kernel/ke_internal.h"
 #include "ktest.h"
@@ -89,11 +89,15 @@ static void KtestRecord(BOOLEAN Passed, PCSTR Note)
              KtestCurrent->Name, Note ? " # " : "", Note ? Note : "");
 }
 
-VOID KtestOnBugCheck(ULONG Code, ULONG_PTR P1, ULONG_PTR P2, ULONG_PTR P3, ULONG_PTR P4)
+static VOID KtestOnBugCheck(PVOID Buffer, ULONG Length)
 {
-    ULONG64 got[4] = {P1, P2, P3, P4};
+    ULONG Code = (ULONG)KiBugCheckData[0];
+    ULONG64 got[4] = {KiBugCheckData[1], KiBugCheckData[2], KiBugCheckData[3],
+                      KiBugCheckData[4]};
     BOOLEAN match;
 
+    UNREFERENCED_PARAMETER(Buffer);
+    UNREFERENCED_PARAMETER(Length);
     if (!KtestActive || KtestCurrent == NULL)
         return;
     KtestActive = FALSE;            /* a fault from here on must not recurse */
@@ -113,14 +117,17 @@ VOID KtestOnBugCheck(ULONG Code, ULONG_PTR P1, ULONG_PTR P2, ULONG_PTR P3, ULONG
     KtestFinish();
 }
 
-BOOLEAN KtestRunIfRequested(VOID)
+static BOOLEAN KtestRunIfRequested(VOID)
 {
     static char pattern[256];
+    static KBUGCHECK_CALLBACK_RECORD record;
     const KTEST_CASE *t, *only = NULL;
     ULONG selected = 0;
 
     if (!KeQueryBootOption("test", pattern, sizeof(pattern)))
         return FALSE;
+    KeInitializeCallbackRecord(&record);
+    KeRegisterBugCheckCallback(&record, KtestOnBugCheck, NULL, 0, (PUCHAR) "ktest");
 
     for (t = __start_ktest_cases; t < __stop_ktest_cases; t++)
         if (KtestMatch(pattern, t->Suite, t->Name)) {
@@ -167,3 +174,5 @@ BOOLEAN KtestRunIfRequested(VOID)
     }
     KtestFinish();
 }
+
+KI_STARTUP_TASK("test", KtestRunIfRequested);
