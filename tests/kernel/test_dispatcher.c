@@ -100,6 +100,47 @@ KTEST(dispatcher, boost_runs_waiter_first_then_decays_per_quantum)
     KEXPECT_EQ(SeenPriority[2], 8);
 }
 
+/*
+ * A quantum is processor time, not a time slice per dispatch: a boosted
+ * thread that runs in short bursts between waits (timer wake-ups bring no
+ * boost) uses its quanta up bit by bit and still decays to its base.
+ */
+static volatile KPRIORITY BurstyWoke, BurstyEnded;
+
+static VOID BurstyWaiter(PVOID Context)
+{
+    PKTHREAD self = KeGetCurrentThread();
+    LARGE_INTEGER nap = {.QuadPart = MS(1)};
+    ULONGLONG start, burst;
+
+    UNREFERENCED_PARAMETER(Context);
+    KeWaitForSingleObject(&BoostEvent, Executive, KernelMode, FALSE, NULL);
+    BurstyWoke = KeQueryPriorityThread(self);
+    start = KeQueryInterruptTime();
+    while (KeQueryPriorityThread(self) > KTD_BASE_PRIORITY &&
+           KeQueryInterruptTime() - start < 5000 * 10000ULL) {
+        burst = KeQueryInterruptTime();
+        while (KeQueryInterruptTime() - burst < 5000)       /* half a tick of work */
+            ;
+        KeDelayExecutionThread(KernelMode, FALSE, &nap);
+    }
+    BurstyEnded = KeQueryPriorityThread(self);
+}
+
+KTEST(dispatcher, boost_decays_for_a_thread_that_waits_often)
+{
+    HANDLE h;
+
+    KeInitializeEvent(&BoostEvent, SynchronizationEvent, FALSE);
+    BurstyWoke = BurstyEnded = 0;
+    h = KtdStart(BurstyWaiter, NULL);
+    KtdSleep(10);
+    KeSetEvent(&BoostEvent, 4, FALSE);
+    KtdJoin(h);
+    KEXPECT_EQ(BurstyWoke, KTD_BASE_PRIORITY + 4);
+    KEXPECT_EQ(BurstyEnded, KTD_BASE_PRIORITY);
+}
+
 /* Set our base, wait, report the priority we woke with. */
 typedef struct _KTD_WAKE {
     KPRIORITY Base;
