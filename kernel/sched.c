@@ -17,6 +17,12 @@
  * thread usually preempts its waker. Each quantum the boosted thread uses
  * up takes one level off again (KiDecayPriority), down to the base.
  *
+ * A quantum is processor time, as in NT: the clock charges the running
+ * thread a tick at a time (clock.c), a thread that waits or is preempted
+ * keeps what is left of it, and a fresh one starts only when it is used up
+ * (KiEndQuantum), on a boost, or on KeSetPriorityThread. So a boosted
+ * thread that runs in short bursts between waits still loses its boost.
+ *
  * Switching happens only at DISPATCH_LEVEL, with KiDispatcherLock held,
  * never while the IRQL is above it: the clock and KiReadyThread only set
  * KPRCB.DispatchRequest, and the switch happens when the IRQL next drops
@@ -94,8 +100,10 @@ VOID KiBoostPriority(PKTHREAD Thread, KPRIORITY Increment)
     priority = Thread->BasePriority + Increment;
     if (priority >= LOW_REALTIME_PRIORITY)
         priority = LOW_REALTIME_PRIORITY - 1;
-    if (priority > Thread->Priority)
+    if (priority > Thread->Priority) {
         Thread->Priority = (SCHAR)priority;
+        Thread->Quantum = KI_QUANTUM_TICKS;
+    }
 }
 
 /* Dispatcher lock held; Thread is running (on no ready queue). One level of boost gone. */
@@ -103,6 +111,13 @@ static void KiDecayPriority(PKTHREAD Thread)
 {
     if (Thread->Priority < LOW_REALTIME_PRIORITY && Thread->Priority > Thread->BasePriority)
         Thread->Priority--;
+}
+
+/* Dispatcher lock held: Thread used up its quantum. */
+static void KiEndQuantum(PKTHREAD Thread)
+{
+    KiDecayPriority(Thread);
+    Thread->Quantum = KI_QUANTUM_TICKS;
 }
 
 /*
@@ -145,8 +160,11 @@ static void KiSwapToThread(PKTHREAD Next)
     if (prcb->DpcRoutineActive)
         KiSwitchFromDpc(old, Next);
     prcb->NextThread = NULL;
+    /* The clock may have ended old's quantum just before it waited: the
+     * end is owed all the same, though no quantum-end dispatch will come. */
     prcb->QuantumEnd = FALSE;
-    Next->Quantum = KI_QUANTUM_TICKS;
+    if (old->Quantum == 0 && old != prcb->IdleThread)
+        KiEndQuantum(old);
     if (Next == old) {
         old->State = Running;
         return;
@@ -184,13 +202,11 @@ VOID KiQuantumEnd(VOID)
         next = KiSelectReadyThread(0);
     } else {
         if (quantumEnd)
-            KiDecayPriority(current);
+            KiEndQuantum(current);
         /* Equal priority takes over only at the end of a quantum. */
         next = KiSelectReadyThread((ULONG)current->Priority + (quantumEnd ? 0 : 1));
         if (next != NULL)
             KiInsertReady(current, !quantumEnd);    /* preempted: back at the head */
-        else
-            current->Quantum = KI_QUANTUM_TICKS;
     }
     if (next != NULL)
         KiSwapToThread(next);
@@ -212,6 +228,7 @@ KPRIORITY KeSetPriorityThread(PKTHREAD Thread, KPRIORITY Priority)
     old = KiAcquireDispatcherLock();
     previous = Thread->Priority;
     Thread->BasePriority = (SCHAR)Priority;     /* and any boost is gone */
+    Thread->Quantum = KI_QUANTUM_TICKS;
     if (Thread->State == Ready) {
         RemoveEntryList(&Thread->ReadyListEntry);
         if (IsListEmpty(&KiReadyQueues[Thread->Priority]))
@@ -270,7 +287,7 @@ NTSTATUS ZwYieldExecution(VOID)
     current = prcb->CurrentThread;
     next = KiSelectReadyThread(LOW_PRIORITY + 1);
     if (next != NULL) {
-        KiDecayPriority(current);
+        KiEndQuantum(current);
         KiInsertReady(current, FALSE);
         KiSwapToThread(next);
     }
