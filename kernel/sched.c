@@ -64,7 +64,8 @@ static void KiInsertReady(PKTHREAD Thread, BOOLEAN AtHead)
     KiReadySummary |= 1u << Thread->Priority;
 }
 
-/* The first thread of the highest ready priority, left queued; the idle thread if none. */
+/* The first thread of the highest ready priority, left queued; the idle thread if
+ * none. Only a bug-check parameter, so KiCheckSwitchFromDpc reads it unlocked. */
 static PKTHREAD KiPeekReadyThread(void)
 {
     if (KiReadySummary == 0)
