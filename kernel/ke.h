@@ -320,9 +320,11 @@ typedef enum _TIMER_TYPE { NotificationTimer, SynchronizationTimer } TIMER_TYPE;
 /*
  * Every object a thread can wait on starts with this header, laid out as
  * x64 NT's (24 bytes). The first four bytes are read through the view of
- * the object's kind: Type and Size for all (Size = the object's size in
- * ULONGs, set by its initializer); TimerType and the Absolute/Inserted bits
- * for timers; MutantType/MutantSize for mutants; ThreadType for threads.
+ * the object's kind: Type and Size (the object's size in ULONGs, set by
+ * its initializer) for events and semaphores; TimerType, Size and the
+ * Absolute/Inserted bits for timers; MutantType and MutantSize for
+ * mutants (NT's mutant view moves the size to byte 1); ThreadType for
+ * threads.
  * SignalState > 0 means signalled (a semaphore's count; a mutant's
  * 1 - recursion depth). WaitListHead holds the waiters' KWAIT_BLOCKs.
  */
