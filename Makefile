@@ -45,7 +45,7 @@ KERNEL_ASM := $(wildcard boot/*.asm kernel/*.asm)
 KERNEL_OBJ := $(KERNEL_C:%.c=$(B)/obj/%.o) $(KERNEL_ASM:%.asm=$(B)/obj/%.o) $(B)/obj/gen/font.o
 
 # Hardware-free sources the host unit tests compile natively.
-HOST_SRC := kernel/printf.c kernel/cmdline.c kernel/multiboot.c kernel/acpi.c \
+HOST_SRC := kernel/printf.c kernel/cmdline.c kernel/multiboot.c kernel/acpi.c kernel/rtctime.c \
             mm/runtree.c mm/pfndb.c \
             mm/poolblock.c mm/bigpool.c mm/pooltrack.c \
             tests/ktest_common.c $(wildcard tests/host/*.c tests/unit/*.c)

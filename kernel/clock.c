@@ -10,6 +10,11 @@
  *
  * Interrupt time (KeQueryInterruptTime) and the performance counter come
  * from the TSC, so they are exact to the cycle rather than to the tick.
+ *
+ * System time (100 ns units since 1601) is interrupt time plus a bias set
+ * once from the RTC at boot (rtc.c). As in NT, KeQuerySystemTime returns
+ * the value the clock interrupt stored at the last tick (cheap, tick
+ * resolution) and KeQuerySystemTimePrecise interpolates with the TSC.
  */
 #include "ke_internal.h"
 
@@ -19,6 +24,8 @@
 static ULONG64 KiClockTscBase;
 static volatile ULONG64 KiTickCount;
 static const ULONG KeTimeIncrement = KI_CLOCK_PERIOD_MS * KI_100NS_PER_MS;
+static LONGLONG KiSystemTimeBias;           /* system time - interrupt time */
+static LONGLONG KiSystemTime;               /* at the last clock tick; 0 before the first */
 
 ULONGLONG KiTscToInterruptTime(ULONG64 Tsc)
 {
@@ -32,6 +39,28 @@ ULONGLONG KiTscToInterruptTime(ULONG64 Tsc)
 ULONGLONG KeQueryInterruptTime(VOID)
 {
     return KiTscToInterruptTime(KeReadTimeStampCounter());
+}
+
+VOID KiSetSystemTimeBias(LONGLONG Bias)
+{
+    __atomic_store_n(&KiSystemTimeBias, Bias, __ATOMIC_RELEASE);
+    __atomic_store_n(&KiSystemTime, (LONGLONG)KeQueryInterruptTime() + Bias, __ATOMIC_RELEASE);
+}
+
+VOID KeQuerySystemTimePrecise(PLARGE_INTEGER CurrentTime)
+{
+    CurrentTime->QuadPart =
+        (LONGLONG)KeQueryInterruptTime() + __atomic_load_n(&KiSystemTimeBias, __ATOMIC_ACQUIRE);
+}
+
+VOID KeQuerySystemTime(PLARGE_INTEGER CurrentTime)
+{
+    LONGLONG time = __atomic_load_n(&KiSystemTime, __ATOMIC_ACQUIRE);
+
+    if (time == 0)
+        KeQuerySystemTimePrecise(CurrentTime);      /* before the first tick */
+    else
+        CurrentTime->QuadPart = time;
 }
 
 VOID KeQueryTickCount(PLARGE_INTEGER TickCount)
@@ -69,10 +98,14 @@ VOID KiClockInterrupt(VOID)
 {
     PKPRCB prcb = KeGetCurrentPrcb();
     PKTHREAD thread = prcb->CurrentThread;
+    ULONGLONG now = KeQueryInterruptTime();
 
     KiTickCount++;
     prcb->ClockTicks++;
-    KiCheckTimers(KeQueryInterruptTime());
+    __atomic_store_n(&KiSystemTime, (LONGLONG)now + __atomic_load_n(&KiSystemTimeBias,
+                                                                   __ATOMIC_RELAXED),
+                     __ATOMIC_RELEASE);
+    KiCheckTimers(now);
     if (thread != NULL && thread != prcb->IdleThread && thread->Quantum > 0 &&
         --thread->Quantum == 0) {
         prcb->QuantumEnd = TRUE;

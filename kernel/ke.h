@@ -117,6 +117,8 @@ extern PLOADER_PARAMETER_BLOCK KeLoaderBlock;
 
 /* Stop codes Mica raises, with NT's values (see "Bug Check Code Reference"). */
 #define IRQL_NOT_GREATER_OR_EQUAL           0x00000009
+#define KERNEL_APC_PENDING_DURING_EXIT      0x00000020
+#define ATTEMPTED_SWITCH_FROM_DPC           0x000000B8
 #define MAXIMUM_WAIT_OBJECTS_EXCEEDED       0x0000000C
 #define SPIN_LOCK_NOT_OWNED                 0x00000010
 #define THREAD_NOT_MUTEX_OWNER              0x00000011
@@ -199,12 +201,15 @@ BOOLEAN KeDeregisterBugCheckCallback(PKBUGCHECK_CALLBACK_RECORD CallbackRecord);
 /*
  * x64 NT keeps the IRQL in CR8 (the local APIC task priority): an interrupt
  * whose vector >> 4 is not above CR8 is held off. Raising to a lower level or
- * lowering to a higher one is a bug check, as in NT.
+ * lowering to a higher one is a bug check, as in NT's checked build and
+ * under Driver Verifier (retail Windows does not check): Mica always checks
+ * the IRQL rules the way those do.
  */
 #define PASSIVE_LEVEL  0
 #define LOW_LEVEL      0
 #define APC_LEVEL      1
 #define DISPATCH_LEVEL 2
+#define SYNCH_LEVEL    12               /* x64: the dispatcher's level in NT */
 #define CLOCK_LEVEL    13
 #define IPI_LEVEL      14
 #define HIGH_LEVEL     15
@@ -215,16 +220,60 @@ KIRQL KfRaiseIrql(KIRQL NewIrql);
 VOID KeLowerIrql(KIRQL NewIrql);
 #define KfLowerIrql KeLowerIrql
 KIRQL KeRaiseIrqlToDpcLevel(VOID);
+/* Raise to SYNCH_LEVEL; return the old IRQL. IRQL <= SYNCH_LEVEL. */
+KIRQL KeRaiseIrqlToSynchLevel(VOID);
 
 typedef ULONG_PTR KSPIN_LOCK, *PKSPIN_LOCK;
 VOID KeInitializeSpinLock(PKSPIN_LOCK SpinLock);
 /* The processor this code runs on (0 while Mica runs on one). */
 ULONG KeGetCurrentProcessorNumber(VOID);
 
+/* A processor as a group and a number in it; Mica has one group (0). */
+typedef struct _PROCESSOR_NUMBER {
+    USHORT Group;
+    UCHAR Number;
+    UCHAR Reserved;
+} PROCESSOR_NUMBER, *PPROCESSOR_NUMBER;
+/* The system-wide processor index; fills *ProcNumber if not NULL. Any IRQL. */
+ULONG KeGetCurrentProcessorNumberEx(PPROCESSOR_NUMBER ProcNumber);
+
+/* The WDK's spin-wait hint (the PAUSE instruction), not a thread yield:
+ * see ZwYieldExecution for that. */
+static inline VOID YieldProcessor(VOID) { __asm__ __volatile__("pause" ::: "memory"); }
+#define KeYieldProcessor YieldProcessor
+
 VOID KeAcquireSpinLock(PKSPIN_LOCK SpinLock, PKIRQL OldIrql);
 VOID KeReleaseSpinLock(PKSPIN_LOCK SpinLock, KIRQL NewIrql);
 VOID KeAcquireSpinLockAtDpcLevel(PKSPIN_LOCK SpinLock);
 VOID KeReleaseSpinLockFromDpcLevel(PKSPIN_LOCK SpinLock);
+/* Raise to SYNCH_LEVEL and take the lock; release with KeReleaseSpinLock.
+ * IRQL <= SYNCH_LEVEL. */
+KIRQL KeAcquireSpinLockRaiseToSynch(PKSPIN_LOCK SpinLock);
+
+/*
+ * In-stack queued spin locks (MCS locks): each acquirer spins on its own
+ * KLOCK_QUEUE_HANDLE, on its stack, and the releaser hands the lock to the
+ * next in line: first come, first served, with no cache line bounced
+ * between waiting processors. The KSPIN_LOCK holds the queue's tail; a lock
+ * used this way must not also be used with KeAcquireSpinLock.
+ * KeAcquireInStackQueuedSpinLock: IRQL <= DISPATCH_LEVEL (raises to it);
+ * ...AtDpcLevel / ...FromDpcLevel: IRQL >= DISPATCH_LEVEL.
+ */
+typedef struct _KSPIN_LOCK_QUEUE {
+    struct _KSPIN_LOCK_QUEUE *volatile Next;
+    PKSPIN_LOCK volatile Lock;          /* low bits: LOCK_QUEUE_WAIT, LOCK_QUEUE_OWNER */
+} KSPIN_LOCK_QUEUE, *PKSPIN_LOCK_QUEUE;
+
+typedef struct _KLOCK_QUEUE_HANDLE {
+    KSPIN_LOCK_QUEUE LockQueue;
+    KIRQL OldIrql;
+} KLOCK_QUEUE_HANDLE, *PKLOCK_QUEUE_HANDLE;
+
+VOID KeAcquireInStackQueuedSpinLock(PKSPIN_LOCK SpinLock, PKLOCK_QUEUE_HANDLE LockHandle);
+VOID KeReleaseInStackQueuedSpinLock(PKLOCK_QUEUE_HANDLE LockHandle);
+VOID KeAcquireInStackQueuedSpinLockAtDpcLevel(PKSPIN_LOCK SpinLock,
+                                              PKLOCK_QUEUE_HANDLE LockHandle);
+VOID KeReleaseInStackQueuedSpinLockFromDpcLevel(PKLOCK_QUEUE_HANDLE LockHandle);
 
 /* ---- DPCs ---------------------------------------------------------------- */
 
@@ -269,21 +318,90 @@ typedef LONG KPRIORITY;
 #define THREAD_WAIT_OBJECTS 3
 #define MAXIMUM_WAIT_OBJECTS 64
 
+/*
+ * Priority increments (wdm.h): what a routine that satisfies a wait passes
+ * as Increment. The woken thread's priority becomes its base priority plus
+ * the increment (at most 15; real-time threads, 16 and up, are never
+ * boosted), and the boost decays by one level per quantum the thread uses
+ * up, back to its base.
+ */
+#define IO_NO_INCREMENT       0
+#define EVENT_INCREMENT       1
+#define MUTANT_INCREMENT      1
+#define SEMAPHORE_INCREMENT   1
+#define IO_DISK_INCREMENT     1
+#define IO_CD_ROM_INCREMENT   1
+#define IO_VIDEO_INCREMENT    1
+#define IO_PARALLEL_INCREMENT 1
+#define IO_NETWORK_INCREMENT  2
+#define IO_SERIAL_INCREMENT   2
+#define IO_KEYBOARD_INCREMENT 6
+#define IO_MOUSE_INCREMENT    6
+#define IO_SOUND_INCREMENT    8
+
 typedef enum _KWAIT_REASON { Executive = 0, FreePage, PageIn, PoolAllocation, DelayExecution,
                              Suspended, UserRequest, WrExecutive } KWAIT_REASON;
 typedef enum _WAIT_TYPE { WaitAll, WaitAny } WAIT_TYPE;
 typedef enum _EVENT_TYPE { NotificationEvent, SynchronizationEvent } EVENT_TYPE;
 typedef enum _TIMER_TYPE { NotificationTimer, SynchronizationTimer } TIMER_TYPE;
 
-/* Every object a thread can wait on starts with this header. */
+/*
+ * Every object a thread can wait on starts with this header, laid out as
+ * x64 NT's (24 bytes). The first four bytes are read through the view of
+ * the object's kind: Type and Size (the object's size in ULONGs, set by
+ * its initializer) for events and semaphores; TimerType, Size and the
+ * Absolute/Inserted bits for timers; MutantType and MutantSize for
+ * mutants (NT's mutant view moves the size to byte 1); ThreadType for
+ * threads.
+ * SignalState > 0 means signalled (a semaphore's count; a mutant's
+ * 1 - recursion depth). WaitListHead holds the waiters' KWAIT_BLOCKs.
+ */
 typedef struct _DISPATCHER_HEADER {
-    UCHAR Type;                         /* KOBJECTS: event, timer, mutant, thread */
-    UCHAR Absolute;
-    UCHAR Size;
-    UCHAR Inserted;
-    volatile LONG SignalState;
+    union {
+        volatile LONG Lock;             /* the four bytes as one word */
+        LONG LockNV;
+        struct {
+            UCHAR Type;                 /* KOBJECTS: EventNotificationObject ... */
+            UCHAR Signalling;
+            UCHAR Size;                 /* sizeof(object) / sizeof(ULONG) */
+            UCHAR Reserved1;
+        };
+        struct {
+            UCHAR TimerType;
+            union {
+                UCHAR TimerControlFlags;
+                struct {
+                    UCHAR Absolute : 1;         /* due time was system time */
+                    UCHAR Wake : 1;
+                    UCHAR EncodedTolerableDelay : 6;
+                };
+            };
+            UCHAR Hand;                 /* NT's timer-table slot; Mica: Size */
+            union {
+                UCHAR TimerMiscFlags;
+                struct {
+                    UCHAR Index : 6;
+                    UCHAR Inserted : 1;         /* on the timer list */
+                    volatile UCHAR Expired : 1;
+                };
+            };
+        };
+        struct {
+            UCHAR ThreadType;
+            UCHAR ThreadReserved;
+            UCHAR ThreadControlFlags;
+            UCHAR DebugActive;
+        };
+        struct {
+            UCHAR MutantType;
+            UCHAR MutantSize;           /* sizeof(KMUTANT) / sizeof(ULONG) */
+            BOOLEAN DpcActive;
+            UCHAR MutantReserved;
+        };
+    };
+    LONG SignalState;
     LIST_ENTRY WaitListHead;            /* KWAIT_BLOCKs of the waiting threads */
-} DISPATCHER_HEADER;
+} DISPATCHER_HEADER, *PDISPATCHER_HEADER;
 
 struct _KTHREAD;
 typedef struct _KTHREAD *PKTHREAD, *PRKTHREAD, *PETHREAD;
@@ -306,14 +424,30 @@ typedef struct _KTIMER {
     ULARGE_INTEGER DueTime;             /* interrupt time, 100 ns units */
     LIST_ENTRY TimerListEntry;
     struct _KDPC *Dpc;
-    LONG Period;                        /* ms; 0 = one-shot */
+    ULONG Processor;
+    ULONG Period;                       /* ms; 0 = one-shot */
 } KTIMER, *PKTIMER, *PRKTIMER;
 
+/* A mutex (NT: a mutant). Held, it is on its owner's list (MutantListEntry)
+ * and has disabled the owner's normal kernel APCs (ApcDisable = 1). */
 typedef struct _KMUTANT {
     DISPATCHER_HEADER Header;           /* SignalState 1 = free, <= 0 = owned */
+    LIST_ENTRY MutantListEntry;
     struct _KTHREAD *OwnerThread;
-    BOOLEAN Abandoned;
-} KMUTANT, *PKMUTANT, KMUTEX, *PKMUTEX, *PRKMUTEX;
+    union {
+        UCHAR MutantFlags;
+        struct {
+            UCHAR Abandoned : 1;
+            UCHAR Spare1 : 7;
+        };
+    };
+    UCHAR ApcDisable;
+} KMUTANT, *PKMUTANT, *PRKMUTANT, KMUTEX, *PKMUTEX, *PRKMUTEX;
+
+typedef struct _KSEMAPHORE {
+    DISPATCHER_HEADER Header;           /* SignalState = the count */
+    LONG Limit;
+} KSEMAPHORE, *PKSEMAPHORE, *PRKSEMAPHORE;
 
 typedef struct _FAST_MUTEX {
     volatile LONG Count;                /* 1 = free */
@@ -323,38 +457,137 @@ typedef struct _FAST_MUTEX {
     ULONG OldIrql;
 } FAST_MUTEX, *PFAST_MUTEX;
 
+/* x64 NT's sizes and offsets, so a WDK-shaped driver and a debugger see the same bytes. */
+_Static_assert(sizeof(DISPATCHER_HEADER) == 24, "DISPATCHER_HEADER is 24 bytes on x64");
+_Static_assert(__builtin_offsetof(DISPATCHER_HEADER, SignalState) == 4, "SignalState at +4");
+_Static_assert(__builtin_offsetof(DISPATCHER_HEADER, WaitListHead) == 8, "WaitListHead at +8");
+_Static_assert(sizeof(KEVENT) == 24, "KEVENT is 6 ULONGs");
+_Static_assert(sizeof(KTIMER) == 64, "KTIMER is 16 ULONGs");
+_Static_assert(__builtin_offsetof(KTIMER, DueTime) == 0x18, "KTIMER.DueTime");
+_Static_assert(__builtin_offsetof(KTIMER, TimerListEntry) == 0x20, "KTIMER.TimerListEntry");
+_Static_assert(__builtin_offsetof(KTIMER, Dpc) == 0x30, "KTIMER.Dpc");
+_Static_assert(__builtin_offsetof(KTIMER, Period) == 0x3C, "KTIMER.Period");
+_Static_assert(sizeof(KMUTANT) == 56, "KMUTANT is 14 ULONGs");
+_Static_assert(__builtin_offsetof(KMUTANT, MutantListEntry) == 0x18, "KMUTANT.MutantListEntry");
+_Static_assert(__builtin_offsetof(KMUTANT, OwnerThread) == 0x28, "KMUTANT.OwnerThread");
+_Static_assert(__builtin_offsetof(KMUTANT, MutantFlags) == 0x30, "KMUTANT.MutantFlags");
+_Static_assert(__builtin_offsetof(KMUTANT, ApcDisable) == 0x31, "KMUTANT.ApcDisable");
+_Static_assert(sizeof(KSEMAPHORE) == 32, "KSEMAPHORE is 8 ULONGs");
+_Static_assert(__builtin_offsetof(KSEMAPHORE, Limit) == 0x18, "KSEMAPHORE.Limit");
+_Static_assert(sizeof(FAST_MUTEX) == 56, "FAST_MUTEX is 0x38 bytes");
+_Static_assert(__builtin_offsetof(FAST_MUTEX, Event) == 0x18, "FAST_MUTEX.Event");
+
+/* Events. KeSetEvent/KePulseEvent/KeResetEvent: IRQL <= DISPATCH_LEVEL. A
+ * pulse satisfies the waits it can and leaves the event not signalled. */
 VOID KeInitializeEvent(PRKEVENT Event, EVENT_TYPE Type, BOOLEAN State);
 LONG KeSetEvent(PRKEVENT Event, KPRIORITY Increment, BOOLEAN Wait);
+LONG KePulseEvent(PRKEVENT Event, KPRIORITY Increment, BOOLEAN Wait);
 LONG KeResetEvent(PRKEVENT Event);
 VOID KeClearEvent(PRKEVENT Event);
 LONG KeReadStateEvent(PRKEVENT Event);
 
 VOID KeInitializeTimer(PKTIMER Timer);
 VOID KeInitializeTimerEx(PKTIMER Timer, TIMER_TYPE Type);
-/* DueTime < 0: relative, in 100 ns units; > 0: absolute interrupt time. */
+/*
+ * DueTime < 0: relative, in 100 ns units; > 0: absolute system time (100 ns
+ * units since 1 January 1601, KeQuerySystemTime's clock), as in NT. The
+ * timer's DPC gets the system time at expiry: SystemArgument1 = its low
+ * 32 bits, SystemArgument2 = its high 32 bits. IRQL <= DISPATCH_LEVEL.
+ */
 BOOLEAN KeSetTimer(PKTIMER Timer, LARGE_INTEGER DueTime, PKDPC Dpc);
 BOOLEAN KeSetTimerEx(PKTIMER Timer, LARGE_INTEGER DueTime, LONG Period, PKDPC Dpc);
 BOOLEAN KeCancelTimer(PKTIMER Timer);
 BOOLEAN KeReadStateTimer(PKTIMER Timer);
 
+/*
+ * Mutexes: recursive, owned by a thread. Acquiring one (by a wait) enters a
+ * critical region; the 2^31st recursive acquisition raises
+ * STATUS_MUTANT_LIMIT_EXCEEDED, and KeReleaseMutex by a thread that does
+ * not own the mutex raises STATUS_MUTANT_NOT_OWNED (see ExRaiseStatus).
+ */
 VOID KeInitializeMutex(PRKMUTEX Mutex, ULONG Level);
 LONG KeReleaseMutex(PRKMUTEX Mutex, BOOLEAN Wait);
 LONG KeReadStateMutex(PRKMUTEX Mutex);
 
+/*
+ * Semaphores: Count and Limit must be >= 0 and Limit > 0. KeReleaseSemaphore
+ * adds Adjustment (> 0) to the count; past Limit it raises
+ * STATUS_SEMAPHORE_LIMIT_EXCEEDED and leaves the count alone.
+ */
+VOID KeInitializeSemaphore(PRKSEMAPHORE Semaphore, LONG Count, LONG Limit);
+LONG KeReleaseSemaphore(PRKSEMAPHORE Semaphore, KPRIORITY Increment, LONG Adjustment,
+                        BOOLEAN Wait);
+LONG KeReadStateSemaphore(PRKSEMAPHORE Semaphore);
+
+/* Fast mutexes: ExAcquireFastMutex raises to APC_LEVEL (caller <= APC_LEVEL);
+ * the Unsafe pair does not touch the IRQL: the caller is at APC_LEVEL or in
+ * a critical region already, and releases with ExReleaseFastMutexUnsafe. */
 VOID ExInitializeFastMutex(PFAST_MUTEX FastMutex);
 VOID ExAcquireFastMutex(PFAST_MUTEX FastMutex);
 VOID ExReleaseFastMutex(PFAST_MUTEX FastMutex);
 BOOLEAN ExTryToAcquireFastMutex(PFAST_MUTEX FastMutex);
+VOID ExAcquireFastMutexUnsafe(PFAST_MUTEX FastMutex);
+VOID ExReleaseFastMutexUnsafe(PFAST_MUTEX FastMutex);
 
-/* IRQL < DISPATCH_LEVEL when Timeout is NULL or nonzero (a bug check otherwise). */
+/*
+ * IRQL < DISPATCH_LEVEL when Timeout is NULL or nonzero (a bug check
+ * otherwise); a positive Timeout is absolute system time. From a DPC a
+ * wait that could block is ATTEMPTED_SWITCH_FROM_DPC (0xB8).
+ */
 NTSTATUS KeWaitForSingleObject(PVOID Object, KWAIT_REASON WaitReason, KPROCESSOR_MODE WaitMode,
                                BOOLEAN Alertable, PLARGE_INTEGER Timeout);
 NTSTATUS KeWaitForMultipleObjects(ULONG Count, PVOID Object[], WAIT_TYPE WaitType,
                                   KWAIT_REASON WaitReason, KPROCESSOR_MODE WaitMode,
                                   BOOLEAN Alertable, PLARGE_INTEGER Timeout,
                                   PKWAIT_BLOCK WaitBlockArray);
+#define KeWaitForMutexObject KeWaitForSingleObject
 NTSTATUS KeDelayExecutionThread(KPROCESSOR_MODE WaitMode, BOOLEAN Alertable,
                                 PLARGE_INTEGER Interval);
+
+/*
+ * Critical and guarded regions: counts in the thread (KernelApcDisable,
+ * SpecialApcDisable) that disable normal kernel APCs (critical) or all
+ * kernel APCs (guarded). Mica has no APCs yet; the counts are kept as NT
+ * keeps them, and a thread that ends with either count nonzero is
+ * KERNEL_APC_PENDING_DURING_EXIT (0x20). Enter/Leave: IRQL <= APC_LEVEL;
+ * KeAreApcsDisabled: IRQL <= DISPATCH_LEVEL.
+ */
+VOID KeEnterCriticalRegion(VOID);
+VOID KeLeaveCriticalRegion(VOID);
+VOID KeEnterGuardedRegion(VOID);
+VOID KeLeaveGuardedRegion(VOID);
+BOOLEAN KeAreApcsDisabled(VOID);
+BOOLEAN KeAreAllApcsDisabled(VOID);
+
+/*
+ * An unhandled exception: Mica has no structured exception handling yet, so
+ * a raise ends where NT's ends when nobody handles it, in
+ * KMODE_EXCEPTION_NOT_HANDLED (0x1E) with the status as parameter 1 and
+ * the raising address as parameter 2.
+ */
+__attribute__((noreturn)) VOID ExRaiseStatus(NTSTATUS Status);
+
+/* ---- Interlocked lists and counters (Ex) ---------------------------------------- */
+
+/*
+ * The list head and entries are guarded by Lock, which must be used only
+ * with the ExInterlocked routines: they take it with interrupts disabled,
+ * so any IRQL (an ISR included) may call them. Insert returns the entry
+ * that was first (last) before, Remove/Pop the entry removed; NULL when
+ * the list was empty.
+ */
+PLIST_ENTRY ExInterlockedInsertHeadList(PLIST_ENTRY ListHead, PLIST_ENTRY ListEntry,
+                                        PKSPIN_LOCK Lock);
+PLIST_ENTRY ExInterlockedInsertTailList(PLIST_ENTRY ListHead, PLIST_ENTRY ListEntry,
+                                        PKSPIN_LOCK Lock);
+PLIST_ENTRY ExInterlockedRemoveHeadList(PLIST_ENTRY ListHead, PKSPIN_LOCK Lock);
+PSINGLE_LIST_ENTRY ExInterlockedPushEntryList(PSINGLE_LIST_ENTRY ListHead,
+                                              PSINGLE_LIST_ENTRY ListEntry, PKSPIN_LOCK Lock);
+PSINGLE_LIST_ENTRY ExInterlockedPopEntryList(PSINGLE_LIST_ENTRY ListHead, PKSPIN_LOCK Lock);
+/* Add Increment to *Addend under Lock; return the value before. Any IRQL. */
+ULONG ExInterlockedAddUlong(PULONG Addend, ULONG Increment, PKSPIN_LOCK Lock);
+LARGE_INTEGER ExInterlockedAddLargeInteger(PLARGE_INTEGER Addend, LARGE_INTEGER Increment,
+                                           PKSPIN_LOCK Lock);
 
 /* ---- Threads -------------------------------------------------------------------- */
 
@@ -362,7 +595,9 @@ typedef VOID KSTART_ROUTINE(PVOID StartContext);
 typedef KSTART_ROUTINE *PKSTART_ROUTINE;
 
 /* Mica has no object manager: the handle is the thread object itself, with
- * a reference the caller drops with ZwClose (or ObDereferenceObject). */
+ * a reference the caller drops with ZwClose (or ObDereferenceObject).
+ * IRQL <= APC_LEVEL: Learn says PASSIVE_LEVEL, but Windows accepts
+ * APC_LEVEL (drivers call it holding a fast mutex) and Mica follows Windows. */
 NTSTATUS PsCreateSystemThread(PHANDLE ThreadHandle, ULONG DesiredAccess, PVOID ObjectAttributes,
                               HANDLE ProcessHandle, PVOID ClientId, PKSTART_ROUTINE StartRoutine,
                               PVOID StartContext);
@@ -375,9 +610,16 @@ VOID ObDereferenceObject(PVOID Object);
 NTSTATUS ZwClose(HANDLE Handle);
 PKTHREAD KeGetCurrentThread(VOID);
 #define PsGetCurrentThread() KeGetCurrentThread()
+/* Sets the thread's base and current priority; returns the old current one. */
 KPRIORITY KeSetPriorityThread(PKTHREAD Thread, KPRIORITY Priority);
 KPRIORITY KeQueryPriorityThread(PKTHREAD Thread);
-BOOLEAN KeYieldProcessor(VOID);
+/*
+ * NtYieldExecution: give the processor to any ready thread (of any
+ * priority), and go to the back of the ready queue. STATUS_SUCCESS if
+ * another thread ran, STATUS_NO_YIELD_PERFORMED if none was ready.
+ * IRQL <= APC_LEVEL.
+ */
+NTSTATUS ZwYieldExecution(VOID);
 
 /* ---- Interrupts (Io/Hal) ----------------------------------------------------------- */
 
@@ -416,6 +658,31 @@ LARGE_INTEGER KeQueryPerformanceCounter(PLARGE_INTEGER PerformanceFrequency);
 ULONGLONG KeQueryInterruptTime(VOID);       /* 100 ns units since boot */
 VOID KeQueryTickCount(PLARGE_INTEGER TickCount);
 ULONG KeQueryTimeIncrement(VOID);           /* 100 ns units per clock tick */
+
+/*
+ * System time: 100 ns units since 1 January 1601 (UTC as the RTC keeps
+ * it), read from the CMOS real-time clock at boot and kept by the clock.
+ * KeQuerySystemTime has clock-tick resolution, as NT's; the Precise one
+ * interpolates with the TSC. Any IRQL.
+ */
+VOID KeQuerySystemTime(PLARGE_INTEGER CurrentTime);
+VOID KeQuerySystemTimePrecise(PLARGE_INTEGER CurrentTime);
+
+/* A calendar date and time (wdm.h). Weekday: 0 = Sunday. */
+typedef struct _TIME_FIELDS {
+    SHORT Year;                 /* 1601 ... */
+    SHORT Month;                /* 1 ... 12 */
+    SHORT Day;                  /* 1 ... 31 */
+    SHORT Hour;                 /* 0 ... 23 */
+    SHORT Minute;               /* 0 ... 59 */
+    SHORT Second;               /* 0 ... 59 */
+    SHORT Milliseconds;         /* 0 ... 999 */
+    SHORT Weekday;              /* 0 ... 6 */
+} TIME_FIELDS, *PTIME_FIELDS;
+
+/* FALSE if a field is out of range (Weekday is ignored). Any IRQL. */
+BOOLEAN RtlTimeFieldsToTime(PTIME_FIELDS TimeFields, PLARGE_INTEGER Time);
+VOID RtlTimeToTimeFields(PLARGE_INTEGER Time, PTIME_FIELDS TimeFields);
 
 /* ---- Time stamps (Hal) -------------------------------------------------- */
 

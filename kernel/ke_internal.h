@@ -211,6 +211,7 @@ static inline PLIST_ENTRY RemoveHeadList(PLIST_ENTRY Head)
 #define EventNotificationObject    0
 #define EventSynchronizationObject 1
 #define MutantObject               2
+#define SemaphoreObject            5
 #define ThreadObject               6
 #define TimerNotificationObject    8
 #define TimerSynchronizationObject 9
@@ -231,9 +232,10 @@ typedef struct _KTHREAD {
     ULONG64 StackBase, StackLimit;      /* [StackLimit, StackBase) */
     PVOID StackAllocation;              /* guard page included; MmDeleteKernelStack */
     volatile UCHAR State;               /* KTHREAD_STATE */
-    UCHAR Priority;
+    SCHAR Priority;                     /* current: BasePriority + what is left of a boost */
     UCHAR Quantum;
     UCHAR InUse;
+    SCHAR BasePriority;
     LIST_ENTRY ReadyListEntry;          /* on a ready queue */
     LIST_ENTRY TerminatedListEntry;     /* waiting for its stack to be freed */
     volatile LONG ReferenceCount;
@@ -249,6 +251,15 @@ typedef struct _KTHREAD {
     NTSTATUS ExitStatus;
     ULONG ThreadId;
     ULONG64 ContextSwitches;
+    /* NT's APC-disable counts: 0 = enabled, each KeEnter...Region takes one off. */
+    union {
+        struct {
+            SHORT KernelApcDisable;     /* critical regions and held mutexes */
+            SHORT SpecialApcDisable;    /* guarded regions */
+        };
+        ULONG CombinedApcDisable;
+    };
+    LIST_ENTRY MutantListHead;          /* the mutexes this thread owns */
 } KTHREAD;
 
 /* ---- Interrupt objects ------------------------------------------------------------- */
@@ -329,6 +340,7 @@ VOID KiInitializeScheduler(VOID);
 VOID KiInitializeInterrupts(VOID);
 __attribute__((noreturn)) VOID KiIdleLoop(VOID);
 VOID KiReadyThread(PKTHREAD Thread);
+VOID KiBoostPriority(PKTHREAD Thread, KPRIORITY Increment);
 VOID KiSwapThread(VOID);                /* DISPATCH_LEVEL, dispatcher lock held */
 VOID KiQuantumEnd(VOID);
 VOID KiSwapContext(PKTHREAD Old, PKTHREAD New);   /* swap.asm */
@@ -338,12 +350,35 @@ KIRQL KiAcquireDispatcherLock(VOID);
 VOID KiReleaseDispatcherLock(KIRQL OldIrql);
 extern KSPIN_LOCK KiDispatcherLock;
 VOID KiWaitTest(DISPATCHER_HEADER *Object, KPRIORITY Increment);
-VOID KiUnwaitThread(PKTHREAD Thread, NTSTATUS WaitStatus);
-BOOLEAN KiInsertTimer(PKTIMER Timer, LONGLONG DueTime);
+VOID KiUnwaitThread(PKTHREAD Thread, NTSTATUS WaitStatus, KPRIORITY Increment);
+/* From a DPC routine nothing may switch threads: ATTEMPTED_SWITCH_FROM_DPC. */
+VOID KiCheckSwitchFromDpc(VOID);
+/* KeDelayExecutionThread(0): the rest of the quantum to a ready thread of equal priority. */
+VOID KiYieldToEqualPriority(VOID);
+/* A KeSetTimer-style due time (< 0 relative, > 0 absolute system time) as interrupt time. */
+ULONGLONG KiDueTimeToInterruptTime(LONGLONG DueTime);
+VOID KiInsertTimer(PKTIMER Timer, ULONGLONG DueInterruptTime, BOOLEAN Absolute);
 BOOLEAN KiRemoveTimer(PKTIMER Timer);
 VOID KiCheckTimers(ULONGLONG InterruptTime);
 VOID KiInitializeTimers(VOID);
 ULONGLONG KiTscToInterruptTime(ULONG64 Tsc);
+
+/* System time = interrupt time + KiSystemTimeBias (clock.c), set from the RTC (rtc.c). */
+VOID HalpInitializeSystemTime(VOID);
+VOID KiSetSystemTimeBias(LONGLONG Bias);
+/* The CMOS RTC's date and time registers as read, and their decoding
+ * (rtctime.c, host-tested). Values are as the RTC holds them: BCD or
+ * binary, 12- or 24-hour, as status register B says. */
+#define RTC_STATUS_B_24_HOUR 0x02       /* hours 0-23 (else 1-12 with RTC_HOUR_PM) */
+#define RTC_STATUS_B_BINARY  0x04       /* binary values (else BCD) */
+#define RTC_HOUR_PM          0x80       /* in 12-hour mode: the hour is p.m. */
+typedef struct _HALP_RTC_REGISTERS {
+    UCHAR Second, Minute, Hour, Day, Month, Year;
+    UCHAR Century;              /* the century register, if HasCentury */
+    BOOLEAN HasCentury;         /* the FADT names one; else years 80-99 are 19xx, 00-79 20xx */
+    UCHAR StatusB;
+} HALP_RTC_REGISTERS, *PHALP_RTC_REGISTERS;
+BOOLEAN HalpRtcToTimeFields(const HALP_RTC_REGISTERS *Rtc, PTIME_FIELDS TimeFields);
 
 /* ---- Bug-check data and start-up tasks ---------------------------------------- */
 

@@ -17,6 +17,7 @@
 typedef void VOID, *PVOID;
 typedef const void *PCVOID;
 typedef char CHAR, *PCHAR;
+typedef signed char SCHAR;
 typedef const char *PCSTR;
 typedef unsigned char UCHAR, *PUCHAR, BOOLEAN, *PBOOLEAN;
 typedef int16_t SHORT;
@@ -55,6 +56,13 @@ typedef struct _LIST_ENTRY {
     struct _LIST_ENTRY *Blink;
 } LIST_ENTRY, *PLIST_ENTRY;
 
+typedef struct _SINGLE_LIST_ENTRY {
+    struct _SINGLE_LIST_ENTRY *Next;
+} SINGLE_LIST_ENTRY, *PSINGLE_LIST_ENTRY;
+
+#define MINLONG ((LONG)0x80000000)
+#define MAXLONG ((LONG)0x7FFFFFFF)
+
 /* NTSTATUS: severity in the top two bits; NT_SUCCESS is "not an error". */
 #define NT_SUCCESS(Status) ((NTSTATUS)(Status) >= 0)
 #define STATUS_SUCCESS                  ((NTSTATUS)0x00000000L)
@@ -82,6 +90,10 @@ typedef struct _LIST_ENTRY {
 #define STATUS_INVALID_HANDLE           ((NTSTATUS)0xC0000008L)
 #define STATUS_INVALID_PARAMETER_1      ((NTSTATUS)0xC00000EFL)
 #define STATUS_MUTANT_NOT_OWNED         ((NTSTATUS)0xC0000046L)
+#define STATUS_SEMAPHORE_LIMIT_EXCEEDED ((NTSTATUS)0xC0000047L)
+#define STATUS_MUTANT_LIMIT_EXCEEDED    ((NTSTATUS)0xC0000191L)
+#define STATUS_ABANDONED                ((NTSTATUS)0x00000080L)
+#define STATUS_NO_YIELD_PERFORMED       ((NTSTATUS)0x40000024L)
 
 typedef PVOID HANDLE, *PHANDLE;
 typedef ULONG_PTR KAFFINITY, *PKAFFINITY;

@@ -9,7 +9,8 @@
  * calibration, and the
  * memory manager's phase 0 (Mica's own page tables, the PFN database),
  * then the interrupt machinery: ACPI tables, local APIC and I/O APIC, the
- * initial and idle threads, the clock; interrupts are enabled last.
+ * initial and idle threads, the clock, the system time from the RTC;
+ * interrupts are enabled last.
  * Then Mica prints "Mica ready" and offers the boot to the start-up tasks
  * (test=PATTERN runs tests, bench=PATTERN runs benchmarks: see
  * KI_STARTUP_TASK); when none takes it, it idles.
@@ -81,6 +82,7 @@ VOID KiSystemStartup(ULONG64 BootInfoPhysical, ULONG Magic)
     HalpInitializeIoApic();
     KiInitializeThreading();
     HalpInitializeClock();
+    HalpInitializeSystemTime();         /* the RTC; needs interrupt time and the FADT */
     _enable();
 
     KiReadyTsc = KeReadTimeStampCounter();

@@ -34,12 +34,16 @@ PKTHREAD KeGetCurrentThread(VOID)
     return KeGetCurrentPrcb()->CurrentThread;
 }
 
-static void KiInitializeThreadObject(PKTHREAD Thread, UCHAR Priority)
+static void KiInitializeThreadObject(PKTHREAD Thread, SCHAR Priority)
 {
-    Thread->Header.Type = ThreadObject;
+    Thread->Header.Lock = 0;
+    Thread->Header.ThreadType = ThreadObject;
     Thread->Header.SignalState = 0;
     InitializeListHead(&Thread->Header.WaitListHead);
     Thread->Priority = Priority;
+    Thread->BasePriority = Priority;
+    Thread->CombinedApcDisable = 0;
+    InitializeListHead(&Thread->MutantListHead);
     Thread->Quantum = KI_QUANTUM_TICKS;
     Thread->State = Initialized;
     Thread->ThreadId = __atomic_fetch_add(&KiNextThreadId, 4, __ATOMIC_RELAXED);
@@ -113,7 +117,10 @@ NTSTATUS PsCreateSystemThread(PHANDLE ThreadHandle, ULONG DesiredAccess, PVOID O
     UNREFERENCED_PARAMETER(ObjectAttributes);
     UNREFERENCED_PARAMETER(ProcessHandle);
     UNREFERENCED_PARAMETER(ClientId);
-    if (KeGetCurrentIrql() != PASSIVE_LEVEL)
+    /* Learn says PASSIVE_LEVEL, but Windows creates the thread at APC_LEVEL
+     * too (a driver holding a fast mutex does it), and drivers rely on
+     * that: Mica follows Windows and refuses only DISPATCH_LEVEL and up. */
+    if (KeGetCurrentIrql() > APC_LEVEL)
         KeBugCheckEx(IRQL_NOT_LESS_OR_EQUAL, (ULONG_PTR)PsCreateSystemThread, KeGetCurrentIrql(),
                      0, (ULONG_PTR)__builtin_return_address(0));
     if (ThreadHandle == NULL || StartRoutine == NULL)
@@ -163,6 +170,14 @@ NTSTATUS PsTerminateSystemThread(NTSTATUS ExitStatus)
     /* NT: only a thread PsCreateSystemThread made may end this way. */
     if (thread == &KiInitialThread || thread == &KiIdleThread)
         return STATUS_INVALID_PARAMETER;
+    /*
+     * A thread must end with its critical and guarded regions left and its
+     * mutexes released (each held KMUTEX is a critical region): NT stops
+     * with KERNEL_APC_PENDING_DURING_EXIT, parameter 2 the APC disable
+     * count (CombinedApcDisable), parameter 3 the IRQL.
+     */
+    if (thread->CombinedApcDisable != 0)
+        KeBugCheckEx(KERNEL_APC_PENDING_DURING_EXIT, 0, thread->CombinedApcDisable, irql, 0);
     KiAcquireDispatcherLock();
     thread->ExitStatus = ExitStatus;
     thread->State = Terminated;

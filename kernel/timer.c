@@ -1,12 +1,20 @@
 /*
  * timer.c - KTIMER: dispatcher objects that signal at a due time.
  *
- * Set timers sit in one list sorted by due time (interrupt time, 100 ns
- * units). The clock interrupt only compares the current time with
- * KiNextTimerDue and queues KiTimerExpirationDpc when it has passed; the
- * DPC, at DISPATCH_LEVEL with the dispatcher lock held, signals each
- * expired timer (waking its waiters), queues its DPC, re-arms it if it is
- * periodic, and ends the waits whose timeout it was (KTHREAD.WaitTimer).
+ * Set timers sit in one list sorted by due time, kept as interrupt time
+ * (100 ns units since boot, which never jumps). The clock interrupt only
+ * compares the current time with KiNextTimerDue and queues
+ * KiTimerExpirationDpc when it has passed; the DPC, at DISPATCH_LEVEL
+ * with the dispatcher lock held, signals each expired timer (waking its
+ * waiters), queues its DPC, re-arms it if it is periodic, and ends the
+ * waits whose timeout it was (KTHREAD.WaitTimer).
+ *
+ * A caller's due time is NT's: negative = relative to now, positive =
+ * absolute *system* time (100 ns units since 1601, KeQuerySystemTime), which
+ * is converted to interrupt time when the timer is set (Header.Absolute
+ * remembers which it was). A timer's DPC gets the system time of the
+ * expiry in its two system arguments, low 32 bits first, as NT passes it.
+ *
  * NT spreads timers over a 256-slot table; a sorted list is the same idea
  * with O(n) insertion, plenty for a teaching kernel.
  */
@@ -26,21 +34,36 @@ static void KiUpdateNextDue(void)
                                ->DueTime.QuadPart;
 }
 
-/* Dispatcher lock held. DueTime < 0: relative; >= 0: absolute interrupt time. */
-BOOLEAN KiInsertTimer(PKTIMER Timer, LONGLONG DueTime)
+/* System time runs ahead of interrupt time by a fixed bias (clock.c), so an
+ * absolute due time is that bias away from the interrupt time it means.
+ * One in the past is due now. */
+ULONGLONG KiDueTimeToInterruptTime(LONGLONG DueTime)
 {
-    ULONGLONG due = DueTime < 0 ? KeQueryInterruptTime() + (ULONGLONG)(-DueTime) : (ULONGLONG)DueTime;
+    LARGE_INTEGER systemNow;
+    ULONGLONG now = KeQueryInterruptTime();
+
+    if (DueTime < 0)
+        return now + (ULONGLONG)(-DueTime);
+    KeQuerySystemTimePrecise(&systemNow);
+    if (DueTime <= systemNow.QuadPart)
+        return now;
+    return now + (ULONGLONG)(DueTime - systemNow.QuadPart);
+}
+
+/* Dispatcher lock held. */
+VOID KiInsertTimer(PKTIMER Timer, ULONGLONG DueInterruptTime, BOOLEAN Absolute)
+{
     PLIST_ENTRY e;
 
-    Timer->DueTime.QuadPart = due;
+    Timer->DueTime.QuadPart = DueInterruptTime;
     Timer->Header.SignalState = 0;
-    Timer->Header.Inserted = TRUE;
+    Timer->Header.Absolute = Absolute ? 1 : 0;
+    Timer->Header.Inserted = 1;
     for (e = KiTimerListHead.Flink; e != &KiTimerListHead; e = e->Flink)
-        if (CONTAINING_RECORD(e, KTIMER, TimerListEntry)->DueTime.QuadPart > due)
+        if (CONTAINING_RECORD(e, KTIMER, TimerListEntry)->DueTime.QuadPart > DueInterruptTime)
             break;
     InsertTailList(e, &Timer->TimerListEntry);   /* i.e. just before e */
     KiUpdateNextDue();
-    return TRUE;
 }
 
 BOOLEAN KiRemoveTimer(PKTIMER Timer)
@@ -48,7 +71,7 @@ BOOLEAN KiRemoveTimer(PKTIMER Timer)
     if (!Timer->Header.Inserted)
         return FALSE;
     RemoveEntryList(&Timer->TimerListEntry);
-    Timer->Header.Inserted = FALSE;
+    Timer->Header.Inserted = 0;
     KiUpdateNextDue();
     return TRUE;
 }
@@ -56,12 +79,14 @@ BOOLEAN KiRemoveTimer(PKTIMER Timer)
 static VOID KiTimerExpiration(PKDPC Dpc, PVOID Context, PVOID Arg1, PVOID Arg2)
 {
     ULONGLONG now = KeQueryInterruptTime();
+    LARGE_INTEGER systemTime;
     KIRQL old = KiAcquireDispatcherLock();
 
     UNREFERENCED_PARAMETER(Dpc);
     UNREFERENCED_PARAMETER(Context);
     UNREFERENCED_PARAMETER(Arg1);
     UNREFERENCED_PARAMETER(Arg2);
+    KeQuerySystemTime(&systemTime);
     while (!IsListEmpty(&KiTimerListHead)) {
         PKTIMER timer = CONTAINING_RECORD(KiTimerListHead.Flink, KTIMER, TimerListEntry);
         if (timer->DueTime.QuadPart > now)
@@ -71,16 +96,17 @@ static VOID KiTimerExpiration(PKDPC Dpc, PVOID Context, PVOID Arg1, PVOID Arg2)
             PKTHREAD thread = CONTAINING_RECORD(timer, KTHREAD, WaitTimer);
             thread->WaitTimerActive = FALSE;
             if (thread->State == Waiting)
-                KiUnwaitThread(thread, STATUS_TIMEOUT);
+                KiUnwaitThread(thread, STATUS_TIMEOUT, IO_NO_INCREMENT);
             continue;
         }
         timer->Header.SignalState = 1;
-        KiWaitTest(&timer->Header, 0);
+        KiWaitTest(&timer->Header, IO_NO_INCREMENT);
         if (timer->Period != 0)
-            KiInsertTimer(timer, (LONGLONG)(timer->DueTime.QuadPart +
-                                            (ULONGLONG)timer->Period * KI_100NS_PER_MS));
+            KiInsertTimer(timer, timer->DueTime.QuadPart + (ULONGLONG)timer->Period * KI_100NS_PER_MS,
+                          timer->Header.Absolute);
         if (timer->Dpc != NULL)
-            KeInsertQueueDpc(timer->Dpc, (PVOID)(ULONG_PTR)now, NULL);
+            KeInsertQueueDpc(timer->Dpc, (PVOID)(ULONG_PTR)systemTime.LowPart,
+                             (PVOID)(ULONG_PTR)(ULONG)systemTime.HighPart);
     }
     KiReleaseDispatcherLock(old);
 }
@@ -101,12 +127,15 @@ VOID KiCheckTimers(ULONGLONG InterruptTime)
 
 VOID KeInitializeTimerEx(PKTIMER Timer, TIMER_TYPE Type)
 {
-    Timer->Header.Type = Type == NotificationTimer ? TimerNotificationObject
-                                                   : TimerSynchronizationObject;
+    Timer->Header.Lock = 0;
+    Timer->Header.TimerType = Type == NotificationTimer ? TimerNotificationObject
+                                                        : TimerSynchronizationObject;
+    Timer->Header.Size = sizeof(KTIMER) / sizeof(ULONG);
     Timer->Header.SignalState = 0;
-    Timer->Header.Inserted = FALSE;
     InitializeListHead(&Timer->Header.WaitListHead);
+    Timer->DueTime.QuadPart = 0;
     Timer->Dpc = NULL;
+    Timer->Processor = 0;
     Timer->Period = 0;
 }
 
@@ -115,6 +144,7 @@ VOID KeInitializeTimer(PKTIMER Timer)
     KeInitializeTimerEx(Timer, NotificationTimer);
 }
 
+/* Period is in ms, >= 0 (Learn: "must be less than or equal to MAXLONG"). */
 BOOLEAN KeSetTimerEx(PKTIMER Timer, LARGE_INTEGER DueTime, LONG Period, PKDPC Dpc)
 {
     KIRQL old;
@@ -124,8 +154,8 @@ BOOLEAN KeSetTimerEx(PKTIMER Timer, LARGE_INTEGER DueTime, LONG Period, PKDPC Dp
     old = KiAcquireDispatcherLock();
     wasSet = KiRemoveTimer(Timer);
     Timer->Dpc = Dpc;
-    Timer->Period = Period;
-    KiInsertTimer(Timer, DueTime.QuadPart);
+    Timer->Period = (ULONG)Period;
+    KiInsertTimer(Timer, KiDueTimeToInterruptTime(DueTime.QuadPart), DueTime.QuadPart > 0);
     KiReleaseDispatcherLock(old);
     return wasSet;
 }
@@ -149,5 +179,5 @@ BOOLEAN KeCancelTimer(PKTIMER Timer)
 
 BOOLEAN KeReadStateTimer(PKTIMER Timer)
 {
-    return Timer->Header.SignalState != 0;
+    return __atomic_load_n(&Timer->Header.SignalState, __ATOMIC_ACQUIRE) != 0;
 }

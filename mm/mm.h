@@ -236,9 +236,7 @@ BOOLEAN ExDumpPoolPage(PVOID Address);
 #define STATUS_INVALID_PARAMETER_6 ((NTSTATUS)0xC00000F4L)
 #endif
 
-typedef struct _SINGLE_LIST_ENTRY {
-    struct _SINGLE_LIST_ENTRY *Next;
-} SINGLE_LIST_ENTRY, *PSINGLE_LIST_ENTRY;
+/* SINGLE_LIST_ENTRY is an NT base type: kernel/ntdef.h. */
 
 /* An S-list entry: the first bytes of a cached block. */
 typedef struct DECLSPEC_ALIGN(16) _SLIST_ENTRY {

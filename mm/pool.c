@@ -182,9 +182,9 @@ static void ExpReturnQuota(PEPROCESS_QUOTA_BLOCK Quota, BOOLEAN Paged, SIZE_T By
 
 static PVOID ExpAllocationFailed(ULONG PoolType, PVOID Caller)
 {
+    UNREFERENCED_PARAMETER(Caller);
     if (PoolType & POOL_RAISE_IF_ALLOCATION_FAILURE)
-        KeBugCheckEx(KMODE_EXCEPTION_NOT_HANDLED, (ULONG_PTR)STATUS_INSUFFICIENT_RESOURCES,
-                     (ULONG_PTR)Caller, 0, 0);
+        ExRaiseStatus(STATUS_INSUFFICIENT_RESOURCES);
     return NULL;
 }
 

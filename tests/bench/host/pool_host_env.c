@@ -98,6 +98,11 @@ VOID KeBugCheckEx(ULONG Code, ULONG_PTR P1, ULONG_PTR P2, ULONG_PTR P3, ULONG_PT
     abort();
 }
 
+VOID ExRaiseStatus(NTSTATUS Status)
+{
+    KeBugCheckEx(KMODE_EXCEPTION_NOT_HANDLED, (ULONG_PTR)(LONG_PTR)Status, 0, 0, 0);
+}
+
 ULONG DbgPrint(PCSTR Format, ...)
 {
     va_list ap;
