@@ -175,6 +175,12 @@ gdb: $(B)/mica.elf
 
 # ---- tests and benchmarks ------------------------------------------------------------------
 
+# QEMU_DEBUG=int,... adds items to QEMU's -d for `make test`/`make bench` boots
+# (logs in build/test-logs/<boot>.qemu.log). Only cpu_reset is on by default:
+# -d int logs the whole CPU state at every interrupt and slows them twentyfold.
+QEMU_DEBUG ?=
+export QEMU_DEBUG
+
 $(B)/host/host-tests: $(HOST_SRC) $(wildcard kernel/*.h mm/*.h tests/*.h)
 	@mkdir -p $(dir $@)
 	$(HOSTCC) $(HOST_CFLAGS) -o $@ $(HOST_SRC)

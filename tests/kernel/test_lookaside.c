@@ -75,8 +75,13 @@ static LONG64 LiveAllocations(ULONG Tag, BOOLEAN Paged)
                  : (LONG64)entry.NonPagedAllocs - entry.NonPagedFrees;
 }
 
+/* Paged pool's region; or, under verifier=special, special pool's (which
+ * holds paged and nonpaged blocks alike: there the tag's paged counters,
+ * LiveAllocations(Tag, TRUE), are what tell the pool type). */
 static BOOLEAN InPagedPool(PVOID Va)
 {
+    if ((ULONG64)Va >= MM_SPECIAL_POOL_START && (ULONG64)Va < MM_SPECIAL_POOL_END)
+        return TRUE;
     return (ULONG64)Va >= MM_PAGED_POOL_START && (ULONG64)Va < MM_PAGED_POOL_END;
 }
 
