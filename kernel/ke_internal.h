@@ -221,7 +221,6 @@ typedef enum _KTHREAD_STATE {
     Initialized, Ready, Running, Standby, Terminated, Waiting
 } KTHREAD_STATE;
 
-#define KERNEL_STACK_PAGES 6            /* 24 KiB, x64 NT's KERNEL_STACK_SIZE */
 #define KI_MAX_THREADS 256
 #define KI_QUANTUM_TICKS 4              /* clock ticks a thread runs before round robin */
 

@@ -47,10 +47,7 @@ static ULONG64 KtpRng = 0x853C49E6748FEA9BULL;
 
 static ULONG64 KtpRand(void)
 {
-    KtpRng ^= KtpRng << 13;
-    KtpRng ^= KtpRng >> 7;
-    KtpRng ^= KtpRng << 17;
-    return KtpRng;
+    return KtestRandom(&KtpRng);
 }
 
 static ULONG64 KtpCanonical(ULONG64 Va)
