@@ -64,6 +64,18 @@ $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
+# The black-box test sees the kernel as a driver does: it may include only
+# the public headers (its dependency file lists what it really pulled in).
+BLACKBOX_HEADERS := kernel/ke.h kernel/ntdef.h mm/mm.h tests/ktest.h
+$(B)/obj/tests/kernel/test_blackbox.o: tests/kernel/test_blackbox.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+	@for h in $$(sed -e 's/\\$$//' -e 's/^[^ ]*://' $(@:.o=.d) | tr ' ' '\n' | grep '\.h$$' | \
+	             xargs -r realpath --relative-to=. | sort -u); do \
+	  case " $(BLACKBOX_HEADERS) " in *" $$h "*) ;; \
+	  *) echo "$<: includes $$h; a driver sees only $(BLACKBOX_HEADERS)"; rm -f $@; exit 1;; esac; \
+	done
+
 $(B)/obj/%.o: %.asm
 	@mkdir -p $(dir $@)
 	$(NASM) $(NASMFLAGS) -MD $(@:.o=.d) -MP $< -o $@

@@ -64,8 +64,9 @@ BENCH_CONFIGS = {
     "bench-1g": {"firmware": "bios", "mem": "1G"},
     "bench-6g": {"firmware": "bios", "mem": "6G"},
 }
-# The suites that exercise the memory manager.
-MM_SUITES = ["contig", "paging", "mapio", "pool", "lookaside"]
+# The suites that exercise the memory manager (blackbox: contiguous DMA
+# memory below 4 GiB, which nolowmem keeps on a list of its own).
+MM_SUITES = ["contig", "paging", "pool*", "lookaside", "blackbox"]
 # Extra batch boots: name -> (configuration, suites, boot options).
 #   verifier=special: every pool allocation of every test goes through
 #     Driver Verifier's special pool (pool, lookaside lists, physical-memory
@@ -370,7 +371,8 @@ def extra_pattern(suites, pattern):
         return pattern
     for item in pattern.split(","):
         suite = item.split(".")[0]
-        if not any(fnmatch.fnmatchcase(s, suite) for s in suites):
+        if not any(fnmatch.fnmatchcase(s, suite) or fnmatch.fnmatchcase(suite, s)
+                   for s in suites):
             return None
     return pattern
 

@@ -11,7 +11,7 @@
  * exactly either stay under the scan's idle threshold (where a scan keeps
  * Depth at its minimum) or run at DISPATCH_LEVEL, where the DPC cannot run.
  */
-#include "../../mm/mm_internal.h"
+#include "../../mm/pool_internal.h"
 #include "../ktest.h"
 
 #define TEST_SIZE 100
@@ -75,14 +75,13 @@ static LONG64 LiveAllocations(ULONG Tag, BOOLEAN Paged)
                  : (LONG64)entry.NonPagedAllocs - entry.NonPagedFrees;
 }
 
-/* Paged pool's region; or, under verifier=special, special pool's (which
- * holds paged and nonpaged blocks alike: there the tag's paged counters,
- * LiveAllocations(Tag, TRUE), are what tell the pool type). */
+/* In the paged-pool region, or in special pool when verifier= sends the
+ * tag there (special pool keeps both kinds in one region; LiveAllocations,
+ * PoolMon's paged counters, still tells which pool it is). */
 static BOOLEAN InPagedPool(PVOID Va)
 {
-    if ((ULONG64)Va >= MM_SPECIAL_POOL_START && (ULONG64)Va < MM_SPECIAL_POOL_END)
-        return TRUE;
-    return (ULONG64)Va >= MM_PAGED_POOL_START && (ULONG64)Va < MM_PAGED_POOL_END;
+    return ((ULONG64)Va >= MM_PAGED_POOL_START && (ULONG64)Va < MM_PAGED_POOL_END) ||
+           MiIsSpecialPoolAddress(Va);
 }
 
 /* ---- the S-list ------------------------------------------------------------------------------ */
