@@ -453,7 +453,7 @@ def cmd_test(opts):
         for f in failures:
             print("  - " + f)
     print("%d passed, %d failed, %d skipped" % tuple(total))
-    return 0 if total[1] == 0 and total[0] > 0 else 1
+    return 0 if total[1] == 0 and total[0] + total[2] > 0 else 1
 
 
 # ---- bench -----------------------------------------------------------------------
