@@ -324,13 +324,16 @@ static VOID Spinner(PVOID Context)
 KTEST(sched, busy_threads_both_progress)
 {
     HANDLE h[2];
-    LARGE_INTEGER run = Rel(60);
+    LARGE_INTEGER nap = Rel(10);
 
     Progress[0] = Progress[1] = 0;
     StopSpinning = FALSE;
     KEXPECT_EQ(PsCreateSystemThread(&h[0], 0, NULL, NULL, NULL, Spinner, (PVOID)0), STATUS_SUCCESS);
     KEXPECT_EQ(PsCreateSystemThread(&h[1], 0, NULL, NULL, NULL, Spinner, (PVOID)1), STATUS_SUCCESS);
-    KeDelayExecutionThread(KernelMode, FALSE, &run);
+    /* Until both have run, not for a fixed time (a loaded host may stop the
+     * guest for longer than a quantum); 10 s means one never got the processor. */
+    for (ULONG i = 0; i < 1000 && (Progress[0] == 0 || Progress[1] == 0); i++)
+        KeDelayExecutionThread(KernelMode, FALSE, &nap);
     StopSpinning = TRUE;
     JoinThreads(h, 2);
     KEXPECT_GT(Progress[0], 0);
