@@ -64,6 +64,18 @@ $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
+# The black-box test sees the kernel as a driver does: it may include only
+# the public headers (its dependency file lists what it really pulled in).
+BLACKBOX_HEADERS := kernel/ke.h kernel/ntdef.h mm/mm.h tests/ktest.h
+$(B)/obj/tests/kernel/test_blackbox.o: tests/kernel/test_blackbox.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+	@for h in $$(sed -e 's/\\$$//' -e 's/^[^ ]*://' $(@:.o=.d) | tr ' ' '\n' | grep '\.h$$' | \
+	             xargs -r realpath --relative-to=. | sort -u); do \
+	  case " $(BLACKBOX_HEADERS) " in *" $$h "*) ;; \
+	  *) echo "$<: includes $$h; a driver sees only $(BLACKBOX_HEADERS)"; rm -f $@; exit 1;; esac; \
+	done
+
 $(B)/obj/%.o: %.asm
 	@mkdir -p $(dir $@)
 	$(NASM) $(NASMFLAGS) -MD $(@:.o=.d) -MP $< -o $@
@@ -174,6 +186,12 @@ gdb: $(B)/mica.elf
 	  -ex "target remote 127.0.0.1:$(GDBPORT)" $(B)/mica.elf
 
 # ---- tests and benchmarks ------------------------------------------------------------------
+
+# QEMU_DEBUG=int,... adds items to QEMU's -d for `make test`/`make bench` boots
+# (logs in build/test-logs/<boot>.qemu.log). Only cpu_reset is on by default:
+# -d int logs the whole CPU state at every interrupt and slows them twentyfold.
+QEMU_DEBUG ?=
+export QEMU_DEBUG
 
 $(B)/host/host-tests: $(HOST_SRC) $(wildcard kernel/*.h mm/*.h tests/*.h)
 	@mkdir -p $(dir $@)

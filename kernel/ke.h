@@ -46,6 +46,123 @@ int strncmp(PCSTR A, PCSTR B, size_t Count);
 #define RtlCompareMemory(A, B, Length) KiCompareMemory((A), (B), (Length))
 SIZE_T KiCompareMemory(const void *A, const void *B, SIZE_T Length);
 
+/* ---- Doubly linked lists (wdm.h's inline routines) ------------------------ */
+
+/* An empty list is a head that points at itself both ways. */
+static inline VOID InitializeListHead(PLIST_ENTRY ListHead)
+{
+    ListHead->Flink = ListHead->Blink = ListHead;
+}
+
+static inline BOOLEAN IsListEmpty(const LIST_ENTRY *ListHead)
+{
+    return ListHead->Flink == ListHead;
+}
+
+static inline VOID InsertTailList(PLIST_ENTRY ListHead, PLIST_ENTRY Entry)
+{
+    Entry->Flink = ListHead;
+    Entry->Blink = ListHead->Blink;
+    ListHead->Blink->Flink = Entry;
+    ListHead->Blink = Entry;
+}
+
+static inline VOID InsertHeadList(PLIST_ENTRY ListHead, PLIST_ENTRY Entry)
+{
+    Entry->Flink = ListHead->Flink;
+    Entry->Blink = ListHead;
+    ListHead->Flink->Blink = Entry;
+    ListHead->Flink = Entry;
+}
+
+/* TRUE if the list is empty afterwards. */
+static inline BOOLEAN RemoveEntryList(PLIST_ENTRY Entry)
+{
+    Entry->Blink->Flink = Entry->Flink;
+    Entry->Flink->Blink = Entry->Blink;
+    return Entry->Flink == Entry->Blink;
+}
+
+/* The list must not be empty (NT's rule: it returns the head itself then). */
+static inline PLIST_ENTRY RemoveHeadList(PLIST_ENTRY ListHead)
+{
+    PLIST_ENTRY entry = ListHead->Flink;
+
+    RemoveEntryList(entry);
+    return entry;
+}
+
+/* ---- Ports and device registers (Hal) ---------------------------------------
+ * The compiler intrinsics for port I/O, and wdm.h's HAL routines on top:
+ * READ_PORT_xxx/WRITE_PORT_xxx for I/O ports, READ_REGISTER_xxx and
+ * WRITE_REGISTER_xxx for memory-mapped registers (MmMapIoSpace). Any IRQL.
+ * A register access is one access of exactly that width, never merged,
+ * split or moved across another by the compiler; a register write is
+ * followed by a serializing locked operation, as x64 NT's (FastFence), so
+ * it has left write-combining buffers before the routine returns.
+ */
+static inline UCHAR __inbyte(USHORT Port)
+{
+    UCHAR v;
+    __asm__ __volatile__("inb %1, %0" : "=a"(v) : "Nd"(Port));
+    return v;
+}
+
+static inline USHORT __inword(USHORT Port)
+{
+    USHORT v;
+    __asm__ __volatile__("inw %1, %0" : "=a"(v) : "Nd"(Port));
+    return v;
+}
+
+static inline ULONG __indword(USHORT Port)
+{
+    ULONG v;
+    __asm__ __volatile__("inl %1, %0" : "=a"(v) : "Nd"(Port));
+    return v;
+}
+
+static inline void __outbyte(USHORT Port, UCHAR Value)
+{
+    __asm__ __volatile__("outb %0, %1" : : "a"(Value), "Nd"(Port));
+}
+
+static inline void __outword(USHORT Port, USHORT Value)
+{
+    __asm__ __volatile__("outw %0, %1" : : "a"(Value), "Nd"(Port));
+}
+
+static inline void __outdword(USHORT Port, ULONG Value)
+{
+    __asm__ __volatile__("outl %0, %1" : : "a"(Value), "Nd"(Port));
+}
+
+/* I/O ports are 16-bit numbers that wdm.h passes as pointers. */
+#define KI_PORT(Port) ((USHORT)(ULONG_PTR)(Port))
+static inline UCHAR READ_PORT_UCHAR(PUCHAR Port) { return __inbyte(KI_PORT(Port)); }
+static inline USHORT READ_PORT_USHORT(PUSHORT Port) { return __inword(KI_PORT(Port)); }
+static inline ULONG READ_PORT_ULONG(PULONG Port) { return __indword(KI_PORT(Port)); }
+static inline VOID WRITE_PORT_UCHAR(PUCHAR Port, UCHAR Value) { __outbyte(KI_PORT(Port), Value); }
+static inline VOID WRITE_PORT_USHORT(PUSHORT Port, USHORT Value) { __outword(KI_PORT(Port), Value); }
+static inline VOID WRITE_PORT_ULONG(PULONG Port, ULONG Value) { __outdword(KI_PORT(Port), Value); }
+
+#define KI_REGISTER_ACCESS(Type)                                                   \
+    static inline Type READ_REGISTER_##Type(volatile Type *Register)               \
+    {                                                                              \
+        __asm__ __volatile__("" ::: "memory");                                     \
+        return *Register;                                                          \
+    }                                                                              \
+    static inline VOID WRITE_REGISTER_##Type(volatile Type *Register, Type Value)  \
+    {                                                                              \
+        *Register = Value;                                                         \
+        __asm__ __volatile__("lock orl $0, (%%rsp)" ::: "memory", "cc");           \
+    }
+KI_REGISTER_ACCESS(UCHAR)
+KI_REGISTER_ACCESS(USHORT)
+KI_REGISTER_ACCESS(ULONG)
+KI_REGISTER_ACCESS(ULONG64)
+#undef KI_REGISTER_ACCESS
+
 /* ---- Boot options ------------------------------------------------------- */
 
 /*

@@ -9,24 +9,7 @@
 
 #include "ke.h"
 
-/* ---- Port I/O and control registers --------------------------------------- */
-
-static inline void __outbyte(USHORT Port, UCHAR Value)
-{
-    __asm__ __volatile__("outb %0, %1" : : "a"(Value), "Nd"(Port));
-}
-
-static inline UCHAR __inbyte(USHORT Port)
-{
-    UCHAR v;
-    __asm__ __volatile__("inb %1, %0" : "=a"(v) : "Nd"(Port));
-    return v;
-}
-
-static inline void __outdword(USHORT Port, ULONG Value)
-{
-    __asm__ __volatile__("outl %0, %1" : : "a"(Value), "Nd"(Port));
-}
+/* ---- Control registers (port I/O is public: ke.h) --------------------------- */
 
 #define KI_READ_CR(n)                                                        \
     static inline ULONG64 __readcr##n(void)                                  \
@@ -177,34 +160,7 @@ __attribute__((noreturn)) VOID HalpQemuExit(UCHAR Code);
 
 /* ---- Lists ------------------------------------------------------------------------ */
 
-static inline void InitializeListHead(PLIST_ENTRY Head) { Head->Flink = Head->Blink = Head; }
-static inline BOOLEAN IsListEmpty(const LIST_ENTRY *Head) { return Head->Flink == Head; }
-static inline void InsertTailList(PLIST_ENTRY Head, PLIST_ENTRY Entry)
-{
-    Entry->Flink = Head;
-    Entry->Blink = Head->Blink;
-    Head->Blink->Flink = Entry;
-    Head->Blink = Entry;
-}
-static inline void InsertHeadList(PLIST_ENTRY Head, PLIST_ENTRY Entry)
-{
-    Entry->Flink = Head->Flink;
-    Entry->Blink = Head;
-    Head->Flink->Blink = Entry;
-    Head->Flink = Entry;
-}
-static inline BOOLEAN RemoveEntryList(PLIST_ENTRY Entry)
-{
-    Entry->Blink->Flink = Entry->Flink;
-    Entry->Flink->Blink = Entry->Blink;
-    return Entry->Flink == Entry->Blink;
-}
-static inline PLIST_ENTRY RemoveHeadList(PLIST_ENTRY Head)
-{
-    PLIST_ENTRY e = Head->Flink;
-    RemoveEntryList(e);
-    return e;
-}
+/* InitializeListHead and the other LIST_ENTRY routines are public: ke.h. */
 
 /* ---- Dispatcher object types (DISPATCHER_HEADER.Type) ---------------------------- */
 
@@ -222,7 +178,6 @@ typedef enum _KTHREAD_STATE {
     Initialized, Ready, Running, Standby, Terminated, Waiting
 } KTHREAD_STATE;
 
-#define KERNEL_STACK_PAGES 6            /* 24 KiB, x64 NT's KERNEL_STACK_SIZE */
 #define KI_MAX_THREADS 256
 #define KI_QUANTUM_TICKS 4              /* clock ticks a thread runs before round robin */
 

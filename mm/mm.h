@@ -65,6 +65,8 @@ PVOID MmMapIoSpaceEx(PHYSICAL_ADDRESS PhysicalAddress, SIZE_T NumberOfBytes, ULO
 VOID MmUnmapIoSpace(PVOID BaseAddress, SIZE_T NumberOfBytes);
 
 /* ---- Kernel stacks: KERNEL_STACK_PAGES pages above an unmapped guard page --- */
+#define KERNEL_STACK_SIZE 0x6000        /* x64 NT's (ntddk.h): 24 KiB */
+#define KERNEL_STACK_PAGES (KERNEL_STACK_SIZE / PAGE_SIZE)
 PVOID MmCreateKernelStack(BOOLEAN LargeStack, UCHAR Node);   /* returns the top */
 VOID MmDeleteKernelStack(PVOID PointerKernelStack, BOOLEAN LargeStack);
 

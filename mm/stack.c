@@ -10,12 +10,10 @@
  */
 #include "mm_internal.h"
 
-#define MI_KERNEL_STACK_PAGES 6
-
 /* Returns the top of the stack (its highest address + 1), or NULL. */
 PVOID MmCreateKernelStack(BOOLEAN LargeStack, UCHAR Node)
 {
-    ULONG ptes = MI_KERNEL_STACK_PAGES + 1;
+    ULONG ptes = KERNEL_STACK_PAGES + 1;
     PMMPTE pte;
     PUCHAR base;
     KIRQL irql;
@@ -41,7 +39,7 @@ PVOID MmCreateKernelStack(BOOLEAN LargeStack, UCHAR Node)
 
 VOID MmDeleteKernelStack(PVOID PointerKernelStack, BOOLEAN LargeStack)
 {
-    ULONG ptes = MI_KERNEL_STACK_PAGES + 1;
+    ULONG ptes = KERNEL_STACK_PAGES + 1;
     PUCHAR base = (PUCHAR)PointerKernelStack - ((ULONG64)ptes << PAGE_SHIFT);
     KIRQL irql;
 

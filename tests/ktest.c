@@ -6,14 +6,19 @@
  * "suite.name" matches runs in link order and prints one TAP-style line:
  *     ok 3 - printf.widths
  *     not ok 4 - cmdline.quotes
- * and the run ends with "N passed, N failed" and a QEMU exit status that
- * says pass (0x10 -> 33) or fail (0x11 -> 35) through isa-debug-exit.
+ * A skipped test (KTEST_SKIP) prints "ok 5 - contig.above_4gib # SKIP reason",
+ * as TAP does, and counts apart. The run ends with
+ * "N passed, N failed, N skipped" and a QEMU exit status that says pass
+ * (0x10 -> 33) or fail (0x11 -> 35) through isa-debug-exit.
  *
  * Bug-check tests never run in a batch (they end the boot). A batch lists
  * them ("# bugcheck-test suite.name 0xCODE"), and the QEMU runner boots
  * each one alone with test=suite.name; the kernel then arms the expected
  * stop code and parameters and KtestOnBugCheck, a bug-check callback
- * (KeRegisterBugCheckCallback) run after the blue screen, decides pass or fail.
+ * (KeRegisterBugCheckCallback) run after the blue screen, decides pass or
+ * fail. Reset tests are listed the same way ("# reset-test suite.name");
+ * booted alone they reset the machine, and only the runner can tell that
+ * they passed.
  */
 #include "../kernel/ke_internal.h"
 #include "ktest.h"
@@ -26,7 +31,7 @@ extern const KTEST_CASE __stop_ktest_cases[];
 
 int KtestCurrentFailed;
 static const KTEST_CASE *KtestCurrent;
-static ULONG KtestNumber, KtestPassed, KtestFailed, KtestListed;
+static ULONG KtestNumber, KtestPassed, KtestFailed, KtestSkipped, KtestListed;
 static BOOLEAN KtestActive;
 static const char *KtestSkipReason;
 
@@ -73,20 +78,28 @@ void KtestSkip(const char *Reason)
 
 static __attribute__((noreturn)) void KtestFinish(void)
 {
-    DbgPrint("%u passed, %u failed\n", KtestPassed, KtestFailed);
-    /* A batch that only lists bug-check tests (booted separately) passes too. */
-    HalpQemuExit(KtestFailed == 0 && (KtestPassed > 0 || KtestListed > 0) ? KTEST_PASS : KTEST_FAIL);
+    DbgPrint("%u passed, %u failed, %u skipped\n", KtestPassed, KtestFailed, KtestSkipped);
+    /* A batch that only skips, or only lists tests booted separately, passes too. */
+    HalpQemuExit(KtestFailed == 0 && KtestPassed + KtestSkipped + KtestListed > 0 ? KTEST_PASS
+                                                                                : KTEST_FAIL);
 }
 
-static void KtestRecord(BOOLEAN Passed, PCSTR Note)
+/* SkipReason: the test skipped itself (a test that failed first is a failure). */
+static void KtestRecord(BOOLEAN Passed, PCSTR Note, PCSTR SkipReason)
 {
+    BOOLEAN skipped = Passed && SkipReason != NULL;
+
     KtestNumber++;
-    if (Passed)
+    if (skipped)
+        KtestSkipped++;
+    else if (Passed)
         KtestPassed++;
     else
         KtestFailed++;
+    if (skipped)
+        Note = SkipReason;
     DbgPrint("%sok %u - %s.%s%s%s\n", Passed ? "" : "not ", KtestNumber, KtestCurrent->Suite,
-             KtestCurrent->Name, Note ? " # " : "", Note ? Note : "");
+             KtestCurrent->Name, skipped ? " # SKIP " : Note ? " # " : "", Note ? Note : "");
 }
 
 static VOID KtestOnBugCheck(PVOID Buffer, ULONG Length)
@@ -113,7 +126,7 @@ static VOID KtestOnBugCheck(PVOID Buffer, ULONG Length)
     else if (KtestExpected.Code != Code)
         DbgPrint("#   expected bug check 0x%x (%s), got 0x%x (%s)\n", KtestExpected.Code,
                  KeBugCheckCodeName(KtestExpected.Code), Code, KeBugCheckCodeName(Code));
-    KtestRecord(match && !KtestCurrentFailed, match ? "bug check as expected" : NULL);
+    KtestRecord(match && !KtestCurrentFailed, match ? "bug check as expected" : NULL, NULL);
     KtestFinish();
 }
 
@@ -136,31 +149,39 @@ static BOOLEAN KtestRunIfRequested(VOID)
         }
     DbgPrint("ktest: running tests matching '%s'\n", pattern);
 
-    /* Exactly one test selected and it is a bug-check test: run it alone. */
-    if (selected == 1 && (only->Flags & KTEST_F_BUGCHECK)) {
+    /* Exactly one test selected and it must boot alone: run it alone. */
+    if (selected == 1 && (only->Flags & KTEST_F_ALONE)) {
         DbgPrint("1..1\n");
         KtestCurrent = only;
         KtestCurrentFailed = 0;
         KtestActive = TRUE;
+        if (only->Flags & KTEST_F_RESET)
+            DbgPrint("# resetting the machine on purpose\n");
         only->Routine();
         KtestActive = FALSE;
-        DbgPrint("#   the test returned without the bug check 0x%x it expects\n", only->BugCheckCode);
-        KtestRecord(FALSE, NULL);
+        if (only->Flags & KTEST_F_RESET)
+            DbgPrint("#   the test returned without resetting the machine\n");
+        else
+            DbgPrint("#   the test returned without the bug check 0x%x it expects\n",
+                     only->BugCheckCode);
+        KtestRecord(FALSE, NULL, NULL);
         KtestFinish();
     }
 
     for (t = __start_ktest_cases; t < __stop_ktest_cases; t++) {
-        if (!KtestMatch(pattern, t->Suite, t->Name) || !(t->Flags & KTEST_F_BUGCHECK))
+        if (!KtestMatch(pattern, t->Suite, t->Name) || !(t->Flags & KTEST_F_ALONE))
             continue;
-        DbgPrint("# bugcheck-test %s.%s 0x%x\n", t->Suite, t->Name, t->BugCheckCode);
+        if (t->Flags & KTEST_F_RESET)
+            DbgPrint("# reset-test %s.%s\n", t->Suite, t->Name);
+        else
+            DbgPrint("# bugcheck-test %s.%s 0x%x\n", t->Suite, t->Name, t->BugCheckCode);
         selected--;                     /* booted separately, not in this plan */
         KtestListed++;
     }
     DbgPrint("1..%u\n", selected);
     for (t = __start_ktest_cases; t < __stop_ktest_cases; t++) {
-        if (!KtestMatch(pattern, t->Suite, t->Name) || (t->Flags & KTEST_F_BUGCHECK))
+        if (!KtestMatch(pattern, t->Suite, t->Name) || (t->Flags & KTEST_F_ALONE))
             continue;
-        char note[96];
         KtestCurrent = t;
         KtestCurrentFailed = 0;
         KtestSkipReason = NULL;
@@ -168,9 +189,7 @@ static BOOLEAN KtestRunIfRequested(VOID)
         KtestActive = TRUE;
         t->Routine();
         KtestActive = FALSE;
-        if (KtestSkipReason)
-            RtlSnprintf(note, sizeof(note), "SKIP %s", KtestSkipReason);
-        KtestRecord(!KtestCurrentFailed, KtestSkipReason ? note : NULL);
+        KtestRecord(!KtestCurrentFailed, NULL, KtestSkipReason);
     }
     KtestFinish();
 }

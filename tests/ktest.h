@@ -15,6 +15,12 @@
  * in a batch: the kernel lists it, and the QEMU runner boots it by exact name.
  * The body calls KtestExpectBugCheck() with the parameters it expects (or
  * KTEST_ANY for a parameter that depends on the run) before the misuse.
+ *
+ * A reset test (KTEST_RESET) is one whose pass condition is that the machine
+ * resets: it checks the QEMU runner itself, which must notice a triple fault
+ * without QEMU's interrupt log. It boots alone, like a bug-check test.
+ *
+ * KtestRandom is the tests' and benchmarks' one pseudo-random generator.
  */
 #ifndef MICA_KTEST_H
 #define MICA_KTEST_H
@@ -24,6 +30,7 @@
 typedef void (*KTEST_ROUTINE)(void);
 
 #define KTEST_F_BUGCHECK 0x1
+#define KTEST_F_RESET    0x2
 
 typedef struct _KTEST_CASE {
     const char *Suite;
@@ -60,6 +67,9 @@ void KtestSkip(const char *Reason);
 #define KTEST(Suite, Name) KTEST_DEFINE(Suite, Name, 0, 0)
 #define KTEST_BUGCHECK(Suite, Name, Code) \
     KTEST_DEFINE(Suite, Name, KTEST_F_BUGCHECK, (Code))
+#define KTEST_RESET(Suite, Name) KTEST_DEFINE(Suite, Name, KTEST_F_RESET, 0)
+/* Tests that never run in a batch: each boots alone. */
+#define KTEST_F_ALONE (KTEST_F_BUGCHECK | KTEST_F_RESET)
 
 /* Comparison core: both operands are evaluated once, widened to 64 bits. */
 #define KTEST_CMP_(Kind, A, Op, B, OnFail)                                     \
@@ -103,6 +113,28 @@ int KtestStrcmp_(const char *A, const char *B);
             KtestFail(__FILE__, __LINE__, "expected %s == %s: \"%s\" vs \"%s\"", \
                       #A, #B, ktA_ ? ktA_ : "(null)", ktB_ ? ktB_ : "(null)"); \
     } while (0)
+
+/*
+ * xorshift64* (Vigna): deterministic, so a failing sequence repeats run after
+ * run, and small enough to inline into a benchmark's timed loop. *State is
+ * the caller's (any value but 0); every user keeps its own stream.
+ */
+static inline ULONG64 KtestRandom(ULONG64 *State)
+{
+    ULONG64 x = *State;
+
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *State = x;
+    return x * 0x2545F4914F6CDD1DULL;
+}
+
+/* Uniform enough in [0, N) for N much smaller than 2^64; N > 0. */
+static inline ULONG64 KtestRandomBelow(ULONG64 *State, ULONG64 N)
+{
+    return KtestRandom(State) % N;
+}
 
 /* Glob match used by both runners: '*' and '?', patterns separated by ','. */
 BOOLEAN KtestMatch(const char *Patterns, const char *Suite, const char *Name);

@@ -12,19 +12,30 @@ whose grub.cfg carries the command line (test=..., bench=...). ISOs are
 made with grub-mkrescue and cached by command line and kernel image.
 
 A boot passes only when QEMU exits with status 33, i.e. the kernel wrote
-0x10 to isa-debug-exit after its closing "N passed, 0 failed" line. QEMU
-also exits (with status 0) after a triple fault under -no-reboot, so the
-runner also looks for resets: "Triple fault"/CPU resets in the -d log and
-a second boot banner on the serial port. Each boot has a timeout. Logs go
-to build/test-logs/<name>.serial.log and <name>.qemu.log.
+0x10 to isa-debug-exit after its closing "N passed, 0 failed, N skipped"
+line. QEMU also exits (with status 0) after a triple fault under
+-no-reboot, so the runner also looks for resets: "Triple fault" in QEMU's
+log (-d cpu_reset, which writes only at a reset, so it costs nothing while
+the kernel runs), exit status 0 and a second boot banner on the serial
+port. QEMU never runs with -d int unless asked: that log (every interrupt
+and exception with the whole CPU state) slows interrupts twentyfold.
+QEMU_DEBUG=int,... in the environment adds its items to -d for debugging.
+Each boot has a timeout. Logs go to build/test-logs/<name>.serial.log and
+<name>.qemu.log.
+
+Skipped tests ("ok N - NAME # SKIP reason") are counted apart from passed
+ones: "N passed, N failed, N skipped" per configuration and in the total.
 
 The in-kernel batch lists its bug-check tests ("# bugcheck-test NAME CODE");
 each is then booted alone and passes only if the kernel stops with that
 code (the kernel itself checks the parameters it was told to expect).
+Reset tests ("# reset-test NAME") boot alone too and pass only if the
+runner sees the machine reset: they prove that triple faults are caught.
 """
 
 import argparse
 import concurrent.futures
+import fnmatch
 import hashlib
 import os
 import re
@@ -53,9 +64,18 @@ BENCH_CONFIGS = {
     "bench-1g": {"firmware": "bios", "mem": "1G"},
     "bench-6g": {"firmware": "bios", "mem": "6G"},
 }
-# Extra batch boots: name -> (configuration, test pattern, boot options).
-VERIFIER_BOOTS = {
-    "bios-128m-verifier": ("bios-128m", "pool*", "verifier=special"),
+# The suites that exercise the memory manager (blackbox: contiguous DMA
+# memory below 4 GiB, which nolowmem keeps on a list of its own).
+MM_SUITES = ["contig", "paging", "pool*", "lookaside", "blackbox"]
+# Extra batch boots: name -> (configuration, suites, boot options).
+#   verifier=special: every pool allocation of every test goes through
+#     Driver Verifier's special pool (pool, lookaside lists, physical-memory
+#     ranges, threads' and drivers' tests alike), so all suites run.
+#   nolowmem: RAM below 4 GiB kept for callers that need it (bios-6g has
+#     RAM above 4 GiB); the memory-manager suites.
+EXTRA_BOOTS = {
+    "bios-128m-verifier": ("bios-128m", ["all"], "verifier=special"),
+    "bios-6g-nolowmem": ("bios-6g", MM_SUITES, "nolowmem"),
 }
 BUGCHECK_CONFIG = "bios-128m"
 TIMEOUT = {"bios": 120, "uefi": 300}
@@ -64,9 +84,11 @@ READY = "Mica ready"
 PASS_STATUS = 33            # isa-debug-exit: (0x10 << 1) | 1
 FAIL_STATUS = 35            # (0x11 << 1) | 1
 
-RESULT_RE = re.compile(r"^(not )?ok (\d+) - (\S+)")
-CLOSING_RE = re.compile(r"^(\d+) passed, (\d+) failed")
+RESULT_RE = re.compile(r"^(not )?ok (\d+) - (\S+)(?:\s+#\s*(SKIP)\b)?", re.I)
+CLOSING_RE = re.compile(r"^(\d+) passed, (\d+) failed(?:, (\d+) skipped)?")
 BUGCHECK_TEST_RE = re.compile(r"^# bugcheck-test (\S+) (0x[0-9a-fA-F]+)")
+RESET_TEST_RE = re.compile(r"^# reset-test (\S+)")
+RESET_ARMED = "# resetting the machine on purpose"
 STOP_RE = re.compile(r"\*\*\* STOP: 0x([0-9A-Fa-f]{8})")
 BENCH_RE = re.compile(r"^bench (\S+) (\d+) (\S+)")
 
@@ -90,6 +112,17 @@ def accel():
     out = subprocess.run(["sh", os.path.join(ROOT, "tests", "accel-probe.sh")],
                          capture_output=True, text=True)
     return out.stdout.strip() or "tcg"
+
+
+def qemu_debug():
+    """QEMU's -d items: cpu_reset always (it logs only at a reset, and says
+    "Triple fault"); QEMU_DEBUG=int,... adds more for debugging."""
+    items = ["cpu_reset"]
+    for item in os.environ.get("QEMU_DEBUG", "").split(","):
+        item = item.strip()
+        if item and item not in items:
+            items.append(item)
+    return ",".join(items)
 
 
 _iso_lock = threading.Lock()
@@ -142,7 +175,7 @@ class Boot:
                 "-m", self.config["mem"], "-cdrom", iso, "-display", "none",
                 "-monitor", "none", "-serial", "stdio", "-no-reboot",
                 "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
-                "-d", "int,cpu_reset", "-D", qemu_log]
+                "-d", qemu_debug(), "-D", qemu_log]
         if fw == "uefi":
             vars_copy = os.path.join(LOGS, self.name + ".ovmf-vars.fd")
             shutil.copy(OVMF_VARS, vars_copy)
@@ -180,7 +213,7 @@ class Boot:
     # -- judging ---------------------------------------------------------------
 
     def resets(self):
-        """Triple faults and resets: QEMU's log, or a second boot banner."""
+        """Triple faults and resets: QEMU's log, its exit status, a second banner."""
         problems = []
         banners = sum(1 for l in self.lines if BOOT_BANNER in l)
         if banners > 1:
@@ -193,21 +226,34 @@ class Boot:
                         break
         except OSError:
             pass
+        # Under -no-reboot a reset ends QEMU with status 0 (KVM logs no
+        # "Triple fault"); the kernel itself only ever exits with 33 or 35.
+        if self.status == 0 and not self.timed_out and not problems:
+            problems.append("QEMU exited with status 0: the machine reset (triple fault?)")
         return problems
 
     def stops(self):
         return [m.group(1).upper() for l in self.lines for m in [STOP_RE.search(l)] if m]
 
     def closing(self):
+        """(passed, failed, skipped) from the kernel's closing line, or None."""
         for l in reversed(self.lines):
             m = CLOSING_RE.match(l)
             if m:
-                return int(m.group(1)), int(m.group(2))
+                return int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)
         return None
 
     def results(self):
-        return [(m.group(1) is None, m.group(3)) for l in self.lines
-                for m in [RESULT_RE.match(l)] if m]
+        """(ok, name, skipped) per result line."""
+        return [(m.group(1) is None, m.group(3), m.group(1) is None and m.group(4) is not None)
+                for l in self.lines for m in [RESULT_RE.match(l)] if m]
+
+    def counts(self):
+        """(passed, failed, skipped) counted from the result lines."""
+        results = self.results()
+        skipped = sum(1 for ok, _, skip in results if skip)
+        failed = sum(1 for ok, _, _ in results if not ok)
+        return len(results) - failed - skipped, failed, skipped
 
     def why_failed(self):
         """None when the boot passed, else the reasons."""
@@ -235,23 +281,23 @@ def jobs_default():
 # ---- test ------------------------------------------------------------------------
 
 def run_summarized(label, args, timeout=600):
-    """Run a test program; count its closing "LABEL: N passed, N failed" line."""
+    """Run a test program; count its closing "LABEL: N passed, N failed[, N skipped]" line."""
     try:
         r = subprocess.run(args, capture_output=True, text=True, timeout=timeout)
     except (OSError, subprocess.TimeoutExpired) as e:
         print("%s tests: could not run (%s)" % (label, e))
-        return 0, 1
+        return 0, 1, 0
     sys.stdout.write(r.stdout)
     if r.returncode != 0:
         sys.stdout.write(r.stderr[-3000:])
-    m = re.search(r"^%s: (\d+) passed, (\d+) failed" % label, r.stdout, re.M)
+    m = re.search(r"^%s: (\d+) passed, (\d+) failed(?:, (\d+) skipped)?" % label, r.stdout, re.M)
     if not m:
         print("%s tests: no closing line (exit %d)" % (label, r.returncode))
-        return 0, 1
-    passed, failed = int(m.group(1)), int(m.group(2))
+        return 0, 1, 0
+    passed, failed, skipped = int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)
     if r.returncode != 0 and failed == 0:
         failed = 1
-    return passed, failed
+    return passed, failed, skipped
 
 
 def run_host():
@@ -263,18 +309,21 @@ def run_gdb():
 
 
 def judge_batch(boot):
-    """Count one configuration's in-kernel test results."""
+    """Count one configuration's in-kernel test results: passed, failed, skipped, why."""
+    if any(RESET_ARMED in l for l in boot.lines):
+        # The pattern selected one reset test alone: the boot ends in a reset.
+        why = judge_reset(boot)
+        return (0, 1, 0, why) if why else (1, 0, 0, None)
     results = boot.results()
-    passed = sum(1 for ok, _ in results if ok)
-    failed = sum(1 for ok, _ in results if not ok)
+    passed, failed, skipped = boot.counts()
     why = boot.why_failed() or []
     closing = boot.closing()
     if closing is None:
-        why.append("no closing 'N passed, N failed' line")
-    elif closing != (passed, failed):
-        why.append("closing line %s disagrees with %d ok / %d not ok lines" %
-                   (closing, passed, failed))
-    listed = [l for l in boot.lines if BUGCHECK_TEST_RE.match(l)]
+        why.append("no closing 'N passed, N failed, N skipped' line")
+    elif closing != (passed, failed, skipped):
+        why.append("closing line %s disagrees with %d passed / %d failed / %d skipped lines" %
+                   (closing, passed, failed, skipped))
+    listed = [l for l in boot.lines if BUGCHECK_TEST_RE.match(l) or RESET_TEST_RE.match(l)]
     expected_stop = any("# bug check as expected" in l for l in boot.lines)
     if boot.stops() and not expected_stop:
         why.append("unexpected bug check 0x%s" % boot.stops()[0])
@@ -282,7 +331,7 @@ def judge_batch(boot):
         why.append("no test ran")
     if why and failed == 0:
         failed = 1           # the configuration itself failed
-    return passed, failed, why
+    return passed, failed, skipped, why
 
 
 def judge_bugcheck(boot, code):
@@ -292,76 +341,119 @@ def judge_bugcheck(boot, code):
         why.append("no bug check happened")
     elif int(stops[0], 16) != int(code, 16):
         why.append("stopped with 0x%s, expected %s" % (stops[0], code))
-    if not any(ok for ok, _ in boot.results()):
+    if not any(ok for ok, _, _ in boot.results()):
         why.append("the kernel did not report the expected bug check")
     return why
 
 
+def judge_reset(boot):
+    """A reset test passes only if the runner itself sees the machine reset."""
+    why = []
+    if boot.timed_out:
+        why.append("timed out after %d s" % TIMEOUT[boot.config["firmware"]])
+    if not any(RESET_ARMED in l for l in boot.lines):
+        why.append("the kernel never reached the test")
+    if boot.stops():
+        why.append("bug check 0x%s instead of a reset" % boot.stops()[0])
+    if any(RESULT_RE.match(l) for l in boot.lines):
+        why.append("the kernel reported a result: the machine did not reset")
+    if not boot.resets():
+        why.append("the runner saw no reset (QEMU exit status %s)" % boot.status)
+    return why
+
+
+def extra_pattern(suites, pattern):
+    """The test pattern for an extra boot, or None to leave it out: its own
+    suites under "all", else the user's pattern if that stays inside them."""
+    if pattern in ("all", "*"):
+        return ",".join(suites)
+    if "all" in suites:
+        return pattern
+    for item in pattern.split(","):
+        suite = item.split(".")[0]
+        if not any(fnmatch.fnmatchcase(s, suite) or fnmatch.fnmatchcase(suite, s)
+                   for s in suites):
+            return None
+    return pattern
+
+
 def cmd_test(opts):
     os.makedirs(LOGS, exist_ok=True)
-    total_pass = total_fail = 0
+    total = [0, 0, 0]       # passed, failed, skipped
     failures = []
 
-    if not opts.no_host:
-        p, f = run_host()
-        total_pass += p
-        total_fail += f
+    def add(counts):
+        for i, n in enumerate(counts):
+            total[i] += n
 
-    configs = [c for c in TEST_CONFIGS if not opts.only or c in opts.only.split(",")]
-    boots = [Boot(c, TEST_CONFIGS[c], "test=" + opts.pattern) for c in configs]
-    # Driver Verifier's special pool for every tag, with the pool tests.
-    for name, (config, pattern, extra) in VERIFIER_BOOTS.items():
-        if config in configs and opts.pattern in ("all", "*", pattern):
-            boots.append(Boot(name, TEST_CONFIGS[config], "test=%s %s" % (pattern, extra)))
+    if not opts.no_host:
+        add(run_host())
+
+    only = opts.only.split(",") if opts.only else None
+    boots = [Boot(c, TEST_CONFIGS[c], "test=" + opts.pattern) for c in TEST_CONFIGS
+             if only is None or c in only]
+    for name, (config, suites, options) in EXTRA_BOOTS.items():
+        pattern = extra_pattern(suites, opts.pattern)
+        if pattern and (only is None or name in only or config in only):
+            boots.append(Boot(name, TEST_CONFIGS[config], "test=%s %s" % (pattern, options)))
     run_parallel(boots, opts.jobs)
-    bugcheck_tests = []
+    alone_tests = []            # (name, code or None for a reset test)
     for b in boots:
-        p, f, why = judge_batch(b)
-        total_pass += p
-        total_fail += f
-        print("config %-10s %3d passed, %d failed  (%.1f s)%s" %
-              (b.name, p, f, b.seconds, "" if not why else "  FAILED: " + "; ".join(why)))
-        for ok, name in b.results():
+        p, f, k, why = judge_batch(b)
+        add((p, f, k))
+        print("config %-18s %3d passed, %d failed, %d skipped  (%.1f s)%s" %
+              (b.name, p, f, k, b.seconds, "" if not why else "  FAILED: " + "; ".join(why)))
+        for ok, name, _ in b.results():
             if not ok:
                 failures.append("%s: %s" % (b.name, name))
         if why:
             failures.append("%s: %s\n%s" % (b.name, "; ".join(why), b.tail()))
-        if b.name == BUGCHECK_CONFIG or not bugcheck_tests:
-            listed = [m.groups() for l in b.lines for m in [BUGCHECK_TEST_RE.match(l)] if m]
+        if b.name == BUGCHECK_CONFIG or not alone_tests:
+            listed = []
+            for l in b.lines:
+                m = BUGCHECK_TEST_RE.match(l)
+                if m:
+                    listed.append(m.groups())
+                m = RESET_TEST_RE.match(l)
+                if m:
+                    listed.append((m.group(1), None))
             if listed:
-                bugcheck_tests = listed
+                alone_tests = listed
 
-    if bugcheck_tests:
+    if alone_tests:
         cfg = TEST_CONFIGS.get(BUGCHECK_CONFIG, next(iter(TEST_CONFIGS.values())))
-        bboots = [Boot("bugcheck-" + name, cfg, "test=" + name) for name, _ in bugcheck_tests]
+        bboots = [Boot(("reset-" if code is None else "bugcheck-") + name, cfg, "test=" + name)
+                  for name, code in alone_tests]
         run_parallel(bboots, opts.jobs)
-        bp = bf = 0
-        for b, (name, code) in zip(bboots, bugcheck_tests):
-            why = judge_bugcheck(b, code)
+        counts = {"bugcheck": [0, 0], "reset": [0, 0]}
+        for b, (name, code) in zip(bboots, alone_tests):
+            kind = "reset" if code is None else "bugcheck"
+            why = judge_reset(b) if code is None else judge_bugcheck(b, code)
+            expects = "a reset" if code is None else code
             if why:
-                bf += 1
-                failures.append("bugcheck %s (expects %s): %s\n%s" %
-                                (name, code, "; ".join(why), b.tail()))
-                print("not ok - bugcheck %s expects %s: %s" % (name, code, "; ".join(why)))
+                counts[kind][1] += 1
+                failures.append("%s %s (expects %s): %s\n%s" %
+                                (kind, name, expects, "; ".join(why), b.tail()))
+                print("not ok - %s %s expects %s: %s" % (kind, name, expects, "; ".join(why)))
             else:
-                bp += 1
-                print("ok - bugcheck %s (%s %s, %.1f s)" % (name, code,
-                      "stopped as expected", b.seconds))
-        print("bugcheck: %d passed, %d failed" % (bp, bf))
-        total_pass += bp
-        total_fail += bf
+                counts[kind][0] += 1
+                seen = b.resets()[0] if code is None else "stopped as expected"
+                print("ok - %s %s (%s, %.1f s)" % (kind, name, seen if code is None
+                                                  else "%s %s" % (code, seen), b.seconds))
+        for kind, (p, f) in counts.items():
+            if p or f:
+                print("%s: %d passed, %d failed" % (kind, p, f))
+                add((p, f, 0))
 
     if not opts.no_gdb:
-        p, f = run_gdb()
-        total_pass += p
-        total_fail += f
+        add(run_gdb())
 
     if failures:
         print("\nFailures (logs in build/test-logs/):")
         for f in failures:
             print("  - " + f)
-    print("%d passed, %d failed" % (total_pass, total_fail))
-    return 0 if total_fail == 0 and total_pass > 0 else 1
+    print("%d passed, %d failed, %d skipped" % tuple(total))
+    return 0 if total[1] == 0 and total[0] + total[2] > 0 else 1
 
 
 # ---- bench -----------------------------------------------------------------------
@@ -372,6 +464,9 @@ def median(values):
 
 
 def cmd_bench(opts):
+    if "int" in qemu_debug().split(","):
+        print("note: QEMU_DEBUG has int: QEMU logs every interrupt, so every figure that "
+              "involves an interrupt or a fault is inflated")
     os.makedirs(LOGS, exist_ok=True)
     os.makedirs(os.path.join(BUILD, "bench"), exist_ok=True)
     configs = [c for c in BENCH_CONFIGS if not opts.only or c in opts.only.split(",")]
@@ -523,8 +618,8 @@ def main():
         return cmd_bench(opts)
     if opts.cmd == "bench-host":
         return cmd_bench_host(opts)
-    p, f = run_gdb()
-    print("%d passed, %d failed" % (p, f))
+    p, f, k = run_gdb()
+    print("%d passed, %d failed, %d skipped" % (p, f, k))
     return 0 if f == 0 and p > 0 else 1
 
 

@@ -19,6 +19,7 @@
  */
 #include "../../mm/mm_internal.h"
 #include "../kbench.h"
+#include "../ktest.h"
 
 #define SAMPLES 31
 #define KB_FIT_PAGES 1024
@@ -33,10 +34,7 @@ static ULONG64 KbRng = 0xD1B54A32D192ED03ULL;
 
 static ULONG64 KbRand(void)
 {
-    KbRng ^= KbRng << 13;
-    KbRng ^= KbRng >> 7;
-    KbRng ^= KbRng << 17;
-    return KbRng;
+    return KtestRandom(&KbRng);
 }
 
 static BOOLEAN KbIsFreePfn(PFN_NUMBER Pfn)

@@ -18,6 +18,7 @@
  */
 #include "../../mm/pool_internal.h"
 #include "../kbench.h"
+#include "../ktest.h"
 
 #define BATCH 64
 #define SAMPLES 101
@@ -114,17 +115,18 @@ static SIZE_T KbLiveBytes[KB_LIVE];
 
 KBENCH(pool_mixed)
 {
-    ULONG seed = 12345, live = 0;
+    ULONG64 seed = 12345;
+    ULONG live = 0;
     SIZE_T liveBytes = 0, peakBytes = 0;
     PFN_NUMBER basePages = MiPoolPagesInUse(EXP_NONPAGED_NX), peakPages = 0;
     ULONG64 t0, cycles;
 
     t0 = KeReadTimeStampCounter();
     for (ULONG op = 0; op < KB_OPERATIONS; op++) {
-        seed = seed * 1103515245U + 12345U;
+        ULONG64 r = KtestRandom(&seed);
         /* Grow while below half the slots, then allocate and free evenly. */
-        if (live == 0 || (live < KB_LIVE && ((seed >> 16) % 100) < (live < KB_LIVE / 2 ? 70 : 50))) {
-            SIZE_T bytes = 16 + (seed >> 4) % (4096 - 16 + 1);
+        if (live == 0 || (live < KB_LIVE && (r % 100) < (live < KB_LIVE / 2 ? 70 : 50))) {
+            SIZE_T bytes = 16 + (r >> 32) % (4096 - 16 + 1);
             PVOID p = ExAllocatePoolWithTag(NonPagedPoolNx, bytes, TAG);
             if (p == NULL)
                 break;
@@ -136,7 +138,7 @@ KBENCH(pool_mixed)
             if (MiPoolPagesInUse(EXP_NONPAGED_NX) - basePages > peakPages)
                 peakPages = MiPoolPagesInUse(EXP_NONPAGED_NX) - basePages;
         } else {
-            ULONG k = (seed >> 8) % live;
+            ULONG k = (ULONG)((r >> 32) % live);
             ExFreePoolWithTag(KbLive[k], TAG);
             liveBytes -= KbLiveBytes[k];
             KbLive[k] = KbLive[--live];

@@ -4,8 +4,9 @@
  * The hardware-free parts of Mica (printf, command line, multiboot parsing,
  * the contiguous-run tree, ...) are compiled natively together with their
  * KTEST cases and this file, under AddressSanitizer and UBSan. The output is
- * the same as the in-kernel runner's: one ok/not ok line per test and a
- * closing "N passed, N failed" line. Usage: host-tests [PATTERN].
+ * the same as the in-kernel runner's: one ok/not ok line per test (a skipped
+ * one "ok N - suite.name # SKIP reason") and a closing
+ * "host: N passed, N failed, N skipped" line. Usage: host-tests [PATTERN].
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@ extern const KTEST_CASE __start_ktest_cases[];
 extern const KTEST_CASE __stop_ktest_cases[];
 
 int KtestCurrentFailed;
+static const char *KtestSkipReason;
 
 void KtestPrint(const char *Format, ...)
 {
@@ -57,30 +59,34 @@ void KtestExpectBugCheck(ULONG Code, ULONG64 P1, ULONG64 P2, ULONG64 P3, ULONG64
 
 void KtestSkip(const char *Reason)
 {
-    printf("# skipped: %s\n", Reason);
+    KtestSkipReason = Reason;
 }
 
 int main(int argc, char **argv)
 {
     const char *pattern = argc > 1 ? argv[1] : "all";
     const KTEST_CASE *t;
-    int n = 0, passed = 0, failed = 0;
+    int n = 0, passed = 0, failed = 0, skipped = 0;
 
     for (t = __start_ktest_cases; t < __stop_ktest_cases; t++) {
-        if ((t->Flags & KTEST_F_BUGCHECK) || !KtestMatch(pattern, t->Suite, t->Name))
+        if ((t->Flags & KTEST_F_ALONE) || !KtestMatch(pattern, t->Suite, t->Name))
             continue;
         KtestCurrentFailed = 0;
+        KtestSkipReason = NULL;
         t->Routine();
         n++;
         if (KtestCurrentFailed) {
             failed++;
             printf("not ok %d - %s.%s\n", n, t->Suite, t->Name);
+        } else if (KtestSkipReason) {
+            skipped++;
+            printf("ok %d - %s.%s # SKIP %s\n", n, t->Suite, t->Name, KtestSkipReason);
         } else {
             passed++;
             printf("ok %d - %s.%s\n", n, t->Suite, t->Name);
         }
         fflush(stdout);
     }
-    printf("host: %d passed, %d failed\n", passed, failed);
+    printf("host: %d passed, %d failed, %d skipped\n", passed, failed, skipped);
     return failed || n == 0 ? 1 : 0;
 }

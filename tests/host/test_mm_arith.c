@@ -64,10 +64,7 @@ static ULONG64 MaRng = 0xD1B54A32D192ED03ULL;
 
 static ULONG64 MaRand(void)
 {
-    MaRng ^= MaRng >> 12;
-    MaRng ^= MaRng << 25;
-    MaRng ^= MaRng >> 27;
-    return MaRng * 0x2545F4914F6CDD1DULL;
+    return KtestRandom(&MaRng);
 }
 
 static ULONG64 MaCanonical(ULONG64 Va)

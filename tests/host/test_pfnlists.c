@@ -71,10 +71,7 @@ static ULONG64 Rng = 0x2545F4914F6CDD1DULL;
 
 static ULONG64 Rand(void)
 {
-    Rng ^= Rng << 13;
-    Rng ^= Rng >> 7;
-    Rng ^= Rng << 17;
-    return Rng;
+    return KtestRandom(&Rng);
 }
 
 static void ResetList(PMMPFNLIST List, MMLISTS Name)

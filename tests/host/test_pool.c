@@ -31,10 +31,7 @@ static ULONG64 PtRng;
 
 static ULONG64 PtRand(void)
 {
-    PtRng ^= PtRng >> 12;
-    PtRng ^= PtRng << 25;
-    PtRng ^= PtRng >> 27;
-    return PtRng * 0x2545F4914F6CDD1DULL;
+    return KtestRandom(&PtRng);
 }
 
 static ULONG PtRandBelow(ULONG N)

@@ -43,13 +43,9 @@ static void RtSeed(ULONG64 Seed)
     RtRandState = Seed ? Seed : 0x9E3779B97F4A7C15ULL;
 }
 
-/* xorshift64*: deterministic, good enough, no libc state. */
 static ULONG64 RtRand(void)
 {
-    RtRandState ^= RtRandState >> 12;
-    RtRandState ^= RtRandState << 25;
-    RtRandState ^= RtRandState >> 27;
-    return RtRandState * 0x2545F4914F6CDD1DULL;
+    return KtestRandom(&RtRandState);
 }
 
 /* Uniform-ish in [0, N); N > 0. */

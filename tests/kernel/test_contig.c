@@ -210,14 +210,14 @@ KTEST(contig, fragmentation_stress)
     for (ULONG round = 0; round < 12; round++) {
         /* Allocate up to 64 more runs. */
         for (ULONG i = 0; i < 64 && live < ARRAYSIZE(runs); i++) {
-            ULONG64 b, low, high;
+            ULONG64 b, low, high, r;
             SIZE_T bytes;
             PVOID p;
-            rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17;
-            bytes = (SIZE_T)(1 + rng % 64) * PAGE_SIZE - (rng >> 20) % PAGE_SIZE;
-            b = boundaries[(rng >> 8) % 4];
-            low = (rng >> 12) % 2 ? 0x1000000 : 0;
-            high = (rng >> 13) % 3 == 0 ? 0xFFFFFFFF : ~0ULL;
+            r = KtestRandom(&rng);
+            bytes = (SIZE_T)(1 + r % 64) * PAGE_SIZE - (r >> 20) % PAGE_SIZE;
+            b = boundaries[(r >> 8) % 4];
+            low = (r >> 12) % 2 ? 0x1000000 : 0;
+            high = (r >> 13) % 3 == 0 ? 0xFFFFFFFF : ~0ULL;
             if (b && bytes > b)
                 b = 0;
             p = MmAllocateContiguousMemorySpecifyCache(bytes, Pa(low), Pa(high), Pa(b), MmCached);
@@ -228,7 +228,7 @@ KTEST(contig, fragmentation_stress)
             runs[live].Low = low;
             runs[live].High = high;
             runs[live].Boundary = b;
-            runs[live].Fill = (UCHAR)(rng >> 24);
+            runs[live].Fill = (UCHAR)(r >> 24);
             memset(p, runs[live].Fill, bytes);
             live++;
         }
@@ -242,8 +242,7 @@ KTEST(contig, fragmentation_stress)
         }
         /* Free a random half. */
         for (ULONG i = 0; i < live;) {
-            rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17;
-            if (rng & 1) {
+            if (KtestRandom(&rng) & 1) {
                 MmFreeContiguousMemory(runs[i].Va);
                 runs[i] = runs[--live];
             } else {
@@ -300,10 +299,7 @@ static ULONG64 ContigRng = 0x243F6A8885A308D3ULL;
 
 static ULONG64 ContigRand(void)
 {
-    ContigRng ^= ContigRng << 13;
-    ContigRng ^= ContigRng >> 7;
-    ContigRng ^= ContigRng << 17;
-    return ContigRng;
+    return KtestRandom(&ContigRng);
 }
 
 /* Lowest run of Pages Zeroed/Free pages in [LowPfn, HighPfn] not crossing a

@@ -47,10 +47,7 @@ static ULONG64 KtpRng = 0x853C49E6748FEA9BULL;
 
 static ULONG64 KtpRand(void)
 {
-    KtpRng ^= KtpRng << 13;
-    KtpRng ^= KtpRng >> 7;
-    KtpRng ^= KtpRng << 17;
-    return KtpRng;
+    return KtestRandom(&KtpRng);
 }
 
 static ULONG64 KtpCanonical(ULONG64 Va)
@@ -67,6 +64,13 @@ static ULONG64 KtpCompose(ULONG64 I4, ULONG64 I3, ULONG64 I2, ULONG64 I1, ULONG6
 static PFN_NUMBER KtpFreePages(void)
 {
     return MmFreePageListHead.Total + MmZeroedPageListHead.Total + MmLowFreePageListHead.Total;
+}
+
+/* Free pages an ordinary allocation (a page table, a pool page) may take:
+ * under nolowmem the pages below 4 GiB (the low list) are not among them. */
+static PFN_NUMBER KtpOrdinaryFreePages(void)
+{
+    return MmFreePageListHead.Total + MmZeroedPageListHead.Total;
 }
 
 static PHYSICAL_ADDRESS KtpLapicPhysical(void)
@@ -548,6 +552,7 @@ KTEST(paging, map_without_free_pages_fails_cleanly)
     PUCHAR base, needPt, needPd;
     PVOID needPdpt = (PVOID)0xFFFF800000000000ULL;     /* PML4 slot 256: unused */
     PFN_NUMBER before = KtpFreePages(), chain = MI_LIST_END, drained = 0, pfnOfPattern;
+    PFN_NUMBER low = MmLowFreePageListHead.Total;       /* nolowmem: kept out of reach */
     KIRQL irql;
 
     KASSERT_TRUE(pte != NULL);
@@ -563,7 +568,8 @@ KTEST(paging, map_without_free_pages_fails_cleanly)
         KTEST_SKIP("the tables this test needs missing already exist");
     }
 
-    /* Take every free and zeroed page, chained through their PFN entries. */
+    /* Take every free and zeroed page, chained through their PFN entries.
+     * Under nolowmem the low list stays: ordinary allocations never see it. */
     KeAcquireSpinLock(&MmPfnLock, &irql);
     for (;;) {
         BOOLEAN zeroed = MmFreePageListHead.Total == 0;
@@ -589,6 +595,8 @@ KTEST(paging, map_without_free_pages_fails_cleanly)
     KEXPECT_FALSE(MiGetPdeAddress(needPt)->Long & MM_PTE_VALID);
     KEXPECT_FALSE(MiGetPpeAddress(needPd)->Long & MM_PTE_VALID);
     KEXPECT_FALSE(MiGetPxeAddress(needPdpt)->Long & MM_PTE_VALID);
+    KEXPECT_EQ(KtpOrdinaryFreePages(), 0);
+    KEXPECT_EQ(MmLowFreePageListHead.Total, low);      /* no page table came from it */
 
     /* One page free: the new directory is made, its page table cannot be;
      * the directory must not stay behind, and the page must come back. */
@@ -598,11 +606,12 @@ KTEST(paging, map_without_free_pages_fails_cleanly)
         KeAcquireSpinLock(&MmPfnLock, &irql);
         MiInsertPageInFreeList(page);
         KeReleaseSpinLock(&MmPfnLock, irql);
-        KEXPECT_EQ(KtpFreePages(), 1);
+        KEXPECT_EQ(KtpOrdinaryFreePages(), 1);
         KEXPECT_EQ(MiMapSystemPage(needPd, pfnOfPattern, MM_PTE_NO_EXECUTE),
                    STATUS_INSUFFICIENT_RESOURCES);
         KEXPECT_FALSE(MiGetPpeAddress(needPd)->Long & MM_PTE_VALID);
-        KEXPECT_EQ(KtpFreePages(), 1);
+        KEXPECT_EQ(KtpOrdinaryFreePages(), 1);
+        KEXPECT_EQ(MmLowFreePageListHead.Total, low);
     }
 
     /* Give everything back where it came from. */

@@ -343,7 +343,7 @@ KTEST(pool, verifier_option_selects_special_pool)
 typedef struct {
     PUCHAR Block[KTP_STRESS_SLOTS];
     SIZE_T Bytes[KTP_STRESS_SLOTS];
-    ULONG Seed;
+    ULONG64 Seed;
     ULONG Errors;
     ULONG Operations;
 } KTP_STRESS;
@@ -355,17 +355,15 @@ static KTIMER KtpStressTimer;
 
 static void KtpStressStep(KTP_STRESS *S)
 {
-    ULONG k;
-
-    S->Seed = S->Seed * 1103515245U + 12345U;
-    k = (S->Seed >> 16) % KTP_STRESS_SLOTS;
+    ULONG64 r = KtestRandom(&S->Seed);
+    ULONG k = (ULONG)(r % KTP_STRESS_SLOTS);
     if (S->Block[k] != NULL) {
         if (!KtpCheck(S->Block[k], S->Bytes[k]))
             S->Errors++;
         ExFreePoolWithTag(S->Block[k], TAG_SIZE);
         S->Block[k] = NULL;
     } else {
-        S->Bytes[k] = 1 + (S->Seed >> 8) % 2000;
+        S->Bytes[k] = 1 + (r >> 32) % 2000;
         S->Block[k] = ExAllocatePoolWithTag(NonPagedPoolNx, S->Bytes[k], TAG_SIZE);
         if (S->Block[k] == NULL)
             S->Errors++;

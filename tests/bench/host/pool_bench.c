@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stdint.h>
+#include "../../ktest.h"            /* KtestRandom */
 
 #if defined(BENCH_MICA)
 #include "../../../mm/mm.h"
@@ -155,13 +156,10 @@ static uint64_t MixLiveBytes, MixPeakBytes;
 
 static void MixPrepare(void)
 {
-    uint64_t x = 0x9E3779B97F4A7C15ULL;
+    ULONG64 x = 0x9E3779B97F4A7C15ULL;
 
     for (int i = 0; i < MIX_OPS; i++) {
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        uint64_t r = x * 0x2545F4914F6CDD1DULL;
+        uint64_t r = KtestRandom(&x);
         MixSlot[i] = (uint32_t)((r >> 32) % MIX_SLOTS);
         MixSize[i] = (uint16_t)(MIX_MIN + (uint32_t)r % (MIX_MAX - MIX_MIN + 1));
     }
