@@ -108,8 +108,8 @@ NTSTATUS IoConnectInterrupt(PKINTERRUPT *InterruptObject, PKSERVICE_ROUTINE Serv
         KeBugCheckEx(IRQL_NOT_LESS_OR_EQUAL, (ULONG_PTR)IoConnectInterrupt, KeGetCurrentIrql(), 0,
                      (ULONG_PTR)__builtin_return_address(0));
     if (Vector < 32 || Vector > 255 || !KiVectorAllocated[Vector] || Vector == KI_VECTOR_CLOCK ||
-        Irql != (KIRQL)(Vector >> 4) || SynchronizeIrql < Irql || (ProcessorEnableMask & 1) == 0 ||
-        ServiceRoutine == NULL)
+        Irql != (KIRQL)(Vector >> 4) || SynchronizeIrql < Irql || SynchronizeIrql > HIGH_LEVEL ||
+        (ProcessorEnableMask & 1) == 0 || ServiceRoutine == NULL)
         return STATUS_INVALID_PARAMETER;
 
     KeAcquireSpinLock(&KiInterruptTableLock, &old);
@@ -195,6 +195,36 @@ VOID KeReleaseInterruptSpinLock(PKINTERRUPT Interrupt, KIRQL OldIrql)
     KeLowerIrql(OldIrql);
 }
 
+/*
+ * One ISR, at the vector's IRQL with interrupts on. The ISR runs at its
+ * interrupt object's SynchronizeIrql, holding its spin lock, exactly as
+ * KeSynchronizeExecution runs a routine: objects that share a lock name
+ * the highest of their IRQLs there, so none of them can interrupt another
+ * that holds the lock on this processor. An ISR that returns at another
+ * IRQL is NT's IRQL_UNEXPECTED_VALUE (0xC8) with UniqueValue 3: parameter
+ * 1 = current << 16 | expected << 8 | 3, then the ServiceRoutine and the
+ * KINTERRUPT.
+ */
+static BOOLEAN KiCallServiceRoutine(PKINTERRUPT Interrupt, KIRQL VectorIrql)
+{
+    KIRQL sync = Interrupt->SynchronizeIrql, after;
+    BOOLEAN mine;
+
+    if (sync != VectorIrql)
+        KiWriteCr8(sync);               /* above DISPATCH_LEVEL: no DPCs to drain */
+    KeAcquireSpinLockAtDpcLevel(Interrupt->ActualLock);
+    mine = Interrupt->ServiceRoutine(Interrupt, Interrupt->ServiceContext);
+    after = KeGetCurrentIrql();
+    if (after != sync)
+        KeBugCheckEx(IRQL_UNEXPECTED_VALUE, KI_IRQL_UNEXPECTED(after, sync, KI_IRQL_UNEXPECTED_ISR),
+                     (ULONG_PTR)Interrupt->ServiceRoutine, (ULONG_PTR)Interrupt, 0);
+    KeReleaseSpinLockFromDpcLevel(Interrupt->ActualLock);
+    Interrupt->Count++;
+    if (sync != VectorIrql)
+        KiWriteCr8(VectorIrql);
+    return mine;
+}
+
 /* From KiDispatchTrap, interrupts off, for vectors 32-255. */
 BOOLEAN KiDispatchInterruptVector(PKTRAP_FRAME TrapFrame)
 {
@@ -212,12 +242,7 @@ BOOLEAN KiDispatchInterruptVector(PKTRAP_FRAME TrapFrame)
     } else {
         for (e = KiVectorChains[vector].Flink; e != &KiVectorChains[vector]; e = e->Flink) {
             PKINTERRUPT interrupt = CONTAINING_RECORD(e, KINTERRUPT, InterruptListEntry);
-            BOOLEAN mine;
-            KeAcquireSpinLockAtDpcLevel(interrupt->ActualLock);
-            mine = interrupt->ServiceRoutine(interrupt, interrupt->ServiceContext);
-            KeReleaseSpinLockFromDpcLevel(interrupt->ActualLock);
-            interrupt->Count++;
-            if (mine && interrupt->Mode == Latched)
+            if (KiCallServiceRoutine(interrupt, (KIRQL)(vector >> 4)) && interrupt->Mode == Latched)
                 break;
         }
     }

@@ -175,6 +175,19 @@ __attribute__((noreturn)) VOID HalpQemuExit(UCHAR Code);
                          (Min), (ULONG_PTR)__builtin_return_address(0));           \
     } while (0)
 
+/*
+ * IRQL_UNEXPECTED_VALUE (0xC8): code that must hand the processor back at
+ * the IRQL it got it at did not. Parameter 1 is Learn's bit computation
+ * (current IRQL << 16) | (expected IRQL << 8) | UniqueValue. Learn lists
+ * UniqueValue 3 for an ISR (P2 the ServiceRoutine, P3 the KINTERRUPT);
+ * it lists none for a DPC, so Mica's own value 4 is used there (P2 the
+ * DeferredRoutine, P3 the KDPC).
+ */
+#define KI_IRQL_UNEXPECTED(Current, Expected, UniqueValue) \
+    (((ULONG_PTR)(Current) << 16) | ((ULONG_PTR)(Expected) << 8) | (UniqueValue))
+#define KI_IRQL_UNEXPECTED_ISR 3
+#define KI_IRQL_UNEXPECTED_DPC 4        /* Mica's own UniqueValue */
+
 /* ---- Lists ------------------------------------------------------------------------ */
 
 static inline void InitializeListHead(PLIST_ENTRY Head) { Head->Flink = Head->Blink = Head; }

@@ -1,0 +1,36 @@
+/*
+ * test_ke_interrupt_bugcheck.c - misuse of ISRs, DPCs, spin locks and the
+ * IRQL ends in NT's bug checks, with the parameters kernel/ke_internal.h
+ * documents.
+ */
+#include "../../kernel/ke_internal.h"
+#include "../ktest.h"
+
+/* ---- an ISR or a DPC that returns at another IRQL: IRQL_UNEXPECTED_VALUE ----------- */
+
+static PKINTERRUPT KtibInterrupt;
+
+static BOOLEAN KtibIsrRaisesAndReturns(PKINTERRUPT Interrupt, PVOID Context)
+{
+    KIRQL old;
+
+    UNREFERENCED_PARAMETER(Interrupt);
+    UNREFERENCED_PARAMETER(Context);
+    KeRaiseIrql(HIGH_LEVEL, &old);      /* and never lowers */
+    return TRUE;
+}
+
+KTEST_BUGCHECK(ke_interrupt_bugcheck, isr_returns_at_wrong_irql, IRQL_UNEXPECTED_VALUE)
+{
+    KIRQL irql;
+    ULONG vector = HalAllocateMessageVector(&irql);
+
+    if (vector == 0 || !NT_SUCCESS(IoConnectInterrupt(&KtibInterrupt, KtibIsrRaisesAndReturns,
+                                                      NULL, NULL, vector, irql, irql, Latched,
+                                                      FALSE, 1, FALSE)))
+        return;             /* no bug check: the test fails */
+    /* Learn: (current << 16 | expected << 8 | 3, ServiceRoutine, KINTERRUPT, -). */
+    KtestExpectBugCheck(IRQL_UNEXPECTED_VALUE, KI_IRQL_UNEXPECTED(HIGH_LEVEL, irql, 3),
+                        (ULONG64)KtibIsrRaisesAndReturns, (ULONG64)KtibInterrupt, 0);
+    HalRequestSelfInterrupt(vector);
+}
