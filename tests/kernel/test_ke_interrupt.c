@@ -133,3 +133,70 @@ KTEST(interrupt, connect_checks_synchronize_irql)
     KEXPECT_EQ(KtiHighSeen, HIGH_LEVEL);
     IoDisconnectInterrupt(interrupt);
 }
+
+/* ---- vectors: one per input line, given back on the last disconnect ---------------------- */
+
+static BOOLEAN KtiNeverMine(PKINTERRUPT Interrupt, PVOID Context)
+{
+    UNREFERENCED_PARAMETER(Interrupt);
+    UNREFERENCED_PARAMETER(Context);
+    return FALSE;
+}
+
+/* More rounds than there are device vectors (IRQLs 3-11, 15 vectors each). */
+#define KTI_VECTOR_ROUNDS 400
+/* An I/O APIC input no device drives in the test machines (a free PCI link). */
+#define KTI_IDLE_GSI 23
+
+KTEST(interrupt, same_gsi_gets_the_same_vector)
+{
+    KIRQL irql1, irql2;
+    KAFFINITY affinity;
+    ULONG v1 = HalGetInterruptVector(Internal, 0, KTI_IDLE_GSI, 0, &irql1, &affinity);
+    ULONG v2 = HalGetInterruptVector(Internal, 0, KTI_IDLE_GSI, 0, &irql2, &affinity);
+    PKINTERRUPT a, b;
+
+    KASSERT_NE(v1, 0);
+    KEXPECT_EQ(v2, v1);
+    KEXPECT_EQ(irql2, irql1);
+    /* Both drivers of a shared line connect to the one vector. */
+    KASSERT_EQ(IoConnectInterrupt(&a, KtiNeverMine, NULL, NULL, v1, irql1, irql1,
+                                  LevelSensitive, TRUE, 1, FALSE), STATUS_SUCCESS);
+    KASSERT_EQ(IoConnectInterrupt(&b, KtiNeverMine, NULL, NULL, v2, irql2, irql2,
+                                  LevelSensitive, TRUE, 1, FALSE), STATUS_SUCCESS);
+    IoDisconnectInterrupt(a);
+    /* The vector stays while b is connected... */
+    KEXPECT_EQ(HalGetInterruptVector(Internal, 0, KTI_IDLE_GSI, 0, &irql2, &affinity), v1);
+    IoDisconnectInterrupt(b);
+}
+
+KTEST(interrupt, connect_disconnect_does_not_exhaust_vectors)
+{
+    KAFFINITY affinity;
+    ULONG lineFailures = 0, messageFailures = 0;
+
+    for (ULONG i = 0; i < KTI_VECTOR_ROUNDS; i++) {
+        PKINTERRUPT interrupt;
+        KIRQL irql;
+        ULONG v = HalGetInterruptVector(Internal, 0, KTI_IDLE_GSI, 0, &irql, &affinity);
+        if (v == 0 || !NT_SUCCESS(IoConnectInterrupt(&interrupt, KtiNeverMine, NULL, NULL, v,
+                                                     irql, irql, Latched, FALSE, 1, FALSE))) {
+            lineFailures++;
+            continue;
+        }
+        IoDisconnectInterrupt(interrupt);
+    }
+    for (ULONG i = 0; i < KTI_VECTOR_ROUNDS; i++) {
+        PKINTERRUPT interrupt;
+        KIRQL irql;
+        ULONG v = HalAllocateMessageVector(&irql);
+        if (v == 0 || !NT_SUCCESS(IoConnectInterrupt(&interrupt, KtiNeverMine, NULL, NULL, v,
+                                                     irql, irql, Latched, FALSE, 1, FALSE))) {
+            messageFailures++;
+            continue;
+        }
+        IoDisconnectInterrupt(interrupt);
+    }
+    KEXPECT_EQ(lineFailures, 0);
+    KEXPECT_EQ(messageFailures, 0);
+}
