@@ -12,7 +12,8 @@
  * Lowering below DISPATCH_LEVEL is where queued DPCs run and where a
  * pending reschedule happens: KeInsertQueueDpc and the clock set
  * KPRCB.DispatchRequest, and KeLowerIrql checks that one word (one load
- * through GS) before it drops the level. That is NT's DISPATCH software
+ * through GS) before it drops the level, and once more after (an
+ * interrupt can slip in between). That is NT's DISPATCH software
  * interrupt, done on the lowering path.
  *
  * The KPRCB is reached through the GS base (MSR IA32_GS_BASE); gs:[0]
@@ -65,13 +66,32 @@ VOID KeLowerIrql(KIRQL NewIrql)
 
     if (NewIrql > old)
         KeBugCheckEx(IRQL_NOT_LESS_OR_EQUAL, 0, old, NewIrql, 0);
-    if (NewIrql < DISPATCH_LEVEL && old >= DISPATCH_LEVEL && KeGetCurrentPrcb()->DispatchRequest) {
-        KiWriteCr8(DISPATCH_LEVEL);
-        KiDispatchInterrupt();
-    } else if (NewIrql == old) {
+    if (NewIrql == old)
         return;                         /* nothing changes: spare the CR8 write */
+    if (NewIrql >= DISPATCH_LEVEL || old < DISPATCH_LEVEL) {
+        KiWriteCr8(NewIrql);
+        return;
     }
-    KiWriteCr8(NewIrql);
+    /*
+     * Crossing below DISPATCH_LEVEL. An interrupt may come in between any
+     * look at DispatchRequest and the CR8 write; it then queues its DPC and
+     * returns to the level it interrupted, DISPATCH_LEVEL or above, where
+     * the DPC may not run. So look again after the write: once CR8 is
+     * below DISPATCH_LEVEL, every later interrupt drains the queue itself
+     * on its way out, and this second look catches the one that slipped in
+     * before. (NT closes the same window with a DISPATCH_LEVEL software
+     * interrupt that the APIC holds until the TPR drops; the check here
+     * costs one load instead of an interrupt per DPC.)
+     */
+    for (;;) {
+        if (KeGetCurrentPrcb()->DispatchRequest) {
+            KiWriteCr8(DISPATCH_LEVEL);
+            KiDispatchInterrupt();
+        }
+        KiWriteCr8(NewIrql);
+        if (!KeGetCurrentPrcb()->DispatchRequest)
+            return;
+    }
 }
 
 ULONG KeGetCurrentProcessorNumber(VOID)

@@ -200,3 +200,83 @@ KTEST(interrupt, connect_disconnect_does_not_exhaust_vectors)
     KEXPECT_EQ(lineFailures, 0);
     KEXPECT_EQ(messageFailures, 0);
 }
+
+/* ---- a DPC queued by an interrupt runs before KeLowerIrql returns ------------------------ */
+
+#define KTI_PIT_CHANNEL0 0x40
+#define KTI_PIT_COMMAND  0x43
+#define KTI_PIT_RATE     0x34           /* channel 0, lo/hi byte, mode 2 (rate generator) */
+#define KTI_PIT_ONESHOT  0x30           /* mode 0: one count, then quiet */
+#define KTI_PIT_HZ       1193182
+#define KTI_PIT_RATE_HZ  20000
+#define KTI_DPC_INTERRUPTS 3000         /* DPCs queued from the PIT before the verdict */
+
+static KDPC KtiPitDpc;
+static volatile ULONG KtiDpcQueued, KtiDpcRan;
+
+static VOID KtiCountDpc(PKDPC Dpc, PVOID Context, PVOID A1, PVOID A2)
+{
+    UNREFERENCED_PARAMETER(Dpc);
+    UNREFERENCED_PARAMETER(Context);
+    UNREFERENCED_PARAMETER(A1);
+    UNREFERENCED_PARAMETER(A2);
+    KtiDpcRan++;
+}
+
+static BOOLEAN KtiPitIsr(PKINTERRUPT Interrupt, PVOID Context)
+{
+    UNREFERENCED_PARAMETER(Interrupt);
+    UNREFERENCED_PARAMETER(Context);
+    if (KeInsertQueueDpc(&KtiPitDpc, NULL, NULL))
+        KtiDpcQueued++;
+    return TRUE;
+}
+
+static void KtiPitProgram(UCHAR Mode, USHORT Count)
+{
+    __outbyte(KTI_PIT_COMMAND, Mode);
+    __outbyte(KTI_PIT_CHANNEL0, (UCHAR)Count);
+    __outbyte(KTI_PIT_CHANNEL0, (UCHAR)(Count >> 8));
+}
+
+/*
+ * KeLowerIrql(PASSIVE_LEVEL) from DISPATCH_LEVEL looks for pending DPCs and
+ * then writes CR8. A device interrupt that lands between the two queues a
+ * DPC and returns to DISPATCH_LEVEL (where DPCs may not run); if the
+ * lowering does not look again, the DPC waits for the next interrupt. The
+ * PIT fires at 20 kHz while this loop raises and lowers as fast as it can,
+ * so that window is hit many times; after every KeLowerIrql no DPC may be
+ * left queued at PASSIVE_LEVEL. (A loaded host only makes the window rarer;
+ * it cannot make a correct kernel fail this.)
+ */
+KTEST(dpc, queued_in_lower_irql_window_runs_at_once)
+{
+    PKINTERRUPT interrupt;
+    KAFFINITY affinity;
+    KIRQL irql;
+    ULONG vector = HalGetInterruptVector(Isa, 0, 0, 0, &irql, &affinity);
+    ULONG late = 0, rounds = 0;
+    ULONGLONG deadline = KeQueryInterruptTime() + 20ULL * 1000 * 10000;  /* 20 s at most */
+
+    KASSERT_NE(vector, 0);
+    KeInitializeDpc(&KtiPitDpc, KtiCountDpc, NULL);
+    KtiDpcQueued = KtiDpcRan = 0;
+    KASSERT_EQ(IoConnectInterrupt(&interrupt, KtiPitIsr, NULL, NULL, vector, irql, irql, Latched,
+                                  FALSE, 1, FALSE), STATUS_SUCCESS);
+    KtiPitProgram(KTI_PIT_RATE, KTI_PIT_HZ / KTI_PIT_RATE_HZ);
+    while (KtiDpcQueued < KTI_DPC_INTERRUPTS && KeQueryInterruptTime() < deadline) {
+        KIRQL old = KeRaiseIrqlToDpcLevel();
+        KeLowerIrql(old);
+        _disable();
+        if (KtiDpcRan != KtiDpcQueued)
+            late++;
+        _enable();
+        rounds++;
+    }
+    KtiPitProgram(KTI_PIT_ONESHOT, 0xFFFF);     /* quiet the PIT again */
+    IoDisconnectInterrupt(interrupt);
+    KtestPrint("# %u DPCs from the PIT in %u raise/lower rounds, %u left queued\n",
+               KtiDpcQueued, rounds, late);
+    KEXPECT_GE(KtiDpcQueued, KTI_DPC_INTERRUPTS);
+    KEXPECT_EQ(late, 0);
+}
