@@ -34,3 +34,25 @@ KTEST_BUGCHECK(ke_interrupt_bugcheck, isr_returns_at_wrong_irql, IRQL_UNEXPECTED
                         (ULONG64)KtibIsrRaisesAndReturns, (ULONG64)KtibInterrupt, 0);
     HalRequestSelfInterrupt(vector);
 }
+
+static VOID KtibDpcRaisesAndReturns(PKDPC Dpc, PVOID Context, PVOID A1, PVOID A2)
+{
+    KIRQL old;
+
+    UNREFERENCED_PARAMETER(Dpc);
+    UNREFERENCED_PARAMETER(Context);
+    UNREFERENCED_PARAMETER(A1);
+    UNREFERENCED_PARAMETER(A2);
+    KeRaiseIrql(CLOCK_LEVEL, &old);     /* and never lowers */
+}
+
+KTEST_BUGCHECK(ke_interrupt_bugcheck, dpc_returns_at_wrong_irql, IRQL_UNEXPECTED_VALUE)
+{
+    static KDPC dpc;
+
+    KeInitializeDpc(&dpc, KtibDpcRaisesAndReturns, NULL);
+    /* (current << 16 | DISPATCH_LEVEL << 8 | 4, DeferredRoutine, KDPC, -); 4 is Mica's value. */
+    KtestExpectBugCheck(IRQL_UNEXPECTED_VALUE, KI_IRQL_UNEXPECTED(CLOCK_LEVEL, DISPATCH_LEVEL, 4),
+                        (ULONG64)KtibDpcRaisesAndReturns, (ULONG64)&dpc, 0);
+    KeInsertQueueDpc(&dpc, NULL, NULL);
+}
