@@ -125,9 +125,7 @@ NTSTATUS IoConnectInterrupt(PKINTERRUPT *InterruptObject, PKSERVICE_ROUTINE Serv
     KIRQL old;
 
     UNREFERENCED_PARAMETER(FloatingSave);
-    if (KeGetCurrentIrql() > PASSIVE_LEVEL)
-        KeBugCheckEx(IRQL_NOT_LESS_OR_EQUAL, (ULONG_PTR)IoConnectInterrupt, KeGetCurrentIrql(), 0,
-                     (ULONG_PTR)__builtin_return_address(0));
+    KI_CHECK_IRQL_AT_MOST(PASSIVE_LEVEL, IoConnectInterrupt);
     if (Vector < 32 || Vector > 255 || Vector == KI_VECTOR_CLOCK ||
         Irql != (KIRQL)(Vector >> 4) || SynchronizeIrql < Irql || SynchronizeIrql > HIGH_LEVEL ||
         (ProcessorEnableMask & 1) == 0 || ServiceRoutine == NULL)

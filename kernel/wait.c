@@ -113,8 +113,9 @@ NTSTATUS KeWaitForMultipleObjects(ULONG Count, PVOID Object[], WAIT_TYPE WaitTyp
     UNREFERENCED_PARAMETER(WaitMode);
     UNREFERENCED_PARAMETER(Alertable);
     if (irql > DISPATCH_LEVEL || (irql == DISPATCH_LEVEL && (Timeout == NULL || Timeout->QuadPart != 0)))
-        KeBugCheckEx(IRQL_NOT_LESS_OR_EQUAL, (ULONG_PTR)(Count ? Object[0] : NULL), irql, 0,
-                     (ULONG_PTR)__builtin_return_address(0));
+        KiIrqlViolation(IRQL_NOT_LESS_OR_EQUAL, KeWaitForMultipleObjects, irql,
+                        Timeout && Timeout->QuadPart == 0 ? DISPATCH_LEVEL : APC_LEVEL,
+                        __builtin_return_address(0));
     if (Count > MAXIMUM_WAIT_OBJECTS || (Count > THREAD_WAIT_OBJECTS && WaitBlockArray == NULL))
         KeBugCheckEx(MAXIMUM_WAIT_OBJECTS_EXCEEDED, Count, 0, 0, 0);
     wb = WaitBlockArray ? WaitBlockArray : thread->WaitBlock;
@@ -284,9 +285,7 @@ VOID ExAcquireFastMutex(PFAST_MUTEX FastMutex)
 {
     KIRQL old;
 
-    if (KeGetCurrentIrql() > APC_LEVEL)
-        KeBugCheckEx(IRQL_NOT_LESS_OR_EQUAL, (ULONG_PTR)FastMutex, KeGetCurrentIrql(), 0,
-                     (ULONG_PTR)__builtin_return_address(0));
+    KI_CHECK_IRQL_AT_MOST(APC_LEVEL, ExAcquireFastMutex);
     KeRaiseIrql(APC_LEVEL, &old);
     if (__atomic_sub_fetch(&FastMutex->Count, 1, __ATOMIC_ACQUIRE) != 0) {
         FastMutex->Contention++;

@@ -7,14 +7,7 @@
  * invalid or system PTEs run out.
  */
 #include "mm_internal.h"
-
-static void MiCheckIrqlDispatch(PVOID Caller)
-{
-    KIRQL irql = KeGetCurrentIrql();
-
-    if (irql > DISPATCH_LEVEL)
-        KeBugCheckEx(IRQL_NOT_LESS_OR_EQUAL, 0, irql, 0, (ULONG_PTR)Caller);
-}
+#include "../kernel/ke_internal.h"       /* KI_CHECK_IRQL_*: the IRQL rules */
 
 /*
  * Map Pages pages starting at physical page Pfn; the VA of the first page
@@ -72,7 +65,7 @@ static PVOID MiMapIo(PHYSICAL_ADDRESS PhysicalAddress, SIZE_T NumberOfBytes, ULO
 PVOID MmMapIoSpace(PHYSICAL_ADDRESS PhysicalAddress, SIZE_T NumberOfBytes,
                    MEMORY_CACHING_TYPE CacheType)
 {
-    MiCheckIrqlDispatch(__builtin_return_address(0));
+    KI_CHECK_IRQL_AT_MOST(DISPATCH_LEVEL, MmMapIoSpace);
     /* NT looks at the low byte only; anything past the last type is refused. */
     CacheType = (MEMORY_CACHING_TYPE)(CacheType & 0xFF);
     if (CacheType >= MmMaximumCacheType)
@@ -114,7 +107,7 @@ PVOID MmMapIoSpaceEx(PHYSICAL_ADDRESS PhysicalAddress, SIZE_T NumberOfBytes, ULO
     BOOLEAN valid;
     ULONG64 bits;
 
-    MiCheckIrqlDispatch(__builtin_return_address(0));
+    KI_CHECK_IRQL_AT_MOST(DISPATCH_LEVEL, MmMapIoSpaceEx);
     bits = MiProtectToPteBits(Protect, &valid);
     if (!valid)
         return NULL;
@@ -125,7 +118,7 @@ VOID MmUnmapIoSpace(PVOID BaseAddress, SIZE_T NumberOfBytes)
 {
     ULONG64 va = (ULONG64)BaseAddress;
 
-    MiCheckIrqlDispatch(__builtin_return_address(0));
+    KI_CHECK_IRQL_AT_MOST(DISPATCH_LEVEL, MmUnmapIoSpace);
     if (va < MM_SYSTEM_PTE_BASE || va >= MM_SYSTEM_PTE_END || NumberOfBytes == 0)
         KeBugCheckEx(SYSTEM_PTE_MISUSE, 0x101, va, NumberOfBytes, 0);
     MiUnmapPhysicalPages(PAGE_ALIGN(BaseAddress), ADDRESS_AND_SIZE_TO_SPAN_PAGES(va, NumberOfBytes));
