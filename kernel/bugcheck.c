@@ -95,8 +95,8 @@ VOID KiBugCheckWithFrame(ULONG Code, ULONG_PTR P1, ULONG_PTR P2, ULONG_PTR P3, U
     DbgPrint("A problem has been detected and Mica has been shut down to prevent damage.\n");
     DbgPrint("IRQL %llu  CR2 %016llx  CR3 %016llx\n", irql, __readcr2(), __readcr3());
 
-    if (TrapFrame == NULL)
-        TrapFrame = KiCurrentTrapFrame;     /* raised while handling a trap */
+    if (TrapFrame == NULL)                  /* raised while this thread handles a trap? */
+        TrapFrame = KiGetTrapFrame(KeGetCurrentPrcb()->CurrentThread);
     if (TrapFrame) {
         KiReportException(TrapFrame);
         rip = TrapFrame->Rip;

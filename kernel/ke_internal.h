@@ -122,7 +122,9 @@ typedef struct _KTRAP_FRAME {
 } KTRAP_FRAME, *PKTRAP_FRAME;
 
 VOID KiInitializeGdt(VOID);
-extern PKTRAP_FRAME KiCurrentTrapFrame;    /* the trap being handled, if any */
+/* The exception being handled on Thread (the innermost), or NULL: the frame
+ * a bug check on that thread reports. NULL Thread: before threads exist. */
+PKTRAP_FRAME KiGetTrapFrame(struct _KTHREAD *Thread);
 extern BOOLEAN KiMmInitialized;            /* page faults go to MmAccessFault */
 VOID KiReportException(const KTRAP_FRAME *TrapFrame);
 VOID KiInitializeIdt(VOID);
@@ -278,6 +280,7 @@ typedef struct _KTHREAD {
     NTSTATUS ExitStatus;
     ULONG ThreadId;
     ULONG64 ContextSwitches;
+    PKTRAP_FRAME TrapFrame;             /* the exception being handled, innermost (trap.c) */
 } KTHREAD;
 
 /* ---- Interrupt objects ------------------------------------------------------------- */
@@ -316,6 +319,7 @@ typedef struct _KPRCB {
     ULONG64 ContextSwitches;
     ULONG64 ClockTicks;
     struct _KTHREAD *ReapThread;        /* terminated; free its stack after the switch */
+    PKTRAP_FRAME TrapFrame;             /* KTHREAD.TrapFrame before threads exist */
 } KPRCB, *PKPRCB;
 
 extern KPRCB KiProcessorBlock0;

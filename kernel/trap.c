@@ -1,7 +1,8 @@
 /*
  * trap.c - what happens after trapstub.asm: sort a trap frame out.
  *
- * Page faults go to the memory manager (MmAccessFault) once it is up.
+ * Page faults go to the memory manager (MmAccessFault) once it is up,
+ * with interrupts back on if the faulting code had them on.
  * An exception in kernel mode that nothing handles is fatal in NT, and it
  * is here: the report below (vector, error code, CR2, all registers, the
  * stack it ran on) is printed, then the bug check NT would raise:
@@ -22,6 +23,9 @@
 #define PF_USER    0x04
 #define PF_RSVD    0x08
 #define PF_INSTR   0x10
+
+#define EFLAGS_IF 0x200                 /* interrupt enable flag */
+#define RPL_MASK  3                     /* CS & 3: the privilege level that trapped */
 
 /* PAGE_FAULT_IN_NONPAGED_AREA parameter 4 (x64). */
 #define NONPAGED_BUGCHECK_NOT_PRESENT_PAGE_TABLE 0x2
@@ -49,7 +53,25 @@ VOID KiPrintRegisters(const KTRAP_FRAME *F)
              __readcr0(), __readcr2(), __readcr3(), __readcr4(), __readcr8());
 }
 
-PKTRAP_FRAME KiCurrentTrapFrame;
+/*
+ * Which trap a bug check reports is a property of the thread: a fault
+ * handler can be preempted (interrupts are on), and the thread that runs
+ * next and stops the machine must not print the first one's frame. So the
+ * pointer lives in KTHREAD.TrapFrame (NT keeps one there too), saved and
+ * restored around each nested trap; before the first thread exists the
+ * KPRCB holds it.
+ */
+static PKTRAP_FRAME *KiTrapFrameSlot(void)
+{
+    PKPRCB prcb = KeGetCurrentPrcb();
+
+    return prcb->CurrentThread ? &prcb->CurrentThread->TrapFrame : &prcb->TrapFrame;
+}
+
+PKTRAP_FRAME KiGetTrapFrame(struct _KTHREAD *Thread)
+{
+    return Thread ? Thread->TrapFrame : KeGetCurrentPrcb()->TrapFrame;
+}
 
 VOID KiReportException(const KTRAP_FRAME *F)
 {
@@ -106,17 +128,42 @@ static __attribute__((noreturn)) void KiUnhandledException(PKTRAP_FRAME F)
     }
 }
 
+/*
+ * NT's KiPageFault: CR2 is read first (a fault taken once interrupts are on
+ * would overwrite it), then interrupts go back on if the faulting code had
+ * them on, so the clock keeps ticking through the fault and the fault can
+ * be preempted. A bug check inside MmAccessFault reports this frame.
+ */
+static void KiPageFault(PKTRAP_FRAME TrapFrame)
+{
+    PVOID address = (PVOID)__readcr2();
+    PKTRAP_FRAME *slot = KiTrapFrameSlot(), outer = *slot;
+
+    *slot = TrapFrame;
+    if (TrapFrame->EFlags & EFLAGS_IF)
+        _enable();
+    MmAccessFault((ULONG)TrapFrame->ErrorCode, address,
+                  (TrapFrame->SegCs & RPL_MASK) ? UserMode : KernelMode, TrapFrame);
+    _disable();                         /* the way out (iretq) restores the flag */
+    *slot = outer;
+}
+
 VOID KiDispatchTrap(PKTRAP_FRAME TrapFrame)
 {
+    PKTRAP_FRAME *slot, outer;
+
     if (TrapFrame->Vector == EXCEPTION_PAGE_FAULT && KiMmInitialized) {
-        /* A bug check inside MmAccessFault reports this frame (bugcheck.c). */
-        PKTRAP_FRAME outer = KiCurrentTrapFrame;
-        KiCurrentTrapFrame = TrapFrame;
-        MmAccessFault((ULONG)TrapFrame->ErrorCode, (PVOID)__readcr2(), 0, TrapFrame);
-        KiCurrentTrapFrame = outer;
+        KiPageFault(TrapFrame);
         return;
     }
     if (TrapFrame->Vector < 32)
         KiUnhandledException(TrapFrame);
+    /* An interrupt is no exception of the code it interrupted: a bug check
+     * inside an ISR (or a thread switch on the way out) reports no frame,
+     * and its backtrace walks through the interrupt into that code. */
+    slot = KiTrapFrameSlot();
+    outer = *slot;
+    *slot = NULL;
     KiDispatchInterruptVector(TrapFrame);
+    *slot = outer;
 }
