@@ -27,9 +27,14 @@
 #define EFLAGS_IF 0x200                 /* interrupt enable flag */
 #define RPL_MASK  3                     /* CS & 3: the privilege level that trapped */
 
-/* PAGE_FAULT_IN_NONPAGED_AREA parameter 4 (x64). */
+/*
+ * PAGE_FAULT_IN_NONPAGED_AREA parameter 4, the type of fault. Learn lists 3
+ * (wrong session) and 4 (non-canonical); neither applies here. Mica uses
+ * 2 for "a page-table level is missing" (ReactOS's value; every not-present
+ * address of the early tables is one) and 0 otherwise, as mm/fault.c does.
+ */
+#define NONPAGED_BUGCHECK_PTE_PRESENT            0x0
 #define NONPAGED_BUGCHECK_NOT_PRESENT_PAGE_TABLE 0x2
-#define NONPAGED_BUGCHECK_WRONG_SESSION          0x3
 
 static const char *const KiExceptionNames[32] = {
     "#DE divide error", "#DB debug", "NMI", "#BP breakpoint",
@@ -101,7 +106,7 @@ static __attribute__((noreturn)) void KiUnhandledException(PKTRAP_FRAME F)
     case EXCEPTION_PAGE_FAULT:
         KiBugCheckWithFrame(PAGE_FAULT_IN_NONPAGED_AREA, __readcr2(),
                             F->ErrorCode & (PF_WRITE | PF_INSTR), F->Rip,
-                            (F->ErrorCode & PF_PRESENT) ? NONPAGED_BUGCHECK_WRONG_SESSION
+                            (F->ErrorCode & PF_PRESENT) ? NONPAGED_BUGCHECK_PTE_PRESENT
                                                         : NONPAGED_BUGCHECK_NOT_PRESENT_PAGE_TABLE,
                             F);
     case EXCEPTION_DIVIDED_BY_ZERO:

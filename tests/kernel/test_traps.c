@@ -174,3 +174,18 @@ KTEST(trap, page_fault_is_preemptible_and_frames_are_per_thread)
     KEXPECT_EQ(KtpWrongFrame, 0);
     KEXPECT_EQ(KiGetTrapFrame(KeGetCurrentThread()), NULL);
 }
+
+/*
+ * Before Mm is up, trap.c reports page faults itself. A protection fault on
+ * a present page is 0x50 with parameter 4 = 0: Learn's types 3 (wrong
+ * session) and 4 (non-canonical) do not apply. (The test pretends Mm is
+ * not up yet and writes to the read-only kernel data.)
+ */
+static const ULONG64 KtpConstant = 0x5A5A5A5A;
+
+KTEST_BUGCHECK(trap, protection_fault_before_mm, PAGE_FAULT_IN_NONPAGED_AREA)
+{
+    KtestExpectBugCheck(PAGE_FAULT_IN_NONPAGED_AREA, (ULONG64)&KtpConstant, 2, KTEST_ANY, 0);
+    KiMmInitialized = FALSE;
+    *(volatile ULONG64 *)&KtpConstant = 1;
+}
