@@ -7,13 +7,6 @@
 #include "../../mm/mm.h"
 #include "../ktest.h"
 
-static BOOLEAN KtiNeverMineForBugcheck(PKINTERRUPT Interrupt, PVOID Context)
-{
-    UNREFERENCED_PARAMETER(Interrupt);
-    UNREFERENCED_PARAMETER(Context);
-    return FALSE;
-}
-
 /* ---- an ISR or a DPC that returns at another IRQL: IRQL_UNEXPECTED_VALUE ----------- */
 
 static PKINTERRUPT KtibInterrupt;
@@ -137,6 +130,13 @@ KTEST_BUGCHECK(ke_interrupt_bugcheck, spin_lock_above_dispatch, IRQL_NOT_GREATER
     KeAcquireSpinLock(&lock, &old2);
 }
 
+static BOOLEAN KtibNeverMine(PKINTERRUPT Interrupt, PVOID Context)
+{
+    UNREFERENCED_PARAMETER(Interrupt);
+    UNREFERENCED_PARAMETER(Context);
+    return FALSE;
+}
+
 KTEST_BUGCHECK(ke_interrupt_bugcheck, connect_interrupt_at_dispatch, IRQL_NOT_LESS_OR_EQUAL)
 {
     PKINTERRUPT interrupt;
@@ -146,7 +146,7 @@ KTEST_BUGCHECK(ke_interrupt_bugcheck, connect_interrupt_at_dispatch, IRQL_NOT_LE
     KeRaiseIrql(DISPATCH_LEVEL, &old);
     KtestExpectBugCheck(IRQL_NOT_LESS_OR_EQUAL, (ULONG64)IoConnectInterrupt, DISPATCH_LEVEL,
                         PASSIVE_LEVEL, KTEST_ANY);
-    IoConnectInterrupt(&interrupt, KtiNeverMineForBugcheck, NULL, NULL, vector, irql, irql,
+    IoConnectInterrupt(&interrupt, KtibNeverMine, NULL, NULL, vector, irql, irql,
                        Latched, FALSE, 1, FALSE);
 }
 
