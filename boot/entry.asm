@@ -3,12 +3,17 @@
 ; GRUB (multiboot2, BIOS or UEFI) loads mica.elf by physical address and
 ; jumps to _start in 32-bit protected mode, paging off, EAX = the multiboot2
 ; magic and EBX = the physical address of the boot information. This file:
-;   1. checks the magic and the CPU (long mode, PAE, NX) and halts with a
-;      message on COM1 and the VGA text screen if anything is missing;
-;   2. builds tiny early page tables with 2 MiB pages: an identity map of the
-;      low 4 GiB (so the boot information, the VGA/framebuffer memory and the
-;      ACPI tables stay reachable until Mm builds the real tables) and the
-;      higher-half kernel window 0xFFFFFFFF80000000 -> physical 0;
+;   1. checks the magic and the CPU (long mode, PAE, NX, CMPXCHG16B) and
+;      halts with a message on COM1 and the VGA text screen if anything is
+;      missing;
+;   2. builds tiny early page tables: an identity map of the low 4 GiB (so
+;      the boot information, the VGA/framebuffer memory and the ACPI tables
+;      stay reachable until Mm builds the real tables) and the higher-half
+;      kernel window 0xFFFFFFFF80000000 -> physical 0. 2 MiB pages, except
+;      the first 2 MiB: RAM, the VGA hole and the BIOS ROM have different
+;      memory types there (MTRRs), and the SDM leaves a large page that
+;      spans several types undefined, so that range gets 4 KiB pages (the
+;      VGA hole also uncached in its PTEs);
 ;   3. turns on PAE, EFER.LME|NXE and paging, loads a 64-bit GDT and far-jumps
 ;      into long mode, then jumps to the higher half, sets the boot stack and
 ;      calls KiSystemStartup(mbi, magic).
@@ -39,6 +44,7 @@
 
 ; CPUID bits (Intel SDM vol. 2A, CPUID)
 %define CPUID_1_EDX_PAE        (1 << 6)
+%define CPUID_1_ECX_CX16       (1 << 13)   ; CMPXCHG16B: the S-lists (lookaside) need it
 %define CPUID_81_EDX_NX        (1 << 20)
 %define CPUID_81_EDX_LM        (1 << 29)
 
@@ -54,7 +60,12 @@
 ; page-table entry bits
 %define PTE_P    (1 << 0)
 %define PTE_W    (1 << 1)
+%define PTE_PWT  (1 << 3)
+%define PTE_PCD  (1 << 4)               ; PCD|PWT: uncached with the power-on PAT
 %define PTE_PS   (1 << 7)
+
+%define VGA_HOLE_START 0xA0000          ; legacy video memory, 128 KiB, uncached
+%define VGA_HOLE_END   0xC0000
 
 %define COM1     0x3F8
 %define VGA_TEXT 0xB8000
@@ -115,6 +126,8 @@ _start:
     cpuid
     test edx, CPUID_1_EDX_PAE
     jz .no_pae
+    test ecx, CPUID_1_ECX_CX16
+    jz .no_cx16
 
     call build_early_tables
 
@@ -146,9 +159,13 @@ _start:
 .no_pae:
     mov ebx, msg_no_pae
     jmp fatal32
+.no_cx16:
+    mov ebx, msg_no_cx16
+    jmp fatal32
 
 ; Identity map 0..4 GiB and map the top 2 GiB window onto physical 0..1 GiB,
-; all with 2 MiB pages. The tables are in .boot.bss, which GRUB zeroes.
+; with 2 MiB pages except for the first 2 MiB (4 KiB pages, see the top of
+; the file). The tables are in .boot.bss, which GRUB zeroes.
 build_early_tables:
     mov eax, early_pdpt_low
     or eax, PTE_P | PTE_W
@@ -188,6 +205,28 @@ build_early_tables:
     inc ecx
     cmp ecx, 2048
     jb .pd_loop
+
+    ; The first 2 MiB: PDE 0 -> a page table of 512 4 KiB pages (shared by
+    ; the identity map and the higher-half window, which use this directory).
+    xor ecx, ecx
+.pt_loop:
+    mov eax, ecx
+    shl eax, 12
+    mov edx, eax
+    or eax, PTE_P | PTE_W
+    cmp edx, VGA_HOLE_START
+    jb .pt_store
+    cmp edx, VGA_HOLE_END
+    jae .pt_store
+    or eax, PTE_PCD | PTE_PWT
+.pt_store:
+    mov [early_pt + ecx * 8], eax
+    inc ecx
+    cmp ecx, 512
+    jb .pt_loop
+    mov eax, early_pt
+    or eax, PTE_P | PTE_W
+    mov [early_pd], eax
     ret
 
 ; Print the NUL-terminated string at EBX on COM1 and the VGA screen, halt.
@@ -279,13 +318,17 @@ msg_no_multiboot: db "Mica: not started by a multiboot2 loader (bad magic); halt
 msg_no_long_mode: db "Mica: this CPU has no 64-bit long mode; Mica needs an x86-64 CPU. Halted.", 13, 10, 0
 msg_no_nx:        db "Mica: this CPU has no NX (execute-disable) bit; Mica needs it. Halted.", 13, 10, 0
 msg_no_pae:       db "Mica: this CPU has no PAE; Mica needs it. Halted.", 13, 10, 0
+msg_no_cx16:      db "Mica: this CPU has no CMPXCHG16B (CX16); Mica's S-lists need it. Halted.", 13, 10, 0
 
 section .boot.bss nobits alloc write
 alignb 4096
 early_pml4:      resb 4096
 early_pdpt_low:  resb 4096
 early_pdpt_high: resb 4096
+global KiBootPageDirectory
+KiBootPageDirectory:            ; the first of the four directories (0-1 GiB), for tests
 early_pd:        resb 4 * 4096
+early_pt:        resb 4096      ; 4 KiB pages for the first 2 MiB
 boot32_stack:    resb 4096
 boot32_stack_top:
 

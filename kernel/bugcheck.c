@@ -21,6 +21,7 @@ static const struct {
     {KERNEL_APC_PENDING_DURING_EXIT, "KERNEL_APC_PENDING_DURING_EXIT"},
     {ATTEMPTED_SWITCH_FROM_DPC, "ATTEMPTED_SWITCH_FROM_DPC"},
     {MAXIMUM_WAIT_OBJECTS_EXCEEDED, "MAXIMUM_WAIT_OBJECTS_EXCEEDED"},
+    {SPIN_LOCK_ALREADY_OWNED, "SPIN_LOCK_ALREADY_OWNED"},
     {SPIN_LOCK_NOT_OWNED, "SPIN_LOCK_NOT_OWNED"},
     {THREAD_NOT_MUTEX_OWNER, "THREAD_NOT_MUTEX_OWNER"},
     {REFERENCE_BY_POINTER, "REFERENCE_BY_POINTER"},
@@ -40,6 +41,7 @@ static const struct {
     {ATTEMPTED_WRITE_TO_READONLY_MEMORY, "ATTEMPTED_WRITE_TO_READONLY_MEMORY"},
     {BAD_POOL_CALLER, "BAD_POOL_CALLER"},
     {DRIVER_VERIFIER_DETECTED_VIOLATION, "DRIVER_VERIFIER_DETECTED_VIOLATION"},
+    {IRQL_UNEXPECTED_VALUE, "IRQL_UNEXPECTED_VALUE"},
     {DRIVER_IRQL_NOT_LESS_OR_EQUAL, "DRIVER_IRQL_NOT_LESS_OR_EQUAL"},
     {SYSTEM_PTE_MISUSE, "SYSTEM_PTE_MISUSE"},
     {MANUALLY_INITIATED_CRASH, "MANUALLY_INITIATED_CRASH"},
@@ -171,8 +173,8 @@ VOID KiBugCheckWithFrame(ULONG Code, ULONG_PTR P1, ULONG_PTR P2, ULONG_PTR P3, U
     DbgPrint("A problem has been detected and Mica has been shut down to prevent damage.\n");
     DbgPrint("IRQL %llu  CR2 %016llx  CR3 %016llx\n", irql, __readcr2(), __readcr3());
 
-    if (TrapFrame == NULL)
-        TrapFrame = KiCurrentTrapFrame;     /* raised while handling a trap */
+    if (TrapFrame == NULL)                  /* raised while this thread handles a trap? */
+        TrapFrame = KiGetTrapFrame(KeGetCurrentPrcb()->CurrentThread);
     if (TrapFrame) {
         KiReportException(TrapFrame);
         rip = TrapFrame->Rip;

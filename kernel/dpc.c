@@ -67,7 +67,11 @@ BOOLEAN KeRemoveQueueDpc(PRKDPC Dpc)
 
 /*
  * Run every queued DPC, at DISPATCH_LEVEL. Each is unlinked (at HIGH_LEVEL,
- * briefly) before its routine runs, so the routine may queue it again.
+ * briefly) before its routine runs, so the routine may queue it again. A
+ * routine must return at DISPATCH_LEVEL; one that does not (a spin lock
+ * still held, a raise never undone) is IRQL_UNEXPECTED_VALUE 0xC8, the stop
+ * code Learn gives for "the IRQL is not what it should be at this time"
+ * (parameters in ke_internal.h, KI_IRQL_UNEXPECTED).
  */
 VOID KiRetireDpcList(PKPRCB Prcb)
 {
@@ -75,6 +79,7 @@ VOID KiRetireDpcList(PKPRCB Prcb)
         PKDPC dpc;
         PKDEFERRED_ROUTINE routine;
         PVOID context, arg1, arg2;
+        KIRQL irql;
 
         KiWriteCr8(HIGH_LEVEL);
         if (IsListEmpty(&Prcb->DpcListHead)) {
@@ -94,9 +99,11 @@ VOID KiRetireDpcList(PKPRCB Prcb)
         routine(dpc, context, arg1, arg2);
         Prcb->DpcRoutineActive = FALSE;
         Prcb->DpcCount++;
-        if (KeGetCurrentIrql() != DISPATCH_LEVEL)
-            KeBugCheckEx(IRQL_NOT_LESS_OR_EQUAL, (ULONG_PTR)routine, KeGetCurrentIrql(), 0,
-                         (ULONG_PTR)dpc);
+        irql = KeGetCurrentIrql();
+        if (irql != DISPATCH_LEVEL)
+            KeBugCheckEx(IRQL_UNEXPECTED_VALUE,
+                         KI_IRQL_UNEXPECTED(irql, DISPATCH_LEVEL, KI_IRQL_UNEXPECTED_DPC),
+                         (ULONG_PTR)routine, (ULONG_PTR)dpc, 0);
     }
 }
 

@@ -2,8 +2,10 @@
  * interrupt.c - interrupt objects and the dispatcher for vectors 32-255.
  *
  * A driver gets a vector and its DIRQL from HalGetInterruptVector (an IOAPIC
- * input) or HalAllocateMessageVector (MSI, self-IPI), and connects its
- * ISR with IoConnectInterrupt. Vector V belongs to IRQL V >> 4, as in x64
+ * input: the same line always gets the same vector) or
+ * HalAllocateMessageVector (MSI, self-IPI), and connects its ISR with
+ * IoConnectInterrupt; the vector is free again once the last object on it
+ * is disconnected. Vector V belongs to IRQL V >> 4, as in x64
  * NT, so the local APIC itself holds the interrupt off while CR8 >= that
  * IRQL. When it arrives, KiDispatchInterruptVector raises CR8 to the
  * vector's IRQL, re-enables interrupts (so higher levels can still come
@@ -21,51 +23,58 @@
 
 static LIST_ENTRY KiVectorChains[256];
 static KINTERRUPT KiInterruptObjects[KI_MAX_INTERRUPTS];
+static KSPIN_LOCK KiInterruptTableLock;   /* the tables below and the chains' membership */
 static BOOLEAN KiVectorAllocated[256];
-static KSPIN_LOCK KiInterruptTableLock;
+static ULONG KiVectorGsi[256];            /* the I/O APIC input, or KI_NO_GSI */
+static UCHAR KiVectorFlags[256];          /* bit 0 active low, bit 1 level */
 static ULONG KiNextDeviceIrql = KI_LAST_DEVICE_IRQL;
 
 VOID KiInitializeInterrupts(VOID)
 {
-    for (ULONG v = 0; v < 256; v++)
+    for (ULONG v = 0; v < 256; v++) {
         InitializeListHead(&KiVectorChains[v]);
+        KiVectorGsi[v] = KI_NO_GSI;
+    }
     KeInitializeSpinLock(&KiInterruptTableLock);
     KiVectorAllocated[KI_VECTOR_CLOCK] = TRUE;
     KiVectorAllocated[KI_VECTOR_SPURIOUS] = TRUE;
 }
 
-/* A free vector; device IRQLs are handed out round robin from 11 down to 3. */
-static ULONG KiAllocateVector(PKIRQL Irql)
+/*
+ * A free vector, table lock held; device IRQLs are handed out round robin
+ * from 11 down to 3. A vector stays allocated until the last interrupt
+ * object connected to it is disconnected (IoDisconnectInterrupt).
+ */
+static ULONG KiAllocateVectorLocked(ULONG Gsi, PKIRQL Irql)
 {
-    KIRQL old;
-
-    KeAcquireSpinLock(&KiInterruptTableLock, &old);
-    for (ULONG tries = 0; tries < (KI_LAST_DEVICE_IRQL - KI_FIRST_DEVICE_IRQL + 1) * 16; tries++) {
+    for (ULONG tries = 0; tries <= KI_LAST_DEVICE_IRQL - KI_FIRST_DEVICE_IRQL; tries++) {
         ULONG irql = KiNextDeviceIrql;
         KiNextDeviceIrql = irql == KI_FIRST_DEVICE_IRQL ? KI_LAST_DEVICE_IRQL : irql - 1;
         for (ULONG slot = 0; slot < 15; slot++) {   /* xF is left for software use */
             ULONG v = irql * 16 + slot;
             if (!KiVectorAllocated[v]) {
                 KiVectorAllocated[v] = TRUE;
-                KeReleaseSpinLock(&KiInterruptTableLock, old);
+                KiVectorGsi[v] = Gsi;
                 *Irql = (KIRQL)irql;
                 return v;
             }
         }
     }
-    KeReleaseSpinLock(&KiInterruptTableLock, old);
     return 0;
 }
 
-static ULONG KiVectorGsi[256];
-static UCHAR KiVectorFlags[256];        /* bit 0 active low, bit 1 level */
-
+/*
+ * One input line, one vector: every driver of a shared line (and every
+ * call for the same line) gets the vector the line already has, so the
+ * objects chain on it and the I/O APIC entry is programmed once.
+ */
 ULONG HalGetInterruptVector(INTERFACE_TYPE InterfaceType, ULONG BusNumber,
                             ULONG BusInterruptLevel, ULONG BusInterruptVector, PKIRQL Irql,
                             PKAFFINITY Affinity)
 {
-    ULONG gsi = BusInterruptLevel, vector;
+    ULONG gsi = BusInterruptLevel, vector = 0;
     BOOLEAN activeLow = FALSE, level = FALSE;
+    KIRQL old;
 
     UNREFERENCED_PARAMETER(BusNumber);
     UNREFERENCED_PARAMETER(BusInterruptVector);
@@ -75,22 +84,34 @@ ULONG HalGetInterruptVector(INTERFACE_TYPE InterfaceType, ULONG BusNumber,
         activeLow = TRUE;               /* PCI INTx: level-triggered, active low */
         level = TRUE;
     }
-    vector = KiAllocateVector(Irql);
-    if (vector == 0)
+    if (gsi == KI_NO_GSI)
         return 0;
-    KiVectorGsi[vector] = gsi;
-    KiVectorFlags[vector] = (UCHAR)((activeLow ? 1 : 0) | (level ? 2 : 0));
-    if (Affinity)
+    KeAcquireSpinLock(&KiInterruptTableLock, &old);
+    for (ULONG v = KI_FIRST_DEVICE_IRQL * 16; v < (KI_LAST_DEVICE_IRQL + 1) * 16; v++)
+        if (KiVectorAllocated[v] && KiVectorGsi[v] == gsi) {
+            vector = v;
+            *Irql = (KIRQL)(v >> 4);
+            break;
+        }
+    if (vector == 0) {
+        vector = KiAllocateVectorLocked(gsi, Irql);
+        if (vector != 0)
+            KiVectorFlags[vector] = (UCHAR)((activeLow ? 1 : 0) | (level ? 2 : 0));
+    }
+    KeReleaseSpinLock(&KiInterruptTableLock, old);
+    if (vector != 0 && Affinity)
         *Affinity = 1;
     return vector;
 }
 
 ULONG HalAllocateMessageVector(PKIRQL Irql)
 {
-    ULONG vector = KiAllocateVector(Irql);
+    KIRQL old;
+    ULONG vector;
 
-    if (vector != 0)
-        KiVectorGsi[vector] = KI_NO_GSI;
+    KeAcquireSpinLock(&KiInterruptTableLock, &old);
+    vector = KiAllocateVectorLocked(KI_NO_GSI, Irql);
+    KeReleaseSpinLock(&KiInterruptTableLock, old);
     return vector;
 }
 
@@ -104,15 +125,17 @@ NTSTATUS IoConnectInterrupt(PKINTERRUPT *InterruptObject, PKSERVICE_ROUTINE Serv
     KIRQL old;
 
     UNREFERENCED_PARAMETER(FloatingSave);
-    if (KeGetCurrentIrql() > PASSIVE_LEVEL)
-        KeBugCheckEx(IRQL_NOT_LESS_OR_EQUAL, (ULONG_PTR)IoConnectInterrupt, KeGetCurrentIrql(), 0,
-                     (ULONG_PTR)__builtin_return_address(0));
-    if (Vector < 32 || Vector > 255 || !KiVectorAllocated[Vector] || Vector == KI_VECTOR_CLOCK ||
-        Irql != (KIRQL)(Vector >> 4) || SynchronizeIrql < Irql || (ProcessorEnableMask & 1) == 0 ||
-        ServiceRoutine == NULL)
+    KI_CHECK_IRQL_AT_MOST(PASSIVE_LEVEL, IoConnectInterrupt);
+    if (Vector < 32 || Vector > 255 || Vector == KI_VECTOR_CLOCK ||
+        Irql != (KIRQL)(Vector >> 4) || SynchronizeIrql < Irql || SynchronizeIrql > HIGH_LEVEL ||
+        (ProcessorEnableMask & 1) == 0 || ServiceRoutine == NULL)
         return STATUS_INVALID_PARAMETER;
 
     KeAcquireSpinLock(&KiInterruptTableLock, &old);
+    if (!KiVectorAllocated[Vector]) {    /* never handed out, or given back */
+        KeReleaseSpinLock(&KiInterruptTableLock, old);
+        return STATUS_INVALID_PARAMETER;
+    }
     if (!IsListEmpty(&KiVectorChains[Vector])) {
         PKINTERRUPT first = CONTAINING_RECORD(KiVectorChains[Vector].Flink, KINTERRUPT,
                                               InterruptListEntry);
@@ -152,8 +175,14 @@ NTSTATUS IoConnectInterrupt(PKINTERRUPT *InterruptObject, PKSERVICE_ROUTINE Serv
     return STATUS_SUCCESS;
 }
 
+/*
+ * The last object to leave a vector masks its input line and gives the
+ * vector back, so connecting and disconnecting for ever never runs out of
+ * vectors.
+ */
 VOID IoDisconnectInterrupt(PKINTERRUPT Interrupt)
 {
+    ULONG vector = Interrupt->Vector;
     KIRQL old;
     BOOLEAN last;
 
@@ -162,12 +191,22 @@ VOID IoDisconnectInterrupt(PKINTERRUPT Interrupt)
     old = KeAcquireInterruptSpinLock(Interrupt);
     KeAcquireSpinLockAtDpcLevel(&KiInterruptTableLock);
     RemoveEntryList(&Interrupt->InterruptListEntry);
-    last = IsListEmpty(&KiVectorChains[Interrupt->Vector]);
-    Interrupt->Connected = FALSE;
+    last = IsListEmpty(&KiVectorChains[vector]);
     KeReleaseSpinLockFromDpcLevel(&KiInterruptTableLock);
     KeReleaseInterruptSpinLock(Interrupt, old);
-    if (last && Interrupt->Gsi != KI_NO_GSI)
-        HalpIoApicProgram(Interrupt->Gsi, Interrupt->Vector, FALSE, FALSE, TRUE);
+    if (!last) {
+        Interrupt->Connected = FALSE;
+        return;
+    }
+    if (Interrupt->Gsi != KI_NO_GSI)
+        HalpIoApicProgram(Interrupt->Gsi, vector, FALSE, FALSE, TRUE);
+    KeAcquireSpinLock(&KiInterruptTableLock, &old);
+    if (IsListEmpty(&KiVectorChains[vector])) {     /* nobody connected meanwhile */
+        KiVectorAllocated[vector] = FALSE;
+        KiVectorGsi[vector] = KI_NO_GSI;
+    }
+    Interrupt->Connected = FALSE;
+    KeReleaseSpinLock(&KiInterruptTableLock, old);
 }
 
 BOOLEAN KeSynchronizeExecution(PKINTERRUPT Interrupt, PKSYNCHRONIZE_ROUTINE SynchronizeRoutine,
@@ -195,6 +234,36 @@ VOID KeReleaseInterruptSpinLock(PKINTERRUPT Interrupt, KIRQL OldIrql)
     KeLowerIrql(OldIrql);
 }
 
+/*
+ * One ISR, at the vector's IRQL with interrupts on. The ISR runs at its
+ * interrupt object's SynchronizeIrql, holding its spin lock, exactly as
+ * KeSynchronizeExecution runs a routine: objects that share a lock name
+ * the highest of their IRQLs there, so none of them can interrupt another
+ * that holds the lock on this processor. An ISR that returns at another
+ * IRQL is NT's IRQL_UNEXPECTED_VALUE (0xC8) with UniqueValue 3: parameter
+ * 1 = current << 16 | expected << 8 | 3, then the ServiceRoutine and the
+ * KINTERRUPT.
+ */
+static BOOLEAN KiCallServiceRoutine(PKINTERRUPT Interrupt, KIRQL VectorIrql)
+{
+    KIRQL sync = Interrupt->SynchronizeIrql, after;
+    BOOLEAN mine;
+
+    if (sync != VectorIrql)
+        KiWriteCr8(sync);               /* above DISPATCH_LEVEL: no DPCs to drain */
+    KeAcquireSpinLockAtDpcLevel(Interrupt->ActualLock);
+    mine = Interrupt->ServiceRoutine(Interrupt, Interrupt->ServiceContext);
+    after = KeGetCurrentIrql();
+    if (after != sync)
+        KeBugCheckEx(IRQL_UNEXPECTED_VALUE, KI_IRQL_UNEXPECTED(after, sync, KI_IRQL_UNEXPECTED_ISR),
+                     (ULONG_PTR)Interrupt->ServiceRoutine, (ULONG_PTR)Interrupt, 0);
+    KeReleaseSpinLockFromDpcLevel(Interrupt->ActualLock);
+    Interrupt->Count++;
+    if (sync != VectorIrql)
+        KiWriteCr8(VectorIrql);
+    return mine;
+}
+
 /* From KiDispatchTrap, interrupts off, for vectors 32-255. */
 BOOLEAN KiDispatchInterruptVector(PKTRAP_FRAME TrapFrame)
 {
@@ -212,12 +281,7 @@ BOOLEAN KiDispatchInterruptVector(PKTRAP_FRAME TrapFrame)
     } else {
         for (e = KiVectorChains[vector].Flink; e != &KiVectorChains[vector]; e = e->Flink) {
             PKINTERRUPT interrupt = CONTAINING_RECORD(e, KINTERRUPT, InterruptListEntry);
-            BOOLEAN mine;
-            KeAcquireSpinLockAtDpcLevel(interrupt->ActualLock);
-            mine = interrupt->ServiceRoutine(interrupt, interrupt->ServiceContext);
-            KeReleaseSpinLockFromDpcLevel(interrupt->ActualLock);
-            interrupt->Count++;
-            if (mine && interrupt->Mode == Latched)
+            if (KiCallServiceRoutine(interrupt, (KIRQL)(vector >> 4)) && interrupt->Mode == Latched)
                 break;
         }
     }

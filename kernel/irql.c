@@ -7,12 +7,14 @@
  * masking; the vectors Mica assigns follow vector = IRQL * 16 + n.
  *
  * The rules are NT's: KeRaiseIrql may not lower (IRQL_NOT_GREATER_OR_EQUAL)
- * and KeLowerIrql may not raise (IRQL_NOT_LESS_OR_EQUAL).
+ * and KeLowerIrql may not raise (IRQL_NOT_LESS_OR_EQUAL), reported by
+ * KiIrqlViolation with the parameters ke_internal.h documents.
  *
  * Lowering below DISPATCH_LEVEL is where queued DPCs run and where a
  * pending reschedule happens: KeInsertQueueDpc and the clock set
  * KPRCB.DispatchRequest, and KeLowerIrql checks that one word (one load
- * through GS) before it drops the level. That is NT's DISPATCH software
+ * through GS) before it drops the level, and once more after (an
+ * interrupt can slip in between). That is NT's DISPATCH software
  * interrupt, done on the lowering path.
  *
  * The KPRCB is reached through the GS base (MSR IA32_GS_BASE); gs:[0]
@@ -39,24 +41,37 @@ KIRQL KeGetCurrentIrql(VOID)
     return (KIRQL)__readcr8();
 }
 
-KIRQL KfRaiseIrql(KIRQL NewIrql)
+VOID KiIrqlViolation(ULONG BugCheckCode, PVOID Routine, KIRQL Irql, KIRQL Limit, PVOID Caller)
+{
+    KeBugCheckEx(BugCheckCode, (ULONG_PTR)Routine, Irql, Limit, (ULONG_PTR)Caller);
+}
+
+static inline KIRQL KiRaiseIrql(KIRQL NewIrql, PVOID Routine, PVOID Caller)
 {
     KIRQL old = (KIRQL)__readcr8();
 
-    if (NewIrql < old || NewIrql > HIGH_LEVEL)
-        KeBugCheckEx(IRQL_NOT_GREATER_OR_EQUAL, old, NewIrql, 0, 1);
+    if (NewIrql < old)
+        KiIrqlViolation(IRQL_NOT_GREATER_OR_EQUAL, Routine, NewIrql, old, Caller);
+    if (NewIrql > HIGH_LEVEL)
+        KiIrqlViolation(IRQL_NOT_LESS_OR_EQUAL, Routine, NewIrql, HIGH_LEVEL, Caller);
     KiWriteCr8(NewIrql);
     return old;
 }
 
+KIRQL KfRaiseIrql(KIRQL NewIrql)
+{
+    return KiRaiseIrql(NewIrql, KfRaiseIrql, __builtin_return_address(0));
+}
+
+/* A function here (the WDK has a macro over KfRaiseIrql), so the report names it. */
 VOID KeRaiseIrql(KIRQL NewIrql, PKIRQL OldIrql)
 {
-    *OldIrql = KfRaiseIrql(NewIrql);
+    *OldIrql = KiRaiseIrql(NewIrql, KeRaiseIrql, __builtin_return_address(0));
 }
 
 KIRQL KeRaiseIrqlToDpcLevel(VOID)
 {
-    return KfRaiseIrql(DISPATCH_LEVEL);
+    return KiRaiseIrql(DISPATCH_LEVEL, KeRaiseIrqlToDpcLevel, __builtin_return_address(0));
 }
 
 VOID KeLowerIrql(KIRQL NewIrql)
@@ -64,14 +79,34 @@ VOID KeLowerIrql(KIRQL NewIrql)
     KIRQL old = (KIRQL)__readcr8();
 
     if (NewIrql > old)
-        KeBugCheckEx(IRQL_NOT_LESS_OR_EQUAL, 0, old, NewIrql, 0);
-    if (NewIrql < DISPATCH_LEVEL && old >= DISPATCH_LEVEL && KeGetCurrentPrcb()->DispatchRequest) {
-        KiWriteCr8(DISPATCH_LEVEL);
-        KiDispatchInterrupt();
-    } else if (NewIrql == old) {
+        KiIrqlViolation(IRQL_NOT_LESS_OR_EQUAL, KeLowerIrql, NewIrql, old,
+                        __builtin_return_address(0));
+    if (NewIrql == old)
         return;                         /* nothing changes: spare the CR8 write */
+    if (NewIrql >= DISPATCH_LEVEL || old < DISPATCH_LEVEL) {
+        KiWriteCr8(NewIrql);
+        return;
     }
-    KiWriteCr8(NewIrql);
+    /*
+     * Crossing below DISPATCH_LEVEL. An interrupt may come in between any
+     * look at DispatchRequest and the CR8 write; it then queues its DPC and
+     * returns to the level it interrupted, DISPATCH_LEVEL or above, where
+     * the DPC may not run. So look again after the write: once CR8 is
+     * below DISPATCH_LEVEL, every later interrupt drains the queue itself
+     * on its way out, and this second look catches the one that slipped in
+     * before. (NT closes the same window with a DISPATCH_LEVEL software
+     * interrupt that the APIC holds until the TPR drops; the check here
+     * costs one load instead of an interrupt per DPC.)
+     */
+    for (;;) {
+        if (KeGetCurrentPrcb()->DispatchRequest) {
+            KiWriteCr8(DISPATCH_LEVEL);
+            KiDispatchInterrupt();
+        }
+        KiWriteCr8(NewIrql);
+        if (!KeGetCurrentPrcb()->DispatchRequest)
+            return;
+    }
 }
 
 ULONG KeGetCurrentProcessorNumber(VOID)

@@ -105,7 +105,9 @@ typedef struct _KTRAP_FRAME {
 } KTRAP_FRAME, *PKTRAP_FRAME;
 
 VOID KiInitializeGdt(VOID);
-extern PKTRAP_FRAME KiCurrentTrapFrame;    /* the trap being handled, if any */
+/* The exception being handled on Thread (the innermost), or NULL: the frame
+ * a bug check on that thread reports. NULL Thread: before threads exist. */
+PKTRAP_FRAME KiGetTrapFrame(struct _KTHREAD *Thread);
 extern BOOLEAN KiMmInitialized;            /* page faults go to MmAccessFault */
 VOID KiReportException(const KTRAP_FRAME *TrapFrame);
 VOID KiInitializeIdt(VOID);
@@ -138,25 +140,54 @@ __attribute__((noreturn)) VOID HalpQemuExit(UCHAR Code);
 /* ---- IRQL rules ------------------------------------------------------------------ */
 
 /*
- * Every public routine checks the IRQL rule on its Learn page. A call above
- * the allowed level is IRQL_NOT_LESS_OR_EQUAL (routine, current IRQL, 0,
- * caller); one below a required level is IRQL_NOT_GREATER_OR_EQUAL
- * (routine, current IRQL, required IRQL, caller).
+ * KiIrqlViolation (irql.c) is the one way Mica reports a broken IRQL rule,
+ * as NT's checked build and Driver Verifier do (retail NT checks less):
+ *   IRQL_NOT_LESS_OR_EQUAL (0xA)     the IRQL was above what the routine allows;
+ *   IRQL_NOT_GREATER_OR_EQUAL (0x9)  it was below what the routine requires.
+ * The four parameters are the same for both:
+ *   1  the routine whose rule was broken (its address);
+ *   2  the IRQL that broke it: the current IRQL, or the IRQL asked for by
+ *      KeRaiseIrql/KfRaiseIrql (below the current one), KeLowerIrql (above
+ *      it) or KeAcquireSpinLock (DISPATCH_LEVEL, below the current one);
+ *   3  the limit it broke: the highest IRQL allowed (0xA) or the lowest (0x9);
+ *   4  the caller: the return address into the code that broke the rule.
+ * So "P2 is not <= P3" (0xA) and "P2 is not >= P3" (0x9) read literally.
+ * Learn documents 0xA's parameters for a memory access at too high an IRQL
+ * (address, IRQL, access, instruction); page faults keep that layout
+ * (mm/fault.c), since they are accesses, not calls.
  */
-#define KI_CHECK_IRQL_AT_MOST(Max, Routine)                                        \
-    do {                                                                           \
-        KIRQL ki_irql_ = KeGetCurrentIrql();                                       \
-        if (ki_irql_ > (Max))                                                      \
-            KeBugCheckEx(IRQL_NOT_LESS_OR_EQUAL, (ULONG_PTR)(Routine), ki_irql_, 0,  \
-                         (ULONG_PTR)__builtin_return_address(0));                  \
+__attribute__((noreturn, noinline, cold)) VOID KiIrqlViolation(ULONG BugCheckCode, PVOID Routine,
+                                                               KIRQL Irql, KIRQL Limit,
+                                                               PVOID Caller);
+
+/* In a public routine: its Learn page's IRQL rule, the caller's return address reported. */
+#define KI_CHECK_IRQL_AT_MOST(Max, Routine)                                              \
+    do {                                                                                 \
+        KIRQL ki_irql_ = KeGetCurrentIrql();                                             \
+        if (ki_irql_ > (Max))                                                            \
+            KiIrqlViolation(IRQL_NOT_LESS_OR_EQUAL, (PVOID)(Routine), ki_irql_, (Max),    \
+                            __builtin_return_address(0));                                \
     } while (0)
-#define KI_CHECK_IRQL_AT_LEAST(Min, Routine)                                       \
-    do {                                                                           \
-        KIRQL ki_irql_ = KeGetCurrentIrql();                                       \
-        if (ki_irql_ < (Min))                                                      \
-            KeBugCheckEx(IRQL_NOT_GREATER_OR_EQUAL, (ULONG_PTR)(Routine), ki_irql_,  \
-                         (Min), (ULONG_PTR)__builtin_return_address(0));           \
+#define KI_CHECK_IRQL_AT_LEAST(Min, Routine)                                             \
+    do {                                                                                 \
+        KIRQL ki_irql_ = KeGetCurrentIrql();                                             \
+        if (ki_irql_ < (Min))                                                            \
+            KiIrqlViolation(IRQL_NOT_GREATER_OR_EQUAL, (PVOID)(Routine), ki_irql_, (Min), \
+                            __builtin_return_address(0));                                \
     } while (0)
+
+/*
+ * IRQL_UNEXPECTED_VALUE (0xC8): code that must hand the processor back at
+ * the IRQL it got it at did not. Parameter 1 is Learn's bit computation
+ * (current IRQL << 16) | (expected IRQL << 8) | UniqueValue. Learn lists
+ * UniqueValue 3 for an ISR (P2 the ServiceRoutine, P3 the KINTERRUPT);
+ * it lists none for a DPC, so Mica's own value 4 is used there (P2 the
+ * DeferredRoutine, P3 the KDPC).
+ */
+#define KI_IRQL_UNEXPECTED(Current, Expected, UniqueValue) \
+    (((ULONG_PTR)(Current) << 16) | ((ULONG_PTR)(Expected) << 8) | (UniqueValue))
+#define KI_IRQL_UNEXPECTED_ISR 3
+#define KI_IRQL_UNEXPECTED_DPC 4        /* Mica's own UniqueValue */
 
 /* ---- Lists ------------------------------------------------------------------------ */
 
@@ -215,6 +246,7 @@ typedef struct _KTHREAD {
         ULONG CombinedApcDisable;
     };
     LIST_ENTRY MutantListHead;          /* the mutexes this thread owns */
+    PKTRAP_FRAME TrapFrame;             /* the exception being handled, innermost (trap.c) */
 } KTHREAD;
 
 /* ---- Interrupt objects ------------------------------------------------------------- */
@@ -253,6 +285,7 @@ typedef struct _KPRCB {
     ULONG64 ContextSwitches;
     ULONG64 ClockTicks;
     struct _KTHREAD *ReapThread;        /* terminated; free its stack after the switch */
+    PKTRAP_FRAME TrapFrame;             /* KTHREAD.TrapFrame before threads exist */
 } KPRCB, *PKPRCB;
 
 extern KPRCB KiProcessorBlock0;

@@ -6,7 +6,9 @@
  * physical memory. KiParseMultiboot validates every tag's size against the
  * block and copies what Mica needs into KeLoaderBlock (NT's name for what
  * its loader hands the kernel), so nothing later depends on the block's
- * memory staying intact: Mm may reuse it once phase 0 is over.
+ * memory staying intact: Mm may reuse it once phase 0 is over. The memory
+ * map comes out sorted and, if the firmware's ranges overlap, without
+ * overlaps (KiRemoveMemoryMapOverlaps).
  * The parser is hardware-free (host-tested with synthetic blocks).
  */
 #include "ke_internal.h"
@@ -69,6 +71,8 @@ static void KiAddRange(PLOADER_PARAMETER_BLOCK Block, ULONG64 Base, ULONG64 Leng
 
     if (Length == 0 || Block->RangeCount == LOADER_MAX_RANGES)
         return;
+    if (Length > ~0ULL - Base)
+        Length = ~0ULL - Base;          /* ends at the top of the address space */
     /* Multiboot2 types 1-5 match LOADER_MEMORY_TYPE; anything else is reserved. */
     if (Type < LoaderFree || Type > LoaderBad)
         Type = LoaderReserved;
@@ -81,6 +85,73 @@ static void KiAddRange(PLOADER_PARAMETER_BLOCK Block, ULONG64 Base, ULONG64 Leng
     Block->Ranges[i].Base = Base;
     Block->Ranges[i].Length = Length;
     Block->Ranges[i].Type = Type;
+}
+
+static ULONG64 KiRangeEnd(const LOADER_MEMORY_RANGE *Range)
+{
+    return Range->Base + Range->Length;     /* lengths are clamped: no wrap */
+}
+
+/*
+ * Firmware maps may overlap (the same RAM listed twice, a reserved hole
+ * listed inside a usable range). Mm takes every usable range as it is, so
+ * a page in two of them would go on the free list twice. When ranges
+ * overlap, the map is rebuilt from the points where any range starts or
+ * ends: each piece between two points gets the largest type of the ranges
+ * covering it - usable RAM (type 1) loses to every other type, the rule
+ * Linux applies to E820 maps - and neighbours of one type are joined. A
+ * map without overlaps is left exactly as the loader gave it.
+ */
+static ULONG64 KiMapPoints[2 * LOADER_MAX_RANGES];      /* boot only, one caller at a time */
+static LOADER_MEMORY_RANGE KiMapPieces[LOADER_MAX_RANGES];
+
+static void KiRemoveMemoryMapOverlaps(PLOADER_PARAMETER_BLOCK Block)
+{
+    const LOADER_MEMORY_RANGE *r = Block->Ranges;
+    ULONG n = Block->RangeCount, points = 0, pieces = 0, i;
+    BOOLEAN overlap = FALSE;
+
+    /* Sorted by base: if any two overlap, two neighbours do. */
+    for (i = 1; i < n; i++)
+        overlap |= r[i].Base < KiRangeEnd(&r[i - 1]);
+    if (!overlap)
+        return;
+
+    for (i = 0; i < n; i++) {
+        ULONG64 ends[2] = {r[i].Base, KiRangeEnd(&r[i])};
+        for (ULONG e = 0; e < 2; e++) {     /* insert in order, once */
+            ULONG j = points;
+            while (j > 0 && KiMapPoints[j - 1] > ends[e])
+                j--;
+            if (j > 0 && KiMapPoints[j - 1] == ends[e])
+                continue;
+            memmove(&KiMapPoints[j + 1], &KiMapPoints[j], (points - j) * sizeof(ULONG64));
+            KiMapPoints[j] = ends[e];
+            points++;
+        }
+    }
+    for (ULONG p = 0; p + 1 < points && pieces < LOADER_MAX_RANGES; p++) {
+        ULONG64 start = KiMapPoints[p], end = KiMapPoints[p + 1];
+        ULONG type = 0;
+        for (i = 0; i < n; i++)
+            if (r[i].Base <= start && start < KiRangeEnd(&r[i]) && r[i].Type > type)
+                type = r[i].Type;
+        if (type == 0)
+            continue;                       /* a gap no range covers */
+        if (pieces > 0 && KiMapPieces[pieces - 1].Type == type &&
+            KiRangeEnd(&KiMapPieces[pieces - 1]) == start) {
+            KiMapPieces[pieces - 1].Length += end - start;
+            continue;
+        }
+        KiMapPieces[pieces].Base = start;
+        KiMapPieces[pieces].Length = end - start;
+        KiMapPieces[pieces].Type = type;
+        pieces++;
+    }
+    /* Past LOADER_MAX_RANGES the highest pieces are dropped; with no
+     * overlaps left, dropping a piece never makes other memory usable. */
+    memcpy(Block->Ranges, KiMapPieces, pieces * sizeof(KiMapPieces[0]));
+    Block->RangeCount = pieces;
 }
 
 NTSTATUS KiParseMultiboot(const UCHAR *Info, ULONG64 InfoPhysical, PLOADER_PARAMETER_BLOCK Block)
@@ -102,8 +173,10 @@ NTSTATUS KiParseMultiboot(const UCHAR *Info, ULONG64 InfoPhysical, PLOADER_PARAM
         if (tag->Size < sizeof(MB2_TAG) || tag->Size > totalSize - offset)
             return STATUS_INVALID_PARAMETER;
         bodySize = tag->Size - sizeof(MB2_TAG);
-        if (tag->Type == MB2_TAG_END)
+        if (tag->Type == MB2_TAG_END) {
+            KiRemoveMemoryMapOverlaps(Block);
             return STATUS_SUCCESS;
+        }
 
         switch (tag->Type) {
         case MB2_TAG_CMDLINE:

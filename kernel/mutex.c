@@ -95,9 +95,7 @@ VOID ExAcquireFastMutex(PFAST_MUTEX FastMutex)
 {
     KIRQL old;
 
-    if (KeGetCurrentIrql() > APC_LEVEL)
-        KeBugCheckEx(IRQL_NOT_LESS_OR_EQUAL, (ULONG_PTR)FastMutex, KeGetCurrentIrql(), 0,
-                     (ULONG_PTR)__builtin_return_address(0));
+    KI_CHECK_IRQL_AT_MOST(APC_LEVEL, ExAcquireFastMutex);
     KeRaiseIrql(APC_LEVEL, &old);
     ExpAcquireFastMutexContended(FastMutex);
     FastMutex->OldIrql = old;
@@ -143,10 +141,9 @@ static void ExpCheckUnsafeCaller(PVOID Routine, PVOID Caller)
     KIRQL irql = KeGetCurrentIrql();
 
     if (irql > APC_LEVEL)
-        KeBugCheckEx(IRQL_NOT_LESS_OR_EQUAL, (ULONG_PTR)Routine, irql, 0, (ULONG_PTR)Caller);
+        KiIrqlViolation(IRQL_NOT_LESS_OR_EQUAL, Routine, irql, APC_LEVEL, Caller);
     if (irql < APC_LEVEL && KeGetCurrentThread()->CombinedApcDisable == 0)
-        KeBugCheckEx(IRQL_NOT_GREATER_OR_EQUAL, (ULONG_PTR)Routine, irql, APC_LEVEL,
-                     (ULONG_PTR)Caller);
+        KiIrqlViolation(IRQL_NOT_GREATER_OR_EQUAL, Routine, irql, APC_LEVEL, Caller);
 }
 
 VOID ExAcquireFastMutexUnsafe(PFAST_MUTEX FastMutex)

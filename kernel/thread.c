@@ -120,9 +120,7 @@ NTSTATUS PsCreateSystemThread(PHANDLE ThreadHandle, ULONG DesiredAccess, PVOID O
     /* Learn says PASSIVE_LEVEL, but Windows creates the thread at APC_LEVEL
      * too (a driver holding a fast mutex does it), and drivers rely on
      * that: Mica follows Windows and refuses only DISPATCH_LEVEL and up. */
-    if (KeGetCurrentIrql() > APC_LEVEL)
-        KeBugCheckEx(IRQL_NOT_LESS_OR_EQUAL, (ULONG_PTR)PsCreateSystemThread, KeGetCurrentIrql(),
-                     0, (ULONG_PTR)__builtin_return_address(0));
+    KI_CHECK_IRQL_AT_MOST(APC_LEVEL, PsCreateSystemThread);
     if (ThreadHandle == NULL || StartRoutine == NULL)
         return STATUS_INVALID_PARAMETER;
 
@@ -165,8 +163,8 @@ NTSTATUS PsTerminateSystemThread(NTSTATUS ExitStatus)
     KIRQL irql = KeGetCurrentIrql();
 
     if (irql != PASSIVE_LEVEL)
-        KeBugCheckEx(IRQL_NOT_LESS_OR_EQUAL, (ULONG_PTR)PsTerminateSystemThread, irql, 0,
-                     (ULONG_PTR)__builtin_return_address(0));
+        KiIrqlViolation(IRQL_NOT_LESS_OR_EQUAL, PsTerminateSystemThread, irql, PASSIVE_LEVEL,
+                        __builtin_return_address(0));
     /* NT: only a thread PsCreateSystemThread made may end this way. */
     if (thread == &KiInitialThread || thread == &KiIdleThread)
         return STATUS_INVALID_PARAMETER;

@@ -1,7 +1,8 @@
 /*
  * trap.c - what happens after trapstub.asm: sort a trap frame out.
  *
- * Page faults go to the memory manager (MmAccessFault) once it is up.
+ * Page faults go to the memory manager (MmAccessFault) once it is up,
+ * with interrupts back on if the faulting code had them on.
  * An exception in kernel mode that nothing handles is fatal in NT, and it
  * is here: the report below (vector, error code, CR2, all registers, the
  * stack it ran on) is printed, then the bug check NT would raise:
@@ -23,9 +24,17 @@
 #define PF_RSVD    0x08
 #define PF_INSTR   0x10
 
-/* PAGE_FAULT_IN_NONPAGED_AREA parameter 4 (x64). */
+#define EFLAGS_IF 0x200                 /* interrupt enable flag */
+#define RPL_MASK  3                     /* CS & 3: the privilege level that trapped */
+
+/*
+ * PAGE_FAULT_IN_NONPAGED_AREA parameter 4, the type of fault. Learn lists 3
+ * (wrong session) and 4 (non-canonical); neither applies here. Mica uses
+ * 2 for "a page-table level is missing" (ReactOS's value; every not-present
+ * address of the early tables is one) and 0 otherwise, as mm/fault.c does.
+ */
+#define NONPAGED_BUGCHECK_PTE_PRESENT            0x0
 #define NONPAGED_BUGCHECK_NOT_PRESENT_PAGE_TABLE 0x2
-#define NONPAGED_BUGCHECK_WRONG_SESSION          0x3
 
 static const char *const KiExceptionNames[32] = {
     "#DE divide error", "#DB debug", "NMI", "#BP breakpoint",
@@ -49,7 +58,25 @@ VOID KiPrintRegisters(const KTRAP_FRAME *F)
              __readcr0(), __readcr2(), __readcr3(), __readcr4(), __readcr8());
 }
 
-PKTRAP_FRAME KiCurrentTrapFrame;
+/*
+ * Which trap a bug check reports is a property of the thread: a fault
+ * handler can be preempted (interrupts are on), and the thread that runs
+ * next and stops the machine must not print the first one's frame. So the
+ * pointer lives in KTHREAD.TrapFrame (NT keeps one there too), saved and
+ * restored around each nested trap; before the first thread exists the
+ * KPRCB holds it.
+ */
+static PKTRAP_FRAME *KiTrapFrameSlot(void)
+{
+    PKPRCB prcb = KeGetCurrentPrcb();
+
+    return prcb->CurrentThread ? &prcb->CurrentThread->TrapFrame : &prcb->TrapFrame;
+}
+
+PKTRAP_FRAME KiGetTrapFrame(struct _KTHREAD *Thread)
+{
+    return Thread ? Thread->TrapFrame : KeGetCurrentPrcb()->TrapFrame;
+}
 
 VOID KiReportException(const KTRAP_FRAME *F)
 {
@@ -79,7 +106,7 @@ static __attribute__((noreturn)) void KiUnhandledException(PKTRAP_FRAME F)
     case EXCEPTION_PAGE_FAULT:
         KiBugCheckWithFrame(PAGE_FAULT_IN_NONPAGED_AREA, __readcr2(),
                             F->ErrorCode & (PF_WRITE | PF_INSTR), F->Rip,
-                            (F->ErrorCode & PF_PRESENT) ? NONPAGED_BUGCHECK_WRONG_SESSION
+                            (F->ErrorCode & PF_PRESENT) ? NONPAGED_BUGCHECK_PTE_PRESENT
                                                         : NONPAGED_BUGCHECK_NOT_PRESENT_PAGE_TABLE,
                             F);
     case EXCEPTION_DIVIDED_BY_ZERO:
@@ -106,17 +133,42 @@ static __attribute__((noreturn)) void KiUnhandledException(PKTRAP_FRAME F)
     }
 }
 
+/*
+ * NT's KiPageFault: CR2 is read first (a fault taken once interrupts are on
+ * would overwrite it), then interrupts go back on if the faulting code had
+ * them on, so the clock keeps ticking through the fault and the fault can
+ * be preempted. A bug check inside MmAccessFault reports this frame.
+ */
+static void KiPageFault(PKTRAP_FRAME TrapFrame)
+{
+    PVOID address = (PVOID)__readcr2();
+    PKTRAP_FRAME *slot = KiTrapFrameSlot(), outer = *slot;
+
+    *slot = TrapFrame;
+    if (TrapFrame->EFlags & EFLAGS_IF)
+        _enable();
+    MmAccessFault((ULONG)TrapFrame->ErrorCode, address,
+                  (TrapFrame->SegCs & RPL_MASK) ? UserMode : KernelMode, TrapFrame);
+    _disable();                         /* the way out (iretq) restores the flag */
+    *slot = outer;
+}
+
 VOID KiDispatchTrap(PKTRAP_FRAME TrapFrame)
 {
+    PKTRAP_FRAME *slot, outer;
+
     if (TrapFrame->Vector == EXCEPTION_PAGE_FAULT && KiMmInitialized) {
-        /* A bug check inside MmAccessFault reports this frame (bugcheck.c). */
-        PKTRAP_FRAME outer = KiCurrentTrapFrame;
-        KiCurrentTrapFrame = TrapFrame;
-        MmAccessFault((ULONG)TrapFrame->ErrorCode, (PVOID)__readcr2(), 0, TrapFrame);
-        KiCurrentTrapFrame = outer;
+        KiPageFault(TrapFrame);
         return;
     }
     if (TrapFrame->Vector < 32)
         KiUnhandledException(TrapFrame);
+    /* An interrupt is no exception of the code it interrupted: a bug check
+     * inside an ISR (or a thread switch on the way out) reports no frame,
+     * and its backtrace walks through the interrupt into that code. */
+    slot = KiTrapFrameSlot();
+    outer = *slot;
+    *slot = NULL;
     KiDispatchInterruptVector(TrapFrame);
+    *slot = outer;
 }

@@ -141,8 +141,8 @@ NTSTATUS KeWaitForMultipleObjects(ULONG Count, PVOID Object[], WAIT_TYPE WaitTyp
     if (mayBlock)
         KiCheckSwitchFromDpc();
     if (irql > DISPATCH_LEVEL || (irql == DISPATCH_LEVEL && mayBlock))
-        KeBugCheckEx(IRQL_NOT_LESS_OR_EQUAL, (ULONG_PTR)(Count ? Object[0] : NULL), irql, 0,
-                     (ULONG_PTR)__builtin_return_address(0));
+        KiIrqlViolation(IRQL_NOT_LESS_OR_EQUAL, KeWaitForMultipleObjects, irql,
+                        mayBlock ? APC_LEVEL : DISPATCH_LEVEL, __builtin_return_address(0));
     if (Count > MAXIMUM_WAIT_OBJECTS || (Count > THREAD_WAIT_OBJECTS && WaitBlockArray == NULL))
         KeBugCheckEx(MAXIMUM_WAIT_OBJECTS_EXCEEDED, Count, 0, 0, 0);
     wb = WaitBlockArray ? WaitBlockArray : thread->WaitBlock;

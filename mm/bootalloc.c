@@ -21,6 +21,19 @@
 
 #define MI_BOOT_MAX_SEGMENTS 16
 
+/*
+ * How the boot allocator stops. Only the first is not an NT code:
+ *   - used after MiCloseBootAllocator: MEMORY_MANAGEMENT with Mica's own
+ *     subcode 0x4150 (not in Learn's table), P2 = pages asked for;
+ *   - out of segment slots in phase 0: PHASE0_INITIALIZATION_FAILED (Learn
+ *     gives no parameters; Mica's: STATUS_INSUFFICIENT_RESOURCES, pages, PFN);
+ *   - a large page where the early mapper needs a table: MEMORY_MANAGEMENT
+ *     0x61941, Learn's "the paging hierarchy is corrupt" (P2 = the address,
+ *     then Mica's: the entry, the level).
+ */
+#define MI_MM_MICA_BOOT_ALLOCATOR_CLOSED 0x4150
+#define MI_MM_PAGING_HIERARCHY_CORRUPT   0x61941
+
 static PFN_NUMBER MiBootTop;                /* allocations end here, going down */
 static BOOLEAN MiBootClosed;
 static ULONG MiBootSegmentCount;
@@ -44,7 +57,7 @@ PFN_NUMBER MiBootAllocatePages(PFN_NUMBER Count, BOOLEAN Zero)
     PFN_NUMBER limit = MM_4GB >> PAGE_SHIFT;
 
     if (MiBootClosed)
-        KeBugCheckEx(MEMORY_MANAGEMENT, 0x4150, Count, 0, 0);
+        KeBugCheckEx(MEMORY_MANAGEMENT, MI_MM_MICA_BOOT_ALLOCATOR_CLOSED, Count, 0, 0);
     if (MiBootTop == 0)
         MiBootTop = limit;
 
@@ -70,7 +83,8 @@ PFN_NUMBER MiBootAllocatePages(PFN_NUMBER Count, BOOLEAN Zero)
                 MiBootSegments[MiBootSegmentCount - 1].PageCount += Count;
             } else {
                 if (MiBootSegmentCount == MI_BOOT_MAX_SEGMENTS)
-                    KeBugCheckEx(MEMORY_MANAGEMENT, 0x4151, Count, start, 0);
+                    KeBugCheckEx(PHASE0_INITIALIZATION_FAILED,
+                                 (ULONG_PTR)STATUS_INSUFFICIENT_RESOURCES, Count, start, 0);
                 MiBootSegments[MiBootSegmentCount].BasePage = start;
                 MiBootSegments[MiBootSegmentCount].PageCount = Count;
                 MiBootSegmentCount++;
@@ -126,7 +140,7 @@ VOID MiBootMapPage(ULONG64 Pml4Physical, ULONG64 Va, PFN_NUMBER Pfn, ULONG64 Pte
             PFN_NUMBER t = MiBootAllocatePages(1, TRUE);
             e->Long = (t << PAGE_SHIFT) | MM_PTE_VALID | MM_PTE_WRITE;
         } else if (e->Long & MM_PTE_LARGE_PAGE) {
-            KeBugCheckEx(MEMORY_MANAGEMENT, 0x4152, Va, e->Long, level);
+            KeBugCheckEx(MEMORY_MANAGEMENT, MI_MM_PAGING_HIERARCHY_CORRUPT, Va, e->Long, level);
         }
         table = (PMMPTE)(e->Long & MM_PTE_FRAME_MASK);
     }

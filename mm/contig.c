@@ -20,16 +20,9 @@
  * allocator honours PAGE_READWRITE (no-execute) as the Learn page says.
  */
 #include "mm_internal.h"
+#include "../kernel/ke_internal.h"       /* KI_CHECK_IRQL_*: the IRQL rules */
 
 #define BAD_POOL_CALLER_BAD_CONTIGUOUS_FREE 0x60
-
-static void MiCheckIrql(KIRQL Maximum, PVOID Caller)
-{
-    KIRQL irql = KeGetCurrentIrql();
-
-    if (irql > Maximum)
-        KeBugCheckEx(IRQL_NOT_LESS_OR_EQUAL, 0, irql, 0, (ULONG_PTR)Caller);
-}
 
 static PFN_NUMBER MiFindInTree(PFN_NUMBER Pages, PFN_NUMBER LowPfn, PFN_NUMBER HighPfn,
                                PFN_NUMBER BoundaryPfn)
@@ -116,7 +109,7 @@ PVOID MmAllocateContiguousMemorySpecifyCache(SIZE_T NumberOfBytes,
                                              PHYSICAL_ADDRESS BoundaryAddressMultiple,
                                              MEMORY_CACHING_TYPE CacheType)
 {
-    MiCheckIrql(DISPATCH_LEVEL, __builtin_return_address(0));
+    KI_CHECK_IRQL_AT_MOST(DISPATCH_LEVEL, MmAllocateContiguousMemorySpecifyCache);
     return MiAllocateContiguousMemory(NumberOfBytes, LowestAcceptableAddress,
                                       HighestAcceptableAddress, BoundaryAddressMultiple,
                                       CacheType, TRUE, MiFindInTree);
@@ -126,7 +119,7 @@ PVOID MmAllocateContiguousMemory(SIZE_T NumberOfBytes, PHYSICAL_ADDRESS HighestA
 {
     PHYSICAL_ADDRESS zero = {.QuadPart = 0};
 
-    MiCheckIrql(DISPATCH_LEVEL, __builtin_return_address(0));
+    KI_CHECK_IRQL_AT_MOST(DISPATCH_LEVEL, MmAllocateContiguousMemory);
     return MiAllocateContiguousMemory(NumberOfBytes, zero, HighestAcceptableAddress, zero,
                                       MmCached, TRUE, MiFindInTree);
 }
@@ -147,7 +140,7 @@ PVOID MmAllocateContiguousNodeMemory(SIZE_T NumberOfBytes,
     ULONG cache = Protect & (PAGE_NOCACHE | PAGE_WRITECOMBINE);
     MEMORY_CACHING_TYPE type = MmCached;
 
-    MiCheckIrql(DISPATCH_LEVEL, __builtin_return_address(0));
+    KI_CHECK_IRQL_AT_MOST(DISPATCH_LEVEL, MmAllocateContiguousNodeMemory);
     if ((access != PAGE_READWRITE && access != PAGE_EXECUTE_READWRITE) ||
         cache == (PAGE_NOCACHE | PAGE_WRITECOMBINE))
         return NULL;
@@ -201,7 +194,7 @@ VOID MmFreeContiguousMemory(PVOID BaseAddress)
     KIRQL irql;
 
     /* Allowed up to DISPATCH_LEVEL since Windows Server 2008. */
-    MiCheckIrql(DISPATCH_LEVEL, __builtin_return_address(0));
+    KI_CHECK_IRQL_AT_MOST(DISPATCH_LEVEL, MmFreeContiguousMemory);
     pages = MiCheckContiguousAllocation(BaseAddress, &first);
     MiUnmapPhysicalPages(BaseAddress, pages);
     KeAcquireSpinLock(&MmPfnLock, &irql);

@@ -1,13 +1,17 @@
 /*
  * fault.c - MmAccessFault: what a page fault in system space means.
  *
- * trap.c passes the #PF error code, CR2 and the trap frame. The one fault
+ * trap.c passes the #PF error code, CR2, the mode and the trap frame, with
+ * interrupts enabled if the faulting code had them enabled (as NT's
+ * KiPageFault does), so the clock keeps running and a fault can be
+ * preempted - and, with a page file, wait for its read. The one fault
  * that is resolved is the first touch of a committed paged-pool page
  * (demand zero, poolpage.c), at IRQL <= APC_LEVEL. Special pool's guard
  * and freed pages bug check with 0xCD / 0xCC (special.c). Every other
  * fault ends in NT's bug check for its kind:
- *   - at IRQL > APC_LEVEL on a not-present page: IRQL_NOT_LESS_OR_EQUAL
- *     (0xA: address, IRQL, access, RIP);
+ *   - on a not-present page at IRQL > APC_LEVEL, or with interrupts
+ *     disabled (a fault that may not wait): IRQL_NOT_LESS_OR_EQUAL (0xA:
+ *     address, IRQL - 0xFF when interrupts were off -, access, RIP);
  *   - not present: PAGE_FAULT_IN_NONPAGED_AREA (0x50: address, 0 read /
  *     2 write / 0x10 execute, RIP, 2 if a page-table level is missing
  *     else 0) - this includes guard pages;
@@ -25,12 +29,23 @@
 #define NONPAGED_BUGCHECK_FREED_PTE              0x0
 #define NONPAGED_BUGCHECK_NOT_PRESENT_PAGE_TABLE 0x2
 #define MI_READONLY_FAULT_TAG 0xA
+#define MI_IRQL_INTERRUPTS_DISABLED 0xFF  /* parameter 2 of 0xA for a fault with IF = 0 */
+#define RFLAGS_IF (1ULL << 9)
 
 typedef struct _MI_FAULT_FRAME {        /* the part of KTRAP_FRAME we need */
     ULONG64 Gpr[15], Vector, ErrorCode, Rip;
 } MI_FAULT_FRAME;
 
-NTSTATUS MmAccessFault(ULONG FaultStatus, PVOID VirtualAddress, KIRQL PreviousMode,
+/* trap.c enables interrupts for the fault iff the faulting code had them on. */
+static BOOLEAN MiInterruptsWereEnabled(void)
+{
+    ULONG64 flags;
+
+    __asm__ __volatile__("pushfq\n\tpop %0" : "=r"(flags));
+    return (flags & RFLAGS_IF) != 0;
+}
+
+NTSTATUS MmAccessFault(ULONG FaultStatus, PVOID VirtualAddress, KPROCESSOR_MODE PreviousMode,
                        PVOID TrapInformation)
 {
     const MI_FAULT_FRAME *frame = TrapInformation;
@@ -49,8 +64,11 @@ NTSTATUS MmAccessFault(ULONG FaultStatus, PVOID VirtualAddress, KIRQL PreviousMo
     if (!(FaultStatus & PF_PRESENT) || (FaultStatus & PF_RSVD) || pte == NULL) {
         /* Special pool's guard and freed pages have their own stop codes. */
         MiCheckSpecialPoolFault(VirtualAddress, (FaultStatus & PF_WRITE) != 0, (PVOID)rip);
-        if (irql > APC_LEVEL)
-            KeBugCheckEx(IRQL_NOT_LESS_OR_EQUAL, (ULONG_PTR)VirtualAddress, irql,
+        /* A fault that cannot wait: at DISPATCH_LEVEL or above, or with
+         * interrupts off (reported as IRQL 0xFF: no level is low enough). */
+        if (irql > APC_LEVEL || !MiInterruptsWereEnabled())
+            KeBugCheckEx(IRQL_NOT_LESS_OR_EQUAL, (ULONG_PTR)VirtualAddress,
+                         irql > APC_LEVEL ? irql : MI_IRQL_INTERRUPTS_DISABLED,
                          (FaultStatus & PF_INSTR) ? 8 : (FaultStatus & PF_WRITE) ? 1 : 0, rip);
         /* Paged pool that is committed but not yet touched: demand zero. */
         if (!(FaultStatus & (PF_RSVD | PF_INSTR)) && MiResolvePagedPoolFault(VirtualAddress))

@@ -17,6 +17,7 @@
 
 #define MI_HYPER_SLOT_MAP  0
 #define MI_HYPER_SLOT_ZERO 1
+#define MI_MM_CORRUPT_PTE  0x41792      /* MEMORY_MANAGEMENT parameter 1 (Learn) */
 
 static ULONG64 MiHyperSpaceBase(ULONG Slot)
 {
@@ -29,8 +30,11 @@ static PVOID MiMapSlot(ULONG Slot, PFN_NUMBER Page)
     PVOID va = (PVOID)MiHyperSpaceBase(Slot);
     PMMPTE pte = MiGetPteAddress(va);
 
+    /* A slot's PTE is zero whenever it is not in use: anything else is
+     * Learn's "corrupted PTE" (PTE address, low and high halves). */
     if (pte->Long & MM_PTE_VALID)
-        KeBugCheckEx(MEMORY_MANAGEMENT, 0x3451, (ULONG_PTR)va, pte->Long, Page);
+        KeBugCheckEx(MEMORY_MANAGEMENT, MI_MM_CORRUPT_PTE, (ULONG_PTR)pte, (ULONG)pte->Long,
+                     pte->Long >> 32);
     pte->Long = (Page << PAGE_SHIFT) | MM_PTE_VALID | MM_PTE_WRITE | MM_PTE_NO_EXECUTE;
     return va;
 }

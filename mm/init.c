@@ -36,10 +36,19 @@ static void MiAddRun(PFN_NUMBER Base, PFN_NUMBER Count)
 {
     if (Count == 0 || MiPhysicalRunCount == MI_MAX_PHYSICAL_RUNS)
         return;
-    /* Loader ranges are sorted; merge the ones that touch. */
+    /* Loader ranges are sorted and do not overlap (multiboot.c); merge the
+     * ones that touch. Should two overlap anyway, the pages they share stay
+     * in the first run only: a page in two runs would be freed twice. */
     if (MiPhysicalRunCount > 0) {
         MI_PHYSICAL_RUN *last = &MiPhysicalRuns[MiPhysicalRunCount - 1];
-        if (last->BasePage + last->PageCount == Base) {
+        PFN_NUMBER lastEnd = last->BasePage + last->PageCount;
+        if (Base < lastEnd) {
+            if (Base + Count <= lastEnd)
+                return;
+            Count -= lastEnd - Base;
+            Base = lastEnd;
+        }
+        if (lastEnd == Base) {
             last->PageCount += Count;
             return;
         }

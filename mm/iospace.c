@@ -5,32 +5,63 @@
  * physical address, as NT's does; MmUnmapIoSpace must be given the same
  * address and size. IRQL <= DISPATCH_LEVEL; NULL when the request is
  * invalid or system PTEs run out.
+ *
+ * RAM keeps one cache type per page, as NT requires (the SDM leaves a
+ * cached and an uncached view of the same bytes undefined): a page in use
+ * (PFN CacheAttribute set) can be mapped again only with its own type, or
+ * the call returns NULL. A page nobody has mapped (free RAM, MiNotMapped)
+ * can be mapped with any type; the caches are flushed first when that type
+ * is not write-back.
  */
 #include "mm_internal.h"
+#include "../kernel/ke_internal.h"       /* KI_CHECK_IRQL_*: the IRQL rules */
 
-static void MiCheckIrqlDispatch(PVOID Caller)
+#define MI_ANY_CACHE_ATTRIBUTE 0xFF     /* MiMapPhysicalPagesAs: no check */
+
+/*
+ * NT's one-cache-type-per-page rule, PFN lock held: every RAM page of the
+ * range must be unmapped (MiNotMapped) or mapped with Attribute already.
+ * *Ram says whether the range holds any RAM at all.
+ */
+static BOOLEAN MiCacheAttributeAllowedLocked(PFN_NUMBER Pfn, PFN_NUMBER Pages, UCHAR Attribute,
+                                             BOOLEAN *Ram)
 {
-    KIRQL irql = KeGetCurrentIrql();
-
-    if (irql > DISPATCH_LEVEL)
-        KeBugCheckEx(IRQL_NOT_LESS_OR_EQUAL, 0, irql, 0, (ULONG_PTR)Caller);
+    *Ram = FALSE;
+    for (PFN_NUMBER p = Pfn; p < Pfn + Pages; p++) {
+        UCHAR current;
+        if (!MiIsPfnRam(p))
+            continue;                   /* device memory: no PFN entry, no rule */
+        *Ram = TRUE;
+        current = MI_PFN_ELEMENT(p)->CacheAttribute;
+        if (current != MiNotMapped && current != Attribute)
+            return FALSE;
+    }
+    return TRUE;
 }
 
 /*
  * Map Pages pages starting at physical page Pfn; the VA of the first page
  * or NULL. Reserving the PTEs and filling them take one acquisition of the
  * PFN lock, as do emptying and releasing them: a lock round trip costs as
- * much as the rest of a one-page mapping.
+ * much as the rest of a one-page mapping. With an Attribute, RAM pages in
+ * use with another cache type refuse the mapping (NULL).
  */
-PVOID MiMapPhysicalPages(PFN_NUMBER Pfn, PFN_NUMBER Pages, ULONG64 PteBits)
+static PVOID MiMapPhysicalPagesAs(PFN_NUMBER Pfn, PFN_NUMBER Pages, ULONG64 PteBits,
+                                  UCHAR Attribute)
 {
     PMMPTE pte;
     PUCHAR va = NULL;
     KIRQL irql;
+    BOOLEAN ram = FALSE;
 
     if (Pages == 0 || Pages > MM_SYSTEM_PTE_PAGES)
         return NULL;
     KeAcquireSpinLock(&MmPfnLock, &irql);
+    if (Attribute != MI_ANY_CACHE_ATTRIBUTE &&
+        !MiCacheAttributeAllowedLocked(Pfn, Pages, Attribute, &ram)) {
+        KeReleaseSpinLock(&MmPfnLock, irql);
+        return NULL;
+    }
     pte = MiReserveSystemPtesLocked((ULONG)Pages);
     if (pte != NULL) {
         va = MiGetVirtualAddressMappedByPte(pte);
@@ -40,7 +71,21 @@ PVOID MiMapPhysicalPages(PFN_NUMBER Pfn, PFN_NUMBER Pages, ULONG64 PteBits)
         }
     }
     KeReleaseSpinLock(&MmPfnLock, irql);
+    /*
+     * RAM seen through an uncached or write-combined mapping may still have
+     * lines in the caches from a write-back mapping it had before: write
+     * them back and drop them first, or a later eviction lands on top of
+     * what goes through the new mapping (NT flushes here too; contig.c does
+     * the same for its pages). One processor now; all of them with SMP.
+     */
+    if (va != NULL && ram && Attribute != MiCached)
+        __asm__ __volatile__("wbinvd" : : : "memory");
     return va;
+}
+
+PVOID MiMapPhysicalPages(PFN_NUMBER Pfn, PFN_NUMBER Pages, ULONG64 PteBits)
+{
+    return MiMapPhysicalPagesAs(Pfn, Pages, PteBits, MI_ANY_CACHE_ATTRIBUTE);
 }
 
 VOID MiUnmapPhysicalPages(PVOID Va, PFN_NUMBER Pages)
@@ -53,7 +98,8 @@ VOID MiUnmapPhysicalPages(PVOID Va, PFN_NUMBER Pages)
     KeReleaseSpinLock(&MmPfnLock, irql);
 }
 
-static PVOID MiMapIo(PHYSICAL_ADDRESS PhysicalAddress, SIZE_T NumberOfBytes, ULONG64 Bits)
+static PVOID MiMapIo(PHYSICAL_ADDRESS PhysicalAddress, SIZE_T NumberOfBytes, ULONG64 Bits,
+                     UCHAR Attribute)
 {
     ULONG64 pa = (ULONG64)PhysicalAddress.QuadPart;
     PFN_NUMBER pages;
@@ -65,20 +111,21 @@ static PVOID MiMapIo(PHYSICAL_ADDRESS PhysicalAddress, SIZE_T NumberOfBytes, ULO
         NumberOfBytes > (MM_SYSTEM_PTE_PAGES << PAGE_SHIFT))
         return NULL;
     pages = ADDRESS_AND_SIZE_TO_SPAN_PAGES(pa, NumberOfBytes);
-    va = MiMapPhysicalPages(pa >> PAGE_SHIFT, pages, Bits | MM_PTE_GLOBAL);
+    va = MiMapPhysicalPagesAs(pa >> PAGE_SHIFT, pages, Bits | MM_PTE_GLOBAL, Attribute);
     return va ? va + BYTE_OFFSET(pa) : NULL;
 }
 
 PVOID MmMapIoSpace(PHYSICAL_ADDRESS PhysicalAddress, SIZE_T NumberOfBytes,
                    MEMORY_CACHING_TYPE CacheType)
 {
-    MiCheckIrqlDispatch(__builtin_return_address(0));
+    KI_CHECK_IRQL_AT_MOST(DISPATCH_LEVEL, MmMapIoSpace);
     /* NT looks at the low byte only; anything past the last type is refused. */
     CacheType = (MEMORY_CACHING_TYPE)(CacheType & 0xFF);
     if (CacheType >= MmMaximumCacheType)
         return NULL;
     return MiMapIo(PhysicalAddress, NumberOfBytes,
-                   MM_PTE_WRITE | MM_PTE_NO_EXECUTE | MiCacheTypeToPteBits(CacheType));
+                   MM_PTE_WRITE | MM_PTE_NO_EXECUTE | MiCacheTypeToPteBits(CacheType),
+                   MiCacheTypeToPfnAttribute(CacheType));
 }
 
 /*
@@ -114,18 +161,21 @@ PVOID MmMapIoSpaceEx(PHYSICAL_ADDRESS PhysicalAddress, SIZE_T NumberOfBytes, ULO
     BOOLEAN valid;
     ULONG64 bits;
 
-    MiCheckIrqlDispatch(__builtin_return_address(0));
+    KI_CHECK_IRQL_AT_MOST(DISPATCH_LEVEL, MmMapIoSpaceEx);
     bits = MiProtectToPteBits(Protect, &valid);
     if (!valid)
         return NULL;
-    return MiMapIo(PhysicalAddress, NumberOfBytes, bits);
+    return MiMapIo(PhysicalAddress, NumberOfBytes, bits,
+                   MiCacheTypeToPfnAttribute((Protect & PAGE_NOCACHE)        ? MmNonCached
+                                             : (Protect & PAGE_WRITECOMBINE) ? MmWriteCombined
+                                                                             : MmCached));
 }
 
 VOID MmUnmapIoSpace(PVOID BaseAddress, SIZE_T NumberOfBytes)
 {
     ULONG64 va = (ULONG64)BaseAddress;
 
-    MiCheckIrqlDispatch(__builtin_return_address(0));
+    KI_CHECK_IRQL_AT_MOST(DISPATCH_LEVEL, MmUnmapIoSpace);
     if (va < MM_SYSTEM_PTE_BASE || va >= MM_SYSTEM_PTE_END || NumberOfBytes == 0)
         KeBugCheckEx(SYSTEM_PTE_MISUSE, 0x101, va, NumberOfBytes, 0);
     MiUnmapPhysicalPages(PAGE_ALIGN(BaseAddress), ADDRESS_AND_SIZE_TO_SPAN_PAGES(va, NumberOfBytes));

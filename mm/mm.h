@@ -395,9 +395,11 @@ VOID ExAdjustLookasideDepth(VOID);
 USHORT ExpComputeLookasideDepth(USHORT Depth, USHORT MaximumDepth, ULONG Allocates, ULONG Misses);
 #define EXP_MINIMUM_LOOKASIDE_DEPTH 4
 
-/* Page-fault entry from the trap handler (kernel/trap.c). Returns a success
+/* Page-fault entry from the trap handler (kernel/trap.c), with interrupts
+ * enabled exactly when the faulting code had them enabled. PreviousMode is
+ * the mode the fault came from (KernelMode or UserMode). Returns a success
  * status when the fault is resolved; bug checks when it cannot be. */
-NTSTATUS MmAccessFault(ULONG FaultStatus, PVOID VirtualAddress, KIRQL PreviousMode,
+NTSTATUS MmAccessFault(ULONG FaultStatus, PVOID VirtualAddress, KPROCESSOR_MODE PreviousMode,
                        PVOID TrapInformation);
 
 #endif

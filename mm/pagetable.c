@@ -14,6 +14,7 @@
  * address space that copies the kernel half keeps seeing it).
  */
 #include "mm_internal.h"
+#include "../kernel/ke_internal.h"       /* KI_CHECK_IRQL_*: the IRQL rules */
 
 #define MI_TABLE_ENTRY_BITS (MM_PTE_VALID | MM_PTE_WRITE)
 
@@ -249,8 +250,6 @@ BOOLEAN MmIsAddressValid(PVOID VirtualAddress)
 {
     ULONG level;
 
-    if (KeGetCurrentIrql() > DISPATCH_LEVEL)
-        KeBugCheckEx(IRQL_NOT_LESS_OR_EQUAL, (ULONG_PTR)VirtualAddress, KeGetCurrentIrql(), 0,
-                     (ULONG_PTR)__builtin_return_address(0));
+    KI_CHECK_IRQL_AT_MOST(DISPATCH_LEVEL, MmIsAddressValid);
     return MiWalkToPte(VirtualAddress, &level) != NULL;
 }

@@ -18,6 +18,9 @@
  */
 #include "mm_internal.h"
 
+/* PFN_LIST_CORRUPT parameter 1 (Learn): a PTE or PFN is corrupt; (0x99, PFN, page state, 0). */
+#define MI_PFN_CORRUPT_PTE_OR_PFN 0x99
+
 MMPFNLIST MmZeroedPageListHead = {0, ZeroedPageList, MI_LIST_END, MI_LIST_END};
 MMPFNLIST MmFreePageListHead = {0, FreePageList, MI_LIST_END, MI_LIST_END};
 MMPFNLIST MmStandbyPageListHead = {0, StandbyPageList, MI_LIST_END, MI_LIST_END};
@@ -104,7 +107,7 @@ static void MiUnlinkPage(PFN_NUMBER Page, BOOLEAN UpdateTree)
     PMMPFNLIST list = MiListOfPage(pfn);
 
     if (list == NULL)
-        KeBugCheckEx(PFN_LIST_CORRUPT, 0x99, Page, pfn->PageLocation, 0);
+        KeBugCheckEx(PFN_LIST_CORRUPT, MI_PFN_CORRUPT_PTE_OR_PFN, Page, pfn->PageLocation, 0);
     if (pfn->u2.Blink != MI_LIST_END)
         MI_PFN_ELEMENT(pfn->u2.Blink)->u1.Flink = pfn->u1.Flink;
     else
@@ -185,7 +188,7 @@ static void MiFreeActive(PFN_NUMBER Page, BOOLEAN UpdateTree)
     BOOLEAN low = MiNoLowMemory && Page < (MM_4GB >> PAGE_SHIFT);
 
     if (pfn->PageLocation != ActiveAndValid || (pfn->Flags & MI_PFN_LOCKED))
-        KeBugCheckEx(PFN_LIST_CORRUPT, 0x99, Page, pfn->PageLocation, pfn->Flags);
+        KeBugCheckEx(PFN_LIST_CORRUPT, MI_PFN_CORRUPT_PTE_OR_PFN, Page, pfn->PageLocation, 0);
     pfn->ReferenceCount = 0;
     pfn->u2.ShareCount = 0;
     pfn->PteAddress = NULL;
@@ -213,7 +216,8 @@ VOID MiRemovePageRun(PFN_NUMBER Start, PFN_NUMBER Count, UCHAR CacheAttribute)
 {
     for (PFN_NUMBER p = Start; p < Start + Count; p++) {
         if (MI_PFN_ELEMENT(p)->PageLocation > FreePageList)
-            KeBugCheckEx(PFN_LIST_CORRUPT, 0x99, p, MI_PFN_ELEMENT(p)->PageLocation, 0);
+            KeBugCheckEx(PFN_LIST_CORRUPT, MI_PFN_CORRUPT_PTE_OR_PFN, p,
+                         MI_PFN_ELEMENT(p)->PageLocation, 0);
         MiUnlinkPage(p, FALSE);
         MiInitializePfnForActivePage(p, NULL, CacheAttribute);
     }
@@ -233,7 +237,7 @@ VOID MiFreeZeroedActivePage(PFN_NUMBER Page)
     PMMPFN pfn = MI_PFN_ELEMENT(Page);
 
     if (pfn->PageLocation != ActiveAndValid || (pfn->Flags & MI_PFN_LOCKED))
-        KeBugCheckEx(PFN_LIST_CORRUPT, 0x99, Page, pfn->PageLocation, pfn->Flags);
+        KeBugCheckEx(PFN_LIST_CORRUPT, MI_PFN_CORRUPT_PTE_OR_PFN, Page, pfn->PageLocation, 0);
     if (MiNoLowMemory && Page < (MM_4GB >> PAGE_SHIFT)) {
         MiFreeActivePage(Page);             /* low pages have a list of their own */
         return;

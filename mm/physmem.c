@@ -7,6 +7,7 @@
  * and burnmemory= left it, in ascending order, never overlapping.
  */
 #include "mm_internal.h"
+#include "../kernel/ke_internal.h"       /* KI_CHECK_IRQL_*: the IRQL rules */
 
 #define MI_PHYSICAL_RANGES_TAG 'hPmM'
 
@@ -16,8 +17,8 @@ PPHYSICAL_MEMORY_RANGE MmGetPhysicalMemoryRanges(VOID)
     KIRQL irql = KeGetCurrentIrql();
 
     if (irql > PASSIVE_LEVEL)
-        KeBugCheckEx(IRQL_NOT_LESS_OR_EQUAL, (ULONG_PTR)MmGetPhysicalMemoryRanges, irql,
-                     PASSIVE_LEVEL, (ULONG_PTR)__builtin_return_address(0));
+        KiIrqlViolation(IRQL_NOT_LESS_OR_EQUAL, MmGetPhysicalMemoryRanges, irql, PASSIVE_LEVEL,
+                        __builtin_return_address(0));
     ranges = ExAllocatePoolWithTag(NonPagedPoolNx,
                                    (MiPhysicalRunCount + 1) * sizeof(PHYSICAL_MEMORY_RANGE),
                                    MI_PHYSICAL_RANGES_TAG);

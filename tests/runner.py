@@ -78,6 +78,11 @@ EXTRA_BOOTS = {
     "bios-6g-nolowmem": ("bios-6g", MM_SUITES, "nolowmem"),
 }
 BUGCHECK_CONFIG = "bios-128m"
+# Boots boot/entry.asm must refuse: name -> (QEMU -cpu without a feature, its message).
+CPU_CHECK_BOOTS = {
+    "cpucheck-no-cx16": ("qemu64,+nx,+pdpe1gb,-cx16", "no CMPXCHG16B"),
+}
+QEMU_CPU = "qemu64,+nx,+pdpe1gb"
 TIMEOUT = {"bios": 120, "uefi": 300}
 BOOT_BANNER = "Mica x86-64 teaching kernel"
 READY = "Mica ready"
@@ -157,9 +162,11 @@ def make_iso(cmdline):
 class Boot:
     """One QEMU run: its serial output, exit status and timing."""
 
-    def __init__(self, name, config, cmdline, extra_args=()):
+    def __init__(self, name, config, cmdline, extra_args=(), cpu=QEMU_CPU, stop_on=()):
         self.name, self.config, self.cmdline = name, config, cmdline
         self.extra_args = list(extra_args)
+        self.cpu = cpu
+        self.stop_on = list(stop_on)        # kill QEMU at the first line containing one
         self.lines = []
         self.status = None
         self.timed_out = False
@@ -171,7 +178,7 @@ class Boot:
         fw = self.config["firmware"]
         serial_log = os.path.join(LOGS, self.name + ".serial.log")
         qemu_log = os.path.join(LOGS, self.name + ".qemu.log")
-        args = ["qemu-system-x86_64", "-cpu", "qemu64,+nx,+pdpe1gb", "-accel", accel(),
+        args = ["qemu-system-x86_64", "-cpu", self.cpu, "-accel", accel(),
                 "-m", self.config["mem"], "-cdrom", iso, "-display", "none",
                 "-monitor", "none", "-serial", "stdio", "-no-reboot",
                 "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
@@ -200,6 +207,8 @@ class Boot:
                 self.lines.append(line)
                 if self.ready_ms is None and line.startswith(READY):
                     self.ready_ms = (time.monotonic() - start) * 1000.0
+                if any(s in line for s in self.stop_on):
+                    proc.kill()
         self.status = proc.wait()
         timer.cancel()
         self.seconds = time.monotonic() - start
@@ -377,6 +386,37 @@ def extra_pattern(suites, pattern):
     return pattern
 
 
+def judge_cpu_check(boot, message):
+    """The 32-bit entry printed its refusal and the kernel never started."""
+    why = []
+    if not any(message in l for l in boot.lines):
+        why.append("no '%s' message" % message)
+    if any(BOOT_BANNER in l for l in boot.lines):
+        why.append("the kernel started")
+    if boot.timed_out:
+        why.append("timed out")
+    return why
+
+
+def run_cpu_checks(opts, failures):
+    cfg = TEST_CONFIGS.get(BUGCHECK_CONFIG, next(iter(TEST_CONFIGS.values())))
+    boots = [Boot(name, cfg, "test=boot.*", cpu=cpu, stop_on=[message, BOOT_BANNER])
+             for name, (cpu, message) in CPU_CHECK_BOOTS.items()]
+    run_parallel(boots, opts.jobs)
+    p = f = 0
+    for b, (cpu, message) in zip(boots, CPU_CHECK_BOOTS.values()):
+        why = judge_cpu_check(b, message)
+        if why:
+            f += 1
+            failures.append("%s (-cpu %s): %s\n%s" % (b.name, cpu, "; ".join(why), b.tail()))
+            print("not ok - %s: %s" % (b.name, "; ".join(why)))
+        else:
+            p += 1
+            print("ok - %s (refused, %.1f s)" % (b.name, b.seconds))
+    print("cpucheck: %d passed, %d failed" % (p, f))
+    return p, f
+
+
 def cmd_test(opts):
     os.makedirs(LOGS, exist_ok=True)
     total = [0, 0, 0]       # passed, failed, skipped
@@ -444,6 +484,10 @@ def cmd_test(opts):
             if p or f:
                 print("%s: %d passed, %d failed" % (kind, p, f))
                 add((p, f, 0))
+
+    if opts.pattern in ("all", "*") or opts.pattern.startswith("cpucheck"):
+        p, f = run_cpu_checks(opts, failures)
+        add((p, f, 0))
 
     if not opts.no_gdb:
         add(run_gdb())

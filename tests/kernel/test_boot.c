@@ -7,6 +7,7 @@
  * kernel's own symbol table must name its functions.
  */
 #include "../../kernel/ke_internal.h"
+#include "../../mm/mm.h"
 #include "../ktest.h"
 
 extern char KiBootImageStart[];
@@ -88,4 +89,45 @@ KTEST(boot, interrupt_stacks_distinct)
 
     __asm__ __volatile__("mov %%rsp, %0" : "=r"(rsp));
     KEXPECT_STREQ(KiDescribeStack(rsp), "boot stack");
+}
+
+/*
+ * The early page tables (boot/entry.asm) map the first 2 MiB with 4 KiB
+ * pages: that range mixes memory types (RAM, the VGA hole at 0xA0000, the
+ * BIOS ROM), and the SDM leaves a large page over several MTRR types
+ * undefined. The VGA hole is also marked uncached in the PTEs themselves.
+ * The tables are still in memory after Mm replaced them; read them back.
+ */
+extern char KiBootPageDirectory[];
+
+#define KTB_PTE_PRESENT 0x001ULL
+#define KTB_PTE_PWT     0x008ULL
+#define KTB_PTE_PCD     0x010ULL
+#define KTB_PTE_PS      0x080ULL
+#define KTB_FRAME_MASK  0x000FFFFFFFFFF000ULL
+
+KTEST(boot, early_tables_map_first_2mib_with_4k_pages)
+{
+    PHYSICAL_ADDRESS pa = {.QuadPart = (LONGLONG)(ULONG_PTR)KiBootPageDirectory};
+    PULONG64 pd = MmMapIoSpace(pa, PAGE_SIZE, MmCached), pt;
+    ULONG wrong = 0;
+
+    KASSERT_TRUE(pd != NULL);
+    KEXPECT_TRUE(pd[0] & KTB_PTE_PRESENT);
+    KEXPECT_FALSE(pd[0] & KTB_PTE_PS);
+    KEXPECT_TRUE(pd[1] & KTB_PTE_PS);          /* the rest stays 2 MiB pages */
+    if ((pd[0] & KTB_PTE_PS) == 0) {
+        pa.QuadPart = (LONGLONG)(pd[0] & KTB_FRAME_MASK);
+        pt = MmMapIoSpace(pa, PAGE_SIZE, MmCached);
+        KASSERT_TRUE(pt != NULL);
+        for (ULONG i = 0; i < 512; i++) {
+            ULONG64 pa4k = (ULONG64)i << PAGE_SHIFT;
+            BOOLEAN vga = pa4k >= 0xA0000 && pa4k < 0xC0000;
+            wrong += (pt[i] & KTB_FRAME_MASK) != pa4k || !(pt[i] & KTB_PTE_PRESENT) ||
+                     !!(pt[i] & KTB_PTE_PCD) != vga || !!(pt[i] & KTB_PTE_PWT) != vga;
+        }
+        KEXPECT_EQ(wrong, 0);
+        MmUnmapIoSpace(pt, PAGE_SIZE);
+    }
+    MmUnmapIoSpace(pd, PAGE_SIZE);
 }

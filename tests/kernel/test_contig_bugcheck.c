@@ -88,12 +88,13 @@ KTEST_BUGCHECK(contig_bugcheck, free_kernel_data, BAD_POOL_CALLER)
     MmFreeContiguousMemory(page);
 }
 
-/* Above DISPATCH_LEVEL: IRQL_NOT_LESS_OR_EQUAL (P2 = the IRQL, P4 = the caller). */
+/* Above DISPATCH_LEVEL: IRQL_NOT_LESS_OR_EQUAL (routine, IRQL, highest allowed, caller). */
 KTEST_BUGCHECK(contig_bugcheck, allocate_above_dispatch, IRQL_NOT_LESS_OR_EQUAL)
 {
     KIRQL old;
 
-    KtestExpectBugCheck(IRQL_NOT_LESS_OR_EQUAL, 0, DISPATCH_LEVEL + 1, 0, KTEST_ANY);
+    KtestExpectBugCheck(IRQL_NOT_LESS_OR_EQUAL, (ULONG64)MmAllocateContiguousMemory,
+                        DISPATCH_LEVEL + 1, DISPATCH_LEVEL, KTEST_ANY);
     KeRaiseIrql(DISPATCH_LEVEL + 1, &old);
     Allocate(PAGE_SIZE);
 }

@@ -253,7 +253,8 @@ KTEST_BUGCHECK(dispatcher_bugcheck, fast_mutex_at_dispatch, IRQL_NOT_LESS_OR_EQU
 
     ExInitializeFastMutex(&f);
     KeRaiseIrql(DISPATCH_LEVEL, &old);
-    KtestExpectBugCheck(IRQL_NOT_LESS_OR_EQUAL, (ULONG64)&f, DISPATCH_LEVEL, 0, KTEST_ANY);
+    KtestExpectBugCheck(IRQL_NOT_LESS_OR_EQUAL, (ULONG64)ExAcquireFastMutex, DISPATCH_LEVEL,
+                        APC_LEVEL, KTEST_ANY);
     ExAcquireFastMutex(&f);
 }
 

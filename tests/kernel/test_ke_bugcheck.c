@@ -6,7 +6,9 @@
 
 KTEST_BUGCHECK(ke_bugcheck, lower_irql_to_higher, IRQL_NOT_LESS_OR_EQUAL)
 {
-    KtestExpectBugCheck(IRQL_NOT_LESS_OR_EQUAL, 0, PASSIVE_LEVEL, DISPATCH_LEVEL, 0);
+    /* (routine, the IRQL asked for, the highest allowed = the current one, caller) */
+    KtestExpectBugCheck(IRQL_NOT_LESS_OR_EQUAL, (ULONG64)KeLowerIrql, DISPATCH_LEVEL, PASSIVE_LEVEL,
+                        KTEST_ANY);
     KeLowerIrql(DISPATCH_LEVEL);
 }
 
@@ -15,7 +17,9 @@ KTEST_BUGCHECK(ke_bugcheck, raise_irql_to_lower, IRQL_NOT_GREATER_OR_EQUAL)
     KIRQL old;
 
     KeRaiseIrql(DISPATCH_LEVEL, &old);
-    KtestExpectBugCheck(IRQL_NOT_GREATER_OR_EQUAL, DISPATCH_LEVEL, APC_LEVEL, 0, 1);
+    /* (routine, the IRQL asked for, the lowest allowed = the current one, caller) */
+    KtestExpectBugCheck(IRQL_NOT_GREATER_OR_EQUAL, (ULONG64)KeRaiseIrql, APC_LEVEL, DISPATCH_LEVEL,
+                        KTEST_ANY);
     KeRaiseIrql(APC_LEVEL, &old);
 }
 
@@ -27,7 +31,8 @@ KTEST_BUGCHECK(ke_bugcheck, wait_at_dispatch_level, IRQL_NOT_LESS_OR_EQUAL)
 
     KeInitializeEvent(&event, NotificationEvent, FALSE);
     KeRaiseIrql(DISPATCH_LEVEL, &old);
-    KtestExpectBugCheck(IRQL_NOT_LESS_OR_EQUAL, (ULONG64)&event, DISPATCH_LEVEL, 0, KTEST_ANY);
+    KtestExpectBugCheck(IRQL_NOT_LESS_OR_EQUAL, (ULONG64)KeWaitForMultipleObjects, DISPATCH_LEVEL,
+                        APC_LEVEL, KTEST_ANY);
     KeWaitForSingleObject(&event, Executive, KernelMode, FALSE, &timeout);
 }
 
@@ -42,8 +47,8 @@ KTEST_BUGCHECK(ke_bugcheck, passive_routine_at_dispatch, IRQL_NOT_LESS_OR_EQUAL)
     KIRQL old;
 
     KeRaiseIrql(DISPATCH_LEVEL, &old);
-    KtestExpectBugCheck(IRQL_NOT_LESS_OR_EQUAL, (ULONG64)PsCreateSystemThread, DISPATCH_LEVEL, 0,
-                        KTEST_ANY);
+    KtestExpectBugCheck(IRQL_NOT_LESS_OR_EQUAL, (ULONG64)PsCreateSystemThread, DISPATCH_LEVEL,
+                        APC_LEVEL, KTEST_ANY);
     PsCreateSystemThread(&h, 0, NULL, NULL, NULL, Nothing, NULL);
 }
 
@@ -54,6 +59,7 @@ KTEST_BUGCHECK(ke_bugcheck, release_spin_lock_not_held, SPIN_LOCK_NOT_OWNED)
 
     KeInitializeSpinLock(&lock);
     KeRaiseIrql(DISPATCH_LEVEL, &old);
+    /* Learn gives no parameters; Mica's: (lock, lock word: 0 = free, 0, caller). */
     KtestExpectBugCheck(SPIN_LOCK_NOT_OWNED, (ULONG64)&lock, 0, 0, KTEST_ANY);
     KeReleaseSpinLock(&lock, old);
 }
@@ -78,6 +84,7 @@ KTEST_BUGCHECK(ke_bugcheck, set_event_above_dispatch, IRQL_NOT_LESS_OR_EQUAL)
 
     KeInitializeEvent(&event, NotificationEvent, FALSE);
     KeRaiseIrql(HIGH_LEVEL, &old);
-    KtestExpectBugCheck(IRQL_NOT_LESS_OR_EQUAL, (ULONG64)KeSetEvent, HIGH_LEVEL, 0, KTEST_ANY);
+    KtestExpectBugCheck(IRQL_NOT_LESS_OR_EQUAL, (ULONG64)KeSetEvent, HIGH_LEVEL, DISPATCH_LEVEL,
+                        KTEST_ANY);
     KeSetEvent(&event, 0, FALSE);
 }

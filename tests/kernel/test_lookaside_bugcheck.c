@@ -2,8 +2,8 @@
  * test_lookaside_bugcheck.c - lookaside misuse ends in a bug check.
  *
  * A call above the list's IRQL limit (DISPATCH_LEVEL for nonpaged lists,
- * APC_LEVEL for paged ones) is IRQL_NOT_LESS_OR_EQUAL (routine, IRQL, 0,
- * caller), as every Mica routine. A list head that is not resident
+ * APC_LEVEL for paged ones) is IRQL_NOT_LESS_OR_EQUAL (routine, IRQL, the
+ * highest IRQL allowed, caller), as every Mica routine (ke_internal.h). A list head that is not resident
  * nonpaged memory or not 16-byte aligned is BAD_POOL_CALLER (0xA0 or 0xA1,
  * list, initializing routine, caller): the depth scan reads every head at
  * DISPATCH_LEVEL, so a pageable head would fault there much later.
@@ -23,7 +23,7 @@ KTEST_BUGCHECK(lookaside_bugcheck, npaged_allocate_above_dispatch, IRQL_NOT_LESS
     ExInitializeNPagedLookasideList(&list, NULL, NULL, 0, TEST_SIZE, TEST_TAG, 0);
     KeRaiseIrql(HIGH_LEVEL, &old);
     KtestExpectBugCheck(IRQL_NOT_LESS_OR_EQUAL, (ULONG64)ExAllocateFromNPagedLookasideList,
-                        HIGH_LEVEL, 0, KTEST_ANY);
+                        HIGH_LEVEL, DISPATCH_LEVEL, KTEST_ANY);
     ExAllocateFromNPagedLookasideList(&list);
 }
 
@@ -35,7 +35,7 @@ KTEST_BUGCHECK(lookaside_bugcheck, paged_allocate_at_dispatch, IRQL_NOT_LESS_OR_
     ExInitializePagedLookasideList(&list, NULL, NULL, 0, TEST_SIZE, TEST_TAG, 0);
     KeRaiseIrql(DISPATCH_LEVEL, &old);
     KtestExpectBugCheck(IRQL_NOT_LESS_OR_EQUAL, (ULONG64)ExAllocateFromPagedLookasideList,
-                        DISPATCH_LEVEL, 0, KTEST_ANY);
+                        DISPATCH_LEVEL, APC_LEVEL, KTEST_ANY);
     ExAllocateFromPagedLookasideList(&list);
 }
 
@@ -50,7 +50,7 @@ KTEST_BUGCHECK(lookaside_bugcheck, paged_free_at_dispatch, IRQL_NOT_LESS_OR_EQUA
     KASSERT_NE(p, NULL);
     KeRaiseIrql(DISPATCH_LEVEL, &old);
     KtestExpectBugCheck(IRQL_NOT_LESS_OR_EQUAL, (ULONG64)ExFreeToPagedLookasideList,
-                        DISPATCH_LEVEL, 0, KTEST_ANY);
+                        DISPATCH_LEVEL, APC_LEVEL, KTEST_ANY);
     ExFreeToPagedLookasideList(&list, p);
 }
 
@@ -64,7 +64,7 @@ KTEST_BUGCHECK(lookaside_bugcheck, ex_paged_allocate_at_dispatch, IRQL_NOT_LESS_
                STATUS_SUCCESS);
     KeRaiseIrql(DISPATCH_LEVEL, &old);
     KtestExpectBugCheck(IRQL_NOT_LESS_OR_EQUAL, (ULONG64)ExAllocateFromLookasideListEx,
-                        DISPATCH_LEVEL, 0, KTEST_ANY);
+                        DISPATCH_LEVEL, APC_LEVEL, KTEST_ANY);
     ExAllocateFromLookasideListEx(&list);
 }
 

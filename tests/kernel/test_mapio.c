@@ -386,3 +386,57 @@ KTEST(paging, unmap_flushes_stale_translations)
     MiUnmapPageInHyperSpace((PVOID)va2, irql);
 }
 
+
+/* ---- RAM: one cache type per page ------------------------------------------------------------ */
+
+#define KTP_MAPIO_TAG 'oiMT'
+
+/*
+ * A RAM page in use keeps the cache type it was mapped with (its PFN's
+ * CacheAttribute). A second mapping of another type would alias it: a
+ * write-back line and an uncached access to the same bytes, which the SDM
+ * leaves undefined. NT refuses such a mapping; MmMapIoSpace returns NULL.
+ */
+KTEST(paging, map_io_space_refuses_cache_type_alias_of_ram)
+{
+    PHYSICAL_ADDRESS low = {.QuadPart = 0}, high = {.QuadPart = -1}, pa, qa, two;
+    PFN_NUMBER ptes = MiFreeSystemPteCount();
+    PULONG64 pool = ExAllocatePoolWithTag(NonPagedPoolNx, PAGE_SIZE, KTP_MAPIO_TAG);
+    PULONG64 uc, va;
+
+    KASSERT_TRUE(pool != NULL);
+    pool[0] = 0x1234;
+    pa = MmGetPhysicalAddress(pool);
+    /* Pool is cached: another cached view is fine, an uncached one is not. */
+    KEXPECT_TRUE(MmMapIoSpace(pa, PAGE_SIZE, MmNonCached) == NULL);
+    KEXPECT_TRUE(MmMapIoSpace(pa, PAGE_SIZE, MmWriteCombined) == NULL);
+    KEXPECT_TRUE(MmMapIoSpaceEx(pa, PAGE_SIZE, PAGE_READWRITE | PAGE_NOCACHE) == NULL);
+    va = MmMapIoSpace(pa, PAGE_SIZE, MmCached);
+    KEXPECT_TRUE(va != NULL);
+    if (va != NULL) {
+        KEXPECT_EQ(va[0], 0x1234);
+        MmUnmapIoSpace(va, PAGE_SIZE);
+    }
+
+    /* Non-cached contiguous memory: the other way round. */
+    uc = MmAllocateContiguousMemorySpecifyCache(PAGE_SIZE, low, high, low, MmNonCached);
+    KASSERT_TRUE(uc != NULL);
+    qa = MmGetPhysicalAddress(uc);
+    KEXPECT_TRUE(MmMapIoSpace(qa, PAGE_SIZE, MmCached) == NULL);
+    va = MmMapIoSpace(qa, PAGE_SIZE, MmNonCached);
+    KEXPECT_TRUE(va != NULL);
+    if (va != NULL)
+        MmUnmapIoSpace(va, PAGE_SIZE);
+
+    /* One conflicting page in a range refuses the whole range. */
+    if ((ULONG64)qa.QuadPart >= PAGE_SIZE && MiIsPfnRam((qa.QuadPart >> PAGE_SHIFT) - 1)) {
+        two.QuadPart = qa.QuadPart - PAGE_SIZE;
+        va = MmMapIoSpace(two, 2 * PAGE_SIZE, MmCached);
+        KEXPECT_TRUE(va == NULL);
+        if (va != NULL)
+            MmUnmapIoSpace(va, 2 * PAGE_SIZE);
+    }
+    MmFreeContiguousMemory(uc);
+    ExFreePoolWithTag(pool, KTP_MAPIO_TAG);
+    KEXPECT_EQ(MiFreeSystemPteCount(), ptes);
+}

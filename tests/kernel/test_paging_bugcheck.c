@@ -213,9 +213,12 @@ KTEST_BUGCHECK(paging, hyperspace_slot_mapped_twice, MEMORY_MANAGEMENT)
     PFN_NUMBER second = MmGetPhysicalAddress((PVOID)KtpReadOnlyData).QuadPart >> PAGE_SHIFT;
     KIRQL irql, irql2;
     PVOID va = MiMapPageInHyperSpace(first, &irql);
+    ULONG64 pte = MiGetPteAddress(va)->Long;
 
-    /* hyperspace.c: the slot is still in use (0x3451, address, PTE, new page). */
-    KtestExpectBugCheck(MEMORY_MANAGEMENT, 0x3451, (ULONG64)va, KTEST_ANY, second);
+    /* hyperspace.c: the slot's PTE is not free: Learn's "corrupted PTE" (0x41792,
+     * PTE address, low and high halves of the PTE). */
+    KtestExpectBugCheck(MEMORY_MANAGEMENT, 0x41792, (ULONG64)MiGetPteAddress(va), (ULONG)pte,
+                        pte >> 32);
     (void)MiMapPageInHyperSpace(second, &irql2);
 }
 
@@ -229,4 +232,26 @@ KTEST_BUGCHECK(paging, release_large_system_pte_run_twice, SYSTEM_PTE_MISUSE)
     MiReleaseSystemPtes(pte, MI_SYSPTE_CACHED_SIZES + 1, SystemPteSpace);
     KtestExpectBugCheck(SYSTEM_PTE_MISUSE, 0x101, (ULONG64)pte, MI_SYSPTE_CACHED_SIZES + 1, 0);
     MiReleaseSystemPtes(pte, MI_SYSPTE_CACHED_SIZES + 1, SystemPteSpace);
+}
+
+/* PFN_LIST_CORRUPT 0x99: (0x99, PFN, page state, 0) - Learn's parameter 4 is 0. */
+KTEST_BUGCHECK(paging, free_locked_page, PFN_LIST_CORRUPT)
+{
+    PFN_NUMBER page = MmGetPhysicalAddress(KtpRetInData).QuadPart >> PAGE_SHIFT;
+    KIRQL irql;
+
+    /* A kernel-image page: active and locked for ever. */
+    if (MI_PFN_ELEMENT(page)->PageLocation != ActiveAndValid ||
+        !(MI_PFN_ELEMENT(page)->Flags & MI_PFN_LOCKED))
+        return;
+    KeAcquireSpinLock(&MmPfnLock, &irql);
+    KtestExpectBugCheck(PFN_LIST_CORRUPT, 0x99, page, ActiveAndValid, 0);
+    MiFreeActivePage(page);
+}
+
+/* The boot allocator is for phase 0 only: MEMORY_MANAGEMENT with Mica's own 0x4150. */
+KTEST_BUGCHECK(paging, boot_allocator_after_phase0, MEMORY_MANAGEMENT)
+{
+    KtestExpectBugCheck(MEMORY_MANAGEMENT, 0x4150, 1, 0, 0);
+    MiBootAllocatePages(1, FALSE);
 }

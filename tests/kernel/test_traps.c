@@ -9,6 +9,7 @@
  * registers, stack) - the serial logs in build/test-logs show it.
  */
 #include "../../kernel/ke_internal.h"
+#include "../../mm/mm.h"
 #include "../ktest.h"
 
 /* An address the early tables do not map: canonical, far above 4 GiB. */
@@ -79,4 +80,112 @@ KTEST_BUGCHECK(trap, double_fault_on_ist, UNEXPECTED_KERNEL_MODE_TRAP)
     __asm__ __volatile__("mov %0, %%rsp\n\t"
                          "push %%rax"
                          : : "r"(KTEST_UNMAPPED_VA + 0x800) : "memory");
+}
+
+/* ---- page faults: interrupts on, preemptible, one frame per thread ------------------------ */
+
+/*
+ * NT services a page fault with interrupts enabled when the faulting code
+ * had them enabled, so the clock keeps ticking and the fault can be
+ * preempted (the page-file path waits). A fault taken with interrupts
+ * disabled cannot be allowed to wait: on a page that is not present it is
+ * IRQL_NOT_LESS_OR_EQUAL, as at DISPATCH_LEVEL, with 0xFF in parameter 2
+ * (no IRQL is low enough with interrupts off).
+ */
+#define KTP_TAG 'ptrT'
+
+KTEST_BUGCHECK(trap, paged_pool_fault_with_interrupts_off, IRQL_NOT_LESS_OR_EQUAL)
+{
+    volatile UCHAR *p = ExAllocatePoolWithTag(PagedPool, PAGE_SIZE, KTP_TAG);
+
+    if (p == NULL)
+        return;
+    _disable();
+    /* (address, 0xFF: interrupts off, 0 = read, the instruction) */
+    KtestExpectBugCheck(IRQL_NOT_LESS_OR_EQUAL, (ULONG64)p, 0xFF, 0, KTEST_ANY);
+    (void)p[0];
+}
+
+/*
+ * Thread A touches fresh paged-pool pages (each a demand-zero fault, most
+ * of it spent zeroing under the PFN lock) while thread B, at the same
+ * priority, gets the processor at every other quantum end. Interrupts are
+ * on during the faults, so A is often preempted in the middle of one:
+ * KiGetTrapFrame(A) is A's #PF frame when B runs. B itself is inside no
+ * trap, so a bug check on B must not report A's frame.
+ */
+#define KTP_PAGES 64
+#define KTP_SWITCHES_WANTED 8
+
+static PKTHREAD KtpThreadA;
+static volatile BOOLEAN KtpStop;
+static volatile ULONG KtpSwitchIns, KtpAMidFault, KtpWrongFrame;
+
+static VOID KtpWatcher(PVOID Context)
+{
+    PKTHREAD self = KeGetCurrentThread();
+    ULONG64 seen = self->ContextSwitches;
+
+    UNREFERENCED_PARAMETER(Context);
+    while (!KtpStop) {
+        ULONG64 now = *(volatile ULONG64 *)&self->ContextSwitches;
+        if (now == seen)
+            continue;                   /* still the same turn on the processor */
+        seen = now;
+        KtpSwitchIns++;
+        if (KiGetTrapFrame(KtpThreadA) != NULL)
+            KtpAMidFault++;
+        if (KiGetTrapFrame(self) != NULL)
+            KtpWrongFrame++;
+    }
+}
+
+KTEST(trap, page_fault_is_preemptible_and_frames_are_per_thread)
+{
+    HANDLE handle;
+    PVOID thread;
+    ULONGLONG deadline = KeQueryInterruptTime() + 30ULL * 1000 * 10000;   /* 30 s at most */
+    ULONG rounds = 0;
+
+    KtpThreadA = KeGetCurrentThread();
+    KtpStop = FALSE;
+    KtpSwitchIns = KtpAMidFault = KtpWrongFrame = 0;
+    KASSERT_EQ(PsCreateSystemThread(&handle, 0, NULL, NULL, NULL, KtpWatcher, NULL),
+               STATUS_SUCCESS);
+    while ((KtpAMidFault < KTP_SWITCHES_WANTED || KtpSwitchIns < KTP_SWITCHES_WANTED) &&
+           KeQueryInterruptTime() < deadline) {
+        volatile UCHAR *p = ExAllocatePoolWithTag(PagedPool, KTP_PAGES * PAGE_SIZE, KTP_TAG);
+        if (p == NULL)
+            break;
+        for (ULONG i = 0; i < KTP_PAGES; i++)
+            (void)p[i * PAGE_SIZE];     /* first touch: a demand-zero fault */
+        ExFreePoolWithTag((PVOID)p, KTP_TAG);
+        rounds++;
+    }
+    KtpStop = TRUE;
+    KASSERT_EQ(ObReferenceObjectByHandle(handle, 0, NULL, KernelMode, &thread, NULL),
+               STATUS_SUCCESS);
+    KeWaitForSingleObject(thread, Executive, KernelMode, FALSE, NULL);
+    ObDereferenceObject(thread);
+    ZwClose(handle);
+    KtestPrint("# %u rounds of %u faults; watcher switched in %u times, %u with A mid-fault\n",
+               rounds, KTP_PAGES, KtpSwitchIns, KtpAMidFault);
+    KEXPECT_GE(KtpAMidFault, KTP_SWITCHES_WANTED);
+    KEXPECT_EQ(KtpWrongFrame, 0);
+    KEXPECT_EQ(KiGetTrapFrame(KeGetCurrentThread()), NULL);
+}
+
+/*
+ * Before Mm is up, trap.c reports page faults itself. A protection fault on
+ * a present page is 0x50 with parameter 4 = 0: Learn's types 3 (wrong
+ * session) and 4 (non-canonical) do not apply. (The test pretends Mm is
+ * not up yet and writes to the read-only kernel data.)
+ */
+static const ULONG64 KtpConstant = 0x5A5A5A5A;
+
+KTEST_BUGCHECK(trap, protection_fault_before_mm, PAGE_FAULT_IN_NONPAGED_AREA)
+{
+    KtestExpectBugCheck(PAGE_FAULT_IN_NONPAGED_AREA, (ULONG64)&KtpConstant, 2, KTEST_ANY, 0);
+    KiMmInitialized = FALSE;
+    *(volatile ULONG64 *)&KtpConstant = 1;
 }

@@ -768,3 +768,133 @@ KTEST(multiboot, acpi_rsdp_too_short)
     MbTagEnd();
     KEXPECT_EQ(MbParse(MbFinish()), STATUS_INVALID_PARAMETER);
 }
+
+/* ---- overlapping memory maps --------------------------------------------------------------- */
+
+/* Ranges sorted by base, none empty, none overlapping the next. */
+static BOOLEAN MbRangesDisjoint(void)
+{
+    for (ULONG i = 0; i < MbBlock.RangeCount; i++) {
+        if (MbBlock.Ranges[i].Length == 0)
+            return FALSE;
+        if (i > 0 && MbBlock.Ranges[i - 1].Base + MbBlock.Ranges[i - 1].Length >
+                         MbBlock.Ranges[i].Base)
+            return FALSE;
+    }
+    return TRUE;
+}
+
+/* The type the loader block gives Address, 0 if no range covers it. */
+static ULONG MbTypeAt(ULONG64 Address)
+{
+    for (ULONG i = 0; i < MbBlock.RangeCount; i++)
+        if (Address >= MbBlock.Ranges[i].Base &&
+            Address - MbBlock.Ranges[i].Base < MbBlock.Ranges[i].Length)
+            return MbBlock.Ranges[i].Type;
+    return 0;
+}
+
+/*
+ * Buggy firmware reports overlapping usable ranges; taken as they are, the
+ * pages in both would go on the free list twice. The parser hands Mm a map
+ * where no two ranges overlap, each byte keeping the most restrictive type
+ * any entry gave it (usable RAM loses to everything).
+ */
+KTEST(multiboot, overlapping_usable_ranges_merged)
+{
+    MbBegin();
+    MbMmapBegin(24);
+    MbMmapEntry(0x100000, 0x400000, 1);         /* 1-5 MiB */
+    MbMmapEntry(0x300000, 0x400000, 1);         /* 3-7 MiB: overlaps */
+    MbMmapEntry(0x200000, 0x100000, 1);         /* inside both */
+    MbMmapEntry(0x100000, 0x400000, 1);         /* the first again */
+    MbTagEnd();
+    KASSERT_EQ(MbParse(MbFinish()), STATUS_SUCCESS);
+    KEXPECT_TRUE(MbRangesDisjoint());
+    KASSERT_EQ(MbBlock.RangeCount, 1);
+    KEXPECT_EQ(MbBlock.Ranges[0].Base, 0x100000);
+    KEXPECT_EQ(MbBlock.Ranges[0].Length, 0x600000);
+    KEXPECT_EQ(MbBlock.Ranges[0].Type, LoaderFree);
+}
+
+KTEST(multiboot, reserved_wins_over_usable_overlap)
+{
+    MbBegin();
+    MbMmapBegin(24);
+    MbMmapEntry(0x100000, 0x700000, 1);         /* 1-8 MiB usable */
+    MbMmapEntry(0x400000, 0x100000, 2);         /* 4-5 MiB reserved inside it */
+    MbMmapEntry(0x780000, 0x100000, 3);         /* 7.5-8.5 MiB ACPI, across its end */
+    MbTagEnd();
+    KASSERT_EQ(MbParse(MbFinish()), STATUS_SUCCESS);
+    KEXPECT_TRUE(MbRangesDisjoint());
+    KASSERT_EQ(MbBlock.RangeCount, 4);
+    KEXPECT_EQ(MbBlock.Ranges[0].Base, 0x100000);
+    KEXPECT_EQ(MbBlock.Ranges[0].Length, 0x300000);
+    KEXPECT_EQ(MbBlock.Ranges[0].Type, LoaderFree);
+    KEXPECT_EQ(MbBlock.Ranges[1].Base, 0x400000);
+    KEXPECT_EQ(MbBlock.Ranges[1].Length, 0x100000);
+    KEXPECT_EQ(MbBlock.Ranges[1].Type, LoaderReserved);
+    KEXPECT_EQ(MbBlock.Ranges[2].Base, 0x500000);
+    KEXPECT_EQ(MbBlock.Ranges[2].Length, 0x280000);
+    KEXPECT_EQ(MbBlock.Ranges[2].Type, LoaderFree);
+    KEXPECT_EQ(MbBlock.Ranges[3].Base, 0x780000);
+    KEXPECT_EQ(MbBlock.Ranges[3].Length, 0x100000);
+    KEXPECT_EQ(MbBlock.Ranges[3].Type, LoaderAcpiReclaim);
+}
+
+/* A length that runs past the end of the address space ends there. */
+KTEST(multiboot, overlapping_range_to_end_of_address_space)
+{
+    MbBegin();
+    MbMmapBegin(24);
+    MbMmapEntry(0xFFFFFFFFFFF00000ULL, 0x200000, 2);
+    MbMmapEntry(0xFFFFFFFFFFE00000ULL, 0x180000, 1);
+    MbTagEnd();
+    KASSERT_EQ(MbParse(MbFinish()), STATUS_SUCCESS);
+    KEXPECT_TRUE(MbRangesDisjoint());
+    KEXPECT_EQ(MbTypeAt(0xFFFFFFFFFFE00000ULL), LoaderFree);
+    KEXPECT_EQ(MbTypeAt(0xFFFFFFFFFFEFFFFFULL), LoaderFree);
+    KEXPECT_EQ(MbTypeAt(0xFFFFFFFFFFF00000ULL), LoaderReserved);
+    KEXPECT_EQ(MbTypeAt(0xFFFFFFFFFFFFF000ULL), LoaderReserved);
+}
+
+/*
+ * Random overlapping maps on a 64 KiB grid, checked point by point against
+ * the rule: a byte is usable only if some entry says usable and none says
+ * anything else; otherwise it has the largest type any entry gives it.
+ */
+KTEST(multiboot, random_overlapping_maps_follow_the_rule)
+{
+    enum { MAPS = 200, ENTRIES = 24, GRID = 0x10000, CELLS = 64 };
+    ULONG64 seed = 0x9E3779B97F4A7C15ULL;
+
+    for (ULONG map = 0; map < MAPS; map++) {
+        ULONG64 base[ENTRIES], length[ENTRIES];
+        ULONG type[ENTRIES];
+
+        MbBegin();
+        MbMmapBegin(24);
+        for (ULONG e = 0; e < ENTRIES; e++) {
+            seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+            base[e] = ((seed >> 33) % CELLS) * GRID;
+            length[e] = (((seed >> 45) % 8) + 1) * GRID;
+            type[e] = ((seed >> 20) % 3 == 0) ? 1 + (ULONG)((seed >> 24) % 5) : 1;
+            MbMmapEntry(base[e], length[e], type[e]);
+        }
+        MbTagEnd();
+        KASSERT_EQ(MbParse(MbFinish()), STATUS_SUCCESS);
+        KEXPECT_TRUE(MbRangesDisjoint());
+        for (ULONG c = 0; c < CELLS + 8; c++) {
+            ULONG64 at = (ULONG64)c * GRID + GRID / 2;
+            ULONG want = 0;
+            for (ULONG e = 0; e < ENTRIES; e++)
+                if (at >= base[e] && at < base[e] + length[e] && type[e] > want)
+                    want = type[e];
+            if (MbTypeAt(at) != want) {
+                KtestFail(__FILE__, __LINE__, "map %u, address %llx: type %u, want %u", map,
+                          (unsigned long long)at, MbTypeAt(at), want);
+                return;
+            }
+        }
+    }
+}
