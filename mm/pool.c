@@ -5,8 +5,10 @@
  * NonPagedPoolExecute), NonPagedPoolNx and PagedPool (no-execute). A
  * request goes, in order, to:
  *   1. special pool, when Driver Verifier selects its tag (special.c);
- *   2. whole pages, when it is larger than POOL_SMALL_LIMIT (4064) bytes:
- *      page-aligned, remembered in the big-page table (bigpool.c);
+ *   2. whole pages, when it is larger than POOL_SMALL_LIMIT (4064) bytes,
+ *      or POOL_SMALL_CACHE_ALIGNED_LIMIT (4016) for the cache-aligned types,
+ *      whose padding must fit in the page too: page-aligned, remembered
+ *      in the big-page table (bigpool.c);
  *   3. this processor's lookaside for its block size, for blocks of up to
  *      32 units (512 bytes with the header), as NT's PRCB lookasides: a
  *      pop at DISPATCH_LEVEL, no lock and no interlocked instruction;
@@ -67,9 +69,10 @@ static inline BOOLEAN ExpIndexFitsRegion(ULONG Index, LONG Region)
 static EXP_POOL_LOOKASIDE ExpPoolLookaside[MM_MAXIMUM_PROCESSORS][EXP_POOL_DESCRIPTORS]
                                           [POOL_SMALL_LISTS];
 
+/* Session types (POOL_TYPE_SESSION) are not known here: see ExpAllocatePool. */
 #define EXP_KNOWN_TYPE_BITS                                                                    \
     (BASE_POOL_TYPE_MASK | POOL_TYPE_MUST_SUCCEED | POOL_TYPE_CACHE_ALIGNED |                \
-     POOL_QUOTA_FAIL_INSTEAD_OF_RAISE | POOL_RAISE_IF_ALLOCATION_FAILURE | POOL_TYPE_SESSION | \
+     POOL_QUOTA_FAIL_INSTEAD_OF_RAISE | POOL_RAISE_IF_ALLOCATION_FAILURE |                  \
      POOL_COLD_ALLOCATION | POOL_NX_ALLOCATION)
 /* A header's PoolType (8 bits) keeps paged, cache aligned and this bit:
  * quota was charged. */
@@ -289,12 +292,21 @@ static PVOID ExpAllocatePool(ULONG PoolType, SIZE_T NumberOfBytes, ULONG Tag, UL
     KIRQL irql = KeGetCurrentIrql();
     PEPROCESS_QUOTA_BLOCK quota = NULL;
     SIZE_T charge;
+    BOOLEAN small;
     PVOID p;
 
     if (irql > (paged ? APC_LEVEL : DISPATCH_LEVEL))
         KeBugCheckEx(BAD_POOL_CALLER, BAD_POOL_CALLER_ALLOC_IRQL, irql, PoolType, NumberOfBytes);
     if (PoolType & POOL_TYPE_MUST_SUCCEED)
         KeBugCheckEx(BAD_POOL_CALLER, BAD_POOL_CALLER_MUST_SUCCEED, PoolType, NumberOfBytes, Tag);
+    /*
+     * Unknown bits, and session pool: session memory is mapped only in one
+     * session's part of the address space, and Mica has no sessions. Serving
+     * it as global pool would hand a driver memory every session shares
+     * where it asked for per-session memory, so every routine refuses it the
+     * same way: NULL (or the raise that was asked for), as ExAllocatePool2
+     * does for POOL_FLAG_SESSION.
+     */
     if ((PoolType & ~EXP_KNOWN_TYPE_BITS) != 0)
         return ExpAllocationFailed(PoolType, Caller);
 
@@ -307,10 +319,13 @@ static PVOID ExpAllocatePool(ULONG PoolType, SIZE_T NumberOfBytes, ULONG Tag, UL
             return p;
         /* No special pool left: NT quietly uses the normal pool. */
     }
-    /* A small block is charged what it holds, as ExQueryPoolBlockSize says. */
-    charge = NumberOfBytes > POOL_SMALL_LIMIT
-                 ? NumberOfBytes
-                 : ((SIZE_T)ExpBytesToUnits(NumberOfBytes) << POOL_BLOCK_SHIFT) - sizeof(POOL_HEADER);
+    /* A small block is charged what it holds, as ExQueryPoolBlockSize says.
+     * A cache-aligned one counts its padding too before it is called small:
+     * the padding must fit in the same page. */
+    small = ExpIsSmallRequest(NumberOfBytes, (PoolType & POOL_TYPE_CACHE_ALIGNED) != 0);
+    charge = !small ? NumberOfBytes
+                    : ((SIZE_T)ExpBytesToUnits(NumberOfBytes) << POOL_BLOCK_SHIFT) -
+                          sizeof(POOL_HEADER);
     if (ChargeQuota) {
         quota = &PspDefaultQuotaBlock;
         if (!ExpChargeQuota(quota, paged, charge)) {
@@ -319,10 +334,10 @@ static PVOID ExpAllocatePool(ULONG PoolType, SIZE_T NumberOfBytes, ULONG Tag, UL
             return ExpAllocationFailed(PoolType | POOL_RAISE_IF_ALLOCATION_FAILURE, Caller);
         }
     }
-    if (NumberOfBytes > POOL_SMALL_LIMIT)
-        p = ExpAllocateBig(index, headerType, NumberOfBytes, Tag, quota);
-    else
+    if (small)
         p = ExpAllocateSmall(index, headerType, NumberOfBytes, Tag, quota, irql);
+    else
+        p = ExpAllocateBig(index, headerType, NumberOfBytes, Tag, quota);
     if (p == NULL) {
         if (quota != NULL)
             ExpReturnQuota(quota, paged, charge);
@@ -335,6 +350,15 @@ PVOID ExAllocatePoolWithTag(POOL_TYPE PoolType, SIZE_T NumberOfBytes, ULONG Tag)
 {
     return ExpAllocatePool(PoolType, NumberOfBytes, Tag, NormalPoolPriority, FALSE, FALSE,
                            __builtin_return_address(0));
+}
+
+/* 'None': the tag NT gives untagged pool (ExAllocatePool). */
+#define EXP_UNTAGGED_POOL_TAG 'enoN'
+
+PVOID ExAllocatePool(POOL_TYPE PoolType, SIZE_T NumberOfBytes)
+{
+    return ExpAllocatePool(PoolType, NumberOfBytes, EXP_UNTAGGED_POOL_TAG, NormalPoolPriority,
+                           FALSE, FALSE, __builtin_return_address(0));
 }
 
 PVOID ExAllocatePoolWithTagPriority(POOL_TYPE PoolType, SIZE_T NumberOfBytes, ULONG Tag,
@@ -417,15 +441,7 @@ PVOID ExAllocatePool3(POOL_FLAGS Flags, SIZE_T NumberOfBytes, ULONG Tag,
 
 /* ---- freeing ------------------------------------------------------------------------------- */
 
-VOID ExpCheckFreeTag(PVOID P, ULONG Stored, ULONG Tag, BOOLEAN CheckTag)
-{
-    /* A protected tag must be given back with the same tag. */
-    if ((CheckTag && ((Stored ^ Tag) & ~PROTECTED_POOL) != 0) ||
-        ((Stored & PROTECTED_POOL) && (!CheckTag || Tag != Stored)))
-        KeBugCheckEx(BAD_POOL_CALLER, BAD_POOL_CALLER_WRONG_TAG, (ULONG_PTR)P, Stored, Tag);
-}
-
-static void ExpFreeBig(LONG Region, PVOID P, ULONG Tag, BOOLEAN CheckTag)
+static void ExpFreeBig(LONG Region, PVOID P, ULONG Tag)
 {
     POOL_TRACKER_BIG_PAGES entry;
     KIRQL irql;
@@ -439,7 +455,7 @@ static void ExpFreeBig(LONG Region, PVOID P, ULONG Tag, BOOLEAN CheckTag)
                                          : BAD_POOL_CALLER_FREE_UNALLOCATED_NONPAGED,
                      (ULONG_PTR)P, 0, 0);
     }
-    ExpCheckFreeTag(P, entry.Key, Tag, CheckTag);
+    ExpCheckFreeTag(P, entry.Key, Tag);
     ExpFindBigPage(&ExpBigTable, P, NULL, TRUE);
     ExpPoolDescriptors[entry.PoolIndex].TotalBigPages -= entry.Pages;
     ExpPoolDescriptors[entry.PoolIndex].RunningDeAllocs++;
@@ -451,7 +467,7 @@ static void ExpFreeBig(LONG Region, PVOID P, ULONG Tag, BOOLEAN CheckTag)
     MiFreePoolPages(entry.PoolIndex, P, entry.Pages);
 }
 
-static void ExpFreeSmall(LONG Region, PVOID P, ULONG Tag, BOOLEAN CheckTag, KIRQL Irql)
+static void ExpFreeSmall(LONG Region, PVOID P, ULONG Tag, KIRQL Irql)
 {
     PPOOL_HEADER entry = (PPOOL_HEADER)P - 1;
     ULONG units, index;
@@ -475,7 +491,7 @@ static void ExpFreeSmall(LONG Region, PVOID P, ULONG Tag, BOOLEAN CheckTag, KIRQ
         ((entry->PoolType - 1U) & BASE_POOL_TYPE_MASK) != (paged ? 1U : 0U))
         KeBugCheckEx(BAD_POOL_CALLER, BAD_POOL_CALLER_BAD_HEADER, (ULONG_PTR)P, *(PULONG)entry,
                      0);
-    ExpCheckFreeTag(P, entry->PoolTag, Tag, CheckTag);
+    ExpCheckFreeTag(P, entry->PoolTag, Tag);
 
     units = entry->BlockSize;
     quota = entry->ProcessBilled;
@@ -511,13 +527,13 @@ static void ExpFreeSmall(LONG Region, PVOID P, ULONG Tag, BOOLEAN CheckTag, KIRQ
     ExpUnlockPool(index, irql);
 }
 
-static void ExpFreePool(PVOID P, ULONG Tag, BOOLEAN CheckTag)
+static void ExpFreePool(PVOID P, ULONG Tag)
 {
     LONG region;
     KIRQL irql = KeGetCurrentIrql();
 
     if (MiIsSpecialPoolAddress(P)) {
-        MiFreeSpecialPool(P, Tag, CheckTag);
+        MiFreeSpecialPool(P, Tag);
         return;
     }
     region = MiPoolIndexOfAddress(P);
@@ -527,19 +543,20 @@ static void ExpFreePool(PVOID P, ULONG Tag, BOOLEAN CheckTag)
         KeBugCheckEx(BAD_POOL_CALLER, BAD_POOL_CALLER_FREE_IRQL, irql,
                      region == EXP_PAGED ? PagedPool : NonPagedPool, (ULONG_PTR)P);
     if (ExpPageOffset(P) == 0)
-        ExpFreeBig(region, P, Tag, CheckTag);
+        ExpFreeBig(region, P, Tag);
     else
-        ExpFreeSmall(region, P, Tag, CheckTag, irql);
+        ExpFreeSmall(region, P, Tag, irql);
 }
 
 VOID ExFreePoolWithTag(PVOID P, ULONG Tag)
 {
-    ExpFreePool(P, Tag, TRUE);
+    ExpFreePool(P, Tag);
 }
 
+/* NT's ExFreePool is ExFreePoolWithTag(P, 0): no tag to check. */
 VOID ExFreePool(PVOID P)
 {
-    ExpFreePool(P, 0, FALSE);
+    ExpFreePool(P, 0);
 }
 
 /* ---- queries ------------------------------------------------------------------------------- */

@@ -202,3 +202,54 @@ KTEST_BUGCHECK(poolbug, special_pool_underrun_caught_at_free,
                         KTEST_ANY, 0x23);
     ExFreePool(p);
 }
+
+/* ---- the one tag check, and special pool's IRQL rule ------------------------------------ */
+
+/* A zero tag skips the check, except that a protected tag must be named. */
+KTEST_BUGCHECK(poolbug, protected_tag_freed_with_tag_zero, BAD_POOL_CALLER)
+{
+    PVOID p = ExAllocatePoolWithTag(NonPagedPoolNx, 64, TAG_GOOD | PROTECTED_POOL);
+
+    KtestExpectBugCheck(BAD_POOL_CALLER, 0x0A, (ULONG64)p, TAG_GOOD | PROTECTED_POOL, 0);
+    ExFreePoolWithTag(p, 0);
+}
+
+/* Special pool checks tags with the same rule. */
+KTEST_BUGCHECK(poolbug, special_pool_wrong_tag, BAD_POOL_CALLER)
+{
+    PVOID p = ExAllocatePool2(POOL_FLAG_NON_PAGED | POOL_FLAG_SPECIAL_POOL, 64, TAG_GOOD);
+
+    if (p == NULL || !MiIsSpecialPoolAddress(p))
+        return;
+    KtestExpectBugCheck(BAD_POOL_CALLER, 0x0A, (ULONG64)p, TAG_GOOD, TAG_BAD);
+    ExFreePoolWithTag(p, TAG_BAD);
+}
+
+/* Above DISPATCH_LEVEL no pool may be freed: special pool says so with its
+ * own stop code (0xC1, 0x31) before anything else could stop first. */
+KTEST_BUGCHECK(poolbug, special_pool_free_above_dispatch, SPECIAL_POOL_DETECTED_MEMORY_CORRUPTION)
+{
+    PVOID p = KtpSpecial(64, FALSE);
+    KIRQL old;
+
+    if (p == NULL)
+        return;
+    KeRaiseIrql(HIGH_LEVEL, &old);
+    KtestExpectBugCheck(SPECIAL_POOL_DETECTED_MEMORY_CORRUPTION, HIGH_LEVEL, NonPagedPoolNx,
+                        (ULONG64)p, 0x31);
+    ExFreePool(p);
+}
+
+KTEST_BUGCHECK(poolbug, special_pool_paged_free_at_dispatch,
+               SPECIAL_POOL_DETECTED_MEMORY_CORRUPTION)
+{
+    PVOID p = ExAllocatePool2(POOL_FLAG_PAGED | POOL_FLAG_SPECIAL_POOL, 64, TAG_GOOD);
+    KIRQL old;
+
+    if (p == NULL)
+        return;
+    KeRaiseIrql(DISPATCH_LEVEL, &old);
+    KtestExpectBugCheck(SPECIAL_POOL_DETECTED_MEMORY_CORRUPTION, DISPATCH_LEVEL, PagedPool,
+                        (ULONG64)p, 0x31);
+    ExFreePool(p);
+}
