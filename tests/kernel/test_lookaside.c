@@ -11,7 +11,7 @@
  * exactly either stay under the scan's idle threshold (where a scan keeps
  * Depth at its minimum) or run at DISPATCH_LEVEL, where the DPC cannot run.
  */
-#include "../../mm/mm_internal.h"
+#include "../../mm/pool_internal.h"
 #include "../ktest.h"
 
 #define TEST_SIZE 100
@@ -75,9 +75,13 @@ static LONG64 LiveAllocations(ULONG Tag, BOOLEAN Paged)
                  : (LONG64)entry.NonPagedAllocs - entry.NonPagedFrees;
 }
 
+/* In the paged-pool region, or in special pool when verifier= sends the
+ * tag there (special pool keeps both kinds in one region; LiveAllocations,
+ * PoolMon's paged counters, still tells which pool it is). */
 static BOOLEAN InPagedPool(PVOID Va)
 {
-    return (ULONG64)Va >= MM_PAGED_POOL_START && (ULONG64)Va < MM_PAGED_POOL_END;
+    return ((ULONG64)Va >= MM_PAGED_POOL_START && (ULONG64)Va < MM_PAGED_POOL_END) ||
+           MiIsSpecialPoolAddress(Va);
 }
 
 /* ---- the S-list ------------------------------------------------------------------------------ */
