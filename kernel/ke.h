@@ -127,6 +127,7 @@ extern PLOADER_PARAMETER_BLOCK KeLoaderBlock;
 #define MEMORY_MANAGEMENT                   0x0000001A
 #define BAD_POOL_HEADER                     0x00000019
 #define PFN_LIST_CORRUPT                    0x0000004E
+#define NO_PAGES_AVAILABLE                  0x0000004D
 #define PAGE_FAULT_IN_NONPAGED_AREA         0x00000050
 #define NO_MORE_SYSTEM_PTES                 0x0000003F
 #define BAD_POOL_CALLER                     0x000000C2

@@ -37,6 +37,7 @@
 #define MI_SPECIAL_SLOTS (MM_SPECIAL_POOL_PAGES / 2)
 #define MI_SPECIAL_MAX_TAGS 16
 #define MI_SPECIAL_MAGIC 0x5350           /* 'PS' */
+#define MI_SPECIAL_MINIMUM_AVAILABLE 256  /* pages special pool leaves alone */
 /* 0xC1 fourth parameters. */
 #define MI_SPECIAL_FREE_NOT_ALLOCATED 0x20
 #define MI_SPECIAL_BAD_ADDRESS        0x21
@@ -234,10 +235,11 @@ PVOID MiAllocateSpecialPool(SIZE_T NumberOfBytes, ULONG Tag, ULONG PoolType, ULO
     }
     KeReleaseSpinLock(&MiSpecialLock, irql);
 
-    /* As NT: leave the last pages to everyone else; then normal pool. */
+    /* As NT: leave the last 256 pages to everyone else (counted as pages
+     * that may still be promised, commit.c); then normal pool. */
     page = MiSpecialDataPage(slot, underrun);
     KeAcquireSpinLock(&MmPfnLock, &irql);
-    mapped = MmAvailablePages >= 256 &&
+    mapped = MiCommitmentAvailable(MI_SPECIAL_MINIMUM_AVAILABLE) &&
              MiMapNewPageLocked(page, MM_PTE_WRITE | MM_PTE_GLOBAL |
                                           ((PoolType & POOL_NX_ALLOCATION) || paged
                                                ? MM_PTE_NO_EXECUTE : 0),

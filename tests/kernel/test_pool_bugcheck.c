@@ -253,3 +253,38 @@ KTEST_BUGCHECK(poolbug, special_pool_paged_free_at_dispatch,
                         (ULONG64)p, 0x31);
     ExFreePool(p);
 }
+
+/* ---- commit ------------------------------------------------------------------------------ */
+
+/* More paged pool than RAM, with a raise asked for: the raise. (Before the
+ * commit charge this succeeded, and touching it stopped with 0x50.) */
+KTEST_BUGCHECK(poolbug, paged_overcommit_raises, KMODE_EXCEPTION_NOT_HANDLED)
+{
+    KtestExpectBugCheck(KMODE_EXCEPTION_NOT_HANDLED, 0xFFFFFFFFC000009AULL, KTEST_ANY, 0, 0);
+    ExAllocatePoolWithTag((POOL_TYPE)(PagedPool | POOL_RAISE_IF_ALLOCATION_FAILURE),
+                          (MmNumberOfPhysicalPages << PAGE_SHIFT) + (4 << 20), TAG_GOOD);
+}
+
+/*
+ * A committed paged-pool page whose page was taken behind the accounting's
+ * back (every free page unlinked directly, as a broken Mm routine would):
+ * the fault cannot wait (page faults run with interrupts off) and stops
+ * with NO_PAGES_AVAILABLE: no dirty pages, none for a page file, the last
+ * write's status success. (Before the commit charge: 0x50.)
+ */
+KTEST_BUGCHECK(poolbug, fault_without_a_page_is_no_pages_available, NO_PAGES_AVAILABLE)
+{
+    volatile PUCHAR p = ExAllocatePoolWithTag(PagedPool, PAGE_SIZE, TAG_GOOD);
+    KIRQL irql;
+
+    if (p == NULL)
+        return;
+    KeAcquireSpinLock(&MmPfnLock, &irql);
+    while (MmZeroedPageListHead.Flink != MI_LIST_END)
+        MiUnlinkPageFromList(MmZeroedPageListHead.Flink);
+    while (MmFreePageListHead.Flink != MI_LIST_END)
+        MiUnlinkPageFromList(MmFreePageListHead.Flink);
+    KeReleaseSpinLock(&MmPfnLock, irql);
+    KtestExpectBugCheck(NO_PAGES_AVAILABLE, 0, 0, KTEST_ANY, 0);
+    p[0] = 1;
+}
