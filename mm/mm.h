@@ -190,6 +190,9 @@ typedef struct _SYSTEM_POOLTAG {
     SIZE_T NonPagedUsed;
 } SYSTEM_POOLTAG, *PSYSTEM_POOLTAG;
 
+/* The routines below are Mica's own, not NT exports (NT gives this view
+ * through ZwQuerySystemInformation, PoolMon and the debugger's !poolused
+ * and !pool); mm/pooltrack.c and mm/poolreport.c. */
 /* Copy up to Count entries (in no particular order) and return how many
  * tags are tracked in all. Any IRQL <= DISPATCH_LEVEL. */
 ULONG ExQueryPoolTagInformation(PSYSTEM_POOLTAG Buffer, ULONG Count);

@@ -25,6 +25,8 @@
  * file will have to change this, as NT's paged lookasides use SLISTs at
  * APC_LEVEL.
  *
+ * The reports (leaks, !pool, PoolMon's table) are in poolreport.c.
+ *
  * NT "raises" STATUS_INSUFFICIENT_RESOURCES where the caller asked for it;
  * Mica has no structured exception handling, so such a raise can only end
  * as NT ends an exception nobody handles: KMODE_EXCEPTION_NOT_HANDLED.
@@ -150,10 +152,21 @@ static BOOLEAN ExpGrowBigTableIfNeeded(void)
     return TRUE;
 }
 
-static BOOLEAN ExpIsBigTableStorage(PVOID Va)
+BOOLEAN ExpIsBigTableStorage(PVOID Va)
 {
     return (ULONG64)Va >= (ULONG64)ExpBigTable.Entries &&
            (ULONG64)Va < (ULONG64)ExpBigTable.Entries + (ExpBigTablePages << PAGE_SHIFT);
+}
+
+BOOLEAN ExpQueryBigPage(PVOID Va, PPOOL_TRACKER_BIG_PAGES Entry)
+{
+    BOOLEAN found;
+    KIRQL irql;
+
+    KeAcquireSpinLock(&ExpBigPoolLock, &irql);
+    found = ExpFindBigPage(&ExpBigTable, Va, Entry, FALSE);
+    KeReleaseSpinLock(&ExpBigPoolLock, irql);
+    return found;
 }
 
 /* ---- quota --------------------------------------------------------------------------------- */
@@ -585,108 +598,4 @@ SIZE_T ExQueryPoolBlockSize(PVOID PoolBlock, PBOOLEAN QuotaCharged)
                      (ULONG_PTR)PoolBlock, 0, 0);
     *QuotaCharged = entry.ProcessBilled != NULL;
     return entry.Pages << PAGE_SHIFT;
-}
-
-/* ---- reports: leaks and !pool ---------------------------------------------------------------- */
-
-typedef struct _EXP_REPORT {
-    ULONG Tag;
-    ULONG Count;
-    PVOID Mark;                     /* !pool: the address to mark */
-    BOOLEAN Print;
-} EXP_REPORT;
-
-static VOID ExpReportBlock(PPOOL_HEADER Entry, PVOID Context)
-{
-    EXP_REPORT *r = Context;
-    BOOLEAN live = Entry->PoolType != 0 && !(Entry->PoolIndex & EXP_POOL_INDEX_CACHED);
-    char name[5];
-
-    if (r->Mark != NULL) {
-        BOOLEAN here = (ULONG64)r->Mark >= (ULONG64)Entry &&
-                       (ULONG64)r->Mark < (ULONG64)Entry + ((ULONG64)Entry->BlockSize << 4);
-        ExpTagName(Entry->PoolTag, name);
-        DbgPrint("%c%p size: %4x previous size: %4x  %s %s\n", here ? '*' : ' ', Entry,
-                 Entry->BlockSize << 4, Entry->PreviousSize << 4,
-                 Entry->PoolType == 0 ? "(Free)     "
-                 : (Entry->PoolIndex & EXP_POOL_INDEX_CACHED) ? "(Lookaside)"
-                                                              : "(Allocated)",
-                 Entry->PoolType == 0 ? "" : name);
-        return;
-    }
-    if (!live || (r->Tag != 0 && ((Entry->PoolTag ^ r->Tag) & ~PROTECTED_POOL) != 0))
-        return;
-    r->Count++;
-    if (r->Print) {
-        ExpTagName(Entry->PoolTag, name);
-        DbgPrint("  %p %6u bytes %s %s\n", ExpBlockBody(Entry),
-                 (Entry->BlockSize << 4) - 16, name,
-                 (Entry->PoolType - 1U) & BASE_POOL_TYPE_MASK ? "Paged" : "Nonp");
-    }
-}
-
-static VOID ExpReportRun(ULONG PoolIndex, PVOID Va, PFN_NUMBER Pages, PVOID Context)
-{
-    EXP_REPORT *r = Context;
-    PUCHAR page = Va, end = (PUCHAR)Va + (Pages << PAGE_SHIFT);
-
-    while (page < end) {
-        POOL_TRACKER_BIG_PAGES big;
-        LONG index = MiPoolIndexOfAddress(page);
-        if (ExpIsBigTableStorage(page)) {
-            page += PAGE_SIZE;
-            continue;
-        }
-        if (ExpFindBigPage(&ExpBigTable, page, &big, FALSE)) {
-            if (r->Tag == 0 || ((big.Key ^ r->Tag) & ~PROTECTED_POOL) == 0) {
-                char name[5];
-                r->Count++;
-                ExpTagName(big.Key, name);
-                if (r->Print)
-                    DbgPrint("  %p %6llu bytes %s %s (%llu pages)\n", page,
-                             (ULONG64)big.NumberOfBytes, name,
-                             PoolIndex == EXP_PAGED ? "Paged" : "Nonp", (ULONG64)big.Pages);
-            }
-            page += big.Pages << PAGE_SHIFT;
-            continue;
-        }
-        if ((ULONG)index == PoolIndex || (PoolIndex != EXP_PAGED && index != EXP_PAGED))
-            ExpWalkPoolPage(page, ExpReportBlock, r);
-        page += PAGE_SIZE;
-    }
-}
-
-ULONG ExReportPoolLeaks(ULONG Tag)
-{
-    EXP_REPORT r = {Tag, 0, NULL, TRUE};
-
-    MiEnumeratePoolRuns(EXP_NONPAGED_NX, ExpReportRun, &r);   /* both nonpaged pools */
-    MiEnumeratePoolRuns(EXP_PAGED, ExpReportRun, &r);
-    return r.Count + MiReportSpecialPool(Tag, TRUE);
-}
-
-BOOLEAN ExDumpPoolPage(PVOID Address)
-{
-    EXP_REPORT r = {0, 0, Address, TRUE};
-    POOL_TRACKER_BIG_PAGES big;
-    LONG index = MiPoolIndexOfAddress(Address);
-    PVOID page = PAGE_ALIGN(Address);
-
-    if (MiIsSpecialPoolAddress(Address)) {
-        MiDumpSpecialPool(Address);
-        return TRUE;
-    }
-    if (index < 0 || !MiIsPoolPageAllocated((ULONG)index, page) || ExpIsBigTableStorage(page))
-        return FALSE;
-    if (ExpFindBigPage(&ExpBigTable, page, &big, FALSE)) {
-        char name[5];
-        ExpTagName(big.Key, name);
-        DbgPrint("*%p : large page allocation, tag %s, size %llx\n", page, name,
-                 (ULONG64)big.NumberOfBytes);
-        return TRUE;
-    }
-    DbgPrint("Pool page %p region is %s pool\n", Address,
-             index == EXP_PAGED ? "Paged" : "Nonpaged");
-    ExpWalkPoolPage(page, ExpReportBlock, &r);
-    return TRUE;
 }

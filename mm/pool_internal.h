@@ -253,6 +253,10 @@ VOID MiCheckSpecialPoolFault(PVOID Va, BOOLEAN Write, PVOID Pc);
 
 /* pool.c */
 VOID ExpInitializePool(VOID);
+/* For the reports (poolreport.c): is Va a page of the big-page table itself;
+ * the whole-page allocation that starts at Va (FALSE if none). */
+BOOLEAN ExpIsBigTableStorage(PVOID Va);
+BOOLEAN ExpQueryBigPage(PVOID Va, PPOOL_TRACKER_BIG_PAGES Entry);
 
 /* Is a request carved from a pool page (else it gets whole pages)? */
 static inline BOOLEAN ExpIsSmallRequest(SIZE_T NumberOfBytes, BOOLEAN CacheAligned)
