@@ -210,7 +210,7 @@ BOOLEAN ExDumpPoolPage(PVOID Address);
 /* ---- Lookaside lists (mm/lookaside.c) ----------------------------------------
  * A lookaside list caches freed blocks of one size, type and tag so the next
  * allocation is a pop instead of a trip through the pool. Blocks are kept in
- * an interlocked S-list; the list keeps at most Depth of them, and Depth
+ * an interlocked S-list (kernel/slist.c, declared in ke.h); the list keeps at most Depth of them, and Depth
  * follows demand: a periodic scan (once a second, as NT's balance-set
  * manager calls ExAdjustLookasideDepth) raises it for lists that miss and
  * lowers it for idle ones, between 4 and MaximumDepth (256).
@@ -231,7 +231,6 @@ BOOLEAN ExDumpPoolPage(PVOID Address);
  *  - a list must be deleted before its memory is reused: the scan walks it.
  * Statistics counters are plain increments, as NT's (they are hints). */
 
-#define DECLSPEC_ALIGN(Bytes) __attribute__((aligned(Bytes)))
 #define SYSTEM_CACHE_ALIGNMENT_SIZE 64
 #define DECLSPEC_CACHEALIGN DECLSPEC_ALIGN(SYSTEM_CACHE_ALIGNMENT_SIZE)
 
@@ -245,49 +244,6 @@ BOOLEAN ExDumpPoolPage(PVOID Address);
 typedef struct _SINGLE_LIST_ENTRY {
     struct _SINGLE_LIST_ENTRY *Next;
 } SINGLE_LIST_ENTRY, *PSINGLE_LIST_ENTRY;
-
-/* An S-list entry: the first bytes of a cached block. */
-typedef struct DECLSPEC_ALIGN(16) _SLIST_ENTRY {
-    struct _SLIST_ENTRY *Next;
-} SLIST_ENTRY, *PSLIST_ENTRY;
-
-/*
- * x64 NT's 16-byte S-list header, changed with one cmpxchg16b: Depth and a
- * Sequence bumped by every push and pop in the low half (the sequence makes
- * a pop that raced with pop-push-pop fail instead of installing a stale
- * Next: the ABA problem), the first entry's address >> 4 in the high half.
- * Mica requires cmpxchg16b (CPUID.1:ECX.CX16), as Windows 8.1 does.
- */
-typedef union DECLSPEC_ALIGN(16) _SLIST_HEADER {
-    struct {
-        ULONGLONG Alignment;
-        ULONGLONG Region;
-    };
-    struct {
-        ULONGLONG Depth : 16;
-        ULONGLONG Sequence : 48;
-        ULONGLONG Reserved : 4;
-        ULONGLONG NextEntry : 60;       /* entry address >> 4 */
-    } HeaderX64;
-} SLIST_HEADER, *PSLIST_HEADER;
-
-static inline VOID InitializeSListHead(PSLIST_HEADER SListHead)
-{
-    SListHead->Alignment = 0;
-    SListHead->Region = 0;
-}
-#define ExInitializeSListHead InitializeSListHead
-
-/* Any IRQL (entries must then be nonpaged). Push returns the previous first
- * entry; pop and flush return NULL for an empty list. The Lock argument of
- * the Ex forms is ignored on x64, as in NT. */
-PSLIST_ENTRY InterlockedPushEntrySList(PSLIST_HEADER ListHead, PSLIST_ENTRY ListEntry);
-PSLIST_ENTRY InterlockedPopEntrySList(PSLIST_HEADER ListHead);
-PSLIST_ENTRY InterlockedFlushSList(PSLIST_HEADER ListHead);
-PSLIST_ENTRY ExInterlockedPushEntrySList(PSLIST_HEADER ListHead, PSLIST_ENTRY ListEntry,
-                                         PKSPIN_LOCK Lock);
-PSLIST_ENTRY ExInterlockedPopEntrySList(PSLIST_HEADER ListHead, PKSPIN_LOCK Lock);
-USHORT ExQueryDepthSList(PSLIST_HEADER SListHead);
 
 struct _LOOKASIDE_LIST_EX;
 typedef PVOID (*PALLOCATE_FUNCTION)(POOL_TYPE PoolType, SIZE_T NumberOfBytes, ULONG Tag);
