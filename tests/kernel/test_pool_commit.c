@@ -156,6 +156,46 @@ KTEST(poolcommit, full_commit_still_backs_every_touch)
 }
 
 /*
+ * Paged pool allocated until the limit refuses it, then every page of it
+ * touched: each fault finds its page. (With more RAM than HEADROOM pages
+ * of commit left, the rest is charged first, so the test touches the same
+ * amount in every configuration.)
+ */
+KTEST(poolcommit, paged_pool_to_the_limit_all_touched)
+{
+    enum { HEADROOM = 16384, MAX_CHUNKS = 1024 };
+    static PUCHAR chunks[MAX_CHUNKS];
+    static PFN_NUMBER pages[MAX_CHUNKS];
+    PFN_NUMBER before = KtpCommitted(), charged = 0, touched = 0;
+    ULONG n = 0;
+    ULONG64 start;
+
+    if (KtpCommitLeft() > HEADROOM) {
+        charged = KtpCommitLeft() - HEADROOM;
+        KASSERT_TRUE(MiChargeCommitment(charged));
+    }
+    for (PFN_NUMBER size = 256; size >= 1; size /= 16)
+        while (n < MAX_CHUNKS &&
+               (chunks[n] = ExAllocatePoolWithTag(PagedPool, size << PAGE_SHIFT, TAG_COMMIT))) {
+            pages[n++] = size;
+            touched += size;
+        }
+    KEXPECT_LT(n, MAX_CHUNKS);
+    KEXPECT_LE(KtpCommitLeft(), 2);
+    start = KeQueryInterruptTime();
+    for (ULONG i = 0; i < n && !KtestCurrentFailed; i++)
+        KEXPECT_TRUE(KtpTouchPages(chunks[i], pages[i]));
+    KtestPrint("#   %llu paged pages committed and touched in %llu ms\n", (ULONG64)touched,
+               (KeQueryInterruptTime() - start) / 10000);
+    KEXPECT_LE(KtpCommitLeft(), 2);                    /* touching promised nothing new */
+    while (n > 0)
+        ExFreePool(chunks[--n]);
+    MiReturnCommitment(charged);
+    /* Back, but for the page tables made for the new addresses (kept). */
+    KEXPECT_LE(KtpCommitted(), before + HEADROOM / 512 + 4);
+}
+
+/*
  * The same with real memory: paged pool promised first, then nonpaged pool
  * allocated until it is refused. Nonpaged pool stops short of the promised
  * pages, and every one of them can still be touched. (Before the commit
