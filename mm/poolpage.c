@@ -151,14 +151,14 @@ VOID MiFreePoolPages(ULONG PoolIndex, PVOID Va, PFN_NUMBER Pages)
     KeReleaseSpinLock(&MmPfnLock, irql);
 }
 
+#define MI_RFLAGS_IF (1ULL << 9)          /* RFLAGS.IF: interrupts enabled */
+
 /*
  * Can this fault wait for a page? Only at IRQL <= APC_LEVEL with interrupts
  * on (a wait switches threads, and the page comes back from another one).
  * Page faults run with interrupts off for now, so a real fault cannot; a
  * direct call from a thread can.
  */
-#define MI_RFLAGS_IF (1ULL << 9)          /* RFLAGS.IF: interrupts enabled */
-
 static BOOLEAN MiFaultCanWait(void)
 {
     ULONG64 flags;
