@@ -247,6 +247,7 @@ extern PLOADER_PARAMETER_BLOCK KeLoaderBlock;
 #define MEMORY_MANAGEMENT                   0x0000001A
 #define BAD_POOL_HEADER                     0x00000019
 #define PFN_LIST_CORRUPT                    0x0000004E
+#define NO_PAGES_AVAILABLE                  0x0000004D
 #define PAGE_FAULT_IN_NONPAGED_AREA         0x00000050
 #define NO_MORE_SYSTEM_PTES                 0x0000003F
 #define BAD_POOL_CALLER                     0x000000C2
@@ -816,6 +817,54 @@ static inline ULONG64 KeReadTimeStampCounter(VOID)
 extern ULONG64 KeTimeStampFrequency;
 /* TSC at the 64-bit entry point (boot/entry.asm): boot.ready measures from it. */
 extern ULONG64 KiBootTsc;
+
+/* ---- Interlocked S-lists (kernel/slist.c) ------------------------------- */
+
+#define DECLSPEC_ALIGN(Bytes) __attribute__((aligned(Bytes)))
+
+/* An S-list entry: the first bytes of the item linked (a lookaside list's
+ * cached block, say). */
+typedef struct DECLSPEC_ALIGN(16) _SLIST_ENTRY {
+    struct _SLIST_ENTRY *Next;
+} SLIST_ENTRY, *PSLIST_ENTRY;
+
+/*
+ * x64 NT's 16-byte S-list header, changed with one cmpxchg16b: Depth and a
+ * Sequence bumped by every push and pop in the low half (the sequence makes
+ * a pop that raced with pop-push-pop fail instead of installing a stale
+ * Next: the ABA problem), the first entry's address >> 4 in the high half.
+ * Mica requires cmpxchg16b (CPUID.1:ECX.CX16), as Windows 8.1 does.
+ */
+typedef union DECLSPEC_ALIGN(16) _SLIST_HEADER {
+    struct {
+        ULONGLONG Alignment;
+        ULONGLONG Region;
+    };
+    struct {
+        ULONGLONG Depth : 16;
+        ULONGLONG Sequence : 48;
+        ULONGLONG Reserved : 4;
+        ULONGLONG NextEntry : 60;       /* entry address >> 4 */
+    } HeaderX64;
+} SLIST_HEADER, *PSLIST_HEADER;
+
+static inline VOID InitializeSListHead(PSLIST_HEADER SListHead)
+{
+    SListHead->Alignment = 0;
+    SListHead->Region = 0;
+}
+#define ExInitializeSListHead InitializeSListHead
+
+/* Any IRQL (entries must then be nonpaged). Push returns the previous first
+ * entry; pop and flush return NULL for an empty list. The Lock argument of
+ * the Ex forms is ignored on x64, as in NT. */
+PSLIST_ENTRY InterlockedPushEntrySList(PSLIST_HEADER ListHead, PSLIST_ENTRY ListEntry);
+PSLIST_ENTRY InterlockedPopEntrySList(PSLIST_HEADER ListHead);
+PSLIST_ENTRY InterlockedFlushSList(PSLIST_HEADER ListHead);
+PSLIST_ENTRY ExInterlockedPushEntrySList(PSLIST_HEADER ListHead, PSLIST_ENTRY ListEntry,
+                                         PKSPIN_LOCK Lock);
+PSLIST_ENTRY ExInterlockedPopEntrySList(PSLIST_HEADER ListHead, PKSPIN_LOCK Lock);
+USHORT ExQueryDepthSList(PSLIST_HEADER SListHead);
 
 /* Symbolize an address: "Name+0xOff" into Buffer; FALSE if not in the image. */
 BOOLEAN KeSymbolizeAddress(ULONG_PTR Address, PCHAR Buffer, SIZE_T Size);

@@ -73,7 +73,10 @@ PVOID MiAllocateContiguousMemory(SIZE_T NumberOfBytes, PHYSICAL_ADDRESS Lowest,
         KeReleaseSpinLock(&MmPfnLock, irql);
         return NULL;
     }
-    MiRemovePageRun(start, pages, attribute);
+    if (!MiRemovePageRun(start, pages, attribute)) {
+        KeReleaseSpinLock(&MmPfnLock, irql);
+        return NULL;                    /* over the commit limit (commit.c) */
+    }
     MI_PFN_ELEMENT(start)->Flags |= MI_PFN_START_OF_ALLOCATION;
     MI_PFN_ELEMENT(start + pages - 1)->Flags |= MI_PFN_END_OF_ALLOCATION;
     KeReleaseSpinLock(&MmPfnLock, irql);

@@ -14,8 +14,9 @@
  *     left unmapped.
  *  3. CR3 switch, CR4.PGE on, the PAT programmed for the cache types.
  *  4. Through the new mappings: every PFN entry, the free lists and the
- *     free-run tree, the system-PTE allocator, hyperspace; then the screen
- *     is mapped again with MmMapIoSpace.
+ *     free-run tree; the commit limit (the pages available now: commit.c);
+ *     the system-PTE allocator, hyperspace; then the screen is mapped
+ *     again with MmMapIoSpace.
  *  5. The pools (their address trees were allocated in step 2), then
  *     special pool, whose slot tables are nonpaged pool.
  */
@@ -203,6 +204,8 @@ VOID MmInitSystem(ULONG Phase)
     MiRunTreeInitialize(&MiFreeRunTree, runTreeStorage, MmHighestPhysicalPage + 1);
     MiInitializePfnDatabase();
     MiCloseBootAllocator();
+    /* From here every page taken is charged (commit.c). */
+    MiInitializeCommitment();
     MiInitializeSystemPtes(ptesStorage);
     MiInitializeHyperSpace();
     KiConsoleResumeScreen();
@@ -212,4 +215,6 @@ VOID MmInitSystem(ULONG Phase)
     MiInitializePoolRegions(nonPagedPoolStorage, pagedPoolStorage);
     ExpInitializePool();
     MiInitializeSpecialPool();
+    DbgPrint("Mm: commit charge %llu of %llu pages at the end of phase 0\n",
+             (ULONG64)MmTotalCommittedPages, (ULONG64)MmTotalCommitLimit);
 }

@@ -7,8 +7,8 @@
  * taking a pool lock. The list holds at most Depth blocks; beyond that,
  * frees go to the Free routine. As in NT:
  *
- *  - the blocks are kept in an interlocked S-list (below), so allocating and
- *    freeing take no lock;
+ *  - the blocks are kept in an interlocked S-list (kernel/slist.c), so
+ *    allocating and freeing take no lock;
  *  - Depth adapts to demand: every list is on ExpLookasideListHead, and a
  *    periodic timer DPC (ExpLookasideScanPeriod) runs ExAdjustLookasideDepth,
  *    which moves each list's Depth by the allocations and misses it saw
@@ -20,19 +20,12 @@
  *    requires list heads in nonpaged memory even for paged lists. Mica
  *    checks it when a list is initialized (ExpCheckListHead).
  *
- * The S-list is x64 NT's: a 16-byte header changed with cmpxchg16b, its
- * Sequence making an interrupted pop fail rather than install a stale link.
- * A pop reads the first entry's link before its cmpxchg16b; if the entry
- * was popped and freed meanwhile that read could fault. NT recovers from
- * that fault (the page-fault handler restarts the pop); Mica has no such
- * recovery, so a pop runs at DISPATCH_LEVEL, where nothing else on this
- * processor can run in between. That is enough while Mica uses one
- * processor; a second one will need NT's fault-time restart.
+ * The S-list itself (InterlockedPushEntrySList and friends) is an Rtl
+ * primitive: kernel/slist.c.
  */
 #include "pool_internal.h"
 #include "../kernel/ke_internal.h"
 
-#define EXP_SLIST_ENTRY_SHIFT 4                 /* entries are 16-byte aligned */
 #define EXP_LOOKASIDE_ALIGNMENT 16              /* list heads, as NT on x64 */
 #define EXP_100NS_PER_MS 10000
 
@@ -54,7 +47,6 @@ static BOOLEAN ExpLookasideScanStarted;
 static KTIMER ExpLookasideTimer;
 static KDPC ExpLookasideDpc;
 
-_Static_assert(sizeof(SLIST_HEADER) == 16, "SLIST_HEADER is 16 bytes on x64");
 _Static_assert(FIELD_OFFSET(GENERAL_LOOKASIDE, Depth) == 0x10, "wdm.h layout");
 _Static_assert(FIELD_OFFSET(GENERAL_LOOKASIDE, Type) == 0x24, "wdm.h layout");
 _Static_assert(FIELD_OFFSET(GENERAL_LOOKASIDE, Allocate) == 0x30, "wdm.h layout");
@@ -66,108 +58,6 @@ _Static_assert(sizeof(LOOKASIDE_LIST_EX) == 0x60, "wdm.h layout");
 _Static_assert(FIELD_OFFSET(GENERAL_LOOKASIDE_POOL, Future) ==
                    FIELD_OFFSET(GENERAL_LOOKASIDE, Future),
                "one layout for both");
-
-/* ---- the interlocked S-list ------------------------------------------------------------- */
-
-/* lock cmpxchg16b: on success *Header = *New; on failure *Expected = *Header. */
-static inline BOOLEAN ExpCompareExchangeSList(PSLIST_HEADER Header, PSLIST_HEADER Expected,
-                                              const SLIST_HEADER *New)
-{
-    BOOLEAN equal;
-
-    __asm__ __volatile__("lock cmpxchg16b %[mem]"
-                         : "=@ccz"(equal), [mem] "+m"(*Header), "+a"(Expected->Alignment),
-                           "+d"(Expected->Region)
-                         : "b"(New->Alignment), "c"(New->Region)
-                         : "memory");
-    return equal;
-}
-
-static inline PSLIST_ENTRY ExpSListFirst(const SLIST_HEADER *Header)
-{
-    return (PSLIST_ENTRY)((ULONG64)Header->HeaderX64.NextEntry << EXP_SLIST_ENTRY_SHIFT);
-}
-
-static inline SLIST_HEADER ExpReadSList(volatile SLIST_HEADER *Header)
-{
-    SLIST_HEADER copy;
-
-    /* Two plain reads may tear; the cmpxchg16b that follows catches it. */
-    copy.Alignment = Header->Alignment;
-    copy.Region = Header->Region;
-    return copy;
-}
-
-PSLIST_ENTRY InterlockedPushEntrySList(PSLIST_HEADER ListHead, PSLIST_ENTRY ListEntry)
-{
-    SLIST_HEADER old = ExpReadSList(ListHead), new;
-
-    do {
-        ListEntry->Next = ExpSListFirst(&old);
-        new.HeaderX64.Depth = old.HeaderX64.Depth + 1;
-        new.HeaderX64.Sequence = old.HeaderX64.Sequence + 1;
-        new.HeaderX64.Reserved = 0;
-        new.HeaderX64.NextEntry = (ULONG64)ListEntry >> EXP_SLIST_ENTRY_SHIFT;
-    } while (!ExpCompareExchangeSList(ListHead, &old, &new));
-    return ExpSListFirst(&old);
-}
-
-PSLIST_ENTRY InterlockedPopEntrySList(PSLIST_HEADER ListHead)
-{
-    KIRQL irql = KeGetCurrentIrql();
-    SLIST_HEADER old, new;
-    PSLIST_ENTRY first;
-
-    /* See the top comment: nothing may pop and free the first entry between
-     * reading it and reading its link. */
-    if (irql < DISPATCH_LEVEL)
-        KeRaiseIrql(DISPATCH_LEVEL, &irql);
-    old = ExpReadSList(ListHead);
-    do {
-        first = ExpSListFirst(&old);
-        if (first == NULL)
-            break;
-        new.HeaderX64.Depth = old.HeaderX64.Depth - 1;
-        new.HeaderX64.Sequence = old.HeaderX64.Sequence + 1;
-        new.HeaderX64.Reserved = 0;
-        new.HeaderX64.NextEntry = (ULONG64)first->Next >> EXP_SLIST_ENTRY_SHIFT;
-    } while (!ExpCompareExchangeSList(ListHead, &old, &new));
-    if (irql < DISPATCH_LEVEL)
-        KeLowerIrql(irql);
-    return first;
-}
-
-PSLIST_ENTRY InterlockedFlushSList(PSLIST_HEADER ListHead)
-{
-    SLIST_HEADER old = ExpReadSList(ListHead), new;
-
-    do {
-        if (ExpSListFirst(&old) == NULL)
-            return NULL;
-        new.Alignment = 0;
-        new.Region = 0;
-        new.HeaderX64.Sequence = old.HeaderX64.Sequence + 1;
-    } while (!ExpCompareExchangeSList(ListHead, &old, &new));
-    return ExpSListFirst(&old);
-}
-
-PSLIST_ENTRY ExInterlockedPushEntrySList(PSLIST_HEADER ListHead, PSLIST_ENTRY ListEntry,
-                                         PKSPIN_LOCK Lock)
-{
-    UNREFERENCED_PARAMETER(Lock);
-    return InterlockedPushEntrySList(ListHead, ListEntry);
-}
-
-PSLIST_ENTRY ExInterlockedPopEntrySList(PSLIST_HEADER ListHead, PKSPIN_LOCK Lock)
-{
-    UNREFERENCED_PARAMETER(Lock);
-    return InterlockedPopEntrySList(ListHead);
-}
-
-USHORT ExQueryDepthSList(PSLIST_HEADER SListHead)
-{
-    return (USHORT)((volatile SLIST_HEADER *)SListHead)->HeaderX64.Depth;
-}
 
 /* ---- depth adjustment -------------------------------------------------------------------- */
 

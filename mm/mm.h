@@ -166,6 +166,9 @@ typedef const POOL_EXTENDED_PARAMETER *PCPOOL_EXTENDED_PARAMETER;
 #define PROTECTED_POOL 0x80000000U
 
 PVOID ExAllocatePoolWithTag(POOL_TYPE PoolType, SIZE_T NumberOfBytes, ULONG Tag);
+/* Obsolete (Learn says: use ExAllocatePool2): the untagged call. The block
+ * is tagged 'None', as PoolMon shows untagged pool; NULL on failure. */
+PVOID ExAllocatePool(POOL_TYPE PoolType, SIZE_T NumberOfBytes);
 PVOID ExAllocatePoolWithTagPriority(POOL_TYPE PoolType, SIZE_T NumberOfBytes, ULONG Tag,
                                     EX_POOL_PRIORITY Priority);
 PVOID ExAllocatePoolWithQuotaTag(POOL_TYPE PoolType, SIZE_T NumberOfBytes, ULONG Tag);
@@ -189,6 +192,9 @@ typedef struct _SYSTEM_POOLTAG {
     SIZE_T NonPagedUsed;
 } SYSTEM_POOLTAG, *PSYSTEM_POOLTAG;
 
+/* The routines below are Mica's own, not NT exports (NT gives this view
+ * through ZwQuerySystemInformation, PoolMon and the debugger's !poolused
+ * and !pool); mm/pooltrack.c and mm/poolreport.c. */
 /* Copy up to Count entries (in no particular order) and return how many
  * tags are tracked in all. Any IRQL <= DISPATCH_LEVEL. */
 ULONG ExQueryPoolTagInformation(PSYSTEM_POOLTAG Buffer, ULONG Count);
@@ -206,7 +212,7 @@ BOOLEAN ExDumpPoolPage(PVOID Address);
 /* ---- Lookaside lists (mm/lookaside.c) ----------------------------------------
  * A lookaside list caches freed blocks of one size, type and tag so the next
  * allocation is a pop instead of a trip through the pool. Blocks are kept in
- * an interlocked S-list; the list keeps at most Depth of them, and Depth
+ * an interlocked S-list (kernel/slist.c, declared in ke.h); the list keeps at most Depth of them, and Depth
  * follows demand: a periodic scan (once a second, as NT's balance-set
  * manager calls ExAdjustLookasideDepth) raises it for lists that miss and
  * lowers it for idle ones, between 4 and MaximumDepth (256).
@@ -227,7 +233,6 @@ BOOLEAN ExDumpPoolPage(PVOID Address);
  *  - a list must be deleted before its memory is reused: the scan walks it.
  * Statistics counters are plain increments, as NT's (they are hints). */
 
-#define DECLSPEC_ALIGN(Bytes) __attribute__((aligned(Bytes)))
 #define SYSTEM_CACHE_ALIGNMENT_SIZE 64
 #define DECLSPEC_CACHEALIGN DECLSPEC_ALIGN(SYSTEM_CACHE_ALIGNMENT_SIZE)
 
@@ -239,49 +244,6 @@ BOOLEAN ExDumpPoolPage(PVOID Address);
 #endif
 
 /* SINGLE_LIST_ENTRY is an NT base type: kernel/ntdef.h. */
-
-/* An S-list entry: the first bytes of a cached block. */
-typedef struct DECLSPEC_ALIGN(16) _SLIST_ENTRY {
-    struct _SLIST_ENTRY *Next;
-} SLIST_ENTRY, *PSLIST_ENTRY;
-
-/*
- * x64 NT's 16-byte S-list header, changed with one cmpxchg16b: Depth and a
- * Sequence bumped by every push and pop in the low half (the sequence makes
- * a pop that raced with pop-push-pop fail instead of installing a stale
- * Next: the ABA problem), the first entry's address >> 4 in the high half.
- * Mica requires cmpxchg16b (CPUID.1:ECX.CX16), as Windows 8.1 does.
- */
-typedef union DECLSPEC_ALIGN(16) _SLIST_HEADER {
-    struct {
-        ULONGLONG Alignment;
-        ULONGLONG Region;
-    };
-    struct {
-        ULONGLONG Depth : 16;
-        ULONGLONG Sequence : 48;
-        ULONGLONG Reserved : 4;
-        ULONGLONG NextEntry : 60;       /* entry address >> 4 */
-    } HeaderX64;
-} SLIST_HEADER, *PSLIST_HEADER;
-
-static inline VOID InitializeSListHead(PSLIST_HEADER SListHead)
-{
-    SListHead->Alignment = 0;
-    SListHead->Region = 0;
-}
-#define ExInitializeSListHead InitializeSListHead
-
-/* Any IRQL (entries must then be nonpaged). Push returns the previous first
- * entry; pop and flush return NULL for an empty list. The Lock argument of
- * the Ex forms is ignored on x64, as in NT. */
-PSLIST_ENTRY InterlockedPushEntrySList(PSLIST_HEADER ListHead, PSLIST_ENTRY ListEntry);
-PSLIST_ENTRY InterlockedPopEntrySList(PSLIST_HEADER ListHead);
-PSLIST_ENTRY InterlockedFlushSList(PSLIST_HEADER ListHead);
-PSLIST_ENTRY ExInterlockedPushEntrySList(PSLIST_HEADER ListHead, PSLIST_ENTRY ListEntry,
-                                         PKSPIN_LOCK Lock);
-PSLIST_ENTRY ExInterlockedPopEntrySList(PSLIST_HEADER ListHead, PKSPIN_LOCK Lock);
-USHORT ExQueryDepthSList(PSLIST_HEADER SListHead);
 
 struct _LOOKASIDE_LIST_EX;
 typedef PVOID (*PALLOCATE_FUNCTION)(POOL_TYPE PoolType, SIZE_T NumberOfBytes, ULONG Tag);

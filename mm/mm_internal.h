@@ -171,6 +171,8 @@ extern PFN_NUMBER MmHighestPhysicalPage;    /* highest RAM PFN (inclusive) */
 extern PFN_NUMBER MmLowestPhysicalPage;
 extern PFN_NUMBER MmNumberOfPhysicalPages;  /* RAM pages Mica manages */
 extern PFN_NUMBER MmAvailablePages;         /* zeroed + free + standby */
+/* The commit charge (commit.c): pages promised, and how many may be. */
+extern PFN_NUMBER MmTotalCommittedPages, MmTotalCommitLimit;
 extern MMPFNLIST MmZeroedPageListHead, MmFreePageListHead, MmStandbyPageListHead,
     MmModifiedPageListHead, MmModifiedNoWritePageListHead, MmBadPageListHead,
     MmLowFreePageListHead;
@@ -187,7 +189,26 @@ typedef struct _MI_PHYSICAL_RUN {
 extern ULONG MiPhysicalRunCount;
 extern MI_PHYSICAL_RUN MiPhysicalRuns[MI_MAX_PHYSICAL_RUNS];
 
-/* pfndb.c: the lists. All of these need MmPfnLock held. */
+/* MmPfnLock held: may Pages more pages be promised (commit.c)? Until Mm
+ * starts counting (MmTotalCommitLimit 0: early phase 0, host tests) yes. */
+static inline BOOLEAN MiCommitmentAvailable(PFN_NUMBER Pages)
+{
+    return MmTotalCommitLimit == 0 || (MmTotalCommittedPages <= MmTotalCommitLimit &&
+                                       Pages <= MmTotalCommitLimit - MmTotalCommittedPages);
+}
+
+/* commit.c: charge (FALSE: over the limit, nothing charged) and return
+ * commit for pageable memory; the Locked forms with MmPfnLock held. */
+VOID MiInitializeCommitment(VOID);
+BOOLEAN MiChargeCommitment(PFN_NUMBER Pages);
+VOID MiReturnCommitment(PFN_NUMBER Pages);
+BOOLEAN MiChargeCommitmentLocked(PFN_NUMBER Pages);
+VOID MiReturnCommitmentLocked(PFN_NUMBER Pages);
+
+/* pfndb.c: the lists. All of these need MmPfnLock held. The routines that
+ * take pages for a new owner (MiRemoveAnyPage, MiRemoveZeroPage,
+ * MiAllocatePagesInRange, MiRemovePageRun) refuse pages that would take
+ * the commit charge past its limit. */
 VOID MiInitializePfnDatabase(VOID);
 BOOLEAN MiIsPfnRam(PFN_NUMBER Pfn);
 VOID MiInsertPageInFreeList(PFN_NUMBER Pfn);
@@ -204,7 +225,7 @@ PFN_NUMBER MiAllocatePagesForMdlCore(PHYSICAL_ADDRESS LowAddress, PHYSICAL_ADDRE
                                      PPFN_NUMBER Pages);
 VOID MiFreeActivePage(PFN_NUMBER Pfn);
 /* A run MiRunTreeFind returned becomes active / an active run goes back, with one tree update. */
-VOID MiRemovePageRun(PFN_NUMBER Start, PFN_NUMBER Count, UCHAR CacheAttribute);
+BOOLEAN MiRemovePageRun(PFN_NUMBER Start, PFN_NUMBER Count, UCHAR CacheAttribute);
 VOID MiFreeActivePageRun(PFN_NUMBER Start, PFN_NUMBER Count);
 VOID MiFreeZeroedActivePage(PFN_NUMBER Pfn);
 VOID MiPrintPfnSummary(VOID);
@@ -223,6 +244,9 @@ VOID MiUnmapSystemPages(PVOID Va, PFN_NUMBER Count);
 /* The same with MmPfnLock already held. */
 NTSTATUS MiMapSystemPagesLocked(PVOID Va, PFN_NUMBER Pfn, PFN_NUMBER Count, ULONG64 PteBits);
 VOID MiUnmapSystemPagesLocked(PVOID Va, PFN_NUMBER Count);
+/* MmPfnLock held: make the page tables for a range and never free them
+ * (paged pool: its faults must need no table, commit.c). */
+NTSTATUS MiMakeKeptPageTablesLocked(PVOID Va, PFN_NUMBER Pages);
 /* MmPfnLock held: map a fresh page of its own at Va / unmap it and free it. */
 BOOLEAN MiMapNewPageLocked(PVOID Va, ULONG64 PteBits, BOOLEAN Zeroed);
 VOID MiUnmapAndFreePageLocked(PVOID Va);

@@ -17,6 +17,7 @@
 #include "../kernel/ke_internal.h"       /* KI_CHECK_IRQL_*: the IRQL rules */
 
 #define MI_TABLE_ENTRY_BITS (MM_PTE_VALID | MM_PTE_WRITE)
+#define MM_PAGE_TABLE_SPAN (1ULL << 21)     /* what one page table maps: 512 pages */
 
 /* Make the table that Entry should point to, if it is missing. */
 static NTSTATUS MiEnsureTable(PMMPTE Entry, PMMPTE ParentEntry)
@@ -58,6 +59,34 @@ static BOOLEAN MiDeleteTableIfEmpty(PMMPTE Entry, PMMPTE ParentEntry)
     MiFreeZeroedActivePage(page);
     MI_PFN_ELEMENT(MI_PTE_FRAME(*ParentEntry))->UsedPageTableEntries--;
     return TRUE;
+}
+
+/*
+ * MmPfnLock held: make every page table that maps [Va, Va + Pages pages)
+ * and keep it for good (MI_PFN_LOCKED: never freed, so its directory is
+ * not either). Paged pool's tables are made so when its addresses are
+ * allocated: a demand-zero fault then needs exactly the one page its
+ * commitment promised (commit.c), never a table besides. The cost is one
+ * table per 2 MiB of paged pool's high-water mark. Tables are resident
+ * pages, charged as such: this fails (STATUS_INSUFFICIENT_RESOURCES) when
+ * no more may be promised; the tables made so far stay.
+ */
+NTSTATUS MiMakeKeptPageTablesLocked(PVOID Va, PFN_NUMBER Pages)
+{
+    ULONG64 va = (ULONG64)Va & ~(PAGE_SIZE - 1), end = va + (Pages << PAGE_SHIFT);
+
+    for (; va < end; va = (va | (MM_PAGE_TABLE_SPAN - 1)) + 1) {
+        PMMPTE pxe = MiGetPxeAddress(va), ppe = MiGetPpeAddress(va), pde = MiGetPdeAddress(va);
+        NTSTATUS status = MiEnsureTable(pxe, NULL);
+        if (NT_SUCCESS(status))
+            status = MiEnsureTable(ppe, pxe);
+        if (NT_SUCCESS(status))
+            status = MiEnsureTable(pde, ppe);
+        if (!NT_SUCCESS(status))
+            return status;
+        MI_PFN_ELEMENT(MI_PTE_FRAME(*pde))->Flags |= MI_PFN_LOCKED;
+    }
+    return STATUS_SUCCESS;
 }
 
 /*

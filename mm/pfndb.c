@@ -29,6 +29,10 @@ MMPFNLIST MmModifiedNoWritePageListHead = {0, ModifiedNoWritePageList, MI_LIST_E
 MMPFNLIST MmBadPageListHead = {0, BadPageList, MI_LIST_END, MI_LIST_END};
 MMPFNLIST MmLowFreePageListHead = {0, FreePageList, MI_LIST_END, MI_LIST_END};
 PFN_NUMBER MmAvailablePages;
+/* The commit charge (commit.c). Its resident part moves with
+ * MmAvailablePages: a page leaving the available lists is a page promised
+ * to its new owner, a page coming back is a promise returned. */
+PFN_NUMBER MmTotalCommittedPages, MmTotalCommitLimit;
 MI_RUN_TREE MiFreeRunTree;
 KSPIN_LOCK MmPfnLock;
 
@@ -82,8 +86,10 @@ static void MiLinkPage(PMMPFNLIST ListHead, PFN_NUMBER Page)
         ListHead->Blink = Page;
     }
     ListHead->Total++;
-    if (ListHead->ListName <= StandbyPageList && ListHead != &MmLowFreePageListHead)
+    if (ListHead->ListName <= StandbyPageList && ListHead != &MmLowFreePageListHead) {
         MmAvailablePages++;
+        MmTotalCommittedPages--;
+    }
 }
 
 VOID MiInsertPageInList(PMMPFNLIST ListHead, PFN_NUMBER Page)
@@ -117,8 +123,10 @@ static void MiUnlinkPage(PFN_NUMBER Page, BOOLEAN UpdateTree)
     else
         list->Blink = pfn->u2.Blink;
     list->Total--;
-    if (list->ListName <= StandbyPageList && list != &MmLowFreePageListHead)
+    if (list->ListName <= StandbyPageList && list != &MmLowFreePageListHead) {
         MmAvailablePages--;
+        MmTotalCommittedPages++;
+    }
     if (UpdateTree && list->ListName <= FreePageList)
         MiRunTreeSetUsed(&MiFreeRunTree, Page, 1);
     pfn->Flags &= (UCHAR)~MI_PFN_LOW_RESERVE;
@@ -141,24 +149,30 @@ static PFN_NUMBER MiRemoveHead(PMMPFNLIST List)
     return page;
 }
 
-/* Any free page, zeroed or not (the caller will overwrite it). 0 = none. */
+/* Any free page, zeroed or not (the caller will overwrite it). 0 = none,
+ * or none that may be promised (commit.c). */
 PFN_NUMBER MiRemoveAnyPage(ULONG Color)
 {
     PFN_NUMBER page;
 
     UNREFERENCED_PARAMETER(Color);
+    if (!MiCommitmentAvailable(1))
+        return 0;
     page = MiRemoveHead(&MmFreePageListHead);
     if (page == 0)
         page = MiRemoveHead(&MmZeroedPageListHead);
     return page;
 }
 
-/* A page of zeroes: from the Zeroed list, else a free page zeroed now. */
+/* A page of zeroes: from the Zeroed list, else a free page zeroed now;
+ * 0 as MiRemoveAnyPage. */
 PFN_NUMBER MiRemoveZeroPage(ULONG Color)
 {
     PFN_NUMBER page;
 
     UNREFERENCED_PARAMETER(Color);
+    if (!MiCommitmentAvailable(1))
+        return 0;
     page = MiRemoveHead(&MmZeroedPageListHead);
     if (page == 0) {
         page = MiRemoveHead(&MmFreePageListHead);
@@ -212,8 +226,15 @@ VOID MiFreeActivePage(PFN_NUMBER Page)
  * would walk up the tree Count times (the cost that grows with RAM size).
  * MiRemovePageRun needs every page Zeroed or Free, as MiRunTreeFind says.
  */
-VOID MiRemovePageRun(PFN_NUMBER Start, PFN_NUMBER Count, UCHAR CacheAttribute)
+BOOLEAN MiRemovePageRun(PFN_NUMBER Start, PFN_NUMBER Count, UCHAR CacheAttribute)
 {
+    PFN_NUMBER charged = 0;
+
+    /* Low-reserve pages (nolowmem) are not available pages: no commit. */
+    for (PFN_NUMBER p = Start; p < Start + Count; p++)
+        charged += !(MI_PFN_ELEMENT(p)->Flags & MI_PFN_LOW_RESERVE);
+    if (!MiCommitmentAvailable(charged))
+        return FALSE;
     for (PFN_NUMBER p = Start; p < Start + Count; p++) {
         if (MI_PFN_ELEMENT(p)->PageLocation > FreePageList)
             KeBugCheckEx(PFN_LIST_CORRUPT, MI_PFN_CORRUPT_PTE_OR_PFN, p,
@@ -222,6 +243,7 @@ VOID MiRemovePageRun(PFN_NUMBER Start, PFN_NUMBER Count, UCHAR CacheAttribute)
         MiInitializePfnForActivePage(p, NULL, CacheAttribute);
     }
     MiRunTreeSetUsed(&MiFreeRunTree, Start, Count);
+    return TRUE;
 }
 
 VOID MiFreeActivePageRun(PFN_NUMBER Start, PFN_NUMBER Count)
@@ -268,6 +290,8 @@ PFN_NUMBER MiAllocatePagesInRange(PFN_NUMBER LowPfn, PFN_NUMBER HighPfn, PFN_NUM
         PFN_NUMBER page = MiRunTreeFind(&MiFreeRunTree, 1, LowPfn, HighPfn, 0);
         if (page == MI_RUN_NONE)
             break;
+        if (!(MI_PFN_ELEMENT(page)->Flags & MI_PFN_LOW_RESERVE) && !MiCommitmentAvailable(1))
+            break;                      /* no more may be promised (commit.c) */
         MiUnlinkPageFromList(page);
         MiInitializePfnForActivePage(page, NULL, MiCached);
         PageArray[got++] = page;

@@ -5,8 +5,10 @@
  * NonPagedPoolExecute), NonPagedPoolNx and PagedPool (no-execute). A
  * request goes, in order, to:
  *   1. special pool, when Driver Verifier selects its tag (special.c);
- *   2. whole pages, when it is larger than POOL_SMALL_LIMIT (4064) bytes:
- *      page-aligned, remembered in the big-page table (bigpool.c);
+ *   2. whole pages, when it is larger than POOL_SMALL_LIMIT (4064) bytes,
+ *      or POOL_SMALL_CACHE_ALIGNED_LIMIT (4016) for the cache-aligned types,
+ *      whose padding must fit in the page too: page-aligned, remembered
+ *      in the big-page table (bigpool.c);
  *   3. this processor's lookaside for its block size, for blocks of up to
  *      32 units (512 bytes with the header), as NT's PRCB lookasides: a
  *      pop at DISPATCH_LEVEL, no lock and no interlocked instruction;
@@ -22,6 +24,8 @@
  * a paged-pool page stays resident once touched (poolpage.c) - the page
  * file will have to change this, as NT's paged lookasides use SLISTs at
  * APC_LEVEL.
+ *
+ * The reports (leaks, !pool, PoolMon's table) are in poolreport.c.
  *
  * NT "raises" STATUS_INSUFFICIENT_RESOURCES where the caller asked for it;
  * Mica has no structured exception handling, so such a raise can only end
@@ -67,9 +71,10 @@ static inline BOOLEAN ExpIndexFitsRegion(ULONG Index, LONG Region)
 static EXP_POOL_LOOKASIDE ExpPoolLookaside[MM_MAXIMUM_PROCESSORS][EXP_POOL_DESCRIPTORS]
                                           [POOL_SMALL_LISTS];
 
+/* Session types (POOL_TYPE_SESSION) are not known here: see ExpAllocatePool. */
 #define EXP_KNOWN_TYPE_BITS                                                                    \
     (BASE_POOL_TYPE_MASK | POOL_TYPE_MUST_SUCCEED | POOL_TYPE_CACHE_ALIGNED |                \
-     POOL_QUOTA_FAIL_INSTEAD_OF_RAISE | POOL_RAISE_IF_ALLOCATION_FAILURE | POOL_TYPE_SESSION | \
+     POOL_QUOTA_FAIL_INSTEAD_OF_RAISE | POOL_RAISE_IF_ALLOCATION_FAILURE |                  \
      POOL_COLD_ALLOCATION | POOL_NX_ALLOCATION)
 /* A header's PoolType (8 bits) keeps paged, cache aligned and this bit:
  * quota was charged. */
@@ -147,10 +152,21 @@ static BOOLEAN ExpGrowBigTableIfNeeded(void)
     return TRUE;
 }
 
-static BOOLEAN ExpIsBigTableStorage(PVOID Va)
+BOOLEAN ExpIsBigTableStorage(PVOID Va)
 {
     return (ULONG64)Va >= (ULONG64)ExpBigTable.Entries &&
            (ULONG64)Va < (ULONG64)ExpBigTable.Entries + (ExpBigTablePages << PAGE_SHIFT);
+}
+
+BOOLEAN ExpQueryBigPage(PVOID Va, PPOOL_TRACKER_BIG_PAGES Entry)
+{
+    BOOLEAN found;
+    KIRQL irql;
+
+    KeAcquireSpinLock(&ExpBigPoolLock, &irql);
+    found = ExpFindBigPage(&ExpBigTable, Va, Entry, FALSE);
+    KeReleaseSpinLock(&ExpBigPoolLock, irql);
+    return found;
 }
 
 /* ---- quota --------------------------------------------------------------------------------- */
@@ -289,12 +305,21 @@ static PVOID ExpAllocatePool(ULONG PoolType, SIZE_T NumberOfBytes, ULONG Tag, UL
     KIRQL irql = KeGetCurrentIrql();
     PEPROCESS_QUOTA_BLOCK quota = NULL;
     SIZE_T charge;
+    BOOLEAN small;
     PVOID p;
 
     if (irql > (paged ? APC_LEVEL : DISPATCH_LEVEL))
         KeBugCheckEx(BAD_POOL_CALLER, BAD_POOL_CALLER_ALLOC_IRQL, irql, PoolType, NumberOfBytes);
     if (PoolType & POOL_TYPE_MUST_SUCCEED)
         KeBugCheckEx(BAD_POOL_CALLER, BAD_POOL_CALLER_MUST_SUCCEED, PoolType, NumberOfBytes, Tag);
+    /*
+     * Unknown bits, and session pool: session memory is mapped only in one
+     * session's part of the address space, and Mica has no sessions. Serving
+     * it as global pool would hand a driver memory every session shares
+     * where it asked for per-session memory, so every routine refuses it the
+     * same way: NULL (or the raise that was asked for), as ExAllocatePool2
+     * does for POOL_FLAG_SESSION.
+     */
     if ((PoolType & ~EXP_KNOWN_TYPE_BITS) != 0)
         return ExpAllocationFailed(PoolType, Caller);
 
@@ -307,10 +332,13 @@ static PVOID ExpAllocatePool(ULONG PoolType, SIZE_T NumberOfBytes, ULONG Tag, UL
             return p;
         /* No special pool left: NT quietly uses the normal pool. */
     }
-    /* A small block is charged what it holds, as ExQueryPoolBlockSize says. */
-    charge = NumberOfBytes > POOL_SMALL_LIMIT
-                 ? NumberOfBytes
-                 : ((SIZE_T)ExpBytesToUnits(NumberOfBytes) << POOL_BLOCK_SHIFT) - sizeof(POOL_HEADER);
+    /* A small block is charged what it holds, as ExQueryPoolBlockSize says.
+     * A cache-aligned one counts its padding too before it is called small:
+     * the padding must fit in the same page. */
+    small = ExpIsSmallRequest(NumberOfBytes, (PoolType & POOL_TYPE_CACHE_ALIGNED) != 0);
+    charge = !small ? NumberOfBytes
+                    : ((SIZE_T)ExpBytesToUnits(NumberOfBytes) << POOL_BLOCK_SHIFT) -
+                          sizeof(POOL_HEADER);
     if (ChargeQuota) {
         quota = &PspDefaultQuotaBlock;
         if (!ExpChargeQuota(quota, paged, charge)) {
@@ -319,10 +347,10 @@ static PVOID ExpAllocatePool(ULONG PoolType, SIZE_T NumberOfBytes, ULONG Tag, UL
             return ExpAllocationFailed(PoolType | POOL_RAISE_IF_ALLOCATION_FAILURE, Caller);
         }
     }
-    if (NumberOfBytes > POOL_SMALL_LIMIT)
-        p = ExpAllocateBig(index, headerType, NumberOfBytes, Tag, quota);
-    else
+    if (small)
         p = ExpAllocateSmall(index, headerType, NumberOfBytes, Tag, quota, irql);
+    else
+        p = ExpAllocateBig(index, headerType, NumberOfBytes, Tag, quota);
     if (p == NULL) {
         if (quota != NULL)
             ExpReturnQuota(quota, paged, charge);
@@ -335,6 +363,15 @@ PVOID ExAllocatePoolWithTag(POOL_TYPE PoolType, SIZE_T NumberOfBytes, ULONG Tag)
 {
     return ExpAllocatePool(PoolType, NumberOfBytes, Tag, NormalPoolPriority, FALSE, FALSE,
                            __builtin_return_address(0));
+}
+
+/* 'None': the tag NT gives untagged pool (ExAllocatePool). */
+#define EXP_UNTAGGED_POOL_TAG 'enoN'
+
+PVOID ExAllocatePool(POOL_TYPE PoolType, SIZE_T NumberOfBytes)
+{
+    return ExpAllocatePool(PoolType, NumberOfBytes, EXP_UNTAGGED_POOL_TAG, NormalPoolPriority,
+                           FALSE, FALSE, __builtin_return_address(0));
 }
 
 PVOID ExAllocatePoolWithTagPriority(POOL_TYPE PoolType, SIZE_T NumberOfBytes, ULONG Tag,
@@ -417,15 +454,7 @@ PVOID ExAllocatePool3(POOL_FLAGS Flags, SIZE_T NumberOfBytes, ULONG Tag,
 
 /* ---- freeing ------------------------------------------------------------------------------- */
 
-VOID ExpCheckFreeTag(PVOID P, ULONG Stored, ULONG Tag, BOOLEAN CheckTag)
-{
-    /* A protected tag must be given back with the same tag. */
-    if ((CheckTag && ((Stored ^ Tag) & ~PROTECTED_POOL) != 0) ||
-        ((Stored & PROTECTED_POOL) && (!CheckTag || Tag != Stored)))
-        KeBugCheckEx(BAD_POOL_CALLER, BAD_POOL_CALLER_WRONG_TAG, (ULONG_PTR)P, Stored, Tag);
-}
-
-static void ExpFreeBig(LONG Region, PVOID P, ULONG Tag, BOOLEAN CheckTag)
+static void ExpFreeBig(LONG Region, PVOID P, ULONG Tag)
 {
     POOL_TRACKER_BIG_PAGES entry;
     KIRQL irql;
@@ -439,7 +468,7 @@ static void ExpFreeBig(LONG Region, PVOID P, ULONG Tag, BOOLEAN CheckTag)
                                          : BAD_POOL_CALLER_FREE_UNALLOCATED_NONPAGED,
                      (ULONG_PTR)P, 0, 0);
     }
-    ExpCheckFreeTag(P, entry.Key, Tag, CheckTag);
+    ExpCheckFreeTag(P, entry.Key, Tag);
     ExpFindBigPage(&ExpBigTable, P, NULL, TRUE);
     ExpPoolDescriptors[entry.PoolIndex].TotalBigPages -= entry.Pages;
     ExpPoolDescriptors[entry.PoolIndex].RunningDeAllocs++;
@@ -451,7 +480,7 @@ static void ExpFreeBig(LONG Region, PVOID P, ULONG Tag, BOOLEAN CheckTag)
     MiFreePoolPages(entry.PoolIndex, P, entry.Pages);
 }
 
-static void ExpFreeSmall(LONG Region, PVOID P, ULONG Tag, BOOLEAN CheckTag, KIRQL Irql)
+static void ExpFreeSmall(LONG Region, PVOID P, ULONG Tag, KIRQL Irql)
 {
     PPOOL_HEADER entry = (PPOOL_HEADER)P - 1;
     ULONG units, index;
@@ -475,7 +504,7 @@ static void ExpFreeSmall(LONG Region, PVOID P, ULONG Tag, BOOLEAN CheckTag, KIRQ
         ((entry->PoolType - 1U) & BASE_POOL_TYPE_MASK) != (paged ? 1U : 0U))
         KeBugCheckEx(BAD_POOL_CALLER, BAD_POOL_CALLER_BAD_HEADER, (ULONG_PTR)P, *(PULONG)entry,
                      0);
-    ExpCheckFreeTag(P, entry->PoolTag, Tag, CheckTag);
+    ExpCheckFreeTag(P, entry->PoolTag, Tag);
 
     units = entry->BlockSize;
     quota = entry->ProcessBilled;
@@ -511,13 +540,13 @@ static void ExpFreeSmall(LONG Region, PVOID P, ULONG Tag, BOOLEAN CheckTag, KIRQ
     ExpUnlockPool(index, irql);
 }
 
-static void ExpFreePool(PVOID P, ULONG Tag, BOOLEAN CheckTag)
+static void ExpFreePool(PVOID P, ULONG Tag)
 {
     LONG region;
     KIRQL irql = KeGetCurrentIrql();
 
     if (MiIsSpecialPoolAddress(P)) {
-        MiFreeSpecialPool(P, Tag, CheckTag);
+        MiFreeSpecialPool(P, Tag);
         return;
     }
     region = MiPoolIndexOfAddress(P);
@@ -527,19 +556,20 @@ static void ExpFreePool(PVOID P, ULONG Tag, BOOLEAN CheckTag)
         KeBugCheckEx(BAD_POOL_CALLER, BAD_POOL_CALLER_FREE_IRQL, irql,
                      region == EXP_PAGED ? PagedPool : NonPagedPool, (ULONG_PTR)P);
     if (ExpPageOffset(P) == 0)
-        ExpFreeBig(region, P, Tag, CheckTag);
+        ExpFreeBig(region, P, Tag);
     else
-        ExpFreeSmall(region, P, Tag, CheckTag, irql);
+        ExpFreeSmall(region, P, Tag, irql);
 }
 
 VOID ExFreePoolWithTag(PVOID P, ULONG Tag)
 {
-    ExpFreePool(P, Tag, TRUE);
+    ExpFreePool(P, Tag);
 }
 
+/* NT's ExFreePool is ExFreePoolWithTag(P, 0): no tag to check. */
 VOID ExFreePool(PVOID P)
 {
-    ExpFreePool(P, 0, FALSE);
+    ExpFreePool(P, 0);
 }
 
 /* ---- queries ------------------------------------------------------------------------------- */
@@ -568,108 +598,4 @@ SIZE_T ExQueryPoolBlockSize(PVOID PoolBlock, PBOOLEAN QuotaCharged)
                      (ULONG_PTR)PoolBlock, 0, 0);
     *QuotaCharged = entry.ProcessBilled != NULL;
     return entry.Pages << PAGE_SHIFT;
-}
-
-/* ---- reports: leaks and !pool ---------------------------------------------------------------- */
-
-typedef struct _EXP_REPORT {
-    ULONG Tag;
-    ULONG Count;
-    PVOID Mark;                     /* !pool: the address to mark */
-    BOOLEAN Print;
-} EXP_REPORT;
-
-static VOID ExpReportBlock(PPOOL_HEADER Entry, PVOID Context)
-{
-    EXP_REPORT *r = Context;
-    BOOLEAN live = Entry->PoolType != 0 && !(Entry->PoolIndex & EXP_POOL_INDEX_CACHED);
-    char name[5];
-
-    if (r->Mark != NULL) {
-        BOOLEAN here = (ULONG64)r->Mark >= (ULONG64)Entry &&
-                       (ULONG64)r->Mark < (ULONG64)Entry + ((ULONG64)Entry->BlockSize << 4);
-        ExpTagName(Entry->PoolTag, name);
-        DbgPrint("%c%p size: %4x previous size: %4x  %s %s\n", here ? '*' : ' ', Entry,
-                 Entry->BlockSize << 4, Entry->PreviousSize << 4,
-                 Entry->PoolType == 0 ? "(Free)     "
-                 : (Entry->PoolIndex & EXP_POOL_INDEX_CACHED) ? "(Lookaside)"
-                                                              : "(Allocated)",
-                 Entry->PoolType == 0 ? "" : name);
-        return;
-    }
-    if (!live || (r->Tag != 0 && ((Entry->PoolTag ^ r->Tag) & ~PROTECTED_POOL) != 0))
-        return;
-    r->Count++;
-    if (r->Print) {
-        ExpTagName(Entry->PoolTag, name);
-        DbgPrint("  %p %6u bytes %s %s\n", ExpBlockBody(Entry),
-                 (Entry->BlockSize << 4) - 16, name,
-                 (Entry->PoolType - 1U) & BASE_POOL_TYPE_MASK ? "Paged" : "Nonp");
-    }
-}
-
-static VOID ExpReportRun(ULONG PoolIndex, PVOID Va, PFN_NUMBER Pages, PVOID Context)
-{
-    EXP_REPORT *r = Context;
-    PUCHAR page = Va, end = (PUCHAR)Va + (Pages << PAGE_SHIFT);
-
-    while (page < end) {
-        POOL_TRACKER_BIG_PAGES big;
-        LONG index = MiPoolIndexOfAddress(page);
-        if (ExpIsBigTableStorage(page)) {
-            page += PAGE_SIZE;
-            continue;
-        }
-        if (ExpFindBigPage(&ExpBigTable, page, &big, FALSE)) {
-            if (r->Tag == 0 || ((big.Key ^ r->Tag) & ~PROTECTED_POOL) == 0) {
-                char name[5];
-                r->Count++;
-                ExpTagName(big.Key, name);
-                if (r->Print)
-                    DbgPrint("  %p %6llu bytes %s %s (%llu pages)\n", page,
-                             (ULONG64)big.NumberOfBytes, name,
-                             PoolIndex == EXP_PAGED ? "Paged" : "Nonp", (ULONG64)big.Pages);
-            }
-            page += big.Pages << PAGE_SHIFT;
-            continue;
-        }
-        if ((ULONG)index == PoolIndex || (PoolIndex != EXP_PAGED && index != EXP_PAGED))
-            ExpWalkPoolPage(page, ExpReportBlock, r);
-        page += PAGE_SIZE;
-    }
-}
-
-ULONG ExReportPoolLeaks(ULONG Tag)
-{
-    EXP_REPORT r = {Tag, 0, NULL, TRUE};
-
-    MiEnumeratePoolRuns(EXP_NONPAGED_NX, ExpReportRun, &r);   /* both nonpaged pools */
-    MiEnumeratePoolRuns(EXP_PAGED, ExpReportRun, &r);
-    return r.Count + MiReportSpecialPool(Tag, TRUE);
-}
-
-BOOLEAN ExDumpPoolPage(PVOID Address)
-{
-    EXP_REPORT r = {0, 0, Address, TRUE};
-    POOL_TRACKER_BIG_PAGES big;
-    LONG index = MiPoolIndexOfAddress(Address);
-    PVOID page = PAGE_ALIGN(Address);
-
-    if (MiIsSpecialPoolAddress(Address)) {
-        MiDumpSpecialPool(Address);
-        return TRUE;
-    }
-    if (index < 0 || !MiIsPoolPageAllocated((ULONG)index, page) || ExpIsBigTableStorage(page))
-        return FALSE;
-    if (ExpFindBigPage(&ExpBigTable, page, &big, FALSE)) {
-        char name[5];
-        ExpTagName(big.Key, name);
-        DbgPrint("*%p : large page allocation, tag %s, size %llx\n", page, name,
-                 (ULONG64)big.NumberOfBytes);
-        return TRUE;
-    }
-    DbgPrint("Pool page %p region is %s pool\n", Address,
-             index == EXP_PAGED ? "Paged" : "Nonpaged");
-    ExpWalkPoolPage(page, ExpReportBlock, &r);
-    return TRUE;
 }

@@ -34,6 +34,12 @@ typedef struct _POOL_HEADER {
 #define POOL_SMALL_LIMIT (PAGE_SIZE - 2 * POOL_BLOCK_SIZE)
 #define POOL_CACHE_ALIGNMENT 64
 #define POOL_CACHE_ALIGN_UNITS (POOL_CACHE_ALIGNMENT / POOL_BLOCK_SIZE)
+/* A cache-aligned block may need up to three units of padding in front of
+ * its header (poolblock.c), so the largest that surely fits a page is
+ * 252 units, 4016 bytes; larger cache-aligned requests get whole pages
+ * (a page boundary is a cache-line boundary). */
+#define POOL_SMALL_CACHE_ALIGNED_LIMIT \
+    ((POOL_PAGE_UNITS - POOL_CACHE_ALIGN_UNITS) * POOL_BLOCK_SIZE - POOL_BLOCK_SIZE)
 /* Blocks of up to this many units have per-processor lookasides (NT's 32). */
 #define POOL_SMALL_LISTS 32
 
@@ -238,7 +244,7 @@ static inline BOOLEAN MiIsSpecialPoolAddress(PVOID Va)
 /* Set while verifier= selects tags for special pool: the allocation path
  * asks MiUseSpecialPool only then. */
 extern BOOLEAN MiSpecialPoolSelecting;
-VOID MiFreeSpecialPool(PVOID P, ULONG Tag, BOOLEAN CheckTag);
+VOID MiFreeSpecialPool(PVOID P, ULONG Tag);
 SIZE_T MiSpecialPoolBlockSize(PVOID P);
 ULONG MiReportSpecialPool(ULONG Tag, BOOLEAN Print);
 VOID MiDumpSpecialPool(PVOID Va);
@@ -247,9 +253,30 @@ VOID MiCheckSpecialPoolFault(PVOID Va, BOOLEAN Write, PVOID Pc);
 
 /* pool.c */
 VOID ExpInitializePool(VOID);
-/* BAD_POOL_CALLER 0x0A unless Tag may free a block tagged Stored (a
- * PROTECTED_POOL tag must be given back exactly). */
-VOID ExpCheckFreeTag(PVOID P, ULONG Stored, ULONG Tag, BOOLEAN CheckTag);
+/* For the reports (poolreport.c): is Va a page of the big-page table itself;
+ * the whole-page allocation that starts at Va (FALSE if none). */
+BOOLEAN ExpIsBigTableStorage(PVOID Va);
+BOOLEAN ExpQueryBigPage(PVOID Va, PPOOL_TRACKER_BIG_PAGES Entry);
+
+/* Is a request carved from a pool page (else it gets whole pages)? */
+static inline BOOLEAN ExpIsSmallRequest(SIZE_T NumberOfBytes, BOOLEAN CacheAligned)
+{
+    return NumberOfBytes <= (CacheAligned ? POOL_SMALL_CACHE_ALIGNED_LIMIT : POOL_SMALL_LIMIT);
+}
+
+/*
+ * The one tag check of every free, normal and special pool. Tag 0 means
+ * "do not check": ExFreePool(P) is ExFreePoolWithTag(P, 0). Any other Tag
+ * must name the block's tag (PROTECTED_POOL aside). A block allocated with
+ * PROTECTED_POOL in its tag must be freed with ExFreePoolWithTag and its
+ * tag (wdm.h: a protected tag "must use ExFreePoolWithTag to free"), so Tag
+ * 0 does not do for it. Else BAD_POOL_CALLER (0x0A, P, its tag, Tag).
+ */
+static inline VOID ExpCheckFreeTag(PVOID P, ULONG Stored, ULONG Tag)
+{
+    if (Tag == 0 ? (Stored & PROTECTED_POOL) != 0 : ((Stored ^ Tag) & ~PROTECTED_POOL) != 0)
+        KeBugCheckEx(BAD_POOL_CALLER, BAD_POOL_CALLER_WRONG_TAG, (ULONG_PTR)P, Stored, Tag);
+}
 
 /* The tracker and the per-processor lookasides are touched at
  * DISPATCH_LEVEL; these get there from any lower level and back. */

@@ -5,15 +5,21 @@
  *   nonpaged pool  MM_NONPAGED_POOL_START: pages are taken from the PFN
  *                  database and mapped when the addresses are allocated,
  *                  and stay resident until freed.
- *   paged pool     MM_PAGED_POOL_START: allocating only reserves the
- *                  addresses (the pages are "committed"); each page gets
- *                  a zeroed physical page on the first touch, through
- *                  MmAccessFault -> MiResolvePagedPoolFault (demand zero).
- *                  Freeing gives back whatever pages were touched.
+ *   paged pool     MM_PAGED_POOL_START: allocating reserves the
+ *                  addresses and charges commit for every page (commit.c:
+ *                  refused, NULL, past the commit limit), and makes the
+ *                  page tables; each page gets a zeroed physical page on
+ *                  the first touch, through MmAccessFault ->
+ *                  MiResolvePagedPoolFault (demand zero), which turns one
+ *                  page of the commitment into that page. Freeing gives
+ *                  back the touched pages and the rest of the commitment.
+ *
+ * Nonpaged pages are charged by pfndb.c as they are taken (commit.c), so
+ * nonpaged pool cannot take the pages paged pool was promised.
  *
  * Pool pages are never paged out yet (that is the page-file issue): once
  * touched, a paged-pool page stays resident until it is freed. Both trees
- * are guarded by MmPfnLock, which mapping needs anyway.
+ * are guarded by MmPfnLock, which mapping and commit need anyway.
  */
 #include "pool_internal.h"
 
@@ -21,7 +27,9 @@ static MI_RUN_TREE MiPoolTree[2];       /* [0] nonpaged, [1] paged */
 static const ULONG64 MiPoolBase[2] = {MM_NONPAGED_POOL_START, MM_PAGED_POOL_START};
 static const PFN_NUMBER MiPoolPages[2] = {MM_NONPAGED_POOL_PAGES, MM_PAGED_POOL_PAGES};
 
-#define MI_POOL_REGION(PoolIndex) ((PoolIndex) == EXP_PAGED ? 1 : 0)
+#define MI_NONPAGED_REGION 0
+#define MI_PAGED_REGION 1
+#define MI_POOL_REGION(PoolIndex) ((PoolIndex) == EXP_PAGED ? MI_PAGED_REGION : MI_NONPAGED_REGION)
 
 SIZE_T MiPoolRegionStorageSize(VOID)
 {
@@ -66,15 +74,23 @@ BOOLEAN MiIsPoolPageAllocated(ULONG PoolIndex, PVOID Va)
     return index < MiPoolPages[region] && !MiRunTreeIsFree(&MiPoolTree[region], index);
 }
 
-/* MmPfnLock held: give back the resident pages of [Va, Va + Pages). */
+/* MmPfnLock held: give back the resident pages of [Va, Va + Pages) and,
+ * for paged pool, the commitment of the pages never touched (a touched
+ * page's share went back with the page, pfndb.c). */
 static void MiReleasePoolPagesLocked(ULONG Region, PUCHAR Va, PFN_NUMBER Pages)
 {
+    PFN_NUMBER untouched = 0;
+
     for (PFN_NUMBER i = 0; i < Pages; i++) {
         PUCHAR page = Va + (i << PAGE_SHIFT);
         ULONG level;
-        if (MiWalkToPte(page, &level) != NULL)     /* paged pool may be untouched */
+        if (MiWalkToPte(page, &level) != NULL)
             MiUnmapAndFreePageLocked(page);
+        else
+            untouched++;
     }
+    if (Region == MI_PAGED_REGION)
+        MiReturnCommitmentLocked(untouched);
     MiRunTreeSetFree(&MiPoolTree[Region], MiPoolPageIndex(Region, Va), Pages);
 }
 
@@ -93,13 +109,25 @@ PVOID MiAllocatePoolPages(ULONG PoolIndex, PFN_NUMBER Pages)
     index = MiRunTreeFind(&MiPoolTree[region], Pages, 0, MiPoolPages[region] - 1, 0);
     if (index == MI_RUN_NONE)
         goto out;
-    /* Nonpaged pages must all exist now; paged ones on first touch. */
-    if (region == 0 && MmAvailablePages < Pages)
+    if (region == MI_PAGED_REGION) {
+        /* Paged pages come on first touch: promise them now, or refuse. */
+        if (!MiChargeCommitmentLocked(Pages))
+            goto out;
+        va = (PUCHAR)(MiPoolBase[region] + (index << PAGE_SHIFT));
+        if (!NT_SUCCESS(MiMakeKeptPageTablesLocked(va, Pages))) {
+            MiReturnCommitmentLocked(Pages);
+            va = NULL;
+            goto out;
+        }
+        MiRunTreeSetUsed(&MiPoolTree[region], index, Pages);
+        goto out;
+    }
+    /* Nonpaged pages must all exist now (each is charged as it is taken;
+     * asking first saves mapping pages only to give them back). */
+    if (MmAvailablePages < Pages || !MiCommitmentAvailable(Pages))
         goto out;
     MiRunTreeSetUsed(&MiPoolTree[region], index, Pages);
     va = (PUCHAR)(MiPoolBase[region] + (index << PAGE_SHIFT));
-    if (region == 1)
-        goto out;
     for (PFN_NUMBER i = 0; i < Pages; i++) {
         if (!MiMapNewPageLocked(va + (i << PAGE_SHIFT), bits, FALSE)) {
             /* Out of pages or page tables: the pages mapped so far go back. */
@@ -123,26 +151,91 @@ VOID MiFreePoolPages(ULONG PoolIndex, PVOID Va, PFN_NUMBER Pages)
     KeReleaseSpinLock(&MmPfnLock, irql);
 }
 
+#define MI_RFLAGS_IF (1ULL << 9)          /* RFLAGS.IF: interrupts enabled */
+
+/*
+ * Can this fault wait for a page? Only at IRQL <= APC_LEVEL with interrupts
+ * on (a wait switches threads, and the page comes back from another one).
+ * Page faults run with interrupts off for now, so a real fault cannot; a
+ * direct call from a thread can.
+ */
+static BOOLEAN MiFaultCanWait(void)
+{
+    ULONG64 flags;
+
+    __asm__ __volatile__("pushfq; popq %0" : "=r"(flags));
+    return KeGetCurrentIrql() <= APC_LEVEL && (flags & MI_RFLAGS_IF) != 0;
+}
+
+/* NO_PAGES_AVAILABLE (0x4D) with NT's parameters: dirty pages, dirty pages
+ * bound for the page file (none without one), the nonpaged pool still
+ * available (pages it could still be given: free addresses that may still
+ * be committed), the last modified-page write's status (none: success). */
+static void MiNoPagesAvailable(void)
+{
+    PFN_NUMBER addresses = MiRunTreeFreeCount(&MiPoolTree[MI_NONPAGED_REGION]);
+    PFN_NUMBER commit = MmTotalCommittedPages < MmTotalCommitLimit
+                            ? MmTotalCommitLimit - MmTotalCommittedPages
+                            : 0;
+
+    KeBugCheckEx(NO_PAGES_AVAILABLE,
+                 MmModifiedPageListHead.Total + MmModifiedNoWritePageListHead.Total,
+                 MmModifiedPageListHead.Total, addresses < commit ? addresses : commit,
+                 STATUS_SUCCESS);
+}
+
+/* A fault that finds no page waits in steps, as NT's does (for up to seven
+ * minutes there); a page gone missing in Mica is a bug to show, so 10 s. */
+#define MI_FAULT_PAGE_WAIT_MS 10
+#define MI_FAULT_PAGE_WAITS 1000
+
+static void MiWaitForPages(void)
+{
+    LARGE_INTEGER delay;
+
+    delay.QuadPart = -10000LL * MI_FAULT_PAGE_WAIT_MS;
+    KeDelayExecutionThread(KernelMode, FALSE, &delay);
+}
+
+/*
+ * The demand-zero fault on paged pool. The page was promised when its
+ * addresses were allocated: one page of that commitment becomes the page,
+ * in the same MmPfnLock hold, so the take is never refused while commit is
+ * honest (commit.c), and the page tables exist already (MiAllocatePoolPages).
+ * No page means the accounting was broken (a page taken past it): as NT
+ * (MiEnsureAvailablePageOrWait), wait for one where waiting is possible,
+ * a bounded time, then stop with NO_PAGES_AVAILABLE.
+ */
 BOOLEAN MiResolvePagedPoolFault(PVOID Va)
 {
     PUCHAR page = PAGE_ALIGN(Va);
-    BOOLEAN resolved = FALSE;
-    ULONG level;
+    ULONG level, waits = 0;
     KIRQL irql;
 
     if (MiPoolIndexOfAddress(Va) != EXP_PAGED)
         return FALSE;
-    KeAcquireSpinLock(&MmPfnLock, &irql);
-    if (!MiIsPoolPageAllocated(EXP_PAGED, page))
-        goto out;                       /* not committed: a bad access */
-    if (MiWalkToPte(page, &level) != NULL) {
-        resolved = TRUE;                /* another fault got there first */
-        goto out;
+    for (;;) {
+        BOOLEAN mapped;
+        KeAcquireSpinLock(&MmPfnLock, &irql);
+        if (!MiIsPoolPageAllocated(EXP_PAGED, page)) {
+            KeReleaseSpinLock(&MmPfnLock, irql);
+            return FALSE;                       /* not committed: a bad access */
+        }
+        if (MiWalkToPte(page, &level) != NULL) {
+            KeReleaseSpinLock(&MmPfnLock, irql);
+            return TRUE;                        /* another fault got there first */
+        }
+        MiReturnCommitmentLocked(1);
+        mapped = MiMapNewPageLocked(page, MM_PTE_WRITE | MM_PTE_GLOBAL | MM_PTE_NO_EXECUTE, TRUE);
+        if (!mapped)
+            MmTotalCommittedPages++;            /* still promised: put it back */
+        KeReleaseSpinLock(&MmPfnLock, irql);
+        if (mapped)
+            return TRUE;
+        if (!MiFaultCanWait() || waits++ == MI_FAULT_PAGE_WAITS)
+            MiNoPagesAvailable();
+        MiWaitForPages();
     }
-    resolved = MiMapNewPageLocked(page, MM_PTE_WRITE | MM_PTE_GLOBAL | MM_PTE_NO_EXECUTE, TRUE);
-out:
-    KeReleaseSpinLock(&MmPfnLock, irql);
-    return resolved;
 }
 
 VOID MiEnumeratePoolRuns(ULONG PoolIndex, PMI_POOL_RUN_ROUTINE Routine, PVOID Context)

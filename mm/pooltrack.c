@@ -147,31 +147,3 @@ PCSTR ExpTagName(ULONG Tag, char Name[5])
     Name[4] = 0;
     return Name;
 }
-
-static void ExpPrintTag(ULONG Tag, PCSTR Type, SIZE_T Allocs, SIZE_T Frees, SIZE_T Bytes)
-{
-    SIZE_T diff = Allocs - Frees;
-    char name[5];
-
-    DbgPrint(" %s %s %10llu %10llu %8llu %12llu %8llu\n", ExpTagName(Tag, name), Type,
-             (ULONG64)Allocs, (ULONG64)Frees, (ULONG64)diff, (ULONG64)Bytes,
-             (ULONG64)(diff ? Bytes / diff : 0));
-}
-
-VOID ExDumpPoolTags(VOID)
-{
-    static SYSTEM_POOLTAG tags[256];
-    ULONG n = ExQueryPoolTagInformation(tags, ARRAYSIZE(tags));
-
-    DbgPrint(" Tag  Type     Allocs      Frees     Diff        Bytes Per Alloc\n");
-    for (ULONG i = 0; i < n && i < ARRAYSIZE(tags); i++) {
-        if (tags[i].NonPagedAllocs)
-            ExpPrintTag(tags[i].TagUlong, "Nonp", tags[i].NonPagedAllocs, tags[i].NonPagedFrees,
-                        tags[i].NonPagedUsed);
-        if (tags[i].PagedAllocs)
-            ExpPrintTag(tags[i].TagUlong, "Paged", tags[i].PagedAllocs, tags[i].PagedFrees,
-                        tags[i].PagedUsed);
-    }
-    if (n > ARRAYSIZE(tags))
-        DbgPrint(" (%u more tags not shown)\n", n - (ULONG)ARRAYSIZE(tags));
-}

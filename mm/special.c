@@ -11,10 +11,16 @@
  * never mapped:
  *
  *   overrun mode (default)  [data page: header .. pattern .. block][guard]
- *       the block ends at the page end (rounded down to 16 bytes), so
- *       reading or writing past it faults at once: 0xCD.
+ *       the block ends at the page end (its start rounded down to 16
+ *       bytes, 64 for the cache-aligned types), so reading or writing past
+ *       it faults at once: 0xCD.
  *   underrun mode           [guard][data page: block .. pattern .. header]
  *       the block starts the page: touching below it faults at once: 0xCD.
+ *
+ * The header goes where the block is not: at the page start, unless the
+ * block starts there (underrun mode, or a cache-aligned block of over
+ * 4032 bytes rounded down to the page start), then in the last 16 bytes.
+ * The slot's state remembers which (MI_SPECIAL_HEADER_AT_END).
  *
  * Every byte of the page that is not the block or its header holds a
  * pattern byte; the free checks it, so a small overrun (into the 16-byte
@@ -31,6 +37,7 @@
 #define MI_SPECIAL_SLOTS (MM_SPECIAL_POOL_PAGES / 2)
 #define MI_SPECIAL_MAX_TAGS 16
 #define MI_SPECIAL_MAGIC 0x5350           /* 'PS' */
+#define MI_SPECIAL_MINIMUM_AVAILABLE 256  /* pages special pool leaves alone */
 /* 0xC1 fourth parameters. */
 #define MI_SPECIAL_FREE_NOT_ALLOCATED 0x20
 #define MI_SPECIAL_BAD_ADDRESS        0x21
@@ -41,6 +48,8 @@
 #define MI_SPECIAL_FREE_IRQL          0x31
 
 typedef enum _MI_SPECIAL_STATE { MiSlotUnused, MiSlotLive, MiSlotFreed } MI_SPECIAL_STATE;
+#define MI_SPECIAL_STATE_MASK    0x03
+#define MI_SPECIAL_HEADER_AT_END 0x80   /* with MiSlotLive: see the top comment */
 
 /* Kept in the data page, next to the block. */
 typedef struct _MI_SPECIAL_HEADER {
@@ -58,7 +67,7 @@ static BOOLEAN MiSpecialAvailable;      /* slot tables made */
 BOOLEAN MiSpecialPoolSelecting;
 static ULONG MiSpecialTags[MI_SPECIAL_MAX_TAGS], MiSpecialTagCount;
 static KSPIN_LOCK MiSpecialLock;
-static UCHAR *MiSpecialState;               /* MI_SPECIAL_STATE per slot */
+static UCHAR *MiSpecialState;               /* MI_SPECIAL_STATE (+ flag) per slot */
 static ULONG *MiSpecialFifo;                /* freed slots, oldest first */
 static ULONG MiSpecialFifoHead, MiSpecialFifoCount, MiSpecialNextUnused;
 static ULONG MiSpecialPoolPagesInUse;  /* data pages mapped now */
@@ -148,9 +157,17 @@ static PUCHAR MiSpecialDataPage(ULONG Slot, BOOLEAN Underrun)
     return MiSlotBase(Slot) + (Underrun ? PAGE_SIZE : 0);
 }
 
-static PMI_SPECIAL_HEADER MiSpecialHeader(PUCHAR Page, BOOLEAN Underrun)
+static MI_SPECIAL_STATE MiSlotState(ULONG Slot)
 {
-    return (PMI_SPECIAL_HEADER)(Underrun ? Page + PAGE_SIZE - sizeof(MI_SPECIAL_HEADER) : Page);
+    return (MI_SPECIAL_STATE)(MiSpecialState[Slot] & MI_SPECIAL_STATE_MASK);
+}
+
+/* The header of a live slot's data page: at the page start or end. */
+static PMI_SPECIAL_HEADER MiSpecialHeader(ULONG Slot, PUCHAR Page)
+{
+    return (PMI_SPECIAL_HEADER)((MiSpecialState[Slot] & MI_SPECIAL_HEADER_AT_END)
+                                    ? Page + PAGE_SIZE - sizeof(MI_SPECIAL_HEADER)
+                                    : Page);
 }
 
 /* Blocks are 16-byte aligned, 64 for the cache-aligned pool types. */
@@ -159,6 +176,16 @@ static PUCHAR MiSpecialBlock(PUCHAR Page, BOOLEAN Underrun, SIZE_T Bytes, ULONG 
     SIZE_T align = (PoolType & POOL_TYPE_CACHE_ALIGNED) ? POOL_CACHE_ALIGNMENT : POOL_BLOCK_SIZE;
 
     return Underrun ? Page : Page + ((PAGE_SIZE - Bytes) & ~(align - 1));
+}
+
+/* The data page of a live slot (the one of its two pages that is mapped),
+ * found without a bug check at any IRQL: a walk of the page tables. */
+static PUCHAR MiSpecialLivePage(ULONG Slot)
+{
+    ULONG level;
+
+    return MiWalkToPte(MiSlotBase(Slot), &level) != NULL ? MiSlotBase(Slot)
+                                                         : MiSlotBase(Slot) + PAGE_SIZE;
 }
 
 /* A slot whose page is gone: no access, and last in line for reuse. */
@@ -206,13 +233,13 @@ PVOID MiAllocateSpecialPool(SIZE_T NumberOfBytes, ULONG Tag, ULONG PoolType, ULO
         KeReleaseSpinLock(&MiSpecialLock, irql);
         return NULL;
     }
-    MiSpecialState[slot] = MiSlotLive;
     KeReleaseSpinLock(&MiSpecialLock, irql);
 
-    /* As NT: leave the last pages to everyone else; then normal pool. */
+    /* As NT: leave the last 256 pages to everyone else (counted as pages
+     * that may still be promised, commit.c); then normal pool. */
     page = MiSpecialDataPage(slot, underrun);
     KeAcquireSpinLock(&MmPfnLock, &irql);
-    mapped = MmAvailablePages >= 256 &&
+    mapped = MiCommitmentAvailable(MI_SPECIAL_MINIMUM_AVAILABLE) &&
              MiMapNewPageLocked(page, MM_PTE_WRITE | MM_PTE_GLOBAL |
                                           ((PoolType & POOL_NX_ALLOCATION) || paged
                                                ? MM_PTE_NO_EXECUTE : 0),
@@ -226,7 +253,10 @@ PVOID MiAllocateSpecialPool(SIZE_T NumberOfBytes, ULONG Tag, ULONG PoolType, ULO
     /* The pattern changes with time, as NT's (the tick count's low byte). */
     pattern = (UCHAR)(KeReadTimeStampCounter() >> 12) | 1;
     memset(page, pattern, PAGE_SIZE);
-    header = MiSpecialHeader(page, underrun);
+    block = MiSpecialBlock(page, underrun, NumberOfBytes, PoolType);
+    /* Live from here; the state byte is the slot's own until it is retired. */
+    MiSpecialState[slot] = MiSlotLive | (block == page ? MI_SPECIAL_HEADER_AT_END : 0);
+    header = MiSpecialHeader(slot, page);
     header->Magic = MI_SPECIAL_MAGIC;
     header->Pattern = pattern;
     header->Underrun = underrun;
@@ -234,7 +264,6 @@ PVOID MiAllocateSpecialPool(SIZE_T NumberOfBytes, ULONG Tag, ULONG PoolType, ULO
     header->Bytes = (ULONG)NumberOfBytes;
     header->PoolType = (USHORT)PoolType;
     header->Reserved = 0;
-    block = MiSpecialBlock(page, underrun, NumberOfBytes, PoolType);
     __atomic_add_fetch(&MiSpecialPoolPagesInUse, 1, __ATOMIC_RELAXED);
     irql = ExpRaiseToDpc();
     ExpInsertPoolTracker(KeGetCurrentProcessorNumber(), Tag, PAGE_SIZE, paged);
@@ -249,11 +278,13 @@ static PMI_SPECIAL_HEADER MiCheckSpecialBlock(PVOID P, PUCHAR *Page)
     PUCHAR page = PAGE_ALIGN(P);
     PMI_SPECIAL_HEADER header;
     BOOLEAN underrun = page != MiSlotBase(slot);
+    ULONG level;
 
-    if (MiSpecialState == NULL || MiSpecialState[slot] != MiSlotLive || !MmIsAddressValid(page))
+    if (MiSpecialState == NULL || MiSlotState(slot) != MiSlotLive ||
+        MiWalkToPte(page, &level) == NULL)
         KeBugCheckEx(SPECIAL_POOL_DETECTED_MEMORY_CORRUPTION, (ULONG_PTR)P,
                      (ULONG_PTR)MiGetPteAddress(P), 0, MI_SPECIAL_FREE_NOT_ALLOCATED);
-    header = MiSpecialHeader(page, underrun);
+    header = MiSpecialHeader(slot, page);
     if (header->Magic != MI_SPECIAL_MAGIC || header->Underrun != underrun ||
         header->Bytes == 0 || header->Bytes > PAGE_SIZE - sizeof(MI_SPECIAL_HEADER))
         KeBugCheckEx(SPECIAL_POOL_DETECTED_MEMORY_CORRUPTION, (ULONG_PTR)P, header->Bytes, 0,
@@ -273,16 +304,36 @@ SIZE_T MiSpecialPoolBlockSize(PVOID P)
     return MiCheckSpecialBlock(P, &page)->Bytes;
 }
 
-/* First byte in [From, To) that is not Pattern, or NULL. */
-static PUCHAR MiFindNonPattern(PUCHAR From, PUCHAR To, UCHAR Pattern)
+/* First byte in [From, To) that is not Pattern, or NULL; the header, if it
+ * lies in the range, is skipped. */
+static PUCHAR MiFindNonPattern(PUCHAR From, PUCHAR To, PMI_SPECIAL_HEADER Header, UCHAR Pattern)
 {
-    for (PUCHAR b = From; b < To; b++)
+    for (PUCHAR b = From; b < To; b++) {
+        if (b == (PUCHAR)Header) {
+            b += sizeof(*Header) - 1;
+            continue;
+        }
         if (*b != Pattern)
             return b;
+    }
     return NULL;
 }
 
-VOID MiFreeSpecialPool(PVOID P, ULONG Tag, BOOLEAN CheckTag)
+/*
+ * The pool type of the live block at P, for the IRQL bug check: read from
+ * its header if P is a live slot's block (any IRQL: nothing here can
+ * fault or bug check), else 0.
+ */
+static ULONG MiSpecialPoolTypeAt(PVOID P)
+{
+    ULONG slot = MiSlotOf(P);
+
+    if (MiSpecialState == NULL || MiSlotState(slot) != MiSlotLive)
+        return 0;
+    return MiSpecialHeader(slot, MiSpecialLivePage(slot))->PoolType;
+}
+
+VOID MiFreeSpecialPool(PVOID P, ULONG Tag)
 {
     KIRQL irql = KeGetCurrentIrql();
     PUCHAR page, block = P, bad;
@@ -290,29 +341,31 @@ VOID MiFreeSpecialPool(PVOID P, ULONG Tag, BOOLEAN CheckTag)
     BOOLEAN paged;
     ULONG slot = MiSlotOf(P), stored;
 
+    /*
+     * The IRQL first, before anything that could stop with a code of its
+     * own (above DISPATCH_LEVEL even MmIsAddressValid is IRQL_NOT_LESS_OR_
+     * EQUAL): no pool may be freed above DISPATCH_LEVEL, paged special pool
+     * not above APC_LEVEL. NT's answer is 0xC1 (IRQL, pool type, P, 0x31).
+     */
+    if (irql > APC_LEVEL) {
+        ULONG type = MiSpecialPoolTypeAt(P);
+        if (irql > DISPATCH_LEVEL || (type & BASE_POOL_TYPE_MASK))
+            KeBugCheckEx(SPECIAL_POOL_DETECTED_MEMORY_CORRUPTION, irql, type, (ULONG_PTR)P,
+                         MI_SPECIAL_FREE_IRQL);
+    }
     header = MiCheckSpecialBlock(P, &page);
     paged = (header->PoolType & BASE_POOL_TYPE_MASK) != 0;
-    if (irql > (paged ? APC_LEVEL : DISPATCH_LEVEL))
-        KeBugCheckEx(SPECIAL_POOL_DETECTED_MEMORY_CORRUPTION, irql, header->PoolType,
-                     (ULONG_PTR)P, MI_SPECIAL_FREE_IRQL);
-    /* Everything around the block must still be the pattern. */
-    if (header->Underrun) {
-        bad = MiFindNonPattern(block + header->Bytes, (PUCHAR)header, header->Pattern);
-        if (bad != NULL)
-            KeBugCheckEx(SPECIAL_POOL_DETECTED_MEMORY_CORRUPTION, (ULONG_PTR)P, (ULONG_PTR)bad,
-                         header->Pattern, MI_SPECIAL_BYTES_AFTER);
-    } else {
-        bad = MiFindNonPattern((PUCHAR)(header + 1), block, header->Pattern);
-        if (bad != NULL)
-            KeBugCheckEx(SPECIAL_POOL_DETECTED_MEMORY_CORRUPTION, (ULONG_PTR)P, (ULONG_PTR)bad,
-                         header->Pattern, MI_SPECIAL_BYTES_BEFORE);
-        bad = MiFindNonPattern(block + header->Bytes, page + PAGE_SIZE, header->Pattern);
-        if (bad != NULL)
-            KeBugCheckEx(SPECIAL_POOL_DETECTED_MEMORY_CORRUPTION, (ULONG_PTR)P, (ULONG_PTR)bad,
-                         header->Pattern, MI_SPECIAL_BYTES_AFTER);
-    }
+    /* Everything around the block but the header must still be the pattern. */
+    bad = MiFindNonPattern(page, block, header, header->Pattern);
+    if (bad != NULL)
+        KeBugCheckEx(SPECIAL_POOL_DETECTED_MEMORY_CORRUPTION, (ULONG_PTR)P, (ULONG_PTR)bad,
+                     header->Pattern, MI_SPECIAL_BYTES_BEFORE);
+    bad = MiFindNonPattern(block + header->Bytes, page + PAGE_SIZE, header, header->Pattern);
+    if (bad != NULL)
+        KeBugCheckEx(SPECIAL_POOL_DETECTED_MEMORY_CORRUPTION, (ULONG_PTR)P, (ULONG_PTR)bad,
+                     header->Pattern, MI_SPECIAL_BYTES_AFTER);
     stored = header->Tag;
-    ExpCheckFreeTag(P, stored, Tag, CheckTag);
+    ExpCheckFreeTag(P, stored, Tag);
 
     irql = ExpRaiseToDpc();
     ExpRemovePoolTracker(KeGetCurrentProcessorNumber(), stored, PAGE_SIZE, paged);
@@ -333,9 +386,9 @@ VOID MiCheckSpecialPoolFault(PVOID Va, BOOLEAN Write, PVOID Pc)
     if (!MiIsSpecialPoolAddress(Va) || MiSpecialState == NULL)
         return;
     slot = MiSlotOf(Va);
-    if (MiSpecialState[slot] == MiSlotFreed)
+    if (MiSlotState(slot) == MiSlotFreed)
         KeBugCheckEx(PAGE_FAULT_IN_FREED_SPECIAL_POOL, (ULONG_PTR)Va, Write, (ULONG_PTR)Pc, 0);
-    if (MiSpecialState[slot] == MiSlotLive)
+    if (MiSlotState(slot) == MiSlotLive)
         KeBugCheckEx(PAGE_FAULT_BEYOND_END_OF_ALLOCATION, (ULONG_PTR)Va, Write, (ULONG_PTR)Pc, 0);
 }
 
@@ -351,10 +404,10 @@ ULONG MiReportSpecialPool(ULONG Tag, BOOLEAN Print)
     for (ULONG slot = 0; slot < MiSpecialNextUnused; slot++) {
         PUCHAR page;
         PMI_SPECIAL_HEADER header;
-        if (MiSpecialState[slot] != MiSlotLive)
+        if (MiSlotState(slot) != MiSlotLive)
             continue;
-        page = MmIsAddressValid(MiSlotBase(slot)) ? MiSlotBase(slot) : MiSlotBase(slot) + PAGE_SIZE;
-        header = MiSpecialHeader(page, page != MiSlotBase(slot));
+        page = MiSpecialLivePage(slot);
+        header = MiSpecialHeader(slot, page);
         if (Tag != 0 && ((header->Tag ^ Tag) & ~PROTECTED_POOL) != 0)
             continue;
         count++;
@@ -375,12 +428,12 @@ VOID MiDumpSpecialPool(PVOID Va)
     ULONG slot = MiSlotOf(Va);
     PUCHAR page = PAGE_ALIGN(Va);
 
-    if (MiSpecialState == NULL || MiSpecialState[slot] != MiSlotLive || !MmIsAddressValid(page)) {
+    if (MiSpecialState == NULL || MiSlotState(slot) != MiSlotLive || !MmIsAddressValid(page)) {
         DbgPrint("%p is in special pool, slot %u, %s\n", Va, slot,
-                 MiSpecialState && MiSpecialState[slot] == MiSlotFreed ? "freed" : "not allocated");
+                 MiSpecialState && MiSlotState(slot) == MiSlotFreed ? "freed" : "not allocated");
         return;
     }
-    PMI_SPECIAL_HEADER header = MiSpecialHeader(page, page != MiSlotBase(slot));
+    PMI_SPECIAL_HEADER header = MiSpecialHeader(slot, page);
     char name[5];
     DbgPrint("*%p : special pool, slot %u, %u bytes, tag %s, %s mode\n",
              MiSpecialBlock(page, header->Underrun, header->Bytes, header->PoolType), slot,

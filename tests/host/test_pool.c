@@ -555,6 +555,44 @@ KTEST(poolhost, bytes_to_units_boundaries)
     KEXPECT_EQ(ExpBytesToUnits(POOL_SMALL_LIMIT + 1), 256);   /* would not fit: big pool */
 }
 
+/*
+ * pool.c sends a request to the small-block path when ExpIsSmallRequest
+ * says so; poolblock.c must then be able to serve it, padding included:
+ * every such size, plain and cache aligned, from a fresh page, where a
+ * cache-aligned block needs the most padding (three units: the first body
+ * is 16 bytes into the page). Cache-aligned requests of 4017-4064 bytes
+ * were once called small and came back NULL.
+ */
+KTEST(poolhost, every_small_request_fits_a_page)
+{
+    PbReset(11);
+    for (ULONG aligned = 0; aligned < 2; aligned++)
+        for (SIZE_T n = 1; n <= POOL_SMALL_LIMIT + 64; n++) {
+            if (!ExpIsSmallRequest(n, aligned != 0)) {
+                /* Past the small limit only by the padding's worth or more. */
+                KEXPECT_GT(n, aligned ? POOL_SMALL_CACHE_ALIGNED_LIMIT : POOL_SMALL_LIMIT);
+                continue;
+            }
+            ULONG units = ExpBytesToUnits(n);
+            PPOOL_HEADER e = ExpAllocateBlock(&PbDescriptor, units, aligned != 0);
+            if (e == NULL) {
+                KtestFail(__FILE__, __LINE__, "%llu bytes%s: no block", (unsigned long long)n,
+                          aligned ? " cache aligned" : "");
+                break;
+            }
+            KEXPECT_EQ(e->BlockSize, units);
+            KEXPECT_EQ((ULONG64)ExpBlockBody(e) % (aligned ? POOL_CACHE_ALIGNMENT : 16), 0);
+            KEXPECT_LE(ExpPageOffset(e) + ((SIZE_T)units << POOL_BLOCK_SHIFT), PAGE_SIZE);
+            ExpFreeBlock(&PbDescriptor, e);
+        }
+    KEXPECT_TRUE(ExpIsSmallRequest(POOL_SMALL_CACHE_ALIGNED_LIMIT, TRUE));
+    KEXPECT_FALSE(ExpIsSmallRequest(POOL_SMALL_CACHE_ALIGNED_LIMIT + 1, TRUE));
+    KEXPECT_TRUE(ExpIsSmallRequest(POOL_SMALL_LIMIT, FALSE));
+    KEXPECT_FALSE(ExpIsSmallRequest(POOL_SMALL_LIMIT + 1, FALSE));
+    KEXPECT_EQ(PbPages.Used, 0);
+    PbTeardown();
+}
+
 /* ---- bigpool.c ------------------------------------------------------------------------- */
 
 #define BP_MAX 3000

@@ -352,15 +352,20 @@ KTEST(sched, higher_priority_preempts)
 {
     HANDLE h;
     PVOID thread;
+    KPRIORITY ours;
 
     HighRan = FALSE;
+    /* One above the new thread: at the same priority a quantum ending
+     * (a slow boot, verifier=special) could let it run first. */
+    ours = KeSetPriorityThread(KeGetCurrentThread(), 9);
     KEXPECT_EQ(PsCreateSystemThread(&h, 0, NULL, NULL, NULL, MarkRan, NULL), STATUS_SUCCESS);
-    /* Same priority as us: it has not run yet. */
+    /* Below us: it has not run yet. */
     KEXPECT_FALSE(HighRan);
     ObReferenceObjectByHandle(h, 0, NULL, KernelMode, &thread, NULL);
     KEXPECT_EQ(KeSetPriorityThread(thread, 12), 8);
     /* Raised above us: it ran before KeSetPriorityThread returned. */
     KEXPECT_TRUE(HighRan);
+    KeSetPriorityThread(KeGetCurrentThread(), ours);
     KeWaitForSingleObject(thread, Executive, KernelMode, FALSE, NULL);
     ObDereferenceObject(thread);
     ZwClose(h);

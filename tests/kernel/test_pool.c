@@ -433,3 +433,128 @@ KTEST(pool, stress_two_threads_and_a_dpc)
             }
     }
 }
+
+/* ---- NT's answers at the edges (issue 10) ---------------------------------------------- */
+
+/* A zero tag means "do not check" (ExFreePool is ExFreePoolWithTag(P, 0)),
+ * for small, whole-page, paged and special-pool blocks alike. */
+KTEST(pool, free_with_tag_zero_skips_the_tag_check)
+{
+    PVOID small = ExAllocatePoolWithTag(NonPagedPoolNx, 40, TAG_SIZE);
+    PVOID listed = ExAllocatePoolWithTag(NonPagedPoolNx, 1000, TAG_SIZE);
+    PVOID big = ExAllocatePoolWithTag(NonPagedPoolNx, 2 * PAGE_SIZE, TAG_SIZE);
+    PVOID paged = ExAllocatePoolWithTag(PagedPool, 300, TAG_SIZE);
+    PVOID special = ExAllocatePool2(POOL_FLAG_PAGED | POOL_FLAG_SPECIAL_POOL, 64, TAG_SIZE);
+
+    KASSERT_TRUE(small && listed && big && paged && special);
+    KEXPECT_TRUE(MiIsSpecialPoolAddress(special));
+    ExFreePoolWithTag(small, 0);
+    ExFreePoolWithTag(listed, 0);
+    ExFreePoolWithTag(big, 0);
+    ExFreePoolWithTag(paged, 0);
+    ExFreePoolWithTag(special, 0);
+    /* A tag that differs only in PROTECTED_POOL still matches an
+     * unprotected block. */
+    small = ExAllocatePoolWithTag(NonPagedPoolNx, 40, TAG_SIZE);
+    KASSERT_TRUE(small != NULL);
+    ExFreePoolWithTag(small, TAG_SIZE | PROTECTED_POOL);
+}
+
+static void KtpCheckAlignedBlock(PUCHAR P, SIZE_T Bytes)
+{
+    BOOLEAN quota;
+
+    KEXPECT_EQ((ULONG64)P % POOL_CACHE_ALIGNMENT, 0);
+    KEXPECT_LE(ExpPageOffset(P) + Bytes, PAGE_SIZE > Bytes ? PAGE_SIZE : ROUND_TO_PAGES(Bytes));
+    KEXPECT_GE(ExQueryPoolBlockSize(P, &quota), Bytes);
+    memset(P, 0xC5, Bytes);
+}
+
+/* 4017-4064 bytes fit a page only without the alignment padding: they must
+ * still be served (as whole pages, or special pool), 64-byte aligned. */
+KTEST(pool, cache_aligned_near_a_page_is_served)
+{
+    static const POOL_TYPE types[] = {NonPagedPoolCacheAligned, NonPagedPoolNxCacheAligned,
+                                      PagedPoolCacheAligned};
+
+    for (SIZE_T n = 3990; n <= 4100 && !KtestCurrentFailed; n++) {
+        for (ULONG t = 0; t < ARRAYSIZE(types); t++) {
+            PUCHAR p = ExAllocatePoolWithTag(types[t], n, TAG_SIZE);
+            KASSERT_TRUE(p != NULL);
+            KtpCheckAlignedBlock(p, n);
+            ExFreePoolWithTag(p, TAG_SIZE);
+        }
+        for (ULONG k = 0; k < 3; k++) {
+            static const POOL_FLAGS kinds[] = {POOL_FLAG_NON_PAGED, POOL_FLAG_NON_PAGED_EXECUTE,
+                                               POOL_FLAG_PAGED};
+            PUCHAR p = ExAllocatePool2(kinds[k] | POOL_FLAG_CACHE_ALIGNED, n, TAG_SIZE);
+            KASSERT_TRUE(p != NULL);
+            KtpCheckAlignedBlock(p, n);
+            ExFreePoolWithTag(p, TAG_SIZE);
+        }
+    }
+}
+
+/* Special pool, overrun mode, cache aligned: every size up to the small
+ * limit, written in full and freed, never lands on its own header. */
+KTEST(pool, special_pool_cache_aligned_every_size)
+{
+    for (SIZE_T n = 1; n <= POOL_SMALL_LIMIT && !KtestCurrentFailed; n++) {
+        PUCHAR p = ExAllocatePool2(POOL_FLAG_NON_PAGED | POOL_FLAG_CACHE_ALIGNED |
+                                       POOL_FLAG_SPECIAL_POOL | POOL_FLAG_UNINITIALIZED,
+                                   n, TAG_SIZE);
+        KASSERT_TRUE(p != NULL);
+        KEXPECT_TRUE(MiIsSpecialPoolAddress(p));
+        KEXPECT_EQ((ULONG64)p % POOL_CACHE_ALIGNMENT, 0);
+        /* As close to the guard page as the alignment allows. */
+        KEXPECT_LE(ExpPageOffset(p) + n, PAGE_SIZE);
+        KEXPECT_GT(ExpPageOffset(p) + n + POOL_CACHE_ALIGNMENT, PAGE_SIZE);
+        KEXPECT_EQ(MiSpecialPoolBlockSize(p), n);
+        memset(p, 0x3C, n);
+        ExFreePoolWithTag(p, TAG_SIZE);
+    }
+}
+
+/*
+ * Mica has no sessions. A session pool type asks for memory that would be
+ * seen only in one session's address space; Mica cannot give that, so both
+ * allocation routines refuse it (NULL), the same way.
+ */
+KTEST(pool, session_pool_is_refused_by_every_routine)
+{
+    KEXPECT_TRUE(ExAllocatePoolWithTag(PagedPoolSession, 64, TAG_SIZE) == NULL);
+    KEXPECT_TRUE(ExAllocatePoolWithTag(NonPagedPoolSession, 64, TAG_SIZE) == NULL);
+    KEXPECT_TRUE(ExAllocatePoolWithTag(NonPagedPoolSessionNx, 64, TAG_SIZE) == NULL);
+    KEXPECT_TRUE(ExAllocatePoolWithTag(PagedPoolSession, 3 * PAGE_SIZE, TAG_SIZE) == NULL);
+    KEXPECT_TRUE(ExAllocatePoolWithTagPriority(PagedPoolSession, 64, TAG_SIZE,
+                                               NormalPoolPriority) == NULL);
+    KEXPECT_TRUE(ExAllocatePoolWithQuotaTag(
+                     (POOL_TYPE)(PagedPoolSession | POOL_QUOTA_FAIL_INSTEAD_OF_RAISE), 64,
+                     TAG_SIZE) == NULL);
+    KEXPECT_TRUE(ExAllocatePool2(POOL_FLAG_PAGED | POOL_FLAG_SESSION, 64, TAG_SIZE) == NULL);
+    KEXPECT_TRUE(ExAllocatePool2(POOL_FLAG_NON_PAGED | POOL_FLAG_SESSION, 64, TAG_SIZE) == NULL);
+}
+
+/* ExAllocatePool (obsolete): the untagged call; PoolMon shows it as 'None'. */
+KTEST(pool, allocate_pool_untagged_is_none)
+{
+    SYSTEM_POOLTAG before, after;
+    PUCHAR small, big;
+
+    ExQueryPoolTag('enoN', &before);
+    small = ExAllocatePool(NonPagedPoolNx, 100);
+    big = ExAllocatePool(PagedPool, 3 * PAGE_SIZE);
+    KASSERT_TRUE(small != NULL && big != NULL);
+    KEXPECT_TRUE(ExQueryPoolTag('enoN', &after));
+    KEXPECT_EQ(after.NonPagedAllocs - before.NonPagedAllocs, 1);
+    KEXPECT_EQ(after.PagedAllocs - before.PagedAllocs, 1);
+    if (!MiIsSpecialPoolAddress(small))
+        KEXPECT_EQ(((PPOOL_HEADER)small - 1)->PoolTag, 'enoN');
+    memset(small, 1, 100);
+    memset(big, 2, 3 * PAGE_SIZE);
+    ExFreePoolWithTag(small, 'enoN');         /* the tag it was given */
+    ExFreePool(big);
+    ExQueryPoolTag('enoN', &after);
+    KEXPECT_EQ(after.NonPagedFrees - before.NonPagedFrees, 1);
+    KEXPECT_EQ(after.PagedFrees - before.PagedFrees, 1);
+}

@@ -202,3 +202,89 @@ KTEST_BUGCHECK(poolbug, special_pool_underrun_caught_at_free,
                         KTEST_ANY, 0x23);
     ExFreePool(p);
 }
+
+/* ---- the one tag check, and special pool's IRQL rule ------------------------------------ */
+
+/* A zero tag skips the check, except that a protected tag must be named. */
+KTEST_BUGCHECK(poolbug, protected_tag_freed_with_tag_zero, BAD_POOL_CALLER)
+{
+    PVOID p = ExAllocatePoolWithTag(NonPagedPoolNx, 64, TAG_GOOD | PROTECTED_POOL);
+
+    KtestExpectBugCheck(BAD_POOL_CALLER, 0x0A, (ULONG64)p, TAG_GOOD | PROTECTED_POOL, 0);
+    ExFreePoolWithTag(p, 0);
+}
+
+/* Special pool checks tags with the same rule. */
+KTEST_BUGCHECK(poolbug, special_pool_wrong_tag, BAD_POOL_CALLER)
+{
+    PVOID p = ExAllocatePool2(POOL_FLAG_NON_PAGED | POOL_FLAG_SPECIAL_POOL, 64, TAG_GOOD);
+
+    if (p == NULL || !MiIsSpecialPoolAddress(p))
+        return;
+    KtestExpectBugCheck(BAD_POOL_CALLER, 0x0A, (ULONG64)p, TAG_GOOD, TAG_BAD);
+    ExFreePoolWithTag(p, TAG_BAD);
+}
+
+/* Above DISPATCH_LEVEL no pool may be freed: special pool says so with its
+ * own stop code (0xC1, 0x31) before anything else could stop first. */
+KTEST_BUGCHECK(poolbug, special_pool_free_above_dispatch, SPECIAL_POOL_DETECTED_MEMORY_CORRUPTION)
+{
+    PVOID p = KtpSpecial(64, FALSE);
+    KIRQL old;
+
+    if (p == NULL)
+        return;
+    KeRaiseIrql(HIGH_LEVEL, &old);
+    KtestExpectBugCheck(SPECIAL_POOL_DETECTED_MEMORY_CORRUPTION, HIGH_LEVEL, NonPagedPoolNx,
+                        (ULONG64)p, 0x31);
+    ExFreePool(p);
+}
+
+KTEST_BUGCHECK(poolbug, special_pool_paged_free_at_dispatch,
+               SPECIAL_POOL_DETECTED_MEMORY_CORRUPTION)
+{
+    PVOID p = ExAllocatePool2(POOL_FLAG_PAGED | POOL_FLAG_SPECIAL_POOL, 64, TAG_GOOD);
+    KIRQL old;
+
+    if (p == NULL)
+        return;
+    KeRaiseIrql(DISPATCH_LEVEL, &old);
+    KtestExpectBugCheck(SPECIAL_POOL_DETECTED_MEMORY_CORRUPTION, DISPATCH_LEVEL, PagedPool,
+                        (ULONG64)p, 0x31);
+    ExFreePool(p);
+}
+
+/* ---- commit ------------------------------------------------------------------------------ */
+
+/* More paged pool than RAM, with a raise asked for: the raise. (Before the
+ * commit charge this succeeded, and touching it stopped with 0x50.) */
+KTEST_BUGCHECK(poolbug, paged_overcommit_raises, KMODE_EXCEPTION_NOT_HANDLED)
+{
+    KtestExpectBugCheck(KMODE_EXCEPTION_NOT_HANDLED, 0xFFFFFFFFC000009AULL, KTEST_ANY, 0, 0);
+    ExAllocatePoolWithTag((POOL_TYPE)(PagedPool | POOL_RAISE_IF_ALLOCATION_FAILURE),
+                          (MmNumberOfPhysicalPages << PAGE_SHIFT) + (4 << 20), TAG_GOOD);
+}
+
+/*
+ * A committed paged-pool page whose page was taken behind the accounting's
+ * back (every free page unlinked directly, as a broken Mm routine would):
+ * the fault cannot wait (page faults run with interrupts off) and stops
+ * with NO_PAGES_AVAILABLE: no dirty pages, none for a page file, the last
+ * write's status success. (Before the commit charge: 0x50.)
+ */
+KTEST_BUGCHECK(poolbug, fault_without_a_page_is_no_pages_available, NO_PAGES_AVAILABLE)
+{
+    volatile PUCHAR p = ExAllocatePoolWithTag(PagedPool, PAGE_SIZE, TAG_GOOD);
+    KIRQL irql;
+
+    if (p == NULL)
+        return;
+    KeAcquireSpinLock(&MmPfnLock, &irql);
+    while (MmZeroedPageListHead.Flink != MI_LIST_END)
+        MiUnlinkPageFromList(MmZeroedPageListHead.Flink);
+    while (MmFreePageListHead.Flink != MI_LIST_END)
+        MiUnlinkPageFromList(MmFreePageListHead.Flink);
+    KeReleaseSpinLock(&MmPfnLock, irql);
+    KtestExpectBugCheck(NO_PAGES_AVAILABLE, 0, 0, KTEST_ANY, 0);
+    p[0] = 1;
+}

@@ -129,9 +129,9 @@ PVOID MiAllocateSpecialPool(SIZE_T NumberOfBytes, ULONG Tag, ULONG PoolType, ULO
 
 BOOLEAN MiSpecialPoolSelecting;         /* never: special pool is off here */
 
-VOID MiFreeSpecialPool(PVOID P, ULONG Tag, BOOLEAN CheckTag)
+VOID MiFreeSpecialPool(PVOID P, ULONG Tag)
 {
-    (void)P; (void)Tag; (void)CheckTag;
+    (void)P; (void)Tag;
 }
 
 SIZE_T MiSpecialPoolBlockSize(PVOID P)
