@@ -103,7 +103,11 @@ KTEST(dispatcher, boost_runs_waiter_first_then_decays_per_quantum)
 /*
  * A quantum is processor time, not a time slice per dispatch: a boosted
  * thread that runs in short bursts between waits (timer wake-ups bring no
- * boost) uses its quanta up bit by bit and still decays to its base.
+ * boost) uses its quanta up bit by bit and still decays to its base. Each
+ * burst is a tick and a half of work, so the clock charges it one or two
+ * ticks (a thread that sleeps on a timer wakes just after a tick, so a
+ * shorter burst would be charged only by chance); that is less than a
+ * quantum, so without the carry-over the thread would never decay.
  */
 static volatile KPRIORITY BurstyWoke, BurstyEnded;
 
@@ -118,9 +122,9 @@ static VOID BurstyWaiter(PVOID Context)
     BurstyWoke = KeQueryPriorityThread(self);
     start = KeQueryInterruptTime();
     while (KeQueryPriorityThread(self) > KTD_BASE_PRIORITY &&
-           KeQueryInterruptTime() - start < 5000 * 10000ULL) {
+           KeQueryInterruptTime() - start < 20000 * 10000ULL) {
         burst = KeQueryInterruptTime();
-        while (KeQueryInterruptTime() - burst < 5000)       /* half a tick of work */
+        while (KeQueryInterruptTime() - burst < 15000)      /* a tick and a half of work */
             ;
         KeDelayExecutionThread(KernelMode, FALSE, &nap);
     }
