@@ -1,45 +1,17 @@
 /*
  * ke_internal.h - declarations shared by the files of kernel/ only.
  *
- * Port I/O, the console back ends, descriptor tables, the trap frame and
- * the start-up routines of each part. Other folders use ke.h.
+ * The console back ends, descriptor tables, the trap frame, threads, the
+ * KPRCB and the start-up routines of each part. Other folders (mm/, the
+ * drivers to come) use only ke.h: the kernel's intrinsics, lists and IRQL
+ * rule checks are there.
  */
 #ifndef MICA_KE_INTERNAL_H
 #define MICA_KE_INTERNAL_H
 
 #include "ke.h"
 
-/* ---- Control registers (port I/O is public: ke.h) --------------------------- */
-
-#define KI_READ_CR(n)                                                        \
-    static inline ULONG64 __readcr##n(void)                                  \
-    {                                                                        \
-        ULONG64 v;                                                           \
-        __asm__ __volatile__("mov %%cr" #n ", %0" : "=r"(v));                \
-        return v;                                                            \
-    }
-KI_READ_CR(0)
-KI_READ_CR(2)
-KI_READ_CR(3)
-KI_READ_CR(4)
-KI_READ_CR(8)
-#undef KI_READ_CR
-
-static inline ULONG64 __readmsr(ULONG Msr)
-{
-    ULONG lo, hi;
-    __asm__ __volatile__("rdmsr" : "=a"(lo), "=d"(hi) : "c"(Msr));
-    return ((ULONG64)hi << 32) | lo;
-}
-
-static inline void __writemsr(ULONG Msr, ULONG64 Value)
-{
-    __asm__ __volatile__("wrmsr" : : "c"(Msr), "a"((ULONG)Value), "d"((ULONG)(Value >> 32)));
-}
-
-static inline void _disable(void) { __asm__ __volatile__("cli" ::: "memory"); }
-static inline void _enable(void) { __asm__ __volatile__("sti" ::: "memory"); }
-static inline void __halt(void) { __asm__ __volatile__("hlt"); }
+/* Port I/O, control registers, MSRs and the interrupt flag are in ke.h. */
 
 /* ---- Console --------------------------------------------------------------- */
 
@@ -60,10 +32,7 @@ VOID KiConsoleInitialize(VOID);
 VOID KiConsoleWrite(PCSTR Text, SIZE_T Length);
 /* Switch the screen to the blue-screen colours and clear it. */
 VOID KiConsoleEnterBugCheck(VOID);
-/* Around Mm's switch to its own page tables: no screen output while the
- * screen is unmapped; then map it with MmMapIoSpace and go on. */
-VOID KiConsoleSuspendScreen(VOID);
-VOID KiConsoleResumeScreen(VOID);
+/* KiConsoleSuspendScreen/ResumeScreen (for Mm's page-table switch): ke.h. */
 VOID KiVgaRebase(PVOID TextBuffer);
 VOID KiFbRebase(PVOID Base);
 ULONG KiConsolePrintf(PCSTR Format, ...) __attribute__((format(printf, 1, 2)));
@@ -137,57 +106,7 @@ VOID HalpCalibrateTimeStampCounter(VOID);
 /* Leave QEMU through isa-debug-exit (port 0xF4): status (Code << 1) | 1. */
 __attribute__((noreturn)) VOID HalpQemuExit(UCHAR Code);
 
-/* ---- IRQL rules ------------------------------------------------------------------ */
-
-/*
- * KiIrqlViolation (irql.c) is the one way Mica reports a broken IRQL rule,
- * as NT's checked build and Driver Verifier do (retail NT checks less):
- *   IRQL_NOT_LESS_OR_EQUAL (0xA)     the IRQL was above what the routine allows;
- *   IRQL_NOT_GREATER_OR_EQUAL (0x9)  it was below what the routine requires.
- * The four parameters are the same for both:
- *   1  the routine whose rule was broken (its address);
- *   2  the IRQL that broke it: the current IRQL, or the IRQL asked for by
- *      KeRaiseIrql/KfRaiseIrql (below the current one), KeLowerIrql (above
- *      it) or KeAcquireSpinLock (DISPATCH_LEVEL, below the current one);
- *   3  the limit it broke: the highest IRQL allowed (0xA) or the lowest (0x9);
- *   4  the caller: the return address into the code that broke the rule.
- * So "P2 is not <= P3" (0xA) and "P2 is not >= P3" (0x9) read literally.
- * Learn documents 0xA's parameters for a memory access at too high an IRQL
- * (address, IRQL, access, instruction); page faults keep that layout
- * (mm/fault.c), since they are accesses, not calls.
- */
-__attribute__((noreturn, noinline, cold)) VOID KiIrqlViolation(ULONG BugCheckCode, PVOID Routine,
-                                                               KIRQL Irql, KIRQL Limit,
-                                                               PVOID Caller);
-
-/* In a public routine: its Learn page's IRQL rule, the caller's return address reported. */
-#define KI_CHECK_IRQL_AT_MOST(Max, Routine)                                              \
-    do {                                                                                 \
-        KIRQL ki_irql_ = KeGetCurrentIrql();                                             \
-        if (ki_irql_ > (Max))                                                            \
-            KiIrqlViolation(IRQL_NOT_LESS_OR_EQUAL, (PVOID)(Routine), ki_irql_, (Max),    \
-                            __builtin_return_address(0));                                \
-    } while (0)
-#define KI_CHECK_IRQL_AT_LEAST(Min, Routine)                                             \
-    do {                                                                                 \
-        KIRQL ki_irql_ = KeGetCurrentIrql();                                             \
-        if (ki_irql_ < (Min))                                                            \
-            KiIrqlViolation(IRQL_NOT_GREATER_OR_EQUAL, (PVOID)(Routine), ki_irql_, (Min), \
-                            __builtin_return_address(0));                                \
-    } while (0)
-
-/*
- * IRQL_UNEXPECTED_VALUE (0xC8): code that must hand the processor back at
- * the IRQL it got it at did not. Parameter 1 is Learn's bit computation
- * (current IRQL << 16) | (expected IRQL << 8) | UniqueValue. Learn lists
- * UniqueValue 3 for an ISR (P2 the ServiceRoutine, P3 the KINTERRUPT);
- * it lists none for a DPC, so Mica's own value 4 is used there (P2 the
- * DeferredRoutine, P3 the KDPC).
- */
-#define KI_IRQL_UNEXPECTED(Current, Expected, UniqueValue) \
-    (((ULONG_PTR)(Current) << 16) | ((ULONG_PTR)(Expected) << 8) | (UniqueValue))
-#define KI_IRQL_UNEXPECTED_ISR 3
-#define KI_IRQL_UNEXPECTED_DPC 4        /* Mica's own UniqueValue */
+/* The IRQL rule checks (KiIrqlViolation, KI_CHECK_IRQL_*) are in ke.h: Mm uses them too. */
 
 /* ---- Lists ------------------------------------------------------------------------ */
 

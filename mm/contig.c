@@ -20,7 +20,7 @@
  * allocator honours PAGE_READWRITE (no-execute) as the Learn page says.
  */
 #include "mm_internal.h"
-#include "../kernel/ke_internal.h"       /* KI_CHECK_IRQL_*: the IRQL rules */
+#include "../kernel/ke.h"       /* KI_CHECK_IRQL_*: the IRQL rules */
 
 #define BAD_POOL_CALLER_BAD_CONTIGUOUS_FREE 0x60
 

@@ -24,7 +24,7 @@
  * primitive: kernel/slist.c.
  */
 #include "pool_internal.h"
-#include "../kernel/ke_internal.h"
+#include "../kernel/ke.h"
 
 #define EXP_LOOKASIDE_ALIGNMENT 16              /* list heads, as NT on x64 */
 #define EXP_100NS_PER_MS 10000

@@ -14,7 +14,7 @@
  * address space that copies the kernel half keeps seeing it).
  */
 #include "mm_internal.h"
-#include "../kernel/ke_internal.h"       /* KI_CHECK_IRQL_*: the IRQL rules */
+#include "../kernel/ke.h"       /* KI_CHECK_IRQL_*: the IRQL rules */
 
 #define MI_TABLE_ENTRY_BITS (MM_PTE_VALID | MM_PTE_WRITE)
 #define MM_PAGE_TABLE_SPAN (1ULL << 21)     /* what one page table maps: 512 pages */
