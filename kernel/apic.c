@@ -120,7 +120,7 @@ VOID HalpApicSendSelfIpi(ULONG Vector)
         ;
 }
 
-VOID HalRequestSelfInterrupt(ULONG Vector)
+VOID HalpRequestSelfInterrupt(ULONG Vector)
 {
     HalpApicSendSelfIpi(Vector);
 }

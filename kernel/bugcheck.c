@@ -128,7 +128,7 @@ static void KiInvokeBugCheckCallbacks(void)
     }
 }
 
-PCSTR KeBugCheckCodeName(ULONG BugCheckCode)
+PCSTR KiBugCheckCodeName(ULONG BugCheckCode)
 {
     for (ULONG i = 0; i < ARRAYSIZE(KiBugCheckNames); i++)
         if (KiBugCheckNames[i].Code == BugCheckCode)
@@ -170,7 +170,7 @@ VOID KiBugCheckWithFrame(ULONG Code, ULONG_PTR P1, ULONG_PTR P2, ULONG_PTR P3, U
     KiConsoleEnterBugCheck();
     DbgPrint("\n*** STOP: 0x%08X (0x%016llX,0x%016llX,0x%016llX,0x%016llX)\n", Code,
              (ULONG64)P1, (ULONG64)P2, (ULONG64)P3, (ULONG64)P4);
-    DbgPrint("*** %s\n\n", KeBugCheckCodeName(Code));
+    DbgPrint("*** %s\n\n", KiBugCheckCodeName(Code));
     DbgPrint("A problem has been detected and Mica has been shut down to prevent damage.\n");
     DbgPrint("IRQL %llu  CR2 %016llx  CR3 %016llx\n", irql, __readcr2(), __readcr3());
 

@@ -3,7 +3,7 @@
  *
  * A driver gets a vector and its DIRQL from HalGetInterruptVector (an IOAPIC
  * input: the same line always gets the same vector) or
- * HalAllocateMessageVector (MSI, self-IPI), and connects its ISR with
+ * HalpAllocateMessageVector (MSI, self-IPI), and connects its ISR with
  * IoConnectInterrupt; the vector is free again once the last object on it
  * is disconnected. Vector V belongs to IRQL V >> 4, as in x64
  * NT, so the local APIC itself holds the interrupt off while CR8 >= that
@@ -104,7 +104,7 @@ ULONG HalGetInterruptVector(INTERFACE_TYPE InterfaceType, ULONG BusNumber,
     return vector;
 }
 
-ULONG HalAllocateMessageVector(PKIRQL Irql)
+ULONG HalpAllocateMessageVector(PKIRQL Irql)
 {
     KIRQL old;
     ULONG vector;

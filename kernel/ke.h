@@ -286,7 +286,6 @@ extern PLOADER_PARAMETER_BLOCK KeLoaderBlock;
 __attribute__((noreturn)) VOID KeBugCheckEx(ULONG BugCheckCode, ULONG_PTR P1,
                                             ULONG_PTR P2, ULONG_PTR P3, ULONG_PTR P4);
 __attribute__((noreturn)) VOID KeBugCheck(ULONG BugCheckCode);
-PCSTR KeBugCheckCodeName(ULONG BugCheckCode);
 
 /*
  * Bug-check callbacks, as in NT: a driver registers a record and a routine
@@ -756,8 +755,6 @@ typedef enum _INTERFACE_TYPE { Internal = 0, Isa = 1, PCIBus = 5 } INTERFACE_TYP
 ULONG HalGetInterruptVector(INTERFACE_TYPE InterfaceType, ULONG BusNumber,
                             ULONG BusInterruptLevel, ULONG BusInterruptVector, PKIRQL Irql,
                             PKAFFINITY Affinity);
-/* A vector with no input line (MSI, self-IPI): the message's vector. */
-ULONG HalAllocateMessageVector(PKIRQL Irql);
 NTSTATUS IoConnectInterrupt(PKINTERRUPT *InterruptObject, PKSERVICE_ROUTINE ServiceRoutine,
                             PVOID ServiceContext, PKSPIN_LOCK SpinLock, ULONG Vector,
                             KIRQL Irql, KIRQL SynchronizeIrql, KINTERRUPT_MODE InterruptMode,
@@ -768,8 +765,6 @@ BOOLEAN KeSynchronizeExecution(PKINTERRUPT Interrupt, PKSYNCHRONIZE_ROUTINE Sync
                                PVOID SynchronizeContext);
 KIRQL KeAcquireInterruptSpinLock(PKINTERRUPT Interrupt);
 VOID KeReleaseInterruptSpinLock(PKINTERRUPT Interrupt, KIRQL OldIrql);
-/* Send this processor an interrupt on Vector (tests and benchmarks). */
-VOID HalRequestSelfInterrupt(ULONG Vector);
 
 /* ---- Time ------------------------------------------------------------------------ */
 

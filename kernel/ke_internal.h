@@ -100,6 +100,15 @@ extern char KiBootStack[], KiBootStackTop[], KiBootStackGuard[];
 /* The first C code: boot/entry.asm jumps here on the boot stack. */
 __attribute__((noreturn)) VOID KiSystemStartup(ULONG64 BootInfoPhysical, ULONG Magic);
 
+/* ---- Mica's own helpers (no NT export of these names) ------------------------ */
+
+/* The NT name of a stop code ("IRQL_NOT_LESS_OR_EQUAL"), for the blue screen. */
+PCSTR KiBugCheckCodeName(ULONG BugCheckCode);
+/* A vector with no input line (MSI, self-IPI): the message's vector. */
+ULONG HalpAllocateMessageVector(PKIRQL Irql);
+/* Send this processor an interrupt on Vector (tests and benchmarks). */
+VOID HalpRequestSelfInterrupt(ULONG Vector);
+
 /* ---- Hal ---------------------------------------------------------------------- */
 
 VOID HalpCalibrateTimeStampCounter(VOID);

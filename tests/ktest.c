@@ -122,10 +122,10 @@ static VOID KtestOnBugCheck(PVOID Buffer, ULONG Length)
             match = FALSE;
         }
     if (!KtestExpected.Armed)
-        DbgPrint("#   unexpected bug check 0x%x (%s) during the test\n", Code, KeBugCheckCodeName(Code));
+        DbgPrint("#   unexpected bug check 0x%x (%s) during the test\n", Code, KiBugCheckCodeName(Code));
     else if (KtestExpected.Code != Code)
         DbgPrint("#   expected bug check 0x%x (%s), got 0x%x (%s)\n", KtestExpected.Code,
-                 KeBugCheckCodeName(KtestExpected.Code), Code, KeBugCheckCodeName(Code));
+                 KiBugCheckCodeName(KtestExpected.Code), Code, KiBugCheckCodeName(Code));
     KtestRecord(match && !KtestCurrentFailed, match ? "bug check as expected" : NULL, NULL);
     KtestFinish();
 }

@@ -104,14 +104,14 @@ KBENCH(isr)
 {
     PKINTERRUPT interrupt;
     KIRQL irql;
-    ULONG vector = HalAllocateMessageVector(&irql);
+    ULONG vector = HalpAllocateMessageVector(&irql);
 
     if (vector == 0 || !NT_SUCCESS(IoConnectInterrupt(&interrupt, KbIsr, NULL, NULL, vector, irql,
                                                       irql, Latched, FALSE, 1, FALSE)))
         return;
     for (ULONG s = 0; s < SAMPLES; s++) {
         ULONG64 t0 = KeReadTimeStampCounter();
-        HalRequestSelfInterrupt(vector);
+        HalpRequestSelfInterrupt(vector);
         while (KbStamp < t0)
             ;
         KbSamples[s] = KbStamp - t0;

@@ -79,8 +79,8 @@ KTEST(boot, symbols_name_functions)
 
 KTEST(boot, bugcheck_names)
 {
-    KEXPECT_STREQ(KeBugCheckCodeName(PAGE_FAULT_IN_NONPAGED_AREA), "PAGE_FAULT_IN_NONPAGED_AREA");
-    KEXPECT_STREQ(KeBugCheckCodeName(0x12345678), "UNKNOWN_BUGCHECK_CODE");
+    KEXPECT_STREQ(KiBugCheckCodeName(PAGE_FAULT_IN_NONPAGED_AREA), "PAGE_FAULT_IN_NONPAGED_AREA");
+    KEXPECT_STREQ(KiBugCheckCodeName(0x12345678), "UNKNOWN_BUGCHECK_CODE");
 }
 
 KTEST(boot, interrupt_stacks_distinct)

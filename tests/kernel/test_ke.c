@@ -491,7 +491,7 @@ KTEST(interrupt, synchronize_execution_raises_to_dirql)
 {
     PKINTERRUPT interrupt;
     KIRQL irql, seen = 0;
-    ULONG vector = HalAllocateMessageVector(&irql);
+    ULONG vector = HalpAllocateMessageVector(&irql);
 
     KASSERT_NE(vector, 0);
     KASSERT_EQ(IoConnectInterrupt(&interrupt, PitIsr, NULL, NULL, vector, irql, irql, Latched,
@@ -502,7 +502,7 @@ KTEST(interrupt, synchronize_execution_raises_to_dirql)
     /* A self-IPI reaches the ISR; its DPC runs when the level drops. */
     KeInitializeDpc(&PitDpc, PitDpcRoutine, NULL);
     KeInitializeEvent(&PitEvent, NotificationEvent, FALSE);
-    HalRequestSelfInterrupt(vector);
+    HalpRequestSelfInterrupt(vector);
     KEXPECT_EQ(KeReadStateEvent(&PitEvent), 1);
     IoDisconnectInterrupt(interrupt);
 }

@@ -4,7 +4,7 @@
  * DPCs queued by an interrupt that lands in the middle of KeLowerIrql.
  *
  * These run at PASSIVE_LEVEL on the initial thread. Message vectors
- * (HalAllocateMessageVector) are raised with a self-IPI, so the tests
+ * (HalpAllocateMessageVector) are raised with a self-IPI, so the tests
  * decide exactly when an interrupt arrives.
  */
 #include "../../kernel/ke_internal.h"
@@ -13,7 +13,7 @@
 /* Two message vectors at different IRQLs, the lower first. */
 static BOOLEAN KtiTwoVectors(PULONG LowVector, PKIRQL LowIrql, PULONG HighVector, PKIRQL HighIrql)
 {
-    ULONG a = HalAllocateMessageVector(LowIrql), b = HalAllocateMessageVector(HighIrql);
+    ULONG a = HalpAllocateMessageVector(LowIrql), b = HalpAllocateMessageVector(HighIrql);
 
     if (a == 0 || b == 0 || *LowIrql == *HighIrql)
         return FALSE;
@@ -50,7 +50,7 @@ static BOOLEAN KtiLowIsr(PKINTERRUPT Interrupt, PVOID Context)
      * below it for ever, so the request is made only when the level is right.
      */
     if (KtiLowSeen == *(PKIRQL)Context) {
-        HalRequestSelfInterrupt(KtiHighVector);
+        HalpRequestSelfInterrupt(KtiHighVector);
         KeStallExecutionProcessor(10);
         KtiHighRunsDuringLow = KtiHighRuns;
     }
@@ -95,7 +95,7 @@ KTEST(interrupt, isr_runs_at_synchronize_irql)
     KASSERT_EQ(IoConnectInterrupt(&high, KtiHighIsr, NULL, &KtiSharedLock, highVector,
                                   highIrql, highIrql, Latched, FALSE, 1, FALSE), STATUS_SUCCESS);
 
-    HalRequestSelfInterrupt(lowVector);
+    HalpRequestSelfInterrupt(lowVector);
     KEXPECT_EQ(KtiLowRuns, 1);
     KEXPECT_EQ(KtiLowSeen, highIrql);           /* the SynchronizeIrql, not lowIrql */
     KEXPECT_EQ(KtiHighRunsDuringLow, 0);        /* held off while the lock was held */
@@ -117,7 +117,7 @@ KTEST(interrupt, connect_checks_synchronize_irql)
 {
     PKINTERRUPT interrupt = NULL;
     KIRQL irql;
-    ULONG vector = HalAllocateMessageVector(&irql);
+    ULONG vector = HalpAllocateMessageVector(&irql);
 
     KASSERT_NE(vector, 0);
     KEXPECT_EQ(IoConnectInterrupt(&interrupt, KtiHighIsr, NULL, NULL, vector, irql, irql - 1,
@@ -128,7 +128,7 @@ KTEST(interrupt, connect_checks_synchronize_irql)
     KASSERT_EQ(IoConnectInterrupt(&interrupt, KtiHighIsr, NULL, NULL, vector, irql, HIGH_LEVEL,
                                   Latched, FALSE, 1, FALSE), STATUS_SUCCESS);
     KtiHighRuns = 0;
-    HalRequestSelfInterrupt(vector);
+    HalpRequestSelfInterrupt(vector);
     KEXPECT_EQ(KtiHighRuns, 1);
     KEXPECT_EQ(KtiHighSeen, HIGH_LEVEL);
     IoDisconnectInterrupt(interrupt);
@@ -189,7 +189,7 @@ KTEST(interrupt, connect_disconnect_does_not_exhaust_vectors)
     for (ULONG i = 0; i < KTI_VECTOR_ROUNDS; i++) {
         PKINTERRUPT interrupt;
         KIRQL irql;
-        ULONG v = HalAllocateMessageVector(&irql);
+        ULONG v = HalpAllocateMessageVector(&irql);
         if (v == 0 || !NT_SUCCESS(IoConnectInterrupt(&interrupt, KtiNeverMine, NULL, NULL, v,
                                                      irql, irql, Latched, FALSE, 1, FALSE))) {
             messageFailures++;

@@ -24,7 +24,7 @@ static BOOLEAN KtibIsrRaisesAndReturns(PKINTERRUPT Interrupt, PVOID Context)
 KTEST_BUGCHECK(ke_interrupt_bugcheck, isr_returns_at_wrong_irql, IRQL_UNEXPECTED_VALUE)
 {
     KIRQL irql;
-    ULONG vector = HalAllocateMessageVector(&irql);
+    ULONG vector = HalpAllocateMessageVector(&irql);
 
     if (vector == 0 || !NT_SUCCESS(IoConnectInterrupt(&KtibInterrupt, KtibIsrRaisesAndReturns,
                                                       NULL, NULL, vector, irql, irql, Latched,
@@ -33,7 +33,7 @@ KTEST_BUGCHECK(ke_interrupt_bugcheck, isr_returns_at_wrong_irql, IRQL_UNEXPECTED
     /* Learn: (current << 16 | expected << 8 | 3, ServiceRoutine, KINTERRUPT, -). */
     KtestExpectBugCheck(IRQL_UNEXPECTED_VALUE, KI_IRQL_UNEXPECTED(HIGH_LEVEL, irql, 3),
                         (ULONG64)KtibIsrRaisesAndReturns, (ULONG64)KtibInterrupt, 0);
-    HalRequestSelfInterrupt(vector);
+    HalpRequestSelfInterrupt(vector);
 }
 
 static VOID KtibDpcRaisesAndReturns(PKDPC Dpc, PVOID Context, PVOID A1, PVOID A2)
@@ -90,7 +90,7 @@ KTEST_BUGCHECK(ke_interrupt_bugcheck, spin_lock_taken_by_isr_over_holder, SPIN_L
 {
     PKINTERRUPT interrupt;
     KIRQL irql, old;
-    ULONG vector = HalAllocateMessageVector(&irql);
+    ULONG vector = HalpAllocateMessageVector(&irql);
 
     KeInitializeSpinLock(&KtibIsrLock);
     if (vector == 0 || !NT_SUCCESS(IoConnectInterrupt(&interrupt, KtibIsrTakesLock, NULL, NULL,
@@ -100,7 +100,7 @@ KTEST_BUGCHECK(ke_interrupt_bugcheck, spin_lock_taken_by_isr_over_holder, SPIN_L
     KeAcquireSpinLock(&KtibIsrLock, &old);
     KtestExpectBugCheck(SPIN_LOCK_ALREADY_OWNED, (ULONG64)&KtibIsrLock,
                         (ULONG64)KeGetCurrentPrcb(), 0, KTEST_ANY);
-    HalRequestSelfInterrupt(vector);
+    HalpRequestSelfInterrupt(vector);
 }
 
 /* Releasing a lock that another processor holds: SPIN_LOCK_NOT_OWNED. */
@@ -141,7 +141,7 @@ KTEST_BUGCHECK(ke_interrupt_bugcheck, connect_interrupt_at_dispatch, IRQL_NOT_LE
 {
     PKINTERRUPT interrupt;
     KIRQL irql, old;
-    ULONG vector = HalAllocateMessageVector(&irql);
+    ULONG vector = HalpAllocateMessageVector(&irql);
 
     KeRaiseIrql(DISPATCH_LEVEL, &old);
     KtestExpectBugCheck(IRQL_NOT_LESS_OR_EQUAL, (ULONG64)IoConnectInterrupt, DISPATCH_LEVEL,
