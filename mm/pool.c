@@ -7,14 +7,28 @@
  *   1. special pool, when Driver Verifier selects its tag (special.c);
  *   2. whole pages, when it is larger than POOL_SMALL_LIMIT (4064) bytes:
  *      page-aligned, remembered in the big-page table (bigpool.c);
- *   3. this processor's lookaside for its block size, for blocks of up to
- *      32 units (512 bytes with the header), as NT's PRCB lookasides: a
- *      pop at DISPATCH_LEVEL, no lock and no interlocked instruction;
+ *   3. this processor's lookaside for its block size: a pop at
+ *      DISPATCH_LEVEL, no lock and no interlocked instruction. Blocks of
+ *      up to 32 units (512 bytes with the header) have NT's PRCB
+ *      lookasides, 32 deep; larger blocks (Mica) have lists that start
+ *      empty and deepen one block per EXP_LOOKASIDE_GROW_MISSES misses, up
+ *      to EXP_LOOKASIDE_LIST_BYTES of blocks each, so only sizes that come
+ *      back hold memory;
  *   4. the pool's size lists (poolblock.c) under the pool's lock: a spin
  *      lock for nonpaged pool, a fast mutex for paged pool (whose pages
  *      fault in on first touch, so it cannot be held at DISPATCH_LEVEL).
- * Freeing checks the block first (double free, header, tag), then pushes
- * it to the lookaside or merges it back into its page.
+ * Freeing checks the block first (double free, its header and both
+ * neighbours' (an overrun lands on the next header first), the tag), then
+ * pushes it to the lookaside or merges it back into its page. The whole
+ * page's chain is walked too when verifier= is on (ExpCheckPoolBlocks, as
+ * NT's checked builds): it finds a stale pointer whose "header" lies in
+ * the middle of another block, at the cost of a walk per free.
+ *
+ * What the pool keeps for reuse - lookaside blocks, a few empty pages per
+ * pool (poolblock.c), a few freed runs of up to EXP_BIG_CACHE_MAX_PAGES
+ * pages (bigpool.c) - stays allocated, mapped and (paged pool) committed;
+ * it is given back when an allocation finds no memory: ExpTrimPoolCaches
+ * runs and the allocation is tried once more. Special pool keeps nothing.
  *
  * A lookaside block keeps its header with EXP_POOL_INDEX_CACHED set in
  * PoolIndex, so a second free of it is caught as a double free. Paged
@@ -39,14 +53,30 @@ static PFN_NUMBER ExpBigTablePages;
 
 EPROCESS_QUOTA_BLOCK PspDefaultQuotaBlock = {{0, 0}, {~(SIZE_T)0, ~(SIZE_T)0}, {0, 0}};
 
-/* Per-processor lookasides of small blocks, by descriptor and block size. */
-#define EXP_LOOKASIDE_DEPTH 32
+/* Per-processor lookasides of small blocks, by descriptor and block size
+ * (units - 1). Blocks on a list keep their header, PoolIndex marked
+ * EXP_POOL_INDEX_CACHED. */
+#define EXP_LOOKASIDE_DEPTH 32              /* NT's, for up to POOL_SMALL_LISTS units */
+#define EXP_LOOKASIDE_LIST_BYTES 8192       /* larger blocks: bytes a list may hold */
+#define EXP_LOOKASIDE_GROW_MISSES 2         /* misses that deepen a list by one */
 typedef struct _EXP_POOL_LOOKASIDE {
     PVOID Head;                     /* body of the first block; links in bodies */
-    ULONG Depth;
+    UCHAR Depth;                    /* blocks on the list */
+    UCHAR MaximumDepth;             /* blocks it may hold now */
+    USHORT Misses;                  /* since it last grew */
     ULONG TrackTag;                 /* the tag Tracker counts: a list mostly */
     PEXP_POOL_TRACKER Tracker;      /* sees one tag, so its counters are kept */
 } EXP_POOL_LOOKASIDE;
+
+/* How deep the list for blocks of Units units may grow. */
+static inline ULONG ExpLookasideLimit(ULONG Units)
+{
+    ULONG blocks = EXP_LOOKASIDE_LIST_BYTES / (Units << POOL_BLOCK_SHIFT);
+
+    if (Units <= POOL_SMALL_LISTS)
+        return EXP_LOOKASIDE_DEPTH;
+    return blocks != 0 ? blocks : 1;
+}
 
 /* Tag's PoolMon counters on this processor, remembered by the lookaside. */
 static inline PEXP_POOL_TRACKER ExpListTracker(EXP_POOL_LOOKASIDE *List, ULONG Cpu, ULONG Tag)
@@ -65,7 +95,9 @@ static inline BOOLEAN ExpIndexFitsRegion(ULONG Index, LONG Region)
            (Index == EXP_PAGED) == (Region == EXP_PAGED);
 }
 static EXP_POOL_LOOKASIDE ExpPoolLookaside[MM_MAXIMUM_PROCESSORS][EXP_POOL_DESCRIPTORS]
-                                          [POOL_SMALL_LISTS];
+                                          [POOL_PAGE_UNITS - 1];
+/* Freed whole-page runs kept per pool (bigpool.c), under ExpBigPoolLock. */
+static EXP_BIG_CACHE ExpBigCache[EXP_POOL_DESCRIPTORS];
 
 #define EXP_KNOWN_TYPE_BITS                                                                    \
     (BASE_POOL_TYPE_MASK | POOL_TYPE_MUST_SUCCEED | POOL_TYPE_CACHE_ALIGNED |                \
@@ -121,6 +153,12 @@ VOID ExpInitializePool(VOID)
     ExInitializeFastMutex(&ExpPagedPoolMutex);
     KeInitializeSpinLock(&ExpBigPoolLock);
     RtlZeroMemory(ExpPoolLookaside, sizeof(ExpPoolLookaside));
+    for (ULONG cpu = 0; cpu < MM_MAXIMUM_PROCESSORS; cpu++)
+        for (ULONG i = 0; i < EXP_POOL_DESCRIPTORS; i++)
+            for (ULONG units = 1; units <= POOL_SMALL_LISTS; units++)
+                ExpPoolLookaside[cpu][i][units - 1].MaximumDepth = EXP_LOOKASIDE_DEPTH;
+    for (ULONG i = 0; i < EXP_POOL_DESCRIPTORS; i++)
+        ExpInitializeBigCache(&ExpBigCache[i]);
     /* The big-page table lives in pool pages of its own (not in the table). */
     ExpBigTablePages = 4;
     entries = 1;
@@ -191,7 +229,7 @@ static PVOID ExpAllocationFailed(ULONG PoolType, PVOID Caller)
 static PVOID ExpAllocateBig(ULONG Index, ULONG HeaderType, SIZE_T NumberOfBytes, ULONG Tag,
                             PEPROCESS_QUOTA_BLOCK Quota)
 {
-    POOL_TRACKER_BIG_PAGES entry;
+    POOL_TRACKER_BIG_PAGES entry, *slot;
     PFN_NUMBER pages;
     PVOID va;
     KIRQL irql;
@@ -199,10 +237,6 @@ static PVOID ExpAllocateBig(ULONG Index, ULONG HeaderType, SIZE_T NumberOfBytes,
     if (NumberOfBytes > (MM_NONPAGED_POOL_PAGES << PAGE_SHIFT))
         return NULL;
     pages = BYTES_TO_PAGES(NumberOfBytes);
-    va = MiAllocatePoolPages(Index, pages);
-    if (va == NULL)
-        return NULL;
-    entry.Va = va;
     entry.Key = Tag;
     entry.PoolType = HeaderType + 1;
     entry.NumberOfBytes = NumberOfBytes;
@@ -210,12 +244,26 @@ static PVOID ExpAllocateBig(ULONG Index, ULONG HeaderType, SIZE_T NumberOfBytes,
     entry.ProcessBilled = Quota;
     entry.PoolIndex = Index;
     KeAcquireSpinLock(&ExpBigPoolLock, &irql);
-    if (!ExpGrowBigTableIfNeeded()) {
+    /* A kept run of the same length: its table entry is reused in place. */
+    va = ExpBigCacheTake(&ExpBigCache[Index], pages);
+    if (va != NULL) {
+        entry.Va = va;
+        slot = ExpLookupBigPage(&ExpBigTable, va);
+        *slot = entry;
+    } else {
         KeReleaseSpinLock(&ExpBigPoolLock, irql);
-        MiFreePoolPages(Index, va, pages);
-        return NULL;
+        va = MiAllocatePoolPages(Index, pages);
+        if (va == NULL)
+            return NULL;
+        entry.Va = va;
+        KeAcquireSpinLock(&ExpBigPoolLock, &irql);
+        if (!ExpGrowBigTableIfNeeded()) {
+            KeReleaseSpinLock(&ExpBigPoolLock, irql);
+            MiFreePoolPages(Index, va, pages);
+            return NULL;
+        }
+        ExpInsertBigPage(&ExpBigTable, &entry);
     }
-    ExpInsertBigPage(&ExpBigTable, &entry);
     ExpPoolDescriptors[Index].TotalBigPages += pages;
     ExpPoolDescriptors[Index].RunningAllocs++;
     ExpInsertPoolTracker(KeGetCurrentProcessorNumber(), Tag, pages << PAGE_SHIFT,
@@ -224,41 +272,62 @@ static PVOID ExpAllocateBig(ULONG Index, ULONG HeaderType, SIZE_T NumberOfBytes,
     return va;
 }
 
-static PVOID ExpAllocateSmall(ULONG Index, ULONG HeaderType, SIZE_T NumberOfBytes, ULONG Tag,
-                              PEPROCESS_QUOTA_BLOCK Quota, KIRQL Irql)
+/* A lookaside of larger blocks missed: if it keeps missing, let it hold one more. */
+static __attribute__((noinline)) void ExpLookasideMissed(EXP_POOL_LOOKASIDE *List, ULONG Units)
 {
-    ULONG units = ExpBytesToUnits(NumberOfBytes);
-    BOOLEAN aligned = (HeaderType & POOL_TYPE_CACHE_ALIGNED) != 0;
-    PPOOL_HEADER entry;
-    KIRQL irql = Irql;
-
-    if (!aligned && units <= POOL_SMALL_LISTS) {
-        EXP_POOL_LOOKASIDE *list;
-        ULONG cpu;
-        if (Irql < DISPATCH_LEVEL)
-            KeRaiseIrql(DISPATCH_LEVEL, &irql);
-        cpu = KeGetCurrentProcessorNumber();
-        list = &ExpPoolLookaside[cpu][Index][units - 1];
-        if (list->Head != NULL) {
-            PEXP_POOL_TRACKER tracker = ExpListTracker(list, cpu, Tag);
-            entry = (PPOOL_HEADER)list->Head - 1;
-            list->Head = *(PVOID *)list->Head;
-            list->Depth--;
-            entry->PoolIndex = (UCHAR)Index;
-            entry->PoolType = (UCHAR)(HeaderType + 1);
-            entry->PoolTag = Tag;
-            entry->ProcessBilled = Quota;
-            tracker->Allocs[Index == EXP_PAGED]++;
-            tracker->Bytes[Index == EXP_PAGED] += (SIZE_T)units << POOL_BLOCK_SHIFT;
-            if (Irql < DISPATCH_LEVEL)
-                KeLowerIrql(irql);
-            return ExpBlockBody(entry);
-        }
-        if (Irql < DISPATCH_LEVEL)
-            KeLowerIrql(irql);
+    if (List->MaximumDepth < ExpLookasideLimit(Units) &&
+        ++List->Misses >= EXP_LOOKASIDE_GROW_MISSES) {
+        List->MaximumDepth++;
+        List->Misses = 0;
     }
+}
+
+/*
+ * The fast path: a block of Units units from this processor's lookaside,
+ * or NULL (a miss, counted). Inline in ExpAllocatePool; everything that
+ * takes a lock is out of line, so this stays a few loads and stores.
+ */
+static inline PVOID ExpPopLookaside(ULONG Index, ULONG HeaderType, ULONG Units, ULONG Tag,
+                                    PEPROCESS_QUOTA_BLOCK Quota, KIRQL Irql)
+{
+    EXP_POOL_LOOKASIDE *list;
+    PPOOL_HEADER entry = NULL;
+    KIRQL irql = Irql;
+    ULONG cpu;
+
+    if (Irql < DISPATCH_LEVEL)
+        KeRaiseIrql(DISPATCH_LEVEL, &irql);
+    cpu = KeGetCurrentProcessorNumber();
+    list = &ExpPoolLookaside[cpu][Index][Units - 1];
+    if (__builtin_expect(list->Head != NULL, 1)) {
+        PEXP_POOL_TRACKER tracker = ExpListTracker(list, cpu, Tag);
+        entry = (PPOOL_HEADER)list->Head - 1;
+        list->Head = *(PVOID *)list->Head;
+        list->Depth--;
+        entry->PoolIndex = (UCHAR)Index;
+        entry->PoolType = (UCHAR)(HeaderType + 1);
+        entry->PoolTag = Tag;
+        entry->ProcessBilled = Quota;
+        tracker->Allocs[Index == EXP_PAGED]++;
+        tracker->Bytes[Index == EXP_PAGED] += (SIZE_T)Units << POOL_BLOCK_SHIFT;
+    } else if (Units > POOL_SMALL_LISTS) {
+        ExpLookasideMissed(list, Units);
+    }
+    if (Irql < DISPATCH_LEVEL)
+        KeLowerIrql(irql);
+    return entry != NULL ? ExpBlockBody(entry) : NULL;
+}
+
+/* A block carved from the pool's pages, under its lock. */
+static PVOID ExpAllocateSmall(ULONG Index, ULONG HeaderType, SIZE_T NumberOfBytes, ULONG Tag,
+                              PEPROCESS_QUOTA_BLOCK Quota)
+{
+    PPOOL_HEADER entry;
+    KIRQL irql;
+
     irql = ExpLockPool(Index);
-    entry = ExpAllocateBlock(&ExpPoolDescriptors[Index], units, aligned);
+    entry = ExpAllocateBlock(&ExpPoolDescriptors[Index], ExpBytesToUnits(NumberOfBytes),
+                             (HeaderType & POOL_TYPE_CACHE_ALIGNED) != 0);
     if (entry != NULL) {
         entry->PoolType = (UCHAR)(HeaderType + 1);
         entry->PoolTag = Tag;
@@ -274,12 +343,110 @@ static PVOID ExpAllocateSmall(ULONG Index, ULONG HeaderType, SIZE_T NumberOfByte
     return ExpBlockBody(entry);
 }
 
+/* ---- giving kept memory back ---------------------------------------------------------------- */
+
+/*
+ * Give back what the pools keep for reuse - this processor's lookaside
+ * blocks (other processors' lists are theirs to touch), the kept empty
+ * pages and the kept whole-page runs: when an allocation found no memory,
+ * before it tries again. Paged pool's lock is a fast mutex, so above
+ * APC_LEVEL only the nonpaged pools are trimmed. TRUE if anything was
+ * given back.
+ */
+BOOLEAN ExpTrimPoolCaches(VOID)
+{
+    KIRQL Irql = KeGetCurrentIrql(), irql;
+    BOOLEAN trimmed = FALSE;
+    EXP_BIG_RUN run;
+
+    for (ULONG index = 0; index < EXP_POOL_DESCRIPTORS; index++) {
+        if (index == EXP_PAGED && Irql > APC_LEVEL)
+            continue;
+        for (ULONG units = 1; units < POOL_PAGE_UNITS; units++) {
+            EXP_POOL_LOOKASIDE *list;
+            PVOID chain;
+            /* Take the list whole at DISPATCH_LEVEL; larger blocks' lists
+             * start over from empty... */
+            irql = ExpRaiseToDpc();
+            list = &ExpPoolLookaside[KeGetCurrentProcessorNumber()][index][units - 1];
+            chain = list->Head;
+            list->Head = NULL;
+            list->Depth = 0;
+            if (units > POOL_SMALL_LISTS)
+                list->MaximumDepth = 0;
+            ExpLowerFromDpc(irql);
+            if (chain == NULL)
+                continue;
+            /* ...then merge its blocks back into their pages. */
+            irql = ExpLockPool(index);
+            while (chain != NULL) {
+                PPOOL_HEADER entry = (PPOOL_HEADER)chain - 1;
+                chain = *(PVOID *)chain;
+                entry->PoolIndex &= (UCHAR)~EXP_POOL_INDEX_CACHED;
+                ExpFreeBlock(&ExpPoolDescriptors[index], entry);
+            }
+            ExpUnlockPool(index, irql);
+            trimmed = TRUE;
+        }
+        irql = ExpLockPool(index);
+        if (ExpReleaseEmptyPages(&ExpPoolDescriptors[index], 0) != 0)
+            trimmed = TRUE;
+        ExpUnlockPool(index, irql);
+    }
+    for (;;) {
+        KeAcquireSpinLock(&ExpBigPoolLock, &irql);
+        run.Va = NULL;
+        for (ULONG index = 0; index < EXP_POOL_DESCRIPTORS && run.Va == NULL; index++)
+            if (ExpBigCacheTakeOldest(&ExpBigCache[index], &run)) {
+                POOL_TRACKER_BIG_PAGES entry;
+                ExpFindBigPage(&ExpBigTable, run.Va, &entry, TRUE);
+                run.Pages = entry.Pages;
+                MiFreePoolPages(entry.PoolIndex, run.Va, run.Pages);
+            }
+        KeReleaseSpinLock(&ExpBigPoolLock, irql);
+        if (run.Va == NULL)
+            break;
+        trimmed = TRUE;
+    }
+    return trimmed;
+}
+
+/*
+ * Past the lookaside: whole pages or a block under the pool's lock, tried
+ * once more after ExpTrimPoolCaches if there was no memory; on failure the
+ * quota charged is returned. Out of line, so that the lookaside path in
+ * ExpAllocatePool stays short.
+ */
+static __attribute__((noinline)) PVOID
+ExpAllocatePoolSlowly(ULONG PoolType, ULONG Index, ULONG HeaderType, SIZE_T NumberOfBytes,
+                      ULONG Tag, PEPROCESS_QUOTA_BLOCK Quota, SIZE_T Charge, PVOID Caller)
+{
+    PVOID p;
+
+    for (;;) {
+        if (NumberOfBytes > POOL_SMALL_LIMIT)
+            p = ExpAllocateBig(Index, HeaderType, NumberOfBytes, Tag, Quota);
+        else
+            p = ExpAllocateSmall(Index, HeaderType, NumberOfBytes, Tag, Quota);
+        /* No memory: once more after the pools give back what they keep. */
+        if (p != NULL || !ExpTrimPoolCaches())
+            break;
+    }
+    if (p == NULL) {
+        if (Quota != NULL)
+            ExpReturnQuota(Quota, Index == EXP_PAGED, Charge);
+        return ExpAllocationFailed(PoolType, Caller);
+    }
+    return p;
+}
+
 /*
  * The one allocation path. Priority only matters to special pool (overrun /
  * underrun placement); SpecialPool forces special pool when it can be had.
  */
-static PVOID ExpAllocatePool(ULONG PoolType, SIZE_T NumberOfBytes, ULONG Tag, ULONG Priority,
-                             BOOLEAN ChargeQuota, BOOLEAN SpecialPool, PVOID Caller)
+static inline PVOID ExpAllocatePool(ULONG PoolType, SIZE_T NumberOfBytes, ULONG Tag,
+                                    ULONG Priority, BOOLEAN ChargeQuota, BOOLEAN SpecialPool,
+                                    PVOID Caller)
 {
     BOOLEAN paged = (PoolType & BASE_POOL_TYPE_MASK) != 0;
     ULONG index = paged ? EXP_PAGED
@@ -288,7 +455,7 @@ static PVOID ExpAllocatePool(ULONG PoolType, SIZE_T NumberOfBytes, ULONG Tag, UL
                        (ChargeQuota ? EXP_HEADER_QUOTA : 0);
     KIRQL irql = KeGetCurrentIrql();
     PEPROCESS_QUOTA_BLOCK quota = NULL;
-    SIZE_T charge;
+    SIZE_T charge = 0;
     PVOID p;
 
     if (irql > (paged ? APC_LEVEL : DISPATCH_LEVEL))
@@ -307,11 +474,12 @@ static PVOID ExpAllocatePool(ULONG PoolType, SIZE_T NumberOfBytes, ULONG Tag, UL
             return p;
         /* No special pool left: NT quietly uses the normal pool. */
     }
-    /* A small block is charged what it holds, as ExQueryPoolBlockSize says. */
-    charge = NumberOfBytes > POOL_SMALL_LIMIT
-                 ? NumberOfBytes
-                 : ((SIZE_T)ExpBytesToUnits(NumberOfBytes) << POOL_BLOCK_SHIFT) - sizeof(POOL_HEADER);
     if (ChargeQuota) {
+        /* A small block is charged what it holds, as ExQueryPoolBlockSize says. */
+        charge = NumberOfBytes > POOL_SMALL_LIMIT
+                     ? NumberOfBytes
+                     : ((SIZE_T)ExpBytesToUnits(NumberOfBytes) << POOL_BLOCK_SHIFT) -
+                           sizeof(POOL_HEADER);
         quota = &PspDefaultQuotaBlock;
         if (!ExpChargeQuota(quota, paged, charge)) {
             if (PoolType & POOL_QUOTA_FAIL_INSTEAD_OF_RAISE)
@@ -319,16 +487,14 @@ static PVOID ExpAllocatePool(ULONG PoolType, SIZE_T NumberOfBytes, ULONG Tag, UL
             return ExpAllocationFailed(PoolType | POOL_RAISE_IF_ALLOCATION_FAILURE, Caller);
         }
     }
-    if (NumberOfBytes > POOL_SMALL_LIMIT)
-        p = ExpAllocateBig(index, headerType, NumberOfBytes, Tag, quota);
-    else
-        p = ExpAllocateSmall(index, headerType, NumberOfBytes, Tag, quota, irql);
-    if (p == NULL) {
-        if (quota != NULL)
-            ExpReturnQuota(quota, paged, charge);
-        return ExpAllocationFailed(PoolType, Caller);
+    /* A cache-aligned block needs an aligned body: no lookaside has that. */
+    if (NumberOfBytes <= POOL_SMALL_LIMIT && !(headerType & POOL_TYPE_CACHE_ALIGNED)) {
+        p = ExpPopLookaside(index, headerType, ExpBytesToUnits(NumberOfBytes), Tag, quota, irql);
+        if (p != NULL)
+            return p;
     }
-    return p;
+    return ExpAllocatePoolSlowly(PoolType, index, headerType, NumberOfBytes, Tag, quota, charge,
+                                 Caller);
 }
 
 PVOID ExAllocatePoolWithTag(POOL_TYPE PoolType, SIZE_T NumberOfBytes, ULONG Tag)
@@ -425,33 +591,58 @@ VOID ExpCheckFreeTag(PVOID P, ULONG Stored, ULONG Tag, BOOLEAN CheckTag)
         KeBugCheckEx(BAD_POOL_CALLER, BAD_POOL_CALLER_WRONG_TAG, (ULONG_PTR)P, Stored, Tag);
 }
 
-static void ExpFreeBig(LONG Region, PVOID P, ULONG Tag, BOOLEAN CheckTag)
+static __attribute__((noinline)) void ExpFreeBig(LONG Region, PVOID P, ULONG Tag,
+                                                  BOOLEAN CheckTag)
 {
-    POOL_TRACKER_BIG_PAGES entry;
+    POOL_TRACKER_BIG_PAGES entry, *slot;
+    EXP_BIG_RUN evicted[EXP_BIG_CACHE_RUNS];
+    ULONG count;
     KIRQL irql;
 
     KeAcquireSpinLock(&ExpBigPoolLock, &irql);
-    if (!ExpFindBigPage(&ExpBigTable, P, &entry, FALSE) ||
-        !ExpIndexFitsRegion(entry.PoolIndex, Region)) {
+    slot = ExpLookupBigPage(&ExpBigTable, P);
+    /* A kept run (PoolType 0) is as free as a run given back. */
+    if (slot == NULL || slot->PoolType == 0 || !ExpIndexFitsRegion(slot->PoolIndex, Region)) {
         KeReleaseSpinLock(&ExpBigPoolLock, irql);
         KeBugCheckEx(BAD_POOL_CALLER,
                      Region == EXP_PAGED ? BAD_POOL_CALLER_FREE_UNALLOCATED_PAGED
                                          : BAD_POOL_CALLER_FREE_UNALLOCATED_NONPAGED,
                      (ULONG_PTR)P, 0, 0);
     }
+    entry = *slot;
     ExpCheckFreeTag(P, entry.Key, Tag, CheckTag);
-    ExpFindBigPage(&ExpBigTable, P, NULL, TRUE);
     ExpPoolDescriptors[entry.PoolIndex].TotalBigPages -= entry.Pages;
     ExpPoolDescriptors[entry.PoolIndex].RunningDeAllocs++;
     ExpRemovePoolTracker(KeGetCurrentProcessorNumber(), entry.Key, entry.Pages << PAGE_SHIFT,
                          entry.PoolIndex == EXP_PAGED);
+    /* Kept for the next request of its length (its entry stays, marked
+     * free), or given back with the runs that made room for it. */
+    slot->PoolType = 0;
+    slot->ProcessBilled = NULL;
+    count = ExpBigCachePut(&ExpBigCache[entry.PoolIndex], P, entry.Pages, evicted);
+    for (ULONG i = 0; i < count; i++)
+        ExpFindBigPage(&ExpBigTable, evicted[i].Va, NULL, TRUE);
     KeReleaseSpinLock(&ExpBigPoolLock, irql);
     if (entry.ProcessBilled != NULL)
         ExpReturnQuota(entry.ProcessBilled, entry.PoolIndex == EXP_PAGED, entry.NumberOfBytes);
-    MiFreePoolPages(entry.PoolIndex, P, entry.Pages);
+    for (ULONG i = 0; i < count; i++)
+        MiFreePoolPages(entry.PoolIndex, evicted[i].Va, evicted[i].Pages);
 }
 
-static void ExpFreeSmall(LONG Region, PVOID P, ULONG Tag, BOOLEAN CheckTag, KIRQL Irql)
+/* The block goes back into its page, under the pool's lock. */
+static __attribute__((noinline)) void ExpFreeBlockLocked(ULONG Index, PPOOL_HEADER Entry)
+{
+    KIRQL irql = ExpLockPool(Index);
+
+    /* Under verifier=, the whole page is checked before a block goes back
+     * into it (see the top of this file). */
+    if (MiSpecialPoolSelecting)
+        ExpCheckPoolBlocks(Entry);
+    ExpFreeBlock(&ExpPoolDescriptors[Index], Entry);
+    ExpUnlockPool(Index, irql);
+}
+
+static inline void ExpFreeSmall(LONG Region, PVOID P, ULONG Tag, BOOLEAN CheckTag, KIRQL Irql)
 {
     PPOOL_HEADER entry = (PPOOL_HEADER)P - 1;
     ULONG units, index;
@@ -483,13 +674,13 @@ static void ExpFreeSmall(LONG Region, PVOID P, ULONG Tag, BOOLEAN CheckTag, KIRQ
         ExpReturnQuota(quota, paged, ((SIZE_T)units << POOL_BLOCK_SHIFT) - sizeof(POOL_HEADER));
     if (Irql < DISPATCH_LEVEL)
         KeRaiseIrql(DISPATCH_LEVEL, &irql);
-    if (units <= POOL_SMALL_LISTS) {
+    {
         ULONG cpu = KeGetCurrentProcessorNumber();
         EXP_POOL_LOOKASIDE *list = &ExpPoolLookaside[cpu][index][units - 1];
         PEXP_POOL_TRACKER tracker = ExpListTracker(list, cpu, entry->PoolTag);
         tracker->Frees[paged]++;
         tracker->Bytes[paged] -= (SIZE_T)units << POOL_BLOCK_SHIFT;
-        if (list->Depth < EXP_LOOKASIDE_DEPTH) {
+        if (__builtin_expect(list->Depth < list->MaximumDepth, 1)) {
             entry->PoolIndex |= EXP_POOL_INDEX_CACHED;
             *(PVOID *)P = list->Head;
             list->Head = P;
@@ -498,20 +689,13 @@ static void ExpFreeSmall(LONG Region, PVOID P, ULONG Tag, BOOLEAN CheckTag, KIRQ
                 KeLowerIrql(irql);
             return;
         }
-    } else {
-        ExpRemovePoolTracker(KeGetCurrentProcessorNumber(), entry->PoolTag,
-                             (SIZE_T)units << POOL_BLOCK_SHIFT, paged);
     }
     if (Irql < DISPATCH_LEVEL)
         KeLowerIrql(irql);
-    irql = ExpLockPool(index);
-    /* As NT: the whole page is checked before a block goes back into it. */
-    ExpCheckPoolBlocks(entry);
-    ExpFreeBlock(&ExpPoolDescriptors[index], entry);
-    ExpUnlockPool(index, irql);
+    ExpFreeBlockLocked(index, entry);
 }
 
-static void ExpFreePool(PVOID P, ULONG Tag, BOOLEAN CheckTag)
+static inline void ExpFreePool(PVOID P, ULONG Tag, BOOLEAN CheckTag)
 {
     LONG region;
     KIRQL irql = KeGetCurrentIrql();
@@ -526,7 +710,7 @@ static void ExpFreePool(PVOID P, ULONG Tag, BOOLEAN CheckTag)
     if (irql > (region == EXP_PAGED ? APC_LEVEL : DISPATCH_LEVEL))
         KeBugCheckEx(BAD_POOL_CALLER, BAD_POOL_CALLER_FREE_IRQL, irql,
                      region == EXP_PAGED ? PagedPool : NonPagedPool, (ULONG_PTR)P);
-    if (ExpPageOffset(P) == 0)
+    if (__builtin_expect(ExpPageOffset(P) == 0, 0))
         ExpFreeBig(region, P, Tag, CheckTag);
     else
         ExpFreeSmall(region, P, Tag, CheckTag, irql);
@@ -561,7 +745,7 @@ SIZE_T ExQueryPoolBlockSize(PVOID PoolBlock, PBOOLEAN QuotaCharged)
         return ((SIZE_T)header->BlockSize << POOL_BLOCK_SHIFT) - sizeof(POOL_HEADER);
     }
     KeAcquireSpinLock(&ExpBigPoolLock, &irql);
-    found = ExpFindBigPage(&ExpBigTable, PoolBlock, &entry, FALSE);
+    found = ExpFindBigPage(&ExpBigTable, PoolBlock, &entry, FALSE) && entry.PoolType != 0;
     KeReleaseSpinLock(&ExpBigPoolLock, irql);
     if (!found)
         KeBugCheckEx(BAD_POOL_CALLER, BAD_POOL_CALLER_FREE_UNALLOCATED_NONPAGED,
@@ -621,7 +805,9 @@ static VOID ExpReportRun(ULONG PoolIndex, PVOID Va, PFN_NUMBER Pages, PVOID Cont
             continue;
         }
         if (ExpFindBigPage(&ExpBigTable, page, &big, FALSE)) {
-            if (r->Tag == 0 || ((big.Key ^ r->Tag) & ~PROTECTED_POOL) == 0) {
+            /* A run kept for reuse (PoolType 0) is free, not a leak. */
+            if (big.PoolType != 0 &&
+                (r->Tag == 0 || ((big.Key ^ r->Tag) & ~PROTECTED_POOL) == 0)) {
                 char name[5];
                 r->Count++;
                 ExpTagName(big.Key, name);
@@ -663,9 +849,17 @@ BOOLEAN ExDumpPoolPage(PVOID Address)
         return FALSE;
     if (ExpFindBigPage(&ExpBigTable, page, &big, FALSE)) {
         char name[5];
+        if (big.PoolType == 0) {
+            DbgPrint("*%p : free run of %llu pages, kept for reuse\n", big.Va, (ULONG64)big.Pages);
+            return TRUE;
+        }
         ExpTagName(big.Key, name);
         DbgPrint("*%p : large page allocation, tag %s, size %llx\n", page, name,
                  (ULONG64)big.NumberOfBytes);
+        return TRUE;
+    }
+    if (ExpIsKeptEmptyPage((PPOOL_HEADER)page)) {
+        DbgPrint("*%p : empty pool page, kept for reuse\n", page);
         return TRUE;
     }
     DbgPrint("Pool page %p region is %s pool\n", Address,
