@@ -19,10 +19,8 @@
  *      fault in on first touch, so it cannot be held at DISPATCH_LEVEL).
  * Freeing checks the block first (double free, its header and both
  * neighbours' (an overrun lands on the next header first), the tag), then
- * pushes it to the lookaside or merges it back into its page. The whole
- * page's chain is walked too when verifier= is on (ExpCheckPoolBlocks, as
- * NT's checked builds): it finds a stale pointer whose "header" lies in
- * the middle of another block, at the cost of a walk per free.
+ * pushes it to the lookaside or, walking and checking the whole page
+ * first, merges it back into its page.
  *
  * What the pool keeps for reuse - lookaside blocks, a few empty pages per
  * pool (poolblock.c), a few freed runs of up to EXP_BIG_CACHE_MAX_PAGES
@@ -56,9 +54,6 @@ EPROCESS_QUOTA_BLOCK PspDefaultQuotaBlock = {{0, 0}, {~(SIZE_T)0, ~(SIZE_T)0}, {
 /* Per-processor lookasides of small blocks, by descriptor and block size
  * (units - 1). Blocks on a list keep their header, PoolIndex marked
  * EXP_POOL_INDEX_CACHED. */
-#define EXP_LOOKASIDE_DEPTH 32              /* NT's, for up to POOL_SMALL_LISTS units */
-#define EXP_LOOKASIDE_LIST_BYTES 8192       /* larger blocks: bytes a list may hold */
-#define EXP_LOOKASIDE_GROW_MISSES 2         /* misses that deepen a list by one */
 typedef struct _EXP_POOL_LOOKASIDE {
     PVOID Head;                     /* body of the first block; links in bodies */
     UCHAR Depth;                    /* blocks on the list */
@@ -78,14 +73,21 @@ static inline ULONG ExpLookasideLimit(ULONG Units)
     return blocks != 0 ? blocks : 1;
 }
 
-/* Tag's PoolMon counters on this processor, remembered by the lookaside. */
+/* Tag's PoolMon counters on this processor, remembered (*CachedTag,
+ * *Cached) from the last use: a lookaside or a pool mostly sees one tag. */
+static inline PEXP_POOL_TRACKER ExpCachedTracker(PULONG CachedTag, PEXP_POOL_TRACKER *Cached,
+                                                 ULONG Cpu, ULONG Tag)
+{
+    if (*Cached == NULL || *CachedTag != Tag) {
+        *Cached = ExpGetPoolTracker(Cpu, Tag);
+        *CachedTag = Tag;
+    }
+    return *Cached;
+}
+
 static inline PEXP_POOL_TRACKER ExpListTracker(EXP_POOL_LOOKASIDE *List, ULONG Cpu, ULONG Tag)
 {
-    if (List->Tracker == NULL || List->TrackTag != Tag) {
-        List->Tracker = ExpGetPoolTracker(Cpu, Tag);
-        List->TrackTag = Tag;
-    }
-    return List->Tracker;
+    return ExpCachedTracker(&List->TrackTag, &List->Tracker, Cpu, Tag);
 }
 
 /* Does a header's or big-page entry's pool index fit the region it is in? */
@@ -98,6 +100,25 @@ static EXP_POOL_LOOKASIDE ExpPoolLookaside[MM_MAXIMUM_PROCESSORS][EXP_POOL_DESCR
                                           [POOL_PAGE_UNITS - 1];
 /* Freed whole-page runs kept per pool (bigpool.c), under ExpBigPoolLock. */
 static EXP_BIG_CACHE ExpBigCache[EXP_POOL_DESCRIPTORS];
+/* The whole-page path's last tag and its counters, per processor and pool. */
+static struct {
+    ULONG Tag;
+    PEXP_POOL_TRACKER Tracker;
+} ExpBigTracker[MM_MAXIMUM_PROCESSORS][EXP_POOL_DESCRIPTORS];
+
+/* Count a whole-page allocation (Pages > 0) or free (Pages < 0); big-page lock held. */
+static inline void ExpTrackBig(ULONG Index, ULONG Tag, LONG64 Pages)
+{
+    ULONG cpu = KeGetCurrentProcessorNumber();
+    PEXP_POOL_TRACKER tracker = ExpCachedTracker(&ExpBigTracker[cpu][Index].Tag,
+                                                 &ExpBigTracker[cpu][Index].Tracker, cpu, Tag);
+
+    if (Pages > 0)
+        tracker->Allocs[Index == EXP_PAGED]++;
+    else
+        tracker->Frees[Index == EXP_PAGED]++;
+    tracker->Bytes[Index == EXP_PAGED] += (SIZE_T)(Pages << PAGE_SHIFT);
+}
 
 #define EXP_KNOWN_TYPE_BITS                                                                    \
     (BASE_POOL_TYPE_MASK | POOL_TYPE_MUST_SUCCEED | POOL_TYPE_CACHE_ALIGNED |                \
@@ -229,7 +250,7 @@ static PVOID ExpAllocationFailed(ULONG PoolType, PVOID Caller)
 static PVOID ExpAllocateBig(ULONG Index, ULONG HeaderType, SIZE_T NumberOfBytes, ULONG Tag,
                             PEPROCESS_QUOTA_BLOCK Quota)
 {
-    POOL_TRACKER_BIG_PAGES entry, *slot;
+    PPOOL_TRACKER_BIG_PAGES slot;
     PFN_NUMBER pages;
     PVOID va;
     KIRQL irql;
@@ -237,37 +258,36 @@ static PVOID ExpAllocateBig(ULONG Index, ULONG HeaderType, SIZE_T NumberOfBytes,
     if (NumberOfBytes > (MM_NONPAGED_POOL_PAGES << PAGE_SHIFT))
         return NULL;
     pages = BYTES_TO_PAGES(NumberOfBytes);
-    entry.Key = Tag;
-    entry.PoolType = HeaderType + 1;
-    entry.NumberOfBytes = NumberOfBytes;
-    entry.Pages = pages;
-    entry.ProcessBilled = Quota;
-    entry.PoolIndex = Index;
     KeAcquireSpinLock(&ExpBigPoolLock, &irql);
     /* A kept run of the same length: its table entry is reused in place. */
     va = ExpBigCacheTake(&ExpBigCache[Index], pages);
     if (va != NULL) {
-        entry.Va = va;
         slot = ExpLookupBigPage(&ExpBigTable, va);
-        *slot = entry;
     } else {
+        POOL_TRACKER_BIG_PAGES entry = {0};
         KeReleaseSpinLock(&ExpBigPoolLock, irql);
         va = MiAllocatePoolPages(Index, pages);
         if (va == NULL)
             return NULL;
-        entry.Va = va;
         KeAcquireSpinLock(&ExpBigPoolLock, &irql);
         if (!ExpGrowBigTableIfNeeded()) {
             KeReleaseSpinLock(&ExpBigPoolLock, irql);
             MiFreePoolPages(Index, va, pages);
             return NULL;
         }
+        entry.Va = va;
         ExpInsertBigPage(&ExpBigTable, &entry);
+        slot = ExpLookupBigPage(&ExpBigTable, va);
     }
+    slot->Key = Tag;
+    slot->PoolType = HeaderType + 1;
+    slot->NumberOfBytes = NumberOfBytes;
+    slot->Pages = pages;
+    slot->ProcessBilled = Quota;
+    slot->PoolIndex = Index;
     ExpPoolDescriptors[Index].TotalBigPages += pages;
     ExpPoolDescriptors[Index].RunningAllocs++;
-    ExpInsertPoolTracker(KeGetCurrentProcessorNumber(), Tag, pages << PAGE_SHIFT,
-                         Index == EXP_PAGED);
+    ExpTrackBig(Index, Tag, (LONG64)pages);
     KeReleaseSpinLock(&ExpBigPoolLock, irql);
     return va;
 }
@@ -350,8 +370,9 @@ static PVOID ExpAllocateSmall(ULONG Index, ULONG HeaderType, SIZE_T NumberOfByte
  * blocks (other processors' lists are theirs to touch), the kept empty
  * pages and the kept whole-page runs: when an allocation found no memory,
  * before it tries again. Paged pool's lock is a fast mutex, so above
- * APC_LEVEL only the nonpaged pools are trimmed. TRUE if anything was
- * given back.
+ * APC_LEVEL paged pool's lookaside blocks and empty pages stay; the kept
+ * runs of every pool are under the big-page spin lock and always go. TRUE
+ * if anything was given back.
  */
 BOOLEAN ExpTrimPoolCaches(VOID)
 {
@@ -372,8 +393,10 @@ BOOLEAN ExpTrimPoolCaches(VOID)
             chain = list->Head;
             list->Head = NULL;
             list->Depth = 0;
-            if (units > POOL_SMALL_LISTS)
+            if (units > POOL_SMALL_LISTS) {
                 list->MaximumDepth = 0;
+                list->Misses = 0;
+            }
             ExpLowerFromDpc(irql);
             if (chain == NULL)
                 continue;
@@ -613,8 +636,7 @@ static __attribute__((noinline)) void ExpFreeBig(LONG Region, PVOID P, ULONG Tag
     ExpCheckFreeTag(P, entry.Key, Tag, CheckTag);
     ExpPoolDescriptors[entry.PoolIndex].TotalBigPages -= entry.Pages;
     ExpPoolDescriptors[entry.PoolIndex].RunningDeAllocs++;
-    ExpRemovePoolTracker(KeGetCurrentProcessorNumber(), entry.Key, entry.Pages << PAGE_SHIFT,
-                         entry.PoolIndex == EXP_PAGED);
+    ExpTrackBig(entry.PoolIndex, entry.Key, -(LONG64)entry.Pages);
     /* Kept for the next request of its length (its entry stays, marked
      * free), or given back with the runs that made room for it. */
     slot->PoolType = 0;
@@ -634,10 +656,8 @@ static __attribute__((noinline)) void ExpFreeBlockLocked(ULONG Index, PPOOL_HEAD
 {
     KIRQL irql = ExpLockPool(Index);
 
-    /* Under verifier=, the whole page is checked before a block goes back
-     * into it (see the top of this file). */
-    if (MiSpecialPoolSelecting)
-        ExpCheckPoolBlocks(Entry);
+    /* As NT: the whole page is checked before a block goes back into it. */
+    ExpCheckPoolBlocks(Entry);
     ExpFreeBlock(&ExpPoolDescriptors[Index], Entry);
     ExpUnlockPool(Index, irql);
 }

@@ -34,9 +34,14 @@ typedef struct _POOL_HEADER {
 #define POOL_SMALL_LIMIT (PAGE_SIZE - 2 * POOL_BLOCK_SIZE)
 #define POOL_CACHE_ALIGNMENT 64
 #define POOL_CACHE_ALIGN_UNITS (POOL_CACHE_ALIGNMENT / POOL_BLOCK_SIZE)
-/* Blocks of up to this many units have per-processor lookasides of a
- * fixed depth, as NT's 32 (pool.c): */
+/* Per-processor lookasides (pool.c): blocks of up to POOL_SMALL_LISTS
+ * units have NT's, EXP_LOOKASIDE_DEPTH deep; larger blocks have lists that
+ * start empty and hold one more block per EXP_LOOKASIDE_GROW_MISSES misses,
+ * up to EXP_LOOKASIDE_LIST_BYTES of blocks. */
 #define POOL_SMALL_LISTS 32
+#define EXP_LOOKASIDE_DEPTH 32
+#define EXP_LOOKASIDE_LIST_BYTES 8192
+#define EXP_LOOKASIDE_GROW_MISSES 2
 
 #define EXP_POOL_INDEX_CACHED 0x80
 
@@ -120,7 +125,7 @@ VOID ExpFreeBlock(PPOOL_DESCRIPTOR Descriptor, PPOOL_HEADER Entry);
 /* Empty pages a pool keeps for reuse: the churn of a block that fills or
  * empties a page then costs no page allocation (a run-tree search, a PFN,
  * a PTE) and no unmap with its TLB flush. */
-#define EXP_EMPTY_PAGES_KEPT 4
+#define EXP_EMPTY_PAGES_KEPT 16
 /* Free the kept empty pages beyond Keep; returns how many were freed. */
 ULONG ExpReleaseEmptyPages(PPOOL_DESCRIPTOR Descriptor, ULONG Keep);
 /* A kept empty page starts with a header of sizes 0 and type 0 (free). */
