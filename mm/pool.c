@@ -75,14 +75,20 @@ static inline ULONG ExpLookasideLimit(ULONG Units)
 
 /* Tag's PoolMon counters on this processor, remembered (*CachedTag,
  * *Cached) from the last use: a lookaside or a pool mostly sees one tag. */
+static __attribute__((noinline)) PEXP_POOL_TRACKER
+ExpFindTracker(PULONG CachedTag, PEXP_POOL_TRACKER *Cached, ULONG Cpu, ULONG Tag)
+{
+    *Cached = ExpGetPoolTracker(Cpu, Tag);
+    *CachedTag = Tag;
+    return *Cached;
+}
+
 static inline PEXP_POOL_TRACKER ExpCachedTracker(PULONG CachedTag, PEXP_POOL_TRACKER *Cached,
                                                  ULONG Cpu, ULONG Tag)
 {
-    if (*Cached == NULL || *CachedTag != Tag) {
-        *Cached = ExpGetPoolTracker(Cpu, Tag);
-        *CachedTag = Tag;
-    }
-    return *Cached;
+    if (__builtin_expect(*Cached != NULL && *CachedTag == Tag, 1))
+        return *Cached;
+    return ExpFindTracker(CachedTag, Cached, Cpu, Tag);
 }
 
 static inline PEXP_POOL_TRACKER ExpListTracker(EXP_POOL_LOOKASIDE *List, ULONG Cpu, ULONG Tag)
@@ -247,8 +253,9 @@ static PVOID ExpAllocationFailed(ULONG PoolType, PVOID Caller)
     return NULL;
 }
 
-static PVOID ExpAllocateBig(ULONG Index, ULONG HeaderType, SIZE_T NumberOfBytes, ULONG Tag,
-                            PEPROCESS_QUOTA_BLOCK Quota)
+static __attribute__((noinline)) PVOID ExpAllocateBig(ULONG Index, ULONG HeaderType,
+                                                      SIZE_T NumberOfBytes, ULONG Tag,
+                                                      PEPROCESS_QUOTA_BLOCK Quota)
 {
     PPOOL_TRACKER_BIG_PAGES slot;
     PFN_NUMBER pages;
@@ -303,12 +310,16 @@ static __attribute__((noinline)) void ExpLookasideMissed(EXP_POOL_LOOKASIDE *Lis
 }
 
 /*
- * The fast path: a block of Units units from this processor's lookaside,
- * or NULL (a miss, counted). Inline in ExpAllocatePool; everything that
- * takes a lock is out of line, so this stays a few loads and stores.
+ * A block of Units units from this processor's lookaside, or NULL. With
+ * MayCall FALSE (the fast path in ExAllocatePoolWithTag and friends) it
+ * makes no call of its own, so the compiler can keep that path free of
+ * saved registers: a list whose PoolMon entry is not the tag's is left to
+ * the general path. With MayCall TRUE (the general path) it finds the
+ * tag's entry, and counts a miss of a larger blocks' list.
  */
-static inline PVOID ExpPopLookaside(ULONG Index, ULONG HeaderType, ULONG Units, ULONG Tag,
-                                    PEPROCESS_QUOTA_BLOCK Quota, KIRQL Irql)
+static inline __attribute__((always_inline)) PVOID
+ExpPopLookaside(ULONG Index, ULONG HeaderType, ULONG Units, ULONG Tag,
+                PEPROCESS_QUOTA_BLOCK Quota, KIRQL Irql, BOOLEAN MayCall)
 {
     EXP_POOL_LOOKASIDE *list;
     PPOOL_HEADER entry = NULL;
@@ -319,7 +330,8 @@ static inline PVOID ExpPopLookaside(ULONG Index, ULONG HeaderType, ULONG Units, 
         KeRaiseIrql(DISPATCH_LEVEL, &irql);
     cpu = KeGetCurrentProcessorNumber();
     list = &ExpPoolLookaside[cpu][Index][Units - 1];
-    if (__builtin_expect(list->Head != NULL, 1)) {
+    if (__builtin_expect(list->Head != NULL &&
+                             (MayCall || (list->Tracker != NULL && list->TrackTag == Tag)), 1)) {
         PEXP_POOL_TRACKER tracker = ExpListTracker(list, cpu, Tag);
         entry = (PPOOL_HEADER)list->Head - 1;
         list->Head = *(PVOID *)list->Head;
@@ -330,7 +342,7 @@ static inline PVOID ExpPopLookaside(ULONG Index, ULONG HeaderType, ULONG Units, 
         entry->ProcessBilled = Quota;
         tracker->Allocs[Index == EXP_PAGED]++;
         tracker->Bytes[Index == EXP_PAGED] += (SIZE_T)Units << POOL_BLOCK_SHIFT;
-    } else if (Units > POOL_SMALL_LISTS) {
+    } else if (MayCall && list->Head == NULL && Units > POOL_SMALL_LISTS) {
         ExpLookasideMissed(list, Units);
     }
     if (Irql < DISPATCH_LEVEL)
@@ -339,8 +351,9 @@ static inline PVOID ExpPopLookaside(ULONG Index, ULONG HeaderType, ULONG Units, 
 }
 
 /* A block carved from the pool's pages, under its lock. */
-static PVOID ExpAllocateSmall(ULONG Index, ULONG HeaderType, SIZE_T NumberOfBytes, ULONG Tag,
-                              PEPROCESS_QUOTA_BLOCK Quota)
+static __attribute__((noinline)) PVOID ExpAllocateSmall(ULONG Index, ULONG HeaderType,
+                                                        SIZE_T NumberOfBytes, ULONG Tag,
+                                                        PEPROCESS_QUOTA_BLOCK Quota)
 {
     PPOOL_HEADER entry;
     KIRQL irql;
@@ -435,26 +448,20 @@ BOOLEAN ExpTrimPoolCaches(VOID)
 }
 
 /*
- * Past the lookaside: whole pages or a block under the pool's lock, tried
- * once more after ExpTrimPoolCaches if there was no memory; on failure the
- * quota charged is returned. Out of line, so that the lookaside path in
- * ExpAllocatePool stays short.
+ * An allocation found no memory: once more after the pools give back what
+ * they keep; if that fails too, the quota charged is returned. Out of
+ * line, so that the paths in ExpAllocatePool stay short.
  */
 static __attribute__((noinline)) PVOID
-ExpAllocatePoolSlowly(ULONG PoolType, ULONG Index, ULONG HeaderType, SIZE_T NumberOfBytes,
-                      ULONG Tag, PEPROCESS_QUOTA_BLOCK Quota, SIZE_T Charge, PVOID Caller)
+ExpAllocateAfterTrim(ULONG PoolType, ULONG Index, ULONG HeaderType, SIZE_T NumberOfBytes,
+                     ULONG Tag, PEPROCESS_QUOTA_BLOCK Quota, SIZE_T Charge, PVOID Caller)
 {
-    PVOID p;
+    PVOID p = NULL;
 
-    for (;;) {
-        if (NumberOfBytes > POOL_SMALL_LIMIT)
-            p = ExpAllocateBig(Index, HeaderType, NumberOfBytes, Tag, Quota);
-        else
-            p = ExpAllocateSmall(Index, HeaderType, NumberOfBytes, Tag, Quota);
-        /* No memory: once more after the pools give back what they keep. */
-        if (p != NULL || !ExpTrimPoolCaches())
-            break;
-    }
+    if (ExpTrimPoolCaches())
+        p = NumberOfBytes > POOL_SMALL_LIMIT
+                ? ExpAllocateBig(Index, HeaderType, NumberOfBytes, Tag, Quota)
+                : ExpAllocateSmall(Index, HeaderType, NumberOfBytes, Tag, Quota);
     if (p == NULL) {
         if (Quota != NULL)
             ExpReturnQuota(Quota, Index == EXP_PAGED, Charge);
@@ -467,9 +474,9 @@ ExpAllocatePoolSlowly(ULONG PoolType, ULONG Index, ULONG HeaderType, SIZE_T Numb
  * The one allocation path. Priority only matters to special pool (overrun /
  * underrun placement); SpecialPool forces special pool when it can be had.
  */
-static inline PVOID ExpAllocatePool(ULONG PoolType, SIZE_T NumberOfBytes, ULONG Tag,
-                                    ULONG Priority, BOOLEAN ChargeQuota, BOOLEAN SpecialPool,
-                                    PVOID Caller)
+static __attribute__((noinline)) PVOID
+ExpAllocatePoolGeneral(ULONG PoolType, SIZE_T NumberOfBytes, ULONG Tag, ULONG Priority,
+                       BOOLEAN ChargeQuota, BOOLEAN SpecialPool, PVOID Caller)
 {
     BOOLEAN paged = (PoolType & BASE_POOL_TYPE_MASK) != 0;
     ULONG index = paged ? EXP_PAGED
@@ -510,14 +517,70 @@ static inline PVOID ExpAllocatePool(ULONG PoolType, SIZE_T NumberOfBytes, ULONG 
             return ExpAllocationFailed(PoolType | POOL_RAISE_IF_ALLOCATION_FAILURE, Caller);
         }
     }
-    /* A cache-aligned block needs an aligned body: no lookaside has that. */
-    if (NumberOfBytes <= POOL_SMALL_LIMIT && !(headerType & POOL_TYPE_CACHE_ALIGNED)) {
-        p = ExpPopLookaside(index, headerType, ExpBytesToUnits(NumberOfBytes), Tag, quota, irql);
+    if (NumberOfBytes > POOL_SMALL_LIMIT) {
+        p = ExpAllocateBig(index, headerType, NumberOfBytes, Tag, quota);
+    } else {
+        /* A cache-aligned block needs an aligned body: no lookaside has that. */
+        if (!(headerType & POOL_TYPE_CACHE_ALIGNED)) {
+            p = ExpPopLookaside(index, headerType, ExpBytesToUnits(NumberOfBytes), Tag, quota,
+                                irql, TRUE);
+            if (p != NULL)
+                return p;
+        }
+        p = ExpAllocateSmall(index, headerType, NumberOfBytes, Tag, quota);
+    }
+    if (p != NULL)
+        return p;
+    return ExpAllocateAfterTrim(PoolType, index, headerType, NumberOfBytes, Tag, quota, charge,
+                                Caller);
+}
+
+/* The fast path's whole pages (a call the compiler can make a jump). */
+static __attribute__((noinline)) PVOID ExpAllocateBigFirst(ULONG Index, ULONG PoolType,
+                                                           SIZE_T NumberOfBytes, ULONG Tag,
+                                                           ULONG Priority, PVOID Caller)
+{
+    PVOID p = ExpAllocateBig(Index, PoolType & BASE_POOL_TYPE_MASK, NumberOfBytes, Tag, NULL);
+
+    if (p != NULL)
+        return p;
+    return ExpAllocatePoolGeneral(PoolType, NumberOfBytes, Tag, Priority, FALSE, FALSE, Caller);
+}
+
+/* Pool-type bits a request may carry and still take the fast path. */
+#define EXP_FAST_TYPE_BITS                                                                     \
+    (BASE_POOL_TYPE_MASK | POOL_NX_ALLOCATION | POOL_COLD_ALLOCATION |                      \
+     POOL_QUOTA_FAIL_INSTEAD_OF_RAISE | POOL_RAISE_IF_ALLOCATION_FAILURE)
+
+/*
+ * Every allocation: the fast path first - a request without quota,
+ * alignment or special pool, at an IRQL its pool allows: a small block
+ * popped from this processor's lookaside, or whole pages - and anything
+ * else, a miss or a failure, by the general path above, which checks and
+ * decides everything again.
+ */
+static inline __attribute__((always_inline)) PVOID
+ExpAllocatePool(ULONG PoolType, SIZE_T NumberOfBytes, ULONG Tag, ULONG Priority,
+                BOOLEAN ChargeQuota, BOOLEAN SpecialPool, PVOID Caller)
+{
+    BOOLEAN paged = (PoolType & BASE_POOL_TYPE_MASK) != 0;
+    KIRQL irql = KeGetCurrentIrql();
+
+    if ((PoolType & ~EXP_FAST_TYPE_BITS) == 0 && !ChargeQuota && !SpecialPool &&
+        !MiSpecialPoolSelecting && irql <= (paged ? APC_LEVEL : DISPATCH_LEVEL)) {
+        ULONG index = paged ? EXP_PAGED
+                            : (PoolType & POOL_NX_ALLOCATION) ? EXP_NONPAGED_NX
+                                                              : EXP_NONPAGED_EXECUTE;
+        PVOID p;
+        if (NumberOfBytes > POOL_SMALL_LIMIT)
+            return ExpAllocateBigFirst(index, PoolType, NumberOfBytes, Tag, Priority, Caller);
+        p = ExpPopLookaside(index, PoolType & BASE_POOL_TYPE_MASK, ExpBytesToUnits(NumberOfBytes),
+                            Tag, NULL, irql, FALSE);
         if (p != NULL)
             return p;
     }
-    return ExpAllocatePoolSlowly(PoolType, index, headerType, NumberOfBytes, Tag, quota, charge,
-                                 Caller);
+    return ExpAllocatePoolGeneral(PoolType, NumberOfBytes, Tag, Priority, ChargeQuota,
+                                  SpecialPool, Caller);
 }
 
 PVOID ExAllocatePoolWithTag(POOL_TYPE PoolType, SIZE_T NumberOfBytes, ULONG Tag)
@@ -617,9 +680,11 @@ VOID ExpCheckFreeTag(PVOID P, ULONG Stored, ULONG Tag, BOOLEAN CheckTag)
 static __attribute__((noinline)) void ExpFreeBig(LONG Region, PVOID P, ULONG Tag,
                                                   BOOLEAN CheckTag)
 {
-    POOL_TRACKER_BIG_PAGES entry, *slot;
+    PPOOL_TRACKER_BIG_PAGES slot;
     EXP_BIG_RUN evicted[EXP_BIG_CACHE_RUNS];
-    ULONG count;
+    PEPROCESS_QUOTA_BLOCK quota;
+    SIZE_T pages, bytes;
+    ULONG count, index;
     KIRQL irql;
 
     KeAcquireSpinLock(&ExpBigPoolLock, &irql);
@@ -632,23 +697,66 @@ static __attribute__((noinline)) void ExpFreeBig(LONG Region, PVOID P, ULONG Tag
                                          : BAD_POOL_CALLER_FREE_UNALLOCATED_NONPAGED,
                      (ULONG_PTR)P, 0, 0);
     }
-    entry = *slot;
-    ExpCheckFreeTag(P, entry.Key, Tag, CheckTag);
-    ExpPoolDescriptors[entry.PoolIndex].TotalBigPages -= entry.Pages;
-    ExpPoolDescriptors[entry.PoolIndex].RunningDeAllocs++;
-    ExpTrackBig(entry.PoolIndex, entry.Key, -(LONG64)entry.Pages);
+    ExpCheckFreeTag(P, slot->Key, Tag, CheckTag);
+    index = slot->PoolIndex;
+    pages = slot->Pages;
+    bytes = slot->NumberOfBytes;
+    quota = slot->ProcessBilled;
+    ExpPoolDescriptors[index].TotalBigPages -= pages;
+    ExpPoolDescriptors[index].RunningDeAllocs++;
+    ExpTrackBig(index, slot->Key, -(LONG64)pages);
     /* Kept for the next request of its length (its entry stays, marked
      * free), or given back with the runs that made room for it. */
     slot->PoolType = 0;
     slot->ProcessBilled = NULL;
-    count = ExpBigCachePut(&ExpBigCache[entry.PoolIndex], P, entry.Pages, evicted);
+    count = ExpBigCachePut(&ExpBigCache[index], P, pages, evicted);
     for (ULONG i = 0; i < count; i++)
         ExpFindBigPage(&ExpBigTable, evicted[i].Va, NULL, TRUE);
     KeReleaseSpinLock(&ExpBigPoolLock, irql);
-    if (entry.ProcessBilled != NULL)
-        ExpReturnQuota(entry.ProcessBilled, entry.PoolIndex == EXP_PAGED, entry.NumberOfBytes);
+    if (quota != NULL)
+        ExpReturnQuota(quota, index == EXP_PAGED, bytes);
     for (ULONG i = 0; i < count; i++)
-        MiFreePoolPages(entry.PoolIndex, evicted[i].Va, evicted[i].Pages);
+        MiFreePoolPages(index, evicted[i].Va, evicted[i].Pages);
+}
+
+/*
+ * Put a checked block on this processor's lookaside for its pool (Index)
+ * and size; FALSE if the list is full. MayCall as for ExpPopLookaside: the
+ * fast path leaves a list whose PoolMon entry is another tag's to the
+ * general path.
+ */
+static inline __attribute__((always_inline)) BOOLEAN
+ExpPushLookaside(PPOOL_HEADER Entry, ULONG Index, KIRQL Irql, BOOLEAN MayCall)
+{
+    ULONG units = Entry->BlockSize, cpu;
+    BOOLEAN paged = Index == EXP_PAGED, done = FALSE;
+    EXP_POOL_LOOKASIDE *list;
+    KIRQL irql = Irql;
+
+    if (Irql < DISPATCH_LEVEL)
+        KeRaiseIrql(DISPATCH_LEVEL, &irql);
+    cpu = KeGetCurrentProcessorNumber();
+    list = &ExpPoolLookaside[cpu][Index][units - 1];
+    if (__builtin_expect(list->Depth < list->MaximumDepth &&
+                             (MayCall || (list->Tracker != NULL &&
+                                          list->TrackTag == Entry->PoolTag)), 1)) {
+        PEXP_POOL_TRACKER tracker = ExpListTracker(list, cpu, Entry->PoolTag);
+        tracker->Frees[paged]++;
+        tracker->Bytes[paged] -= (SIZE_T)units << POOL_BLOCK_SHIFT;
+        Entry->PoolIndex |= EXP_POOL_INDEX_CACHED;
+        *(PVOID *)ExpBlockBody(Entry) = list->Head;
+        list->Head = ExpBlockBody(Entry);
+        list->Depth++;
+        done = TRUE;
+    } else if (MayCall) {
+        /* Full: the block goes back into its page; PoolMon counts it here. */
+        PEXP_POOL_TRACKER tracker = ExpListTracker(list, cpu, Entry->PoolTag);
+        tracker->Frees[paged]++;
+        tracker->Bytes[paged] -= (SIZE_T)units << POOL_BLOCK_SHIFT;
+    }
+    if (Irql < DISPATCH_LEVEL)
+        KeLowerIrql(irql);
+    return done;
 }
 
 /* The block goes back into its page, under the pool's lock. */
@@ -662,13 +770,13 @@ static __attribute__((noinline)) void ExpFreeBlockLocked(ULONG Index, PPOOL_HEAD
     ExpUnlockPool(Index, irql);
 }
 
-static inline void ExpFreeSmall(LONG Region, PVOID P, ULONG Tag, BOOLEAN CheckTag, KIRQL Irql)
+static __attribute__((noinline)) void ExpFreeSmall(LONG Region, PVOID P, ULONG Tag,
+                                                    BOOLEAN CheckTag, KIRQL Irql)
 {
     PPOOL_HEADER entry = (PPOOL_HEADER)P - 1;
     ULONG units, index;
     BOOLEAN paged = Region == EXP_PAGED;
     PEPROCESS_QUOTA_BLOCK quota;
-    KIRQL irql = Irql;
 
     if (((ULONG64)P & (POOL_BLOCK_SIZE - 1)) != 0)
         KeBugCheckEx(BAD_POOL_CALLER, BAD_POOL_CALLER_BAD_HEADER, (ULONG_PTR)P, 0, 0);
@@ -692,30 +800,13 @@ static inline void ExpFreeSmall(LONG Region, PVOID P, ULONG Tag, BOOLEAN CheckTa
     quota = entry->ProcessBilled;
     if (quota != NULL)
         ExpReturnQuota(quota, paged, ((SIZE_T)units << POOL_BLOCK_SHIFT) - sizeof(POOL_HEADER));
-    if (Irql < DISPATCH_LEVEL)
-        KeRaiseIrql(DISPATCH_LEVEL, &irql);
-    {
-        ULONG cpu = KeGetCurrentProcessorNumber();
-        EXP_POOL_LOOKASIDE *list = &ExpPoolLookaside[cpu][index][units - 1];
-        PEXP_POOL_TRACKER tracker = ExpListTracker(list, cpu, entry->PoolTag);
-        tracker->Frees[paged]++;
-        tracker->Bytes[paged] -= (SIZE_T)units << POOL_BLOCK_SHIFT;
-        if (__builtin_expect(list->Depth < list->MaximumDepth, 1)) {
-            entry->PoolIndex |= EXP_POOL_INDEX_CACHED;
-            *(PVOID *)P = list->Head;
-            list->Head = P;
-            list->Depth++;
-            if (Irql < DISPATCH_LEVEL)
-                KeLowerIrql(irql);
-            return;
-        }
-    }
-    if (Irql < DISPATCH_LEVEL)
-        KeLowerIrql(irql);
-    ExpFreeBlockLocked(index, entry);
+    if (!ExpPushLookaside(entry, index, Irql, TRUE))
+        ExpFreeBlockLocked(index, entry);
 }
 
-static inline void ExpFreePool(PVOID P, ULONG Tag, BOOLEAN CheckTag)
+/* Every check of a free, one by one with NT's bug checks, then the
+ * lookaside or the pool's lock; whole pages and special pool too. */
+static __attribute__((noinline)) void ExpFreePoolSlowly(PVOID P, ULONG Tag, BOOLEAN CheckTag)
 {
     LONG region;
     KIRQL irql = KeGetCurrentIrql();
@@ -734,6 +825,50 @@ static inline void ExpFreePool(PVOID P, ULONG Tag, BOOLEAN CheckTag)
         ExpFreeBig(region, P, Tag, CheckTag);
     else
         ExpFreeSmall(region, P, Tag, CheckTag, irql);
+}
+
+/*
+ * The fast path of a free, inline in ExFreePool(WithTag): a small block
+ * that passes every check at once - in an allocated page of a pool, at
+ * an IRQL that pool allows, its header sound and of that pool, its tag
+ * the one given (or unprotected for ExFreePool), no quota to return - and
+ * whose lookaside has room. FALSE for anything else, misuse included:
+ * ExpFreePoolSlowly then runs the checks one by one and bug checks with
+ * NT's codes, so this path only has to be sure, never to explain.
+ */
+static inline __attribute__((always_inline)) BOOLEAN
+ExpFreeToLookaside(PVOID P, ULONG Tag, BOOLEAN CheckTag, KIRQL Irql)
+{
+    PPOOL_HEADER entry = (PPOOL_HEADER)P - 1;
+    BOOLEAN paged;
+    ULONG index;
+    LONG region;
+
+    if (MiIsSpecialPoolAddress(P) || ExpPageOffset(P) == 0 ||
+        ((ULONG64)P & (POOL_BLOCK_SIZE - 1)) != 0)
+        return FALSE;
+    region = MiPoolIndexOfAddress(P);
+    if (region < 0 || Irql > (region == EXP_PAGED ? APC_LEVEL : DISPATCH_LEVEL) ||
+        !MiIsPoolPageAllocated((ULONG)region, P))
+        return FALSE;
+    /* A block on a lookaside has EXP_POOL_INDEX_CACHED in its index: it
+     * fits no region, so a second free goes the slow way too. */
+    paged = region == EXP_PAGED;
+    index = entry->PoolIndex;
+    if (entry->PoolType == 0 || !ExpIndexFitsRegion(index, region) ||
+        ((entry->PoolType - 1U) & BASE_POOL_TYPE_MASK) != (paged ? 1U : 0U) ||
+        entry->ProcessBilled != NULL ||
+        (CheckTag ? entry->PoolTag != Tag : (entry->PoolTag & PROTECTED_POOL) != 0) ||
+        !ExpBlockHeaderIsSound(entry))
+        return FALSE;
+    return ExpPushLookaside(entry, index, Irql, FALSE);
+}
+
+static inline __attribute__((always_inline)) void ExpFreePool(PVOID P, ULONG Tag,
+                                                              BOOLEAN CheckTag)
+{
+    if (!ExpFreeToLookaside(P, Tag, CheckTag, KeGetCurrentIrql()))
+        ExpFreePoolSlowly(P, Tag, CheckTag);
 }
 
 VOID ExFreePoolWithTag(PVOID P, ULONG Tag)

@@ -160,27 +160,29 @@ static inline BOOLEAN ExpIsLastBlock(PPOOL_HEADER Entry)
 
 /* Cheap checks of one header, on every free: size within the page, and
  * both neighbours agree with it (an overrun of a block lands on the next
- * header first). Inline: it is most of the lookaside path's cost. */
+ * header first). ExpBlockHeaderIsSound says whether all pass, inline: it
+ * is most of the lookaside path's cost; ExpCheckBlockHeader bug checks
+ * with the first that fails. */
+static inline BOOLEAN ExpBlockHeaderIsSound(PPOOL_HEADER Entry)
+{
+    SIZE_T offset = ExpPageOffset(Entry), end = offset + ((SIZE_T)Entry->BlockSize << POOL_BLOCK_SHIFT);
+
+    if (Entry->BlockSize == 0 || end > PAGE_SIZE)
+        return FALSE;
+    if (((SIZE_T)Entry->PreviousSize << POOL_BLOCK_SHIFT) > offset ||
+        (Entry->PreviousSize == 0) != (offset == 0))
+        return FALSE;
+    if (end != PAGE_SIZE && ExpNextBlock(Entry)->PreviousSize != Entry->BlockSize)
+        return FALSE;
+    return Entry->PreviousSize == 0 || ExpPreviousBlock(Entry)->BlockSize == Entry->PreviousSize;
+}
+/* Bug check BAD_POOL_HEADER for the first check of Entry's header that fails. */
+VOID ExpBugCheckBlockHeader(PPOOL_HEADER Entry);
 static inline VOID ExpCheckBlockHeader(PPOOL_HEADER Entry)
 {
-    if (Entry->BlockSize == 0)
-        KeBugCheckEx(BAD_POOL_HEADER, BAD_POOL_HEADER_BLOCK_SIZE_ZERO, (ULONG_PTR)Entry, 0, 0);
-    if (ExpPageOffset(Entry) + ((SIZE_T)Entry->BlockSize << POOL_BLOCK_SHIFT) > PAGE_SIZE)
-        KeBugCheckEx(BAD_POOL_HEADER, BAD_POOL_HEADER_BLOCK_TOO_LARGE, (ULONG_PTR)Entry, 0,
-                     (ULONG_PTR)ExpNextBlock(Entry));
-    if (((SIZE_T)Entry->PreviousSize << POOL_BLOCK_SHIFT) > ExpPageOffset(Entry) ||
-        (Entry->PreviousSize == 0) != (ExpPageOffset(Entry) == 0))
-        KeBugCheckEx(BAD_POOL_HEADER, BAD_POOL_HEADER_PREVIOUS_TOO_LARGE, (ULONG_PTR)Entry, 0,
-                     (ULONG_PTR)ExpPreviousBlock(Entry));
-    /* An overrun of this block lands on the next header first. */
-    if (!ExpIsLastBlock(Entry) && ExpNextBlock(Entry)->PreviousSize != Entry->BlockSize)
-        KeBugCheckEx(BAD_POOL_HEADER, BAD_POOL_HEADER_NEIGHBOUR_MISMATCH, (ULONG_PTR)Entry, 0,
-                     (ULONG_PTR)ExpNextBlock(Entry));
-    if (Entry->PreviousSize != 0 && ExpPreviousBlock(Entry)->BlockSize != Entry->PreviousSize)
-        KeBugCheckEx(BAD_POOL_HEADER, BAD_POOL_HEADER_NEIGHBOUR_MISMATCH, (ULONG_PTR)Entry, 0,
-                     (ULONG_PTR)ExpPreviousBlock(Entry));
+    if (!ExpBlockHeaderIsSound(Entry))
+        ExpBugCheckBlockHeader(Entry);
 }
-
 
 /* bigpool.c: whole-page allocations, by address (caller holds its lock). */
 typedef struct _POOL_TRACKER_BIG_PAGES {

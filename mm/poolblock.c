@@ -287,6 +287,26 @@ VOID ExpFreeBlock(PPOOL_DESCRIPTOR Descriptor, PPOOL_HEADER Entry)
 
 /* ---- checking ------------------------------------------------------------------------ */
 
+VOID ExpBugCheckBlockHeader(PPOOL_HEADER Entry)
+{
+    if (Entry->BlockSize == 0)
+        KeBugCheckEx(BAD_POOL_HEADER, BAD_POOL_HEADER_BLOCK_SIZE_ZERO, (ULONG_PTR)Entry, 0, 0);
+    if (ExpPageOffset(Entry) + ((SIZE_T)Entry->BlockSize << POOL_BLOCK_SHIFT) > PAGE_SIZE)
+        KeBugCheckEx(BAD_POOL_HEADER, BAD_POOL_HEADER_BLOCK_TOO_LARGE, (ULONG_PTR)Entry, 0,
+                     (ULONG_PTR)ExpNextBlock(Entry));
+    if (((SIZE_T)Entry->PreviousSize << POOL_BLOCK_SHIFT) > ExpPageOffset(Entry) ||
+        (Entry->PreviousSize == 0) != (ExpPageOffset(Entry) == 0))
+        KeBugCheckEx(BAD_POOL_HEADER, BAD_POOL_HEADER_PREVIOUS_TOO_LARGE, (ULONG_PTR)Entry, 0,
+                     (ULONG_PTR)ExpPreviousBlock(Entry));
+    /* An overrun of this block lands on the next header first. */
+    if (!ExpIsLastBlock(Entry) && ExpNextBlock(Entry)->PreviousSize != Entry->BlockSize)
+        KeBugCheckEx(BAD_POOL_HEADER, BAD_POOL_HEADER_NEIGHBOUR_MISMATCH, (ULONG_PTR)Entry, 0,
+                     (ULONG_PTR)ExpNextBlock(Entry));
+    if (Entry->PreviousSize != 0 && ExpPreviousBlock(Entry)->BlockSize != Entry->PreviousSize)
+        KeBugCheckEx(BAD_POOL_HEADER, BAD_POOL_HEADER_NEIGHBOUR_MISMATCH, (ULONG_PTR)Entry, 0,
+                     (ULONG_PTR)ExpPreviousBlock(Entry));
+}
+
 VOID ExpCheckPoolBlocks(PPOOL_HEADER Entry)
 {
     PPOOL_HEADER block = (PPOOL_HEADER)((ULONG64)Entry & ~(ULONG64)(PAGE_SIZE - 1));
