@@ -13,7 +13,8 @@
  *      lookasides, 32 deep; larger blocks (Mica) have lists that start
  *      empty and deepen one block per EXP_LOOKASIDE_GROW_MISSES misses, up
  *      to EXP_LOOKASIDE_LIST_BYTES of blocks each, so only sizes that come
- *      back hold memory;
+ *      back hold memory. When its list is empty, a block one unit larger
+ *      from the next list will do (not for quota, charged beforehand);
  *   4. the pool's size lists (poolblock.c) under the pool's lock: a spin
  *      lock for nonpaged pool, a fast mutex for paged pool (whose pages
  *      fault in on first touch, so it cannot be held at DISPATCH_LEVEL).
@@ -313,9 +314,13 @@ static __attribute__((noinline)) void ExpLookasideMissed(EXP_POOL_LOOKASIDE *Lis
  * A block of Units units from this processor's lookaside, or NULL. With
  * MayCall FALSE (the fast path in ExAllocatePoolWithTag and friends) it
  * makes no call of its own, so the compiler can keep that path free of
- * saved registers: a list whose PoolMon entry is not the tag's is left to
- * the general path. With MayCall TRUE (the general path) it finds the
- * tag's entry, and counts a miss of a larger blocks' list.
+ * saved registers: an empty list, or one whose PoolMon entry is not the
+ * tag's, is left to the general path. With MayCall TRUE (the general
+ * path) it finds the tag's entry, counts a miss of a larger blocks' list,
+ * and on a miss takes a block one unit larger from the next list: the
+ * caller gets 16 bytes more than it asked for (ExQueryPoolBlockSize says
+ * so) instead of a trip to the pool's lock. Not for a quota-charged block,
+ * whose charge is made before the block is chosen.
  */
 static inline __attribute__((always_inline)) PVOID
 ExpPopLookaside(ULONG Index, ULONG HeaderType, ULONG Units, ULONG Tag,
@@ -330,6 +335,12 @@ ExpPopLookaside(ULONG Index, ULONG HeaderType, ULONG Units, ULONG Tag,
         KeRaiseIrql(DISPATCH_LEVEL, &irql);
     cpu = KeGetCurrentProcessorNumber();
     list = &ExpPoolLookaside[cpu][Index][Units - 1];
+    if (MayCall && list->Head == NULL) {
+        if (Units > POOL_SMALL_LISTS)
+            ExpLookasideMissed(list, Units);
+        if (Quota == NULL && Units + 1 < POOL_PAGE_UNITS)
+            list++;                     /* the list of blocks one unit larger */
+    }
     if (__builtin_expect(list->Head != NULL &&
                              (MayCall || (list->Tracker != NULL && list->TrackTag == Tag)), 1)) {
         PEXP_POOL_TRACKER tracker = ExpListTracker(list, cpu, Tag);
@@ -341,9 +352,7 @@ ExpPopLookaside(ULONG Index, ULONG HeaderType, ULONG Units, ULONG Tag,
         entry->PoolTag = Tag;
         entry->ProcessBilled = Quota;
         tracker->Allocs[Index == EXP_PAGED]++;
-        tracker->Bytes[Index == EXP_PAGED] += (SIZE_T)Units << POOL_BLOCK_SHIFT;
-    } else if (MayCall && list->Head == NULL && Units > POOL_SMALL_LISTS) {
-        ExpLookasideMissed(list, Units);
+        tracker->Bytes[Index == EXP_PAGED] += (SIZE_T)entry->BlockSize << POOL_BLOCK_SHIFT;
     }
     if (Irql < DISPATCH_LEVEL)
         KeLowerIrql(irql);

@@ -151,6 +151,39 @@ KTEST(poolcache, larger_lookaside_deepens_on_misses)
         KEXPECT_EQ(h->PoolType, 0);
 }
 
+/*
+ * A lookaside miss takes a block one unit larger from the next list: 16
+ * bytes more than asked, as ExQueryPoolBlockSize says. Not for a quota
+ * charge, which was made for the exact size.
+ */
+KTEST(poolcache, miss_takes_a_block_one_unit_larger)
+{
+    PUCHAR p = NULL, q, r;
+    BOOLEAN quota;
+
+    if (KtcSpecialPoolOn())
+        KTEST_SKIP("verifier= on");
+    ExpTrimPoolCaches();
+    /* 1016 bytes: 65 units; its list deepens and keeps p. */
+    for (ULONG i = 0; i < EXP_LOOKASIDE_GROW_MISSES + 1; i++) {
+        p = ExAllocatePoolWithTag(NonPagedPoolNx, 1016, TAG_KEEP);
+        KASSERT_TRUE(p != NULL);
+        ExFreePool(p);
+    }
+    /* 1000 bytes: 64 units, whose list is empty. */
+    q = ExAllocatePoolWithTag(NonPagedPoolNx, 1000, TAG_KEEP);
+    KEXPECT_TRUE(q == p);
+    KEXPECT_EQ(ExQueryPoolBlockSize(q, &quota), 1024);
+    ExFreePool(q);
+    r = ExAllocatePoolWithQuotaTag(NonPagedPoolNx, 1000, TAG_KEEP);
+    KASSERT_TRUE(r != NULL);
+    KEXPECT_TRUE(r != p);
+    KEXPECT_EQ(ExQueryPoolBlockSize(r, &quota), 1008);
+    KEXPECT_TRUE(quota);
+    ExFreePool(r);
+    ExpTrimPoolCaches();
+}
+
 /* At DISPATCH_LEVEL paged pool's lookaside blocks and empty pages stay
  * (its lock is a fast mutex); the nonpaged pools and the kept runs of
  * every pool (under a spin lock) are trimmed. */
