@@ -654,6 +654,56 @@ KTEST(poolhost, block_empty_pages_kept_and_reused)
     PbTeardown();
 }
 
+/*
+ * The free path's one-look check of a header (ExpBlockHeaderIsSound): every
+ * damage ExpBugCheckBlockHeader would name makes it FALSE, so the lookaside
+ * path never keeps a block the checks one by one would stop on.
+ */
+KTEST(poolhost, block_header_soundness)
+{
+    PPOOL_HEADER a, b, c;
+    POOL_HEADER saved;
+
+    PbReset(11, 0);
+    KASSERT_TRUE(PbAllocate(4, FALSE));
+    KASSERT_TRUE(PbAllocate(6, FALSE));
+    KASSERT_TRUE(PbAllocate(3, FALSE));
+    a = PbLive[0].Entry;
+    b = PbLive[1].Entry;
+    c = PbLive[2].Entry;
+    KASSERT_TRUE(ExpNextBlock(a) == b && ExpNextBlock(b) == c);
+    KEXPECT_TRUE(ExpBlockHeaderIsSound(a) && ExpBlockHeaderIsSound(b) &&
+                 ExpBlockHeaderIsSound(c));
+#define PB_DAMAGED(Entry, Field, Value)                                                        \
+    do {                                                                                     \
+        saved = *(Entry);                                                                    \
+        (Entry)->Field = (Value);                                                            \
+        KEXPECT_FALSE(ExpBlockHeaderIsSound(b));                                             \
+        *(Entry) = saved;                                                                    \
+        KEXPECT_TRUE(ExpBlockHeaderIsSound(b));                                              \
+    } while (0)
+    PB_DAMAGED(b, BlockSize, 0);                        /* size zero */
+    PB_DAMAGED(b, BlockSize, 255);                      /* past the page end */
+    PB_DAMAGED(b, BlockSize, 5);                        /* next header disagrees */
+    PB_DAMAGED(b, PreviousSize, 0);                     /* not first, yet says so */
+    PB_DAMAGED(b, PreviousSize, 5);                     /* previous header disagrees */
+    PB_DAMAGED(b, PreviousSize, 200);                   /* before the page start */
+    PB_DAMAGED(c, PreviousSize, 7);                     /* an overrun of b: next header */
+    PB_DAMAGED(a, BlockSize, 3);                        /* previous block's size */
+#undef PB_DAMAGED
+    /* The first block of a page must say PreviousSize 0. */
+    a->PreviousSize = 1;
+    KEXPECT_FALSE(ExpBlockHeaderIsSound(a));
+    a->PreviousSize = 0;
+    /* The last block of a page has no next header to agree with. */
+    KASSERT_TRUE(PbAllocate(POOL_PAGE_UNITS - 13, FALSE));
+    KEXPECT_TRUE(ExpIsLastBlock(PbLive[3].Entry));
+    KEXPECT_TRUE(ExpBlockHeaderIsSound(PbLive[3].Entry));
+    while (PbLiveCount != 0)
+        KASSERT_TRUE(PbFree(0));
+    PbTeardown();
+}
+
 KTEST(poolhost, bytes_to_units_boundaries)
 {
     KEXPECT_EQ(ExpBytesToUnits(0), 2);          /* 0 bytes count as 1 */
