@@ -398,14 +398,14 @@ static __attribute__((noinline)) PVOID ExpAllocateSmall(ULONG Index, ULONG Heade
  */
 BOOLEAN ExpTrimPoolCaches(VOID)
 {
-    KIRQL Irql = KeGetCurrentIrql(), irql;
+    KIRQL callerIrql = KeGetCurrentIrql(), irql;
     BOOLEAN trimmed = FALSE;
     EXP_BIG_RUN run;
 
     for (ULONG index = 0; index < EXP_POOL_DESCRIPTORS; index++) {
-        if (index == EXP_PAGED && Irql > APC_LEVEL)
+        if (index == EXP_PAGED && callerIrql > APC_LEVEL)
             continue;
-        for (ULONG units = 1; units < POOL_PAGE_UNITS; units++) {
+        for (ULONG units = 2; units < POOL_PAGE_UNITS; units++) {
             EXP_POOL_LOOKASIDE *list;
             PVOID chain;
             /* Take the list whole at DISPATCH_LEVEL; larger blocks' lists

@@ -23,6 +23,8 @@
  *                             (unit "milli": 1300 means 1.3 bytes of pool
  *                             per byte asked for), over all mixed runs.
  * The random sequence is made before timing, the same for every allocator.
+ * Arguments, if any, name the figures to run ("mixed", "16", ...), so that
+ * one figure can be profiled alone (perf, cachegrind).
  */
 #include <stdio.h>
 #include <stdlib.h>
