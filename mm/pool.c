@@ -750,12 +750,12 @@ ExpPushLookaside(PPOOL_HEADER Entry, ULONG Index, KIRQL Irql, BOOLEAN MayCall)
                              (MayCall || (list->Tracker != NULL &&
                                           list->TrackTag == Entry->PoolTag)), 1)) {
         PEXP_POOL_TRACKER tracker = ExpListTracker(list, cpu, Entry->PoolTag);
-        tracker->Frees[paged]++;
-        tracker->Bytes[paged] -= (SIZE_T)units << POOL_BLOCK_SHIFT;
         Entry->PoolIndex |= EXP_POOL_INDEX_CACHED;
         *(PVOID *)ExpBlockBody(Entry) = list->Head;
         list->Head = ExpBlockBody(Entry);
         list->Depth++;
+        tracker->Frees[paged]++;
+        tracker->Bytes[paged] -= (SIZE_T)units << POOL_BLOCK_SHIFT;
         done = TRUE;
     } else if (MayCall) {
         /* Full: the block goes back into its page; PoolMon counts it here. */
