@@ -463,13 +463,13 @@ BOOLEAN ExpTrimPoolCaches(VOID)
  */
 static __attribute__((noinline)) PVOID
 ExpAllocateAfterTrim(ULONG PoolType, ULONG Index, ULONG HeaderType, SIZE_T NumberOfBytes,
-                     ULONG Tag, PEPROCESS_QUOTA_BLOCK Quota, SIZE_T Charge, PVOID Caller)
+                     ULONG Tag, PEPROCESS_QUOTA_BLOCK Quota, SIZE_T Charge, BOOLEAN Big,
+                     PVOID Caller)
 {
     PVOID p = NULL;
 
     if (ExpTrimPoolCaches())
-        p = NumberOfBytes > POOL_SMALL_LIMIT
-                ? ExpAllocateBig(Index, HeaderType, NumberOfBytes, Tag, Quota)
+        p = Big ? ExpAllocateBig(Index, HeaderType, NumberOfBytes, Tag, Quota)
                 : ExpAllocateSmall(Index, HeaderType, NumberOfBytes, Tag, Quota);
     if (p == NULL) {
         if (Quota != NULL)
@@ -495,6 +495,7 @@ ExpAllocatePoolGeneral(ULONG PoolType, SIZE_T NumberOfBytes, ULONG Tag, ULONG Pr
     KIRQL irql = KeGetCurrentIrql();
     PEPROCESS_QUOTA_BLOCK quota = NULL;
     SIZE_T charge = 0;
+    BOOLEAN big;
     PVOID p;
 
     if (irql > (paged ? APC_LEVEL : DISPATCH_LEVEL))
@@ -526,7 +527,8 @@ ExpAllocatePoolGeneral(ULONG PoolType, SIZE_T NumberOfBytes, ULONG Tag, ULONG Pr
             return ExpAllocationFailed(PoolType | POOL_RAISE_IF_ALLOCATION_FAILURE, Caller);
         }
     }
-    if (NumberOfBytes > POOL_SMALL_LIMIT) {
+    big = NumberOfBytes > POOL_SMALL_LIMIT;
+    if (big) {
         p = ExpAllocateBig(index, headerType, NumberOfBytes, Tag, quota);
     } else {
         /* A cache-aligned block needs an aligned body: no lookaside has that. */
@@ -541,7 +543,7 @@ ExpAllocatePoolGeneral(ULONG PoolType, SIZE_T NumberOfBytes, ULONG Tag, ULONG Pr
     if (p != NULL)
         return p;
     return ExpAllocateAfterTrim(PoolType, index, headerType, NumberOfBytes, Tag, quota, charge,
-                                Caller);
+                                big, Caller);
 }
 
 /* The fast path's whole pages (a call the compiler can make a jump). */
