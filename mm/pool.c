@@ -838,6 +838,10 @@ static __attribute__((noinline)) void ExpFreePoolSlowly(PVOID P, ULONG Tag, BOOL
         ExpFreeSmall(region, P, Tag, CheckTag, irql);
 }
 
+_Static_assert(MM_SPECIAL_POOL_START >= MM_NONPAGED_POOL_END &&
+                   MM_SPECIAL_POOL_START >= MM_PAGED_POOL_START + (MM_PAGED_POOL_PAGES << PAGE_SHIFT),
+               "special pool lies outside both pool regions");
+
 /*
  * The fast path of a free, inline in ExFreePool(WithTag): a small block
  * that passes every check at once - in an allocated page of a pool, at
@@ -855,8 +859,9 @@ ExpFreeToLookaside(PVOID P, ULONG Tag, BOOLEAN CheckTag, KIRQL Irql)
     ULONG index;
     LONG region;
 
-    if (MiIsSpecialPoolAddress(P) || ExpPageOffset(P) == 0 ||
-        ((ULONG64)P & (POOL_BLOCK_SIZE - 1)) != 0)
+    /* Special pool is in neither pool region: MiPoolIndexOfAddress sends
+     * it, like whole pages and stray pointers, to the slow path. */
+    if (ExpPageOffset(P) == 0 || ((ULONG64)P & (POOL_BLOCK_SIZE - 1)) != 0)
         return FALSE;
     region = MiPoolIndexOfAddress(P);
     if (region < 0 || Irql > (region == EXP_PAGED ? APC_LEVEL : DISPATCH_LEVEL) ||

@@ -165,16 +165,19 @@ static inline BOOLEAN ExpIsLastBlock(PPOOL_HEADER Entry)
  * with the first that fails. */
 static inline BOOLEAN ExpBlockHeaderIsSound(PPOOL_HEADER Entry)
 {
-    SIZE_T offset = ExpPageOffset(Entry), end = offset + ((SIZE_T)Entry->BlockSize << POOL_BLOCK_SHIFT);
+    /* In units: the header's place in its page, its size, its previous's. */
+    ULONG offset = (ULONG)(ExpPageOffset(Entry) >> POOL_BLOCK_SHIFT);
+    ULONG size = Entry->BlockSize, previous = Entry->PreviousSize;
 
-    if (Entry->BlockSize == 0 || end > PAGE_SIZE)
+    /* 1 <= size <= what is left of the page (unsigned: size 0 wraps). */
+    if (size - 1 >= POOL_PAGE_UNITS - offset)
         return FALSE;
-    if (((SIZE_T)Entry->PreviousSize << POOL_BLOCK_SHIFT) > offset ||
-        (Entry->PreviousSize == 0) != (offset == 0))
+    /* previous is 0 for the first block, else 1 <= previous <= offset. */
+    if (previous - 1 >= offset && (previous | offset) != 0)
         return FALSE;
-    if (end != PAGE_SIZE && ExpNextBlock(Entry)->PreviousSize != Entry->BlockSize)
+    if (offset + size != POOL_PAGE_UNITS && ExpNextBlock(Entry)->PreviousSize != size)
         return FALSE;
-    return Entry->PreviousSize == 0 || ExpPreviousBlock(Entry)->BlockSize == Entry->PreviousSize;
+    return previous == 0 || ExpPreviousBlock(Entry)->BlockSize == previous;
 }
 /* Bug check BAD_POOL_HEADER for the first check of Entry's header that fails. */
 VOID ExpBugCheckBlockHeader(PPOOL_HEADER Entry);
