@@ -7,8 +7,16 @@
  * Open addressing with linear probing on a hash of the page number; the
  * table doubles (pool.c supplies the storage) before it is three-quarters
  * full, so a probe sequence stays short. Deletion moves later entries of
- * the same cluster back instead of leaving tombstones. The caller holds
- * the big-page lock.
+ * the same cluster back instead of leaving tombstones.
+ *
+ * Below the table, the run cache (EXP_BIG_CACHE): runs of a few pages
+ * kept after their free, so that a driver that allocates and frees
+ * buffers of two pages over and over gets them without a run-tree search,
+ * page mapping and TLB flush each time. NT too keeps freed nonpaged pool
+ * pages mapped on its free lists. A kept run is still allocated from its
+ * region and still in the table (PoolType 0), so the reports can tell it
+ * from blocks and a second free of it is still refused. The caller holds
+ * the big-page lock for both.
  */
 #include "pool_internal.h"
 
@@ -57,23 +65,33 @@ PPOOL_TRACKER_BIG_PAGES ExpGrowBigTable(PEXP_BIG_TABLE Table, PPOOL_TRACKER_BIG_
     return old;
 }
 
-BOOLEAN ExpFindBigPage(PEXP_BIG_TABLE Table, PVOID Va, PPOOL_TRACKER_BIG_PAGES Entry,
-                       BOOLEAN Remove)
+PPOOL_TRACKER_BIG_PAGES ExpLookupBigPage(PEXP_BIG_TABLE Table, PVOID Va)
 {
-    SIZE_T mask = Table->Size - 1, i = ExpBigHash(Table, Va), hole, j;
+    SIZE_T mask = Table->Size - 1, i = ExpBigHash(Table, Va);
 
     while (Table->Entries[i].Va != Va) {
         if (Table->Entries[i].Va == NULL)
-            return FALSE;
+            return NULL;
         i = (i + 1) & mask;
     }
+    return &Table->Entries[i];
+}
+
+BOOLEAN ExpFindBigPage(PEXP_BIG_TABLE Table, PVOID Va, PPOOL_TRACKER_BIG_PAGES Entry,
+                       BOOLEAN Remove)
+{
+    PPOOL_TRACKER_BIG_PAGES slot = ExpLookupBigPage(Table, Va);
+    SIZE_T mask = Table->Size - 1, hole, j;
+
+    if (slot == NULL)
+        return FALSE;
     if (Entry != NULL)
-        *Entry = Table->Entries[i];
+        *Entry = *slot;
     if (!Remove)
         return TRUE;
     /* Backward-shift deletion: an entry after the hole moves into it when
      * its home slot is not between the hole and itself (cyclically). */
-    hole = i;
+    hole = (SIZE_T)(slot - Table->Entries);
     Table->Entries[hole].Va = NULL;
     for (j = (hole + 1) & mask; Table->Entries[j].Va != NULL; j = (j + 1) & mask) {
         SIZE_T home = ExpBigHash(Table, Table->Entries[j].Va);
@@ -85,5 +103,62 @@ BOOLEAN ExpFindBigPage(PEXP_BIG_TABLE Table, PVOID Va, PPOOL_TRACKER_BIG_PAGES E
         }
     }
     Table->Used--;
+    return TRUE;
+}
+
+/* ---- the run cache ---------------------------------------------------------------------- */
+
+VOID ExpInitializeBigCache(PEXP_BIG_CACHE Cache)
+{
+    Cache->Count = 0;
+    Cache->Pages = 0;
+}
+
+static void ExpBigCacheRemoveAt(PEXP_BIG_CACHE Cache, ULONG Index)
+{
+    Cache->Pages -= Cache->Runs[Index].Pages;
+    Cache->Count--;
+    for (ULONG i = Index; i < Cache->Count; i++)
+        Cache->Runs[i] = Cache->Runs[i + 1];
+}
+
+ULONG ExpBigCachePut(PEXP_BIG_CACHE Cache, PVOID Va, SIZE_T Pages, PEXP_BIG_RUN Evicted)
+{
+    ULONG evicted = 0;
+
+    if (Pages == 0 || Pages > EXP_BIG_CACHE_MAX_PAGES) {
+        Evicted[0].Va = Va;
+        Evicted[0].Pages = Pages;
+        return 1;
+    }
+    /* The oldest runs make room: a size no longer asked for ages out. */
+    while (Cache->Count == EXP_BIG_CACHE_RUNS || Cache->Pages + Pages > EXP_BIG_CACHE_PAGES) {
+        Evicted[evicted++] = Cache->Runs[0];
+        ExpBigCacheRemoveAt(Cache, 0);
+    }
+    Cache->Runs[Cache->Count].Va = Va;
+    Cache->Runs[Cache->Count].Pages = Pages;
+    Cache->Count++;
+    Cache->Pages += Pages;
+    return evicted;
+}
+
+PVOID ExpBigCacheTake(PEXP_BIG_CACHE Cache, SIZE_T Pages)
+{
+    for (ULONG i = Cache->Count; i-- > 0;)
+        if (Cache->Runs[i].Pages == Pages) {
+            PVOID va = Cache->Runs[i].Va;
+            ExpBigCacheRemoveAt(Cache, i);
+            return va;
+        }
+    return NULL;
+}
+
+BOOLEAN ExpBigCacheTakeOldest(PEXP_BIG_CACHE Cache, PEXP_BIG_RUN Run)
+{
+    if (Cache->Count == 0)
+        return FALSE;
+    *Run = Cache->Runs[0];
+    ExpBigCacheRemoveAt(Cache, 0);
     return TRUE;
 }

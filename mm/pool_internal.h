@@ -40,8 +40,14 @@ typedef struct _POOL_HEADER {
  * (a page boundary is a cache-line boundary). */
 #define POOL_SMALL_CACHE_ALIGNED_LIMIT \
     ((POOL_PAGE_UNITS - POOL_CACHE_ALIGN_UNITS) * POOL_BLOCK_SIZE - POOL_BLOCK_SIZE)
-/* Blocks of up to this many units have per-processor lookasides (NT's 32). */
+/* Per-processor lookasides (pool.c): blocks of up to POOL_SMALL_LISTS
+ * units have NT's, EXP_LOOKASIDE_DEPTH deep; larger blocks have lists that
+ * start empty and hold one more block per EXP_LOOKASIDE_GROW_MISSES misses,
+ * up to EXP_LOOKASIDE_LIST_BYTES of blocks. */
 #define POOL_SMALL_LISTS 32
+#define EXP_LOOKASIDE_DEPTH 32
+#define EXP_LOOKASIDE_LIST_BYTES 8192
+#define EXP_LOOKASIDE_GROW_MISSES 2
 
 #define EXP_POOL_INDEX_CACHED 0x80
 
@@ -85,8 +91,10 @@ typedef VOID (*PEXP_FREE_POOL_PAGE)(PPOOL_DESCRIPTOR Descriptor, PVOID Page);
  * One pool: free blocks listed by size (ListHeads[units - 1], only blocks
  * of two units or more: a one-unit free block has no room for links and
  * waits to be merged with a neighbour), NonEmpty marking the lists that
- * are not empty so a search is a few bit scans. The caller of poolblock.c
- * holds the descriptor's lock.
+ * are not empty so a search is a few bit scans, and up to EmptyPageLimit
+ * pages whose blocks are all free kept for the next page the pool needs
+ * (EmptyPages, linked through their first body; see poolblock.c). The
+ * caller of poolblock.c holds the descriptor's lock.
  */
 struct _POOL_DESCRIPTOR {
     ULONG PoolType;                 /* base type of its blocks */
@@ -95,7 +103,10 @@ struct _POOL_DESCRIPTOR {
     LIST_ENTRY ListHeads[POOL_LIST_HEADS];
     PEXP_ALLOCATE_POOL_PAGE AllocatePage;
     PEXP_FREE_POOL_PAGE FreePage;
-    SIZE_T TotalPages;              /* small-block pages held */
+    SIZE_T TotalPages;              /* small-block pages held, kept empty ones too */
+    PPOOL_HEADER EmptyPages;        /* kept empty pages, most recent first */
+    ULONG EmptyPageCount;
+    ULONG EmptyPageLimit;           /* EXP_EMPTY_PAGES_KEPT unless changed */
     SIZE_T TotalBigPages;           /* pages of whole-page allocations */
     SIZE_T RunningAllocs, RunningDeAllocs;
 };
@@ -114,8 +125,20 @@ static inline ULONG ExpBytesToUnits(SIZE_T NumberOfBytes)
 /* A block of at least Units units (body 64-byte aligned if CacheAligned);
  * its PoolType and tag are the caller's to set. NULL if no page. */
 PPOOL_HEADER ExpAllocateBlock(PPOOL_DESCRIPTOR Descriptor, ULONG Units, BOOLEAN CacheAligned);
-/* Give a block back: merged with free neighbours, its page freed if empty. */
+/* Give a block back: merged with free neighbours; a page left empty is kept
+ * (up to EmptyPageLimit) or freed. */
 VOID ExpFreeBlock(PPOOL_DESCRIPTOR Descriptor, PPOOL_HEADER Entry);
+/* Empty pages a pool keeps for reuse: the churn of a block that fills or
+ * empties a page then costs no page allocation (a run-tree search, a PFN,
+ * a PTE) and no unmap with its TLB flush. */
+#define EXP_EMPTY_PAGES_KEPT 16
+/* Free the kept empty pages beyond Keep; returns how many were freed. */
+ULONG ExpReleaseEmptyPages(PPOOL_DESCRIPTOR Descriptor, ULONG Keep);
+/* A kept empty page starts with a header of sizes 0 and type 0 (free). */
+static inline BOOLEAN ExpIsKeptEmptyPage(PPOOL_HEADER Page)
+{
+    return Page->PreviousSize == 0 && Page->BlockSize == 0 && Page->PoolType == 0;
+}
 /* Walk Entry's page: bug check BAD_POOL_HEADER if the chain is broken or
  * Entry is not one of its blocks. */
 VOID ExpCheckPoolBlocks(PPOOL_HEADER Entry);
@@ -143,33 +166,38 @@ static inline BOOLEAN ExpIsLastBlock(PPOOL_HEADER Entry)
 
 /* Cheap checks of one header, on every free: size within the page, and
  * both neighbours agree with it (an overrun of a block lands on the next
- * header first). Inline: it is most of the lookaside path's cost. */
+ * header first). ExpBlockHeaderIsSound says whether all pass, inline: it
+ * is most of the lookaside path's cost; ExpCheckBlockHeader bug checks
+ * with the first that fails. */
+static inline BOOLEAN ExpBlockHeaderIsSound(PPOOL_HEADER Entry)
+{
+    /* In units: the header's place in its page, its size, its previous's. */
+    ULONG offset = (ULONG)(ExpPageOffset(Entry) >> POOL_BLOCK_SHIFT);
+    ULONG size = Entry->BlockSize, previous = Entry->PreviousSize;
+
+    /* 1 <= size <= what is left of the page (unsigned: size 0 wraps). */
+    if (size - 1 >= POOL_PAGE_UNITS - offset)
+        return FALSE;
+    /* previous is 0 for the first block, else 1 <= previous <= offset. */
+    if (previous - 1 >= offset && (previous | offset) != 0)
+        return FALSE;
+    if (offset + size != POOL_PAGE_UNITS && ExpNextBlock(Entry)->PreviousSize != size)
+        return FALSE;
+    return previous == 0 || ExpPreviousBlock(Entry)->BlockSize == previous;
+}
+/* Bug check BAD_POOL_HEADER for the first check of Entry's header that fails. */
+VOID ExpBugCheckBlockHeader(PPOOL_HEADER Entry);
 static inline VOID ExpCheckBlockHeader(PPOOL_HEADER Entry)
 {
-    if (Entry->BlockSize == 0)
-        KeBugCheckEx(BAD_POOL_HEADER, BAD_POOL_HEADER_BLOCK_SIZE_ZERO, (ULONG_PTR)Entry, 0, 0);
-    if (ExpPageOffset(Entry) + ((SIZE_T)Entry->BlockSize << POOL_BLOCK_SHIFT) > PAGE_SIZE)
-        KeBugCheckEx(BAD_POOL_HEADER, BAD_POOL_HEADER_BLOCK_TOO_LARGE, (ULONG_PTR)Entry, 0,
-                     (ULONG_PTR)ExpNextBlock(Entry));
-    if (((SIZE_T)Entry->PreviousSize << POOL_BLOCK_SHIFT) > ExpPageOffset(Entry) ||
-        (Entry->PreviousSize == 0) != (ExpPageOffset(Entry) == 0))
-        KeBugCheckEx(BAD_POOL_HEADER, BAD_POOL_HEADER_PREVIOUS_TOO_LARGE, (ULONG_PTR)Entry, 0,
-                     (ULONG_PTR)ExpPreviousBlock(Entry));
-    /* An overrun of this block lands on the next header first. */
-    if (!ExpIsLastBlock(Entry) && ExpNextBlock(Entry)->PreviousSize != Entry->BlockSize)
-        KeBugCheckEx(BAD_POOL_HEADER, BAD_POOL_HEADER_NEIGHBOUR_MISMATCH, (ULONG_PTR)Entry, 0,
-                     (ULONG_PTR)ExpNextBlock(Entry));
-    if (Entry->PreviousSize != 0 && ExpPreviousBlock(Entry)->BlockSize != Entry->PreviousSize)
-        KeBugCheckEx(BAD_POOL_HEADER, BAD_POOL_HEADER_NEIGHBOUR_MISMATCH, (ULONG_PTR)Entry, 0,
-                     (ULONG_PTR)ExpPreviousBlock(Entry));
+    if (!ExpBlockHeaderIsSound(Entry))
+        ExpBugCheckBlockHeader(Entry);
 }
-
 
 /* bigpool.c: whole-page allocations, by address (caller holds its lock). */
 typedef struct _POOL_TRACKER_BIG_PAGES {
     PVOID Va;                       /* NULL: empty slot */
     ULONG Key;                      /* tag */
-    ULONG PoolType;                 /* POOL_TYPE + 1 */
+    ULONG PoolType;                 /* POOL_TYPE + 1; 0: a run kept in an EXP_BIG_CACHE */
     SIZE_T NumberOfBytes;           /* requested */
     SIZE_T Pages;
     PVOID ProcessBilled;
@@ -193,6 +221,38 @@ VOID ExpInsertBigPage(PEXP_BIG_TABLE Table, const POOL_TRACKER_BIG_PAGES *Entry)
 /* Find (and with Remove, take out) the entry for Va; FALSE if none. */
 BOOLEAN ExpFindBigPage(PEXP_BIG_TABLE Table, PVOID Va, PPOOL_TRACKER_BIG_PAGES Entry,
                        BOOLEAN Remove);
+/* Va's entry in place, or NULL: valid until the next insert, removal or growth. */
+PPOOL_TRACKER_BIG_PAGES ExpLookupBigPage(PEXP_BIG_TABLE Table, PVOID Va);
+
+/*
+ * Whole-page runs kept after their free for the next request of the same
+ * number of pages (one cache per pool, under the big-page lock). A kept
+ * run stays allocated from its region, mapped, and in the big-page table
+ * with PoolType 0, which every lookup but the cache's treats as "not
+ * allocated". Bounded by runs and by pages; only runs of up to
+ * EXP_BIG_CACHE_MAX_PAGES pages are kept.
+ */
+#define EXP_BIG_CACHE_RUNS 8
+#define EXP_BIG_CACHE_MAX_PAGES 4
+#define EXP_BIG_CACHE_PAGES 16
+typedef struct _EXP_BIG_RUN {
+    PVOID Va;
+    SIZE_T Pages;
+} EXP_BIG_RUN, *PEXP_BIG_RUN;
+typedef struct _EXP_BIG_CACHE {
+    EXP_BIG_RUN Runs[EXP_BIG_CACHE_RUNS];   /* oldest first */
+    ULONG Count;
+    SIZE_T Pages;                   /* in all runs */
+} EXP_BIG_CACHE, *PEXP_BIG_CACHE;
+VOID ExpInitializeBigCache(PEXP_BIG_CACHE Cache);
+/* Keep the run [Va, Pages): the runs that had to go to make room (oldest
+ * first) are copied to Evicted (room for EXP_BIG_CACHE_RUNS); returns how
+ * many. A run too long to keep is handed straight back (returns 1). */
+ULONG ExpBigCachePut(PEXP_BIG_CACHE Cache, PVOID Va, SIZE_T Pages, PEXP_BIG_RUN Evicted);
+/* The most recently kept run of exactly Pages pages, taken out; or NULL. */
+PVOID ExpBigCacheTake(PEXP_BIG_CACHE Cache, SIZE_T Pages);
+/* The oldest kept run, taken out (for trimming); FALSE if none. */
+BOOLEAN ExpBigCacheTakeOldest(PEXP_BIG_CACHE Cache, PEXP_BIG_RUN Run);
 
 /* pooltrack.c: PoolMon's counters, one table per processor (updated at
  * DISPATCH_LEVEL on its own processor, so without interlocked operations)
@@ -277,6 +337,9 @@ static inline VOID ExpCheckFreeTag(PVOID P, ULONG Stored, ULONG Tag)
     if (Tag == 0 ? (Stored & PROTECTED_POOL) != 0 : ((Stored ^ Tag) & ~PROTECTED_POOL) != 0)
         KeBugCheckEx(BAD_POOL_CALLER, BAD_POOL_CALLER_WRONG_TAG, (ULONG_PTR)P, Stored, Tag);
 }
+/* Give back the memory the pools keep for reuse (this processor's
+ * lookasides, kept empty pages and runs); TRUE if there was any. */
+BOOLEAN ExpTrimPoolCaches(VOID);
 
 /* The tracker and the per-processor lookasides are touched at
  * DISPATCH_LEVEL; these get there from any lower level and back. */

@@ -9,9 +9,23 @@
  *   - no two free blocks are neighbours (a free merges at once);
  *   - a free block of two units or more is on ListHeads[BlockSize - 1],
  *     a one-unit one is on no list;
- *   - a page whose blocks would all be free is handed back.
+ *   - a page whose blocks would all be free is not a page of blocks any
+ *     more: it is kept on EmptyPages (at most EmptyPageLimit of them) or
+ *     handed back.
  * An allocation takes the smallest listed block that fits and splits off
- * the rest. Everything here runs under the descriptor's lock (pool.c).
+ * the rest; when nothing fits it takes a kept empty page, and only then a
+ * new one. Keeping a few empty pages matters when one block fills or
+ * empties a page over and over (a 1 KiB block alone in its page, a
+ * workload that frees everything in a page): without them each round trip
+ * would allocate a page and free it again, which in the kernel is a
+ * run-tree search, a PFN and a PTE, then an unmap and a TLB flush.
+ *
+ * A kept empty page is marked by its first header: PreviousSize,
+ * BlockSize and PoolType all 0 (nothing else in a pool page has a zero
+ * BlockSize), so a free of a stale pointer into it finds PoolType 0 and
+ * is a double free, and the reports skip it. Its link to the next kept
+ * page is in the first body, checked when the page is taken. Everything
+ * here runs under the descriptor's lock (pool.c).
  */
 #include "pool_internal.h"
 
@@ -34,6 +48,9 @@ VOID ExpInitializePoolDescriptor(PPOOL_DESCRIPTOR Descriptor, ULONG PoolType, UL
     Descriptor->AllocatePage = AllocatePage;
     Descriptor->FreePage = FreePage;
     Descriptor->TotalPages = Descriptor->TotalBigPages = 0;
+    Descriptor->EmptyPages = NULL;
+    Descriptor->EmptyPageCount = 0;
+    Descriptor->EmptyPageLimit = EXP_EMPTY_PAGES_KEPT;
     Descriptor->RunningAllocs = Descriptor->RunningDeAllocs = 0;
 }
 
@@ -86,6 +103,56 @@ static ULONG ExpFindList(PPOOL_DESCRIPTOR Descriptor, ULONG Index)
             return word * 64 + (ULONG)__builtin_ctzll(bits);
     }
     return POOL_LIST_HEADS;
+}
+
+/* ---- kept empty pages ----------------------------------------------------------------- */
+
+static inline PVOID *ExpEmptyPageLink(PPOOL_HEADER Page)
+{
+    return (PVOID *)ExpBlockBody(Page);
+}
+
+static void ExpKeepEmptyPage(PPOOL_DESCRIPTOR Descriptor, PPOOL_HEADER Page)
+{
+    Page->PreviousSize = 0;
+    Page->PoolIndex = (UCHAR)Descriptor->PoolIndex;
+    Page->BlockSize = 0;
+    Page->PoolType = 0;
+    Page->PoolTag = 0;
+    Page->ProcessBilled = NULL;
+    *ExpEmptyPageLink(Page) = Descriptor->EmptyPages;
+    Descriptor->EmptyPages = Page;
+    Descriptor->EmptyPageCount++;
+}
+
+/* The most recently kept empty page (the warmest), or NULL. */
+static PPOOL_HEADER ExpTakeEmptyPage(PPOOL_DESCRIPTOR Descriptor)
+{
+    PPOOL_HEADER page = Descriptor->EmptyPages, next;
+
+    if (page == NULL)
+        return NULL;
+    next = *ExpEmptyPageLink(page);
+    /* Written to after it was freed? The mark or the link shows it. */
+    if (!ExpIsKeptEmptyPage(page) || ExpPageOffset(next) != 0)
+        KeBugCheckEx(BAD_POOL_HEADER, BAD_POOL_HEADER_LIST_CORRUPT, (ULONG_PTR)page,
+                     (ULONG_PTR)next, 0);
+    Descriptor->EmptyPages = next;
+    Descriptor->EmptyPageCount--;
+    return page;
+}
+
+ULONG ExpReleaseEmptyPages(PPOOL_DESCRIPTOR Descriptor, ULONG Keep)
+{
+    ULONG released = 0;
+
+    while (Descriptor->EmptyPageCount > Keep) {
+        PPOOL_HEADER page = ExpTakeEmptyPage(Descriptor);
+        Descriptor->TotalPages--;
+        Descriptor->FreePage(Descriptor, page);
+        released++;
+    }
+    return released;
 }
 
 /* ---- carving ------------------------------------------------------------------------- */
@@ -142,10 +209,13 @@ PPOOL_HEADER ExpAllocateBlock(PPOOL_DESCRIPTOR Descriptor, ULONG Units, BOOLEAN 
         ExpRemoveFree(Descriptor, entry);
         total = entry->BlockSize;
     } else {
-        entry = Descriptor->AllocatePage(Descriptor);
-        if (entry == NULL)
-            return NULL;
-        Descriptor->TotalPages++;
+        entry = ExpTakeEmptyPage(Descriptor);
+        if (entry == NULL) {
+            entry = Descriptor->AllocatePage(Descriptor);
+            if (entry == NULL)
+                return NULL;
+            Descriptor->TotalPages++;
+        }
         entry->PreviousSize = 0;
         entry->PoolTag = 0;
         entry->ProcessBilled = NULL;
@@ -198,9 +268,13 @@ VOID ExpFreeBlock(PPOOL_DESCRIPTOR Descriptor, PPOOL_HEADER Entry)
         }
     }
     if (units == POOL_PAGE_UNITS) {
-        /* Every block of the page is free: the page goes back. */
+        /* Every block of the page is free: kept for reuse, or given back. */
+        if (Descriptor->EmptyPageCount < Descriptor->EmptyPageLimit) {
+            ExpKeepEmptyPage(Descriptor, start);
+            return;
+        }
         Descriptor->TotalPages--;
-        Descriptor->FreePage(Descriptor, (PVOID)((ULONG64)Entry & ~(ULONG64)(PAGE_SIZE - 1)));
+        Descriptor->FreePage(Descriptor, start);
         return;
     }
     start->BlockSize = (UCHAR)units;
@@ -212,6 +286,26 @@ VOID ExpFreeBlock(PPOOL_DESCRIPTOR Descriptor, PPOOL_HEADER Entry)
 }
 
 /* ---- checking ------------------------------------------------------------------------ */
+
+VOID ExpBugCheckBlockHeader(PPOOL_HEADER Entry)
+{
+    if (Entry->BlockSize == 0)
+        KeBugCheckEx(BAD_POOL_HEADER, BAD_POOL_HEADER_BLOCK_SIZE_ZERO, (ULONG_PTR)Entry, 0, 0);
+    if (ExpPageOffset(Entry) + ((SIZE_T)Entry->BlockSize << POOL_BLOCK_SHIFT) > PAGE_SIZE)
+        KeBugCheckEx(BAD_POOL_HEADER, BAD_POOL_HEADER_BLOCK_TOO_LARGE, (ULONG_PTR)Entry, 0,
+                     (ULONG_PTR)ExpNextBlock(Entry));
+    if (((SIZE_T)Entry->PreviousSize << POOL_BLOCK_SHIFT) > ExpPageOffset(Entry) ||
+        (Entry->PreviousSize == 0) != (ExpPageOffset(Entry) == 0))
+        KeBugCheckEx(BAD_POOL_HEADER, BAD_POOL_HEADER_PREVIOUS_TOO_LARGE, (ULONG_PTR)Entry, 0,
+                     (ULONG_PTR)ExpPreviousBlock(Entry));
+    /* An overrun of this block lands on the next header first. */
+    if (!ExpIsLastBlock(Entry) && ExpNextBlock(Entry)->PreviousSize != Entry->BlockSize)
+        KeBugCheckEx(BAD_POOL_HEADER, BAD_POOL_HEADER_NEIGHBOUR_MISMATCH, (ULONG_PTR)Entry, 0,
+                     (ULONG_PTR)ExpNextBlock(Entry));
+    if (Entry->PreviousSize != 0 && ExpPreviousBlock(Entry)->BlockSize != Entry->PreviousSize)
+        KeBugCheckEx(BAD_POOL_HEADER, BAD_POOL_HEADER_NEIGHBOUR_MISMATCH, (ULONG_PTR)Entry, 0,
+                     (ULONG_PTR)ExpPreviousBlock(Entry));
+}
 
 VOID ExpCheckPoolBlocks(PPOOL_HEADER Entry)
 {

@@ -61,7 +61,9 @@ static VOID ExpReportRun(ULONG PoolIndex, PVOID Va, PFN_NUMBER Pages, PVOID Cont
             continue;
         }
         if (ExpQueryBigPage(page, &big)) {
-            if (r->Tag == 0 || ((big.Key ^ r->Tag) & ~PROTECTED_POOL) == 0) {
+            /* A run kept for reuse (PoolType 0) is free, not a leak. */
+            if (big.PoolType != 0 &&
+                (r->Tag == 0 || ((big.Key ^ r->Tag) & ~PROTECTED_POOL) == 0)) {
                 char name[5];
                 r->Count++;
                 ExpTagName(big.Key, name);
@@ -103,9 +105,17 @@ BOOLEAN ExDumpPoolPage(PVOID Address)
         return FALSE;
     if (ExpQueryBigPage(page, &big)) {
         char name[5];
+        if (big.PoolType == 0) {
+            DbgPrint("*%p : free run of %llu pages, kept for reuse\n", big.Va, (ULONG64)big.Pages);
+            return TRUE;
+        }
         ExpTagName(big.Key, name);
         DbgPrint("*%p : large page allocation, tag %s, size %llx\n", page, name,
                  (ULONG64)big.NumberOfBytes);
+        return TRUE;
+    }
+    if (ExpIsKeptEmptyPage((PPOOL_HEADER)page)) {
+        DbgPrint("*%p : empty pool page, kept for reuse\n", page);
         return TRUE;
     }
     DbgPrint("Pool page %p region is %s pool\n", Address,

@@ -9,9 +9,11 @@
  *                ExpFreeBlock. A model knows every live block; every body
  *                is filled with a per-block pattern that is verified before
  *                the free, and every few steps a checker walks every live
- *                page and every size list and checks the invariants stated
- *                at the top of poolblock.c. Pages freed go back to libc at
- *                once, so ASan catches any later touch of one.
+ *                page, every size list and the kept empty pages and checks
+ *                the invariants stated at the top of poolblock.c. Pages
+ *                freed go back to libc at once, so ASan catches any later
+ *                touch of one; runs are made with 0, 1 and the default
+ *                number of kept empty pages.
  *   bigpool.c    the big-page table against an array model: inserts, finds,
  *                removals (backward shift), growth.
  *   pooltrack.c  PoolMon's per-tag counters: sums over processors, the
@@ -175,7 +177,8 @@ static VOID PbFreePage(PPOOL_DESCRIPTOR Descriptor, PVOID Page)
     free(Page);
 }
 
-static void PbReset(ULONG64 Seed)
+/* A new descriptor that keeps up to Keep empty pages. */
+static void PbReset(ULONG64 Seed, ULONG Keep)
 {
     PtRng = Seed;
     PbPatternSeed = Seed;
@@ -186,14 +189,18 @@ static void PbReset(ULONG64 Seed)
     PbPageAllocs = PbPageFrees = PbBadFreePage = 0;
     ExpInitializePoolDescriptor(&PbDescriptor, NonPagedPool, EXP_NONPAGED_NX, PbAllocatePage,
                                 PbFreePage);
+    PbDescriptor.EmptyPageLimit = Keep;
 }
 
 static void PbTeardown(void)
 {
+    /* Pages the descriptor still keeps go back through its FreePage. */
+    ExpReleaseEmptyPages(&PbDescriptor, 0);
     PtMapDestroy(&PbPages);
     PtMapDestroy(&PbBlocks);
     PtMapDestroy(&PbFreeSeen);
 }
+
 
 static PVOID PbPageOf(const void *Va)
 {
@@ -307,25 +314,50 @@ static BOOLEAN PbFree(ULONG Index)
  * free blocks are neighbours, allocated blocks are exactly the model's,
  * every free block of two units or more is on ListHeads[size - 1] exactly
  * once and every listed block is such a block, NonEmpty matches the lists,
- * and every page handed out holds a live block (an empty one goes back).
+ * and every page handed out holds a live block, except the kept empty
+ * pages: at most EmptyPageLimit, each on the EmptyPages list once, marked,
+ * and empty in the model.
  */
+#define PB_KEPT_PAGE 2              /* PbFreeSeen value of a kept empty page */
+
 static BOOLEAN PbCheckAll(void)
 {
     SIZE_T freeBlocks = 0, listed = 0;
+    ULONG kept = 0;
 
     PtMapClear(&PbFreeSeen);
     PB_CHECK(PbDescriptor.TotalPages == PbPages.Used, "TotalPages %llu, pages handed out %llu",
              PbDescriptor.TotalPages, PbPages.Used);
+    for (PPOOL_HEADER page = PbDescriptor.EmptyPages; page != NULL;
+         page = *(PPOOL_HEADER *)ExpBlockBody(page)) {
+        LONG64 *live = PtMapFind(&PbPages, page);
+        PB_CHECK(kept < PbDescriptor.EmptyPageLimit, "more kept pages than the limit %u",
+                 PbDescriptor.EmptyPageLimit);
+        PB_CHECK(live != NULL, "kept page %p was not handed out", (void *)page);
+        PB_CHECK(*live == 0, "kept page %p has %lld live blocks", (void *)page, (long long)*live);
+        PB_CHECK(PtMapFind(&PbFreeSeen, page) == NULL, "page %p kept twice", (void *)page);
+        PB_CHECK(ExpIsKeptEmptyPage(page) && page->PoolIndex == EXP_NONPAGED_NX,
+                 "kept page %p: header %u/%u/%u/%u", (void *)page, page->PreviousSize,
+                 page->PoolIndex, page->BlockSize, page->PoolType);
+        PtMapInsert(&PbFreeSeen, page, PB_KEPT_PAGE);
+        kept++;
+    }
+    PB_CHECK(kept == PbDescriptor.EmptyPageCount, "EmptyPageCount %u, %u on the list",
+             PbDescriptor.EmptyPageCount, kept);
     for (SIZE_T slot = 0; slot < PbPages.Size; slot++) {
         PUCHAR page = (PUCHAR)PbPages.Keys[slot];
         ULONG offset = 0, previous = 0, allocated = 0;
         BOOLEAN previousFree = FALSE;
         PPOOL_HEADER before = NULL;
+        LONG64 *seen;
 
         if (page == NULL)
             continue;
-        PB_CHECK(PbPages.Values[slot] > 0, "page %p is empty in the model but was kept",
-                 (void *)page);
+        seen = PtMapFind(&PbFreeSeen, page);
+        if (seen != NULL && *seen == PB_KEPT_PAGE)
+            continue;
+        PB_CHECK(PbPages.Values[slot] > 0, "page %p is empty in the model but was neither "
+                 "kept nor given back", (void *)page);
         while (offset < PAGE_SIZE) {
             PPOOL_HEADER e = (PPOOL_HEADER)(page + offset);
             BOOLEAN isFree = e->PoolType == 0;
@@ -370,6 +402,8 @@ static BOOLEAN PbCheckAll(void)
         for (l = head->Flink; l != head; l = l->Flink) {
             PPOOL_HEADER e = (PPOOL_HEADER)l - 1;
             LONG64 *seen = PtMapFind(&PbFreeSeen, e);
+            PB_CHECK(seen == NULL || *seen != PB_KEPT_PAGE, "list %u: %p is a kept page", i,
+                     (void *)e);
             PB_CHECK(l->Flink->Blink == l && l->Blink->Flink == l, "list %u: links of %p broken",
                      i, (void *)e);
             PB_CHECK(seen != NULL, "list %u: %p is not a free block of a live page", i,
@@ -398,11 +432,11 @@ static ULONG PbRandomUnits(void)
     return 2 + PtRandBelow(254);
 }
 
-static BOOLEAN PbRun(ULONG64 Seed, ULONG Steps, ULONG CheckEvery)
+static BOOLEAN PbRun(ULONG64 Seed, ULONG Steps, ULONG CheckEvery, ULONG Keep)
 {
     ULONG target = 0;
 
-    PbReset(Seed);
+    PbReset(Seed, Keep);
     for (ULONG step = 0; step < Steps; step++) {
         BOOLEAN alloc;
         /* Grow towards a target, then shrink: pages fill up and empty out. */
@@ -432,9 +466,22 @@ static BOOLEAN PbRun(ULONG64 Seed, ULONG Steps, ULONG CheckEvery)
         if (PbLiveCount % 64 == 0 && !PbCheckAll())
             return FALSE;
     }
-    /* Everything freed: every page handed back, every list empty. */
-    PB_CHECK(PbPages.Used == 0 && PbDescriptor.TotalPages == 0, "%llu pages kept (TotalPages %llu)",
-             PbPages.Used, PbDescriptor.TotalPages);
+    /* Everything freed: every page kept or handed back, every list empty. */
+    PB_CHECK(PbPages.Used == PbDescriptor.EmptyPageCount && PbDescriptor.TotalPages == PbPages.Used,
+             "%llu pages held, %u kept (TotalPages %llu)", PbPages.Used,
+             PbDescriptor.EmptyPageCount, PbDescriptor.TotalPages);
+    PB_CHECK(PbDescriptor.EmptyPageCount ==
+                 (PbPageAllocs < PbDescriptor.EmptyPageLimit ? PbPageAllocs
+                                                             : PbDescriptor.EmptyPageLimit),
+             "%u pages kept of %u ever used, limit %u", PbDescriptor.EmptyPageCount, PbPageAllocs,
+             PbDescriptor.EmptyPageLimit);
+    {
+        SIZE_T held = PbPages.Used;
+        PB_CHECK(ExpReleaseEmptyPages(&PbDescriptor, 0) == held, "release missed pages");
+    }
+    PB_CHECK(PbPages.Used == 0 && PbDescriptor.TotalPages == 0 && PbDescriptor.EmptyPages == NULL,
+             "%llu pages left after the release (TotalPages %llu)", PbPages.Used,
+             PbDescriptor.TotalPages);
     PB_CHECK(PbPageAllocs == PbPageFrees, "%u pages allocated, %u freed", PbPageAllocs,
              PbPageFrees);
     for (ULONG i = 0; i < POOL_LIST_HEADS / 64; i++)
@@ -449,12 +496,15 @@ KTEST(poolhost, block_random_against_model)
 {
     static const ULONG64 seeds[] = {0x9E3779B97F4A7C15ULL, 0x1234567ULL, 0xC0FFEE11DEADULL,
                                     0xA5A5A5A55A5A5A5AULL};
+    /* Kept empty pages: none (every empty page goes back), one, the default. */
+    static const ULONG keep[] = {0, 1, EXP_EMPTY_PAGES_KEPT, EXP_EMPTY_PAGES_KEPT};
 
     for (ULONG i = 0; i < ARRAYSIZE(seeds); i++) {
-        BOOLEAN ok = PbRun(seeds[i], 150000, 25);
+        BOOLEAN ok = PbRun(seeds[i], 150000, 25, keep[i]);
         PbTeardown();
         if (!ok) {
-            KtestFail(__FILE__, __LINE__, "seed %llx failed", (unsigned long long)seeds[i]);
+            KtestFail(__FILE__, __LINE__, "seed %llx (keeping %u empty pages) failed",
+                      (unsigned long long)seeds[i], keep[i]);
             return;
         }
     }
@@ -462,7 +512,7 @@ KTEST(poolhost, block_random_against_model)
 
 KTEST(poolhost, block_whole_page_and_one_unit_remainder)
 {
-    PbReset(7);
+    PbReset(7, 0);           /* an empty page goes straight back */
     /* 255 units leave a one-unit free block at the end, on no list. */
     KASSERT_TRUE(PbAllocate(255, FALSE));
     KEXPECT_EQ(PbDescriptor.TotalPages, 1);
@@ -487,7 +537,7 @@ KTEST(poolhost, block_cache_aligned_front_remainder)
 {
     PPOOL_HEADER first;
 
-    PbReset(8);
+    PbReset(8, 0);
     /* A fresh page's first body is at 16: three units go in front, freed. */
     KASSERT_TRUE(PbAllocate(4, TRUE));
     first = PbLive[0].Entry;
@@ -524,7 +574,7 @@ KTEST(poolhost, block_cache_aligned_exact_fit)
 {
     PPOOL_HEADER next;
 
-    PbReset(9);
+    PbReset(9, 0);
     KASSERT_TRUE(PbAllocate(4, FALSE));          /* offset 0, 4 units */
     KASSERT_TRUE(PbAllocate(9, FALSE));          /* offset 64: body at 80 */
     KASSERT_TRUE(PbAllocate(2, FALSE));          /* offset 208 */
@@ -538,6 +588,116 @@ KTEST(poolhost, block_cache_aligned_exact_fit)
     while (PbLiveCount != 0)
         KASSERT_TRUE(PbFree(0));
     KEXPECT_EQ(PbPages.Used, 0);
+    PbTeardown();
+}
+
+/*
+ * A page left empty is kept (up to the limit, the most recent first) and
+ * is the next page the pool carves, without asking for a new one.
+ */
+KTEST(poolhost, block_empty_pages_kept_and_reused)
+{
+    PPOOL_HEADER pageA, pageB;
+
+    PbReset(10, 2);
+    /* A 65-unit block (1 KiB) alone in its page, allocated and freed over
+     * and over: one page, never freed. */
+    KASSERT_TRUE(PbAllocate(65, FALSE));
+    pageA = PbPageOf(PbLive[0].Entry);
+    for (ULONG i = 0; i < 100; i++) {
+        KASSERT_TRUE(PbFree(0));
+        KEXPECT_EQ(PbDescriptor.EmptyPageCount, 1);
+        KEXPECT_TRUE(PbDescriptor.EmptyPages == pageA);
+        KASSERT_TRUE(PbCheckAll());
+        KASSERT_TRUE(PbAllocate(65, FALSE));
+        KEXPECT_TRUE(PbLive[0].Entry == pageA);
+        KEXPECT_EQ(PbDescriptor.EmptyPageCount, 0);
+    }
+    KEXPECT_EQ(PbPageAllocs, 1);
+    KEXPECT_EQ(PbPageFrees, 0);
+    /* Three pages of one 200-unit block each, freed: two kept, one freed. */
+    KASSERT_TRUE(PbAllocate(200, FALSE));
+    KASSERT_TRUE(PbAllocate(200, FALSE));
+    pageB = PbPageOf(PbLive[2].Entry);
+    KEXPECT_EQ(PbPageAllocs, 3);
+    KASSERT_TRUE(PbFree(0));
+    KASSERT_TRUE(PbFree(0));
+    KASSERT_TRUE(PbCheckAll());
+    KEXPECT_EQ(PbDescriptor.EmptyPageCount, 2);
+    KEXPECT_EQ(PbPageFrees, 0);
+    KASSERT_TRUE(PbFree(0));
+    KEXPECT_EQ(PbDescriptor.EmptyPageCount, 2);
+    KEXPECT_EQ(PbPageFrees, 1);
+    KEXPECT_EQ(PbDescriptor.TotalPages, 2);
+    KASSERT_TRUE(PbCheckAll());
+    /* The last page kept is the first one taken. */
+    {
+        PPOOL_HEADER newest = PbDescriptor.EmptyPages;
+        KASSERT_TRUE(PbAllocate(3, FALSE));
+        KEXPECT_TRUE(PbLive[0].Entry == newest);
+        KEXPECT_TRUE(newest == pageA || newest == pageB);
+        KASSERT_TRUE(PbFree(0));
+    }
+    /* Releasing down to a count frees the rest through FreePage. */
+    KEXPECT_EQ(ExpReleaseEmptyPages(&PbDescriptor, 1), 1);
+    KEXPECT_EQ(PbDescriptor.EmptyPageCount, 1);
+    KEXPECT_EQ(ExpReleaseEmptyPages(&PbDescriptor, 1), 0);
+    KASSERT_TRUE(PbCheckAll());
+    KEXPECT_EQ(ExpReleaseEmptyPages(&PbDescriptor, 0), 1);
+    KEXPECT_EQ(PbPages.Used, 0);
+    KEXPECT_EQ(PbDescriptor.TotalPages, 0);
+    KEXPECT_EQ(PbBadFreePage, 0);
+    KASSERT_TRUE(PbCheckAll());
+    PbTeardown();
+}
+
+/*
+ * The free path's one-look check of a header (ExpBlockHeaderIsSound): every
+ * damage ExpBugCheckBlockHeader would name makes it FALSE, so the lookaside
+ * path never keeps a block the checks one by one would stop on.
+ */
+KTEST(poolhost, block_header_soundness)
+{
+    PPOOL_HEADER a, b, c;
+    POOL_HEADER saved;
+
+    PbReset(11, 0);
+    KASSERT_TRUE(PbAllocate(4, FALSE));
+    KASSERT_TRUE(PbAllocate(6, FALSE));
+    KASSERT_TRUE(PbAllocate(3, FALSE));
+    a = PbLive[0].Entry;
+    b = PbLive[1].Entry;
+    c = PbLive[2].Entry;
+    KASSERT_TRUE(ExpNextBlock(a) == b && ExpNextBlock(b) == c);
+    KEXPECT_TRUE(ExpBlockHeaderIsSound(a) && ExpBlockHeaderIsSound(b) &&
+                 ExpBlockHeaderIsSound(c));
+#define PB_DAMAGED(Entry, Field, Value)                                                        \
+    do {                                                                                     \
+        saved = *(Entry);                                                                    \
+        (Entry)->Field = (Value);                                                            \
+        KEXPECT_FALSE(ExpBlockHeaderIsSound(b));                                             \
+        *(Entry) = saved;                                                                    \
+        KEXPECT_TRUE(ExpBlockHeaderIsSound(b));                                              \
+    } while (0)
+    PB_DAMAGED(b, BlockSize, 0);                        /* size zero */
+    PB_DAMAGED(b, BlockSize, 255);                      /* past the page end */
+    PB_DAMAGED(b, BlockSize, 5);                        /* next header disagrees */
+    PB_DAMAGED(b, PreviousSize, 0);                     /* not first, yet says so */
+    PB_DAMAGED(b, PreviousSize, 5);                     /* previous header disagrees */
+    PB_DAMAGED(b, PreviousSize, 200);                   /* before the page start */
+    PB_DAMAGED(c, PreviousSize, 7);                     /* an overrun of b: next header */
+    PB_DAMAGED(a, BlockSize, 3);                        /* previous block's size */
+#undef PB_DAMAGED
+    /* The first block of a page must say PreviousSize 0. */
+    a->PreviousSize = 1;
+    KEXPECT_FALSE(ExpBlockHeaderIsSound(a));
+    a->PreviousSize = 0;
+    /* The last block of a page has no next header to agree with. */
+    KASSERT_TRUE(PbAllocate(POOL_PAGE_UNITS - 13, FALSE));
+    KEXPECT_TRUE(ExpIsLastBlock(PbLive[3].Entry));
+    KEXPECT_TRUE(ExpBlockHeaderIsSound(PbLive[3].Entry));
+    while (PbLiveCount != 0)
+        KASSERT_TRUE(PbFree(0));
     PbTeardown();
 }
 
@@ -565,7 +725,7 @@ KTEST(poolhost, bytes_to_units_boundaries)
  */
 KTEST(poolhost, every_small_request_fits_a_page)
 {
-    PbReset(11);
+    PbReset(12, 0);
     for (ULONG aligned = 0; aligned < 2; aligned++)
         for (SIZE_T n = 1; n <= POOL_SMALL_LIMIT + 64; n++) {
             if (!ExpIsSmallRequest(n, aligned != 0)) {
@@ -710,6 +870,126 @@ static SIZE_T BpHomeSlot(PVOID Va, SIZE_T Size)
         if (storage[i].Va == Va)
             return i;
     return Size;
+}
+
+KTEST(poolhost, bigpage_lookup_in_place)
+{
+    POOL_TRACKER_BIG_PAGES storage[16], got;
+    EXP_BIG_TABLE t;
+    PPOOL_TRACKER_BIG_PAGES slot;
+
+    ExpInitializeBigTable(&t, storage, 16);
+    for (ULONG64 page = 1; page <= 8; page++) {
+        POOL_TRACKER_BIG_PAGES e = {(PVOID)(page << PAGE_SHIFT), (ULONG)page, 1, 4096, page,
+                                    NULL, EXP_NONPAGED_NX};
+        ExpInsertBigPage(&t, &e);
+    }
+    KEXPECT_TRUE(ExpLookupBigPage(&t, (PVOID)(9ULL << PAGE_SHIFT)) == NULL);
+    slot = ExpLookupBigPage(&t, (PVOID)(5ULL << PAGE_SHIFT));
+    KASSERT_TRUE(slot != NULL);
+    KEXPECT_EQ(slot->Key, 5);
+    /* A change through the pointer is the table's: a run marked kept. */
+    slot->PoolType = 0;
+    KASSERT_TRUE(ExpFindBigPage(&t, (PVOID)(5ULL << PAGE_SHIFT), &got, FALSE));
+    KEXPECT_EQ(got.PoolType, 0);
+    KEXPECT_EQ(got.Pages, 5);
+    KEXPECT_EQ(t.Used, 8);
+}
+
+/* ---- the run cache, against a model ------------------------------------------------------ */
+
+#define BC_VAS 64
+
+static BOOLEAN BcRun(ULONG64 Seed, ULONG Steps)
+{
+    EXP_BIG_CACHE cache;
+    EXP_BIG_RUN evicted[EXP_BIG_CACHE_RUNS], model[EXP_BIG_CACHE_RUNS], run;
+    /* Where each run is: 0 with the caller, 1 in the cache. */
+    UCHAR where[BC_VAS] = {0};
+    SIZE_T pagesOf[BC_VAS];
+    ULONG count = 0, puts = 0, hits = 0, evictions = 0;
+
+    PtRng = Seed;
+    ExpInitializeBigCache(&cache);
+    for (ULONG i = 0; i < BC_VAS; i++)
+        pagesOf[i] = 1 + PtRandBelow(EXP_BIG_CACHE_MAX_PAGES + 2);    /* some too long */
+    for (ULONG step = 0; step < Steps; step++) {
+        ULONG op = PtRandBelow(100), v = PtRandBelow(BC_VAS);
+        PVOID va = (PVOID)(0x100000ULL + ((ULONG64)v << 20));
+        if (op < 50 && where[v] == 0) {
+            ULONG n = ExpBigCachePut(&cache, va, pagesOf[v], evicted);
+            ULONG expect = 0;
+            puts++;
+            if (pagesOf[v] > EXP_BIG_CACHE_MAX_PAGES) {
+                PB_CHECK(n == 1 && evicted[0].Va == va && evicted[0].Pages == pagesOf[v],
+                         "a run of %llu pages was kept", pagesOf[v]);
+                continue;
+            }
+            /* The model: oldest first out until the new run fits. */
+            for (;;) {
+                SIZE_T pages = 0;
+                for (ULONG i = 0; i < count; i++)
+                    pages += model[i].Pages;
+                if (count < EXP_BIG_CACHE_RUNS && pages + pagesOf[v] <= EXP_BIG_CACHE_PAGES)
+                    break;
+                PB_CHECK(expect < n && evicted[expect].Va == model[0].Va &&
+                             evicted[expect].Pages == model[0].Pages,
+                         "eviction %u is not the oldest run", expect);
+                where[((ULONG64)model[0].Va - 0x100000ULL) >> 20] = 0;
+                memmove(&model[0], &model[1], (count - 1) * sizeof(model[0]));
+                count--;
+                expect++;
+                evictions++;
+            }
+            PB_CHECK(n == expect, "%u runs evicted, model %u", n, expect);
+            model[count].Va = va;
+            model[count].Pages = pagesOf[v];
+            count++;
+            where[v] = 1;
+        } else if (op < 90) {
+            SIZE_T pages = 1 + PtRandBelow(EXP_BIG_CACHE_MAX_PAGES + 1);
+            PVOID got = ExpBigCacheTake(&cache, pages);
+            LONG at = -1;
+            for (ULONG i = 0; i < count; i++)
+                if (model[i].Pages == pages)
+                    at = (LONG)i;           /* the most recent of that length */
+            if (at < 0) {
+                PB_CHECK(got == NULL, "take(%llu) returned %p, model has none", pages, got);
+                continue;
+            }
+            PB_CHECK(got == model[at].Va, "take(%llu) returned %p, model %p", pages, got,
+                     model[at].Va);
+            where[((ULONG64)got - 0x100000ULL) >> 20] = 0;
+            memmove(&model[at], &model[at + 1], (count - (ULONG)at - 1) * sizeof(model[0]));
+            count--;
+            hits++;
+        } else if (ExpBigCacheTakeOldest(&cache, &run)) {
+            PB_CHECK(count != 0 && run.Va == model[0].Va && run.Pages == model[0].Pages,
+                     "oldest run %p is not the model's", run.Va);
+            where[((ULONG64)run.Va - 0x100000ULL) >> 20] = 0;
+            memmove(&model[0], &model[1], (count - 1) * sizeof(model[0]));
+            count--;
+        } else {
+            PB_CHECK(count == 0, "TakeOldest found nothing, model has %u", count);
+        }
+        {
+            SIZE_T pages = 0;
+            for (ULONG i = 0; i < count; i++)
+                pages += model[i].Pages;
+            PB_CHECK(cache.Count == count && cache.Pages == pages, "cache %u runs %llu pages, "
+                     "model %u runs %llu pages", cache.Count, cache.Pages, count, pages);
+            PB_CHECK(pages <= EXP_BIG_CACHE_PAGES, "%llu pages kept", pages);
+        }
+    }
+    PB_CHECK(puts > 1000 && hits > 1000 && evictions > 100, "puts %u hits %u evictions %u", puts,
+             hits, evictions);
+    return TRUE;
+}
+
+KTEST(poolhost, bigcache_random_against_model)
+{
+    KEXPECT_TRUE(BcRun(0x2545F4914F6CDD1DULL, 50000));
+    KEXPECT_TRUE(BcRun(0x51ED270B27ULL, 50000));
 }
 
 KTEST(poolhost, bigpage_backward_shift_wraps)

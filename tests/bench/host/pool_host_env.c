@@ -158,7 +158,15 @@ VOID MiDumpSpecialPool(PVOID Va)
 
 static PUCHAR HostPoolBase;
 static MI_RUN_TREE HostPoolTree[EXP_POOL_DESCRIPTORS];
+/* Each region's first page and its tree's bitmap (a set bit is a free page). */
+static PUCHAR HostRegionStart[EXP_POOL_DESCRIPTORS];
+static PULONG64 HostFreeBits[EXP_POOL_DESCRIPTORS];
 static PFN_NUMBER HostPagesInUse, HostPeakPages;
+
+static PUCHAR HostRegionBase(ULONG PoolIndex)
+{
+    return HostPoolBase + ((SIZE_T)PoolIndex * HOST_POOL_REGION_PAGES << PAGE_SHIFT);
+}
 
 void HostPoolInitialize(void)
 {
@@ -175,6 +183,8 @@ void HostPoolInitialize(void)
                             malloc(MiRunTreeStorageSize(HOST_POOL_REGION_PAGES)),
                             HOST_POOL_REGION_PAGES);
         MiRunTreeSetFree(&HostPoolTree[i], 0, HOST_POOL_REGION_PAGES);
+        HostRegionStart[i] = HostRegionBase(i);
+        HostFreeBits[i] = HostPoolTree[i].Bitmap;
     }
     ExpInitializePool();
 }
@@ -189,10 +199,6 @@ void HostPoolResetPeak(void)
     HostPeakPages = HostPagesInUse;
 }
 
-static PUCHAR HostRegionBase(ULONG PoolIndex)
-{
-    return HostPoolBase + ((SIZE_T)PoolIndex * HOST_POOL_REGION_PAGES << PAGE_SHIFT);
-}
 
 LONG MiPoolIndexOfAddress(PVOID Va)
 {
@@ -204,11 +210,13 @@ LONG MiPoolIndexOfAddress(PVOID Va)
     return (LONG)(offset / (HOST_POOL_REGION_PAGES << PAGE_SHIFT));
 }
 
+/* Every free asks this: the run tree's bitmap read directly (what
+ * MiRunTreeIsFree does), small enough for the compiler to inline. */
 BOOLEAN MiIsPoolPageAllocated(ULONG PoolIndex, PVOID Va)
 {
-    PFN_NUMBER index = (PFN_NUMBER)(((PUCHAR)Va - HostRegionBase(PoolIndex)) >> PAGE_SHIFT);
+    PFN_NUMBER index = (PFN_NUMBER)(((PUCHAR)Va - HostRegionStart[PoolIndex]) >> PAGE_SHIFT);
 
-    return index < HOST_POOL_REGION_PAGES && !MiRunTreeIsFree(&HostPoolTree[PoolIndex], index);
+    return index < HOST_POOL_REGION_PAGES && !((HostFreeBits[PoolIndex][index / 64] >> (index % 64)) & 1);
 }
 
 PVOID MiAllocatePoolPages(ULONG PoolIndex, PFN_NUMBER Pages)
