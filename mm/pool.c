@@ -135,7 +135,6 @@ static inline void ExpTrackBig(ULONG Index, ULONG Tag, LONG64 Pages)
 #define EXP_KNOWN_TYPE_BITS                                                                    \
     (BASE_POOL_TYPE_MASK | POOL_TYPE_MUST_SUCCEED | POOL_TYPE_CACHE_ALIGNED |                \
      POOL_QUOTA_FAIL_INSTEAD_OF_RAISE | POOL_RAISE_IF_ALLOCATION_FAILURE |                  \
-     POOL_QUOTA_FAIL_INSTEAD_OF_RAISE | POOL_RAISE_IF_ALLOCATION_FAILURE | POOL_TYPE_SESSION | \
      POOL_COLD_ALLOCATION | POOL_NX_ALLOCATION)
 /* A header's PoolType (8 bits) keeps paged, cache aligned and this bit:
  * quota was charged. */
@@ -824,12 +823,26 @@ static __attribute__((noinline)) void ExpFreeSmall(LONG Region, PVOID P, ULONG T
     if (entry->PoolType == 0 || (entry->PoolIndex & EXP_POOL_INDEX_CACHED))
         KeBugCheckEx(BAD_POOL_CALLER, BAD_POOL_CALLER_DOUBLE_FREE, 0, *(PULONG)entry,
                      (ULONG_PTR)P);
-    ExpCheckBlockHeader(entry);
+    /*
+     * The block's own header first; its neighbours belong to the pool and
+     * change under the pool's lock (a DPC or another processor may be
+     * splitting or merging them right now), so they are compared with it
+     * under that lock: read unlocked, a neighbour caught half-way through a
+     * merge would look like an overrun.
+     */
+    if (!ExpBlockOwnHeaderIsSound(entry))
+        ExpBugCheckBlockHeader(entry);
     index = entry->PoolIndex;
     if (!ExpIndexFitsRegion(index, Region) ||
         ((entry->PoolType - 1U) & BASE_POOL_TYPE_MASK) != (paged ? 1U : 0U))
         KeBugCheckEx(BAD_POOL_CALLER, BAD_POOL_CALLER_BAD_HEADER, (ULONG_PTR)P, *(PULONG)entry,
                      0);
+    {
+        KIRQL irql = ExpLockPool(index);
+        if (!ExpBlockHeaderIsSound(entry))
+            ExpBugCheckBlockHeader(entry);      /* still under the lock: the same view */
+        ExpUnlockPool(index, irql);
+    }
     ExpCheckFreeTag(P, entry->PoolTag, Tag);
 
     units = entry->BlockSize;

@@ -169,7 +169,7 @@ static inline BOOLEAN ExpIsLastBlock(PPOOL_HEADER Entry)
  * header first). ExpBlockHeaderIsSound says whether all pass, inline: it
  * is most of the lookaside path's cost; ExpCheckBlockHeader bug checks
  * with the first that fails. */
-static inline BOOLEAN ExpBlockHeaderIsSound(PPOOL_HEADER Entry)
+static inline BOOLEAN ExpBlockOwnHeaderIsSound(PPOOL_HEADER Entry)
 {
     /* In units: the header's place in its page, its size, its previous's. */
     ULONG offset = (ULONG)(ExpPageOffset(Entry) >> POOL_BLOCK_SHIFT);
@@ -179,7 +179,14 @@ static inline BOOLEAN ExpBlockHeaderIsSound(PPOOL_HEADER Entry)
     if (size - 1 >= POOL_PAGE_UNITS - offset)
         return FALSE;
     /* previous is 0 for the first block, else 1 <= previous <= offset. */
-    if (previous - 1 >= offset && (previous | offset) != 0)
+    return !(previous - 1 >= offset && (previous | offset) != 0);
+}
+static inline BOOLEAN ExpBlockHeaderIsSound(PPOOL_HEADER Entry)
+{
+    ULONG offset = (ULONG)(ExpPageOffset(Entry) >> POOL_BLOCK_SHIFT);
+    ULONG size = Entry->BlockSize, previous = Entry->PreviousSize;
+
+    if (!ExpBlockOwnHeaderIsSound(Entry))
         return FALSE;
     if (offset + size != POOL_PAGE_UNITS && ExpNextBlock(Entry)->PreviousSize != size)
         return FALSE;

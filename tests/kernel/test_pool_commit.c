@@ -9,14 +9,28 @@
 
 #define TAG_COMMIT 'mCPT'
 
+/*
+ * The pools keep freed memory for reuse (lookasides, empty pages, runs),
+ * still resident and still charged, until an allocation needs it back.
+ * Every figure here is read with that memory given back first, so that it
+ * counts only what is live.
+ */
+static void KtpTrimPools(void)
+{
+    while (ExpTrimPoolCaches())
+        ;
+}
+
 static PFN_NUMBER KtpCommitted(void)
 {
+    KtpTrimPools();
     return MmTotalCommittedPages;
 }
 
 /* Pages that may still be promised. */
 static PFN_NUMBER KtpCommitLeft(void)
 {
+    KtpTrimPools();
     return MmTotalCommitLimit - MmTotalCommittedPages;
 }
 
