@@ -192,22 +192,23 @@ typedef struct _SYSTEM_POOLTAG {
     SIZE_T NonPagedUsed;
 } SYSTEM_POOLTAG, *PSYSTEM_POOLTAG;
 
-/* The routines below are Mica's own, not NT exports (NT gives this view
- * through ZwQuerySystemInformation, PoolMon and the debugger's !poolused
- * and !pool); mm/pooltrack.c and mm/poolreport.c. */
+/* The routines below are Mica's own, not NT exports, and so wear the
+ * executive's internal prefix (NT gives this view through
+ * ZwQuerySystemInformation, PoolMon and the debugger's !poolused and
+ * !pool); mm/pooltrack.c and mm/poolreport.c. */
 /* Copy up to Count entries (in no particular order) and return how many
  * tags are tracked in all. Any IRQL <= DISPATCH_LEVEL. */
-ULONG ExQueryPoolTagInformation(PSYSTEM_POOLTAG Buffer, ULONG Count);
+ULONG ExpQueryPoolTagInformation(PSYSTEM_POOLTAG Buffer, ULONG Count);
 /* The entry for one tag; FALSE if the tag was never used. */
-BOOLEAN ExQueryPoolTag(ULONG Tag, PSYSTEM_POOLTAG Entry);
+BOOLEAN ExpQueryPoolTag(ULONG Tag, PSYSTEM_POOLTAG Entry);
 /* Print PoolMon's table (Tag Type Allocs Frees Diff Bytes Per-Alloc). */
-VOID ExDumpPoolTags(VOID);
+VOID ExpDumpPoolTags(VOID);
 /* Leak report: print every live allocation whose tag matches Tag (0 =
  * every tag) and return how many there are. IRQL PASSIVE_LEVEL. */
-ULONG ExReportPoolLeaks(ULONG Tag);
+ULONG ExpReportPoolLeaks(ULONG Tag);
 /* !pool: print the blocks of the pool page holding Address, marking the
  * one that contains it; FALSE if Address is not in a pool page. */
-BOOLEAN ExDumpPoolPage(PVOID Address);
+BOOLEAN ExpDumpPoolPage(PVOID Address);
 
 /* ---- Lookaside lists (mm/lookaside.c) ----------------------------------------
  * A lookaside list caches freed blocks of one size, type and tag so the next

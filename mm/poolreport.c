@@ -1,7 +1,7 @@
 /*
  * poolreport.c - what the pools say about themselves, for people: the leak
- * report (ExReportPoolLeaks), the !pool walk of one page (ExDumpPoolPage)
- * and PoolMon's table (ExDumpPoolTags). These are Mica's own routines, not
+ * report (ExpReportPoolLeaks), the !pool walk of one page (ExpDumpPoolPage)
+ * and PoolMon's table (ExpDumpPoolTags). These are Mica's own routines, not
  * NT exports: NT leaves them to the debugger (!poolused, !pool, PoolMon).
  *
  * They read the pools without their locks, page by page: the caller knows
@@ -81,7 +81,7 @@ static VOID ExpReportRun(ULONG PoolIndex, PVOID Va, PFN_NUMBER Pages, PVOID Cont
     }
 }
 
-ULONG ExReportPoolLeaks(ULONG Tag)
+ULONG ExpReportPoolLeaks(ULONG Tag)
 {
     EXP_REPORT r = {Tag, 0, NULL, TRUE};
 
@@ -90,7 +90,7 @@ ULONG ExReportPoolLeaks(ULONG Tag)
     return r.Count + MiReportSpecialPool(Tag, TRUE);
 }
 
-BOOLEAN ExDumpPoolPage(PVOID Address)
+BOOLEAN ExpDumpPoolPage(PVOID Address)
 {
     EXP_REPORT r = {0, 0, Address, TRUE};
     POOL_TRACKER_BIG_PAGES big;
@@ -136,10 +136,10 @@ static void ExpPrintTag(ULONG Tag, PCSTR Type, SIZE_T Allocs, SIZE_T Frees, SIZE
              (ULONG64)(diff ? Bytes / diff : 0));
 }
 
-VOID ExDumpPoolTags(VOID)
+VOID ExpDumpPoolTags(VOID)
 {
     static SYSTEM_POOLTAG tags[256];
-    ULONG n = ExQueryPoolTagInformation(tags, ARRAYSIZE(tags));
+    ULONG n = ExpQueryPoolTagInformation(tags, ARRAYSIZE(tags));
 
     DbgPrint(" Tag  Type     Allocs      Frees     Diff        Bytes Per Alloc\n");
     for (ULONG i = 0; i < n && i < ARRAYSIZE(tags); i++) {

@@ -111,12 +111,12 @@ static BOOLEAN ExpSumTag(ULONG Key, PSYSTEM_POOLTAG Out)
     return seen;
 }
 
-BOOLEAN ExQueryPoolTag(ULONG Tag, PSYSTEM_POOLTAG Entry)
+BOOLEAN ExpQueryPoolTag(ULONG Tag, PSYSTEM_POOLTAG Entry)
 {
     return ExpSumTag(ExpTrackKey(Tag), Entry);
 }
 
-ULONG ExQueryPoolTagInformation(PSYSTEM_POOLTAG Buffer, ULONG Count)
+ULONG ExpQueryPoolTagInformation(PSYSTEM_POOLTAG Buffer, ULONG Count)
 {
     ULONG tags = 0;
 

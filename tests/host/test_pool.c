@@ -1051,13 +1051,13 @@ KTEST(poolhost, track_counters_per_tag)
     const ULONG tagA = 'AtsT', tagB = 'BtsT';
 
     ExpResetPoolTracking();
-    KEXPECT_FALSE(ExQueryPoolTag(tagA, &t));
+    KEXPECT_FALSE(ExpQueryPoolTag(tagA, &t));
     ExpInsertPoolTracker(0, tagA, 100, FALSE);
     ExpInsertPoolTracker(0, tagA, 50, FALSE);
     ExpInsertPoolTracker(1, tagA, 4096, TRUE);
     ExpRemovePoolTracker(1, tagA, 100, FALSE);      /* freed on another processor */
     ExpInsertPoolTracker(3, tagB, 32, FALSE);
-    KASSERT_TRUE(ExQueryPoolTag(tagA, &t));
+    KASSERT_TRUE(ExpQueryPoolTag(tagA, &t));
     KEXPECT_EQ(t.TagUlong, tagA);
     KEXPECT_EQ(t.NonPagedAllocs, 2);
     KEXPECT_EQ(t.NonPagedFrees, 1);
@@ -1067,11 +1067,11 @@ KTEST(poolhost, track_counters_per_tag)
     KEXPECT_EQ(t.PagedUsed, 4096);
     ExpRemovePoolTracker(0, tagA, 4096, TRUE);
     ExpRemovePoolTracker(0, tagA, 50, FALSE);
-    KASSERT_TRUE(ExQueryPoolTag(tagA, &t));
+    KASSERT_TRUE(ExpQueryPoolTag(tagA, &t));
     KEXPECT_EQ(t.NonPagedUsed, 0);
     KEXPECT_EQ(t.PagedUsed, 0);
     KEXPECT_EQ(t.PagedFrees, 1);
-    KASSERT_TRUE(ExQueryPoolTag(tagB, &t));
+    KASSERT_TRUE(ExpQueryPoolTag(tagB, &t));
     KEXPECT_EQ(t.NonPagedAllocs, 1);
     KEXPECT_EQ(t.NonPagedUsed, 32);
 }
@@ -1085,25 +1085,25 @@ KTEST(poolhost, track_protected_bit_and_none)
     ExpResetPoolTracking();
     ExpInsertPoolTracker(0, tag | PROTECTED_POOL, 64, FALSE);
     ExpInsertPoolTracker(0, tag, 64, FALSE);
-    KASSERT_TRUE(ExQueryPoolTag(tag, &t));
+    KASSERT_TRUE(ExpQueryPoolTag(tag, &t));
     KEXPECT_EQ(t.TagUlong, tag);                     /* the bit is masked off */
     KEXPECT_EQ(t.NonPagedAllocs, 2);
-    KASSERT_TRUE(ExQueryPoolTag(tag | PROTECTED_POOL, &t));
+    KASSERT_TRUE(ExpQueryPoolTag(tag | PROTECTED_POOL, &t));
     KEXPECT_EQ(t.NonPagedAllocs, 2);
     ExpRemovePoolTracker(1, tag | PROTECTED_POOL, 64, FALSE);
-    KASSERT_TRUE(ExQueryPoolTag(tag, &t));
+    KASSERT_TRUE(ExpQueryPoolTag(tag, &t));
     KEXPECT_EQ(t.NonPagedFrees, 1);
     KEXPECT_EQ(t.NonPagedUsed, 64);
 
     /* Untagged pool is shown as 'None'. */
     ExpInsertPoolTracker(2, 0, 16, TRUE);
-    KASSERT_TRUE(ExQueryPoolTag(0, &t));
+    KASSERT_TRUE(ExpQueryPoolTag(0, &t));
     KEXPECT_TRUE(PtTagIs(t.TagUlong, "None"));
     KEXPECT_EQ(t.PagedAllocs, 1);
     KEXPECT_EQ(t.PagedUsed, 16);
 
     /* Two tags, each counted once though used on several processors. */
-    n = ExQueryPoolTagInformation(all, ARRAYSIZE(all));
+    n = ExpQueryPoolTagInformation(all, ARRAYSIZE(all));
     KEXPECT_EQ(n, 2);
     for (ULONG i = 0; i < n && i < ARRAYSIZE(all); i++) {
         if (PtTagIs(all[i].TagUlong, "None")) {
@@ -1119,8 +1119,8 @@ KTEST(poolhost, track_protected_bit_and_none)
     KEXPECT_EQ(none, 1);
     KEXPECT_EQ(tagged, 1);
     /* A short buffer gets what fits; the count is still the total. */
-    KEXPECT_EQ(ExQueryPoolTagInformation(all, 1), 2);
-    KEXPECT_EQ(ExQueryPoolTagInformation(NULL, 0), 2);
+    KEXPECT_EQ(ExpQueryPoolTagInformation(all, 1), 2);
+    KEXPECT_EQ(ExpQueryPoolTagInformation(NULL, 0), 2);
 }
 
 KTEST(poolhost, track_sums_over_many_tags)
@@ -1144,7 +1144,7 @@ KTEST(poolhost, track_sums_over_many_tags)
             modelBytes -= size;
         }
     }
-    n = ExQueryPoolTagInformation(all, ARRAYSIZE(all));
+    n = ExpQueryPoolTagInformation(all, ARRAYSIZE(all));
     KEXPECT_EQ(n, 200);
     for (ULONG i = 0; i < n && i < ARRAYSIZE(all); i++) {
         allocs += all[i].NonPagedAllocs;
@@ -1166,23 +1166,23 @@ KTEST(poolhost, track_overflow_entry)
     /* One processor's table holds EXP_TRACK_TABLE_SIZE tags; more go to 'Ovfl'. */
     for (ULONG i = 0; i < EXP_TRACK_TABLE_SIZE + extra; i++)
         ExpInsertPoolTracker(0, 0x10000 + i, 16, FALSE);
-    KASSERT_TRUE(ExQueryPoolTag(EXP_TRACK_OVERFLOW_TAG, &t));
+    KASSERT_TRUE(ExpQueryPoolTag(EXP_TRACK_OVERFLOW_TAG, &t));
     KEXPECT_TRUE(PtTagIs(t.TagUlong, "Ovfl"));
     KEXPECT_EQ(t.NonPagedAllocs, extra);
     KEXPECT_EQ(t.NonPagedUsed, extra * 16);
     /* The first tags kept their entries; the late ones have none of their own. */
-    KASSERT_TRUE(ExQueryPoolTag(0x10000, &t));
+    KASSERT_TRUE(ExpQueryPoolTag(0x10000, &t));
     KEXPECT_EQ(t.NonPagedAllocs, 1);
-    KEXPECT_FALSE(ExQueryPoolTag(0x10000 + EXP_TRACK_TABLE_SIZE + extra - 1, &t));
-    KEXPECT_EQ(ExQueryPoolTagInformation(NULL, 0), EXP_TRACK_TABLE_SIZE + 1);
+    KEXPECT_FALSE(ExpQueryPoolTag(0x10000 + EXP_TRACK_TABLE_SIZE + extra - 1, &t));
+    KEXPECT_EQ(ExpQueryPoolTagInformation(NULL, 0), EXP_TRACK_TABLE_SIZE + 1);
     /* A free of an overflowed tag lands on 'Ovfl' too. */
     ExpRemovePoolTracker(0, 0x10000 + EXP_TRACK_TABLE_SIZE + 1, 16, FALSE);
-    KASSERT_TRUE(ExQueryPoolTag(EXP_TRACK_OVERFLOW_TAG, &t));
+    KASSERT_TRUE(ExpQueryPoolTag(EXP_TRACK_OVERFLOW_TAG, &t));
     KEXPECT_EQ(t.NonPagedFrees, 1);
     KEXPECT_EQ(t.NonPagedUsed, (extra - 1) * 16);
     /* Another processor's table is not full: the same tag gets an entry there. */
     ExpInsertPoolTracker(1, 0x10000 + EXP_TRACK_TABLE_SIZE + 1, 16, FALSE);
-    KEXPECT_TRUE(ExQueryPoolTag(0x10000 + EXP_TRACK_TABLE_SIZE + 1, &t));
-    KEXPECT_EQ(ExQueryPoolTagInformation(NULL, 0), EXP_TRACK_TABLE_SIZE + 2);
+    KEXPECT_TRUE(ExpQueryPoolTag(0x10000 + EXP_TRACK_TABLE_SIZE + 1, &t));
+    KEXPECT_EQ(ExpQueryPoolTagInformation(NULL, 0), EXP_TRACK_TABLE_SIZE + 2);
     ExpResetPoolTracking();
 }

@@ -35,7 +35,7 @@ static LONG64 BbLiveAllocations(ULONG Tag)
 {
     SYSTEM_POOLTAG entry;
 
-    if (!ExQueryPoolTag(Tag, &entry))
+    if (!ExpQueryPoolTag(Tag, &entry))
         return 0;
     return (LONG64)entry.NonPagedAllocs - entry.NonPagedFrees + entry.PagedAllocs -
            entry.PagedFrees;
@@ -253,7 +253,7 @@ KTEST(blackbox, tagged_pool_of_every_kind)
     BOOLEAN quota;
     KIRQL irql;
 
-    ExQueryPoolTag(BB_TAG, &before);
+    ExpQueryPoolTag(BB_TAG, &before);
     paged = ExAllocatePoolWithTag(PagedPool, 5000, BB_TAG);
     nonpaged = ExAllocatePoolWithTagPriority(NonPagedPoolNx, 100, BB_TAG, NormalPoolPriority);
     zeroed = ExAllocatePool2(POOL_FLAG_NON_PAGED, 300, BB_TAG);
@@ -266,7 +266,7 @@ KTEST(blackbox, tagged_pool_of_every_kind)
         KEXPECT_EQ(zeroed[i], 0);
     KEXPECT_GE(ExQueryPoolBlockSize(nonpaged, &quota), 100);
     KEXPECT_FALSE(quota);
-    KEXPECT_TRUE(ExQueryPoolTag(BB_TAG, &after));
+    KEXPECT_TRUE(ExpQueryPoolTag(BB_TAG, &after));
     KEXPECT_EQ(after.PagedAllocs - before.PagedAllocs, 2);
     KEXPECT_EQ(after.NonPagedAllocs - before.NonPagedAllocs, 2);
     KEXPECT_EQ(BbLiveAllocations(BB_TAG), live + 4);

@@ -69,7 +69,7 @@ static LONG64 LiveAllocations(ULONG Tag, BOOLEAN Paged)
 {
     SYSTEM_POOLTAG entry;
 
-    if (!ExQueryPoolTag(Tag, &entry))
+    if (!ExpQueryPoolTag(Tag, &entry))
         return 0;
     return Paged ? (LONG64)entry.PagedAllocs - entry.PagedFrees
                  : (LONG64)entry.NonPagedAllocs - entry.NonPagedFrees;

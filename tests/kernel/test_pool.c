@@ -136,28 +136,28 @@ KTEST(pool, tags_are_counted_per_pool)
     SYSTEM_POOLTAG before, after;
     PVOID p[10];
 
-    ExQueryPoolTag(TAG_TRACK, &before);
+    ExpQueryPoolTag(TAG_TRACK, &before);
     for (ULONG i = 0; i < 10; i++)
         p[i] = ExAllocatePoolWithTag(i < 6 ? NonPagedPoolNx : PagedPool, 100 + i * 1000,
                                      TAG_TRACK | (i == 0 ? PROTECTED_POOL : 0));
-    KEXPECT_TRUE(ExQueryPoolTag(TAG_TRACK, &after));
+    KEXPECT_TRUE(ExpQueryPoolTag(TAG_TRACK, &after));
     KEXPECT_EQ(after.NonPagedAllocs - before.NonPagedAllocs, 6);
     KEXPECT_EQ(after.PagedAllocs - before.PagedAllocs, 4);
     KEXPECT_GE(after.NonPagedUsed - before.NonPagedUsed, 100 * 6 + 1000 * 15);
     ExFreePoolWithTag(p[0], TAG_TRACK | PROTECTED_POOL);
     for (ULONG i = 1; i < 10; i++)
         ExFreePoolWithTag(p[i], TAG_TRACK);
-    ExQueryPoolTag(TAG_TRACK, &after);
+    ExpQueryPoolTag(TAG_TRACK, &after);
     KEXPECT_EQ(after.NonPagedFrees - before.NonPagedFrees, 6);
     KEXPECT_EQ(after.PagedFrees - before.PagedFrees, 4);
     KEXPECT_EQ(after.NonPagedUsed, before.NonPagedUsed);
     KEXPECT_EQ(after.PagedUsed, before.PagedUsed);
     /* Untagged pool shows as 'None', as in PoolMon. */
     p[0] = ExAllocatePoolWithTag(NonPagedPoolNx, 8, 0);
-    KEXPECT_TRUE(ExQueryPoolTag('enoN', &after));
+    KEXPECT_TRUE(ExpQueryPoolTag('enoN', &after));
     KEXPECT_GT(after.NonPagedAllocs, after.NonPagedFrees);
     ExFreePool(p[0]);
-    KEXPECT_GT(ExQueryPoolTagInformation(NULL, 0), 1);
+    KEXPECT_GT(ExpQueryPoolTagInformation(NULL, 0), 1);
 }
 
 KTEST(pool, paged_pool_is_demand_zero_and_keeps_contents)
@@ -291,15 +291,15 @@ KTEST(pool, leak_report_lists_live_blocks)
     PVOID c = ExAllocatePoolWithTag(NonPagedPoolNx, 3 * PAGE_SIZE, TAG_LEAK);
 
     KASSERT_TRUE(a && b && c);
-    KEXPECT_EQ(ExReportPoolLeaks(TAG_LEAK), 3);
+    KEXPECT_EQ(ExpReportPoolLeaks(TAG_LEAK), 3);
     ExFreePool(b);
-    KEXPECT_EQ(ExReportPoolLeaks(TAG_LEAK), 2);
-    KEXPECT_TRUE(ExDumpPoolPage((PUCHAR)a + 5));
-    KEXPECT_TRUE(ExDumpPoolPage(c));
-    KEXPECT_FALSE(ExDumpPoolPage((PVOID)&KtpStressStopMarker));
+    KEXPECT_EQ(ExpReportPoolLeaks(TAG_LEAK), 2);
+    KEXPECT_TRUE(ExpDumpPoolPage((PUCHAR)a + 5));
+    KEXPECT_TRUE(ExpDumpPoolPage(c));
+    KEXPECT_FALSE(ExpDumpPoolPage((PVOID)&KtpStressStopMarker));
     ExFreePool(a);
     ExFreePool(c);
-    KEXPECT_EQ(ExReportPoolLeaks(TAG_LEAK), 0);
+    KEXPECT_EQ(ExpReportPoolLeaks(TAG_LEAK), 0);
 }
 
 KTEST(pool, special_pool_placement_on_request)
@@ -545,11 +545,11 @@ KTEST(pool, allocate_pool_untagged_is_none)
     SYSTEM_POOLTAG before, after;
     PUCHAR small, big;
 
-    ExQueryPoolTag('enoN', &before);
+    ExpQueryPoolTag('enoN', &before);
     small = ExAllocatePool(NonPagedPoolNx, 100);
     big = ExAllocatePool(PagedPool, 3 * PAGE_SIZE);
     KASSERT_TRUE(small != NULL && big != NULL);
-    KEXPECT_TRUE(ExQueryPoolTag('enoN', &after));
+    KEXPECT_TRUE(ExpQueryPoolTag('enoN', &after));
     KEXPECT_EQ(after.NonPagedAllocs - before.NonPagedAllocs, 1);
     KEXPECT_EQ(after.PagedAllocs - before.PagedAllocs, 1);
     if (!MiIsSpecialPoolAddress(small))
@@ -558,7 +558,7 @@ KTEST(pool, allocate_pool_untagged_is_none)
     memset(big, 2, 3 * PAGE_SIZE);
     ExFreePoolWithTag(small, 'enoN');         /* the tag it was given */
     ExFreePool(big);
-    ExQueryPoolTag('enoN', &after);
+    ExpQueryPoolTag('enoN', &after);
     KEXPECT_EQ(after.NonPagedFrees - before.NonPagedFrees, 1);
     KEXPECT_EQ(after.PagedFrees - before.PagedFrees, 1);
 }

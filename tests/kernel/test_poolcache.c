@@ -30,7 +30,7 @@ KTEST(poolcache, freed_run_is_kept_reused_and_given_back)
     if (KtcSpecialPoolOn())
         KTEST_SKIP("verifier= on");
     ExpTrimPoolCaches();
-    if (!ExQueryPoolTag(TAG_KEEP, &before))
+    if (!ExpQueryPoolTag(TAG_KEEP, &before))
         RtlZeroMemory(&before, sizeof(before));
     p = ExAllocatePoolWithTag(NonPagedPoolNx, 2 * PAGE_SIZE, TAG_KEEP);
     KASSERT_TRUE(p != NULL);
@@ -39,17 +39,17 @@ KTEST(poolcache, freed_run_is_kept_reused_and_given_back)
     /* Kept: still allocated from the region, mapped, not a leak. */
     KEXPECT_TRUE(MiIsPoolPageAllocated(EXP_NONPAGED_NX, p));
     KEXPECT_TRUE(MmIsAddressValid(p) && MmIsAddressValid(p + PAGE_SIZE));
-    KEXPECT_EQ(ExReportPoolLeaks(TAG_KEEP), 0);
-    KEXPECT_TRUE(ExDumpPoolPage(p));
+    KEXPECT_EQ(ExpReportPoolLeaks(TAG_KEEP), 0);
+    KEXPECT_TRUE(ExpDumpPoolPage(p));
     /* The next request of two pages gets the same run. */
     q = ExAllocatePoolWithTag(NonPagedPoolNx, PAGE_SIZE + 1, TAG_KEEP);
     KEXPECT_TRUE(q == p);
     KEXPECT_EQ(ExQueryPoolBlockSize(q, &quota), 2 * PAGE_SIZE);
     KEXPECT_FALSE(quota);
-    KEXPECT_EQ(ExReportPoolLeaks(TAG_KEEP), 1);
+    KEXPECT_EQ(ExpReportPoolLeaks(TAG_KEEP), 1);
     ExFreePoolWithTag(q, TAG_KEEP);
     /* PoolMon counts both allocations and both frees. */
-    KASSERT_TRUE(ExQueryPoolTag(TAG_KEEP, &t));
+    KASSERT_TRUE(ExpQueryPoolTag(TAG_KEEP, &t));
     KEXPECT_EQ(t.NonPagedAllocs - before.NonPagedAllocs, 2);
     KEXPECT_EQ(t.NonPagedFrees - before.NonPagedFrees, 2);
     KEXPECT_EQ(t.NonPagedUsed, before.NonPagedUsed);
@@ -106,8 +106,8 @@ KTEST(poolcache, empty_page_is_kept)
      * into its page, which is now empty and kept. */
     KEXPECT_TRUE(MiIsPoolPageAllocated(EXP_NONPAGED_NX, page));
     KEXPECT_TRUE(ExpIsKeptEmptyPage((PPOOL_HEADER)page));
-    KEXPECT_EQ(ExReportPoolLeaks(TAG_KEEP), 0);
-    KEXPECT_TRUE(ExDumpPoolPage(page));
+    KEXPECT_EQ(ExpReportPoolLeaks(TAG_KEEP), 0);
+    KEXPECT_TRUE(ExpDumpPoolPage(page));
     KEXPECT_TRUE(ExpTrimPoolCaches());
     KEXPECT_FALSE(MiIsPoolPageAllocated(EXP_NONPAGED_NX, page));
 }
@@ -141,9 +141,9 @@ KTEST(poolcache, larger_lookaside_deepens_on_misses)
     q = ExAllocatePoolWithTag(PagedPool, 1000, TAG_KEEP);
     KEXPECT_TRUE(q == p);
     KEXPECT_EQ(h->PoolIndex, EXP_PAGED);
-    KEXPECT_EQ(ExReportPoolLeaks(TAG_KEEP), 1);
+    KEXPECT_EQ(ExpReportPoolLeaks(TAG_KEEP), 1);
     ExFreePool(q);
-    KEXPECT_EQ(ExReportPoolLeaks(TAG_KEEP), 0);
+    KEXPECT_EQ(ExpReportPoolLeaks(TAG_KEEP), 0);
     /* Trimming puts the block back into its page (and the page, if that
      * leaves it empty, back to the region). */
     KEXPECT_TRUE(ExpTrimPoolCaches());
