@@ -32,13 +32,14 @@ VOID KiInitializePrcb(VOID)
 
     prcb->Self = prcb;
     prcb->Number = 0;
+    prcb->CurrentIrql = (KIRQL)__readcr8();
     InitializeListHead(&prcb->DpcListHead);
     __writemsr(MSR_IA32_GS_BASE, (ULONG64)prcb);
 }
 
 KIRQL KeGetCurrentIrql(VOID)
 {
-    return (KIRQL)__readcr8();
+    return KiGetCurrentIrqlCopy();
 }
 
 VOID KiIrqlViolation(ULONG BugCheckCode, PVOID Routine, KIRQL Irql, KIRQL Limit, PVOID Caller)
@@ -48,7 +49,7 @@ VOID KiIrqlViolation(ULONG BugCheckCode, PVOID Routine, KIRQL Irql, KIRQL Limit,
 
 static inline KIRQL KiRaiseIrql(KIRQL NewIrql, PVOID Routine, PVOID Caller)
 {
-    KIRQL old = (KIRQL)__readcr8();
+    KIRQL old = KiGetCurrentIrqlCopy();
 
     if (NewIrql < old)
         KiIrqlViolation(IRQL_NOT_GREATER_OR_EQUAL, Routine, NewIrql, old, Caller);
@@ -76,7 +77,7 @@ KIRQL KeRaiseIrqlToDpcLevel(VOID)
 
 VOID KeLowerIrql(KIRQL NewIrql)
 {
-    KIRQL old = (KIRQL)__readcr8();
+    KIRQL old = KiGetCurrentIrqlCopy();
 
     if (NewIrql > old)
         KiIrqlViolation(IRQL_NOT_LESS_OR_EQUAL, KeLowerIrql, NewIrql, old,

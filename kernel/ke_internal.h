@@ -214,6 +214,7 @@ typedef struct _KPRCB {
     ULONG64 ClockTicks;
     struct _KTHREAD *ReapThread;        /* terminated; free its stack after the switch */
     PKTRAP_FRAME TrapFrame;             /* KTHREAD.TrapFrame before threads exist */
+    volatile KIRQL CurrentIrql;         /* CR8's value, kept by KiWriteCr8 (see there) */
 } KPRCB, *PKPRCB;
 
 extern KPRCB KiProcessorBlock0;
@@ -225,9 +226,29 @@ static inline PKPRCB KeGetCurrentPrcb(void)
     return prcb;
 }
 
+/*
+ * The one way CR8 is written. The KPRCB keeps a copy that KeGetCurrentIrql
+ * reads: under emulation a CR8 read costs a hundred cycles, a GS-relative
+ * load a few. The copy is written just after CR8; an interrupt taken in
+ * between reads CR8 itself (interrupt.c), and when it returns it restores
+ * that same value through here, so outside this routine the copy and CR8
+ * always agree. The hardware never changes CR8 by itself on x86-64.
+ */
 static inline void KiWriteCr8(ULONG64 Value)
 {
     __asm__ __volatile__("mov %0, %%cr8" : : "r"(Value) : "memory");
+    __asm__ __volatile__("movb %b0, %%gs:%c1"
+                         : : "r"(Value), "i"(__builtin_offsetof(KPRCB, CurrentIrql))
+                         : "memory");
+}
+
+static inline KIRQL KiGetCurrentIrqlCopy(void)
+{
+    KIRQL irql;
+    __asm__ __volatile__("movb %%gs:%c1, %0"
+                         : "=r"(irql) : "i"(__builtin_offsetof(KPRCB, CurrentIrql))
+                         : "memory");
+    return irql;
 }
 
 /* dpc.c / irql.c */

@@ -73,7 +73,7 @@ VOID KeReleaseSpinLockFromDpcLevel(PKSPIN_LOCK SpinLock)
 
 VOID KeAcquireSpinLock(PKSPIN_LOCK SpinLock, PKIRQL OldIrql)
 {
-    KIRQL old = (KIRQL)__readcr8();
+    KIRQL old = KiGetCurrentIrqlCopy();
 
     /* NT raises to DISPATCH_LEVEL with KfRaiseIrql: from above it, that is a
      * raise to a lower level, IRQL_NOT_GREATER_OR_EQUAL (0x9). */

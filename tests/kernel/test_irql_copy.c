@@ -1,0 +1,60 @@
+/*
+ * test_irql_copy.c - KeGetCurrentIrql reads the KPRCB's copy of CR8
+ * (ke_internal.h, KiWriteCr8): the copy must agree with CR8 at every
+ * level, in a DPC, and after interrupts came and went.
+ */
+#include "../../kernel/ke_internal.h"
+#include "../ktest.h"
+
+static volatile KIRQL TicDpcIrql, TicDpcCr8;
+
+static VOID TicDpcRoutine(PKDPC Dpc, PVOID Context, PVOID Arg1, PVOID Arg2)
+{
+    UNREFERENCED_PARAMETER(Dpc);
+    UNREFERENCED_PARAMETER(Context);
+    UNREFERENCED_PARAMETER(Arg1);
+    UNREFERENCED_PARAMETER(Arg2);
+    TicDpcIrql = KeGetCurrentIrql();
+    TicDpcCr8 = (KIRQL)__readcr8();
+}
+
+KTEST(irql, copy_agrees_with_cr8_at_every_level)
+{
+    KIRQL old, prev;
+
+    KEXPECT_EQ(KeGetCurrentIrql(), (KIRQL)__readcr8());
+    KeRaiseIrql(APC_LEVEL, &old);
+    for (KIRQL level = APC_LEVEL; level <= HIGH_LEVEL; level++) {
+        KeRaiseIrql(level, &prev);
+        KEXPECT_EQ(KeGetCurrentIrql(), level);
+        KEXPECT_EQ((KIRQL)__readcr8(), level);
+    }
+    for (KIRQL level = HIGH_LEVEL; level >= APC_LEVEL; level--) {
+        KeLowerIrql(level);
+        KEXPECT_EQ(KeGetCurrentIrql(), level);
+        KEXPECT_EQ((KIRQL)__readcr8(), level);
+    }
+    KeLowerIrql(old);
+    KEXPECT_EQ(KeGetCurrentIrql(), old);
+    KEXPECT_EQ((KIRQL)__readcr8(), old);
+}
+
+/* Clock interrupts raise to CLOCK_LEVEL and go back through KiWriteCr8;
+ * a DPC runs at DISPATCH_LEVEL. Neither may leave the copy behind. */
+KTEST(irql, copy_agrees_after_interrupts_and_in_a_dpc)
+{
+    KDPC dpc;
+    ULONGLONG start = KeQueryInterruptTime();
+    ULONG mismatches = 0;
+
+    while (KeQueryInterruptTime() - start < 20 * 10000ULL)     /* 20 ms: ticks come */
+        if (KeGetCurrentIrql() != (KIRQL)__readcr8())
+            mismatches++;
+    KEXPECT_EQ(mismatches, 0);
+    KeInitializeDpc(&dpc, TicDpcRoutine, NULL);
+    TicDpcIrql = TicDpcCr8 = 0xFF;
+    KEXPECT_TRUE(KeInsertQueueDpc(&dpc, NULL, NULL));   /* at PASSIVE: runs at once */
+    KEXPECT_EQ(TicDpcIrql, DISPATCH_LEVEL);
+    KEXPECT_EQ(TicDpcCr8, DISPATCH_LEVEL);
+    KEXPECT_EQ(KeGetCurrentIrql(), PASSIVE_LEVEL);
+}
