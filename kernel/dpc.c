@@ -123,3 +123,21 @@ VOID KiDispatchInterrupt(VOID)
             KiQuantumEnd();
     }
 }
+
+/*
+ * Every queue drains the moment its processor's IRQL drops below
+ * DISPATCH_LEVEL, so passing through DISPATCH_LEVEL and back runs what
+ * this processor has queued. With one processor that is every queue; the
+ * loop covers a DPC that a DPC or an interrupt queued meanwhile. (With
+ * several processors each must be made to do the same: an IPI.)
+ */
+VOID KeFlushQueuedDpcs(VOID)
+{
+    KIRQL old;
+
+    KI_CHECK_IRQL_AT_MOST(PASSIVE_LEVEL, KeFlushQueuedDpcs);
+    do {
+        KeRaiseIrql(DISPATCH_LEVEL, &old);
+        KeLowerIrql(old);
+    } while (KeGetCurrentPrcb()->DpcQueueDepth != 0);
+}

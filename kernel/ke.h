@@ -423,6 +423,9 @@ VOID KeInitializeDpc(PRKDPC Dpc, PKDEFERRED_ROUTINE DeferredRoutine, PVOID Defer
 VOID KeSetImportanceDpc(PRKDPC Dpc, KDPC_IMPORTANCE Importance);
 BOOLEAN KeInsertQueueDpc(PRKDPC Dpc, PVOID SystemArgument1, PVOID SystemArgument2);
 BOOLEAN KeRemoveQueueDpc(PRKDPC Dpc);
+/* Return once every DPC queued before the call has run (a driver calls it
+ * before unloading or freeing a KDPC). PASSIVE_LEVEL. */
+VOID KeFlushQueuedDpcs(VOID);
 
 /* ---- Dispatcher objects and waits ----------------------------------------- */
 

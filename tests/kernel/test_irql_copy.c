@@ -58,3 +58,40 @@ KTEST(irql, copy_agrees_after_interrupts_and_in_a_dpc)
     KEXPECT_EQ(TicDpcCr8, DISPATCH_LEVEL);
     KEXPECT_EQ(KeGetCurrentIrql(), PASSIVE_LEVEL);
 }
+
+/* KeFlushQueuedDpcs: PASSIVE_LEVEL only (Learn), and nothing left queued after it. */
+static volatile ULONG TicFlushRuns;
+
+static VOID TicFlushRoutine(PKDPC Dpc, PVOID Context, PVOID Arg1, PVOID Arg2)
+{
+    UNREFERENCED_PARAMETER(Dpc);
+    UNREFERENCED_PARAMETER(Context);
+    UNREFERENCED_PARAMETER(Arg1);
+    UNREFERENCED_PARAMETER(Arg2);
+    TicFlushRuns++;
+}
+
+KTEST(dpc, flush_queued_dpcs_leaves_none_queued)
+{
+    KDPC dpc;
+
+    KeInitializeDpc(&dpc, TicFlushRoutine, NULL);
+    TicFlushRuns = 0;
+    KEXPECT_TRUE(KeInsertQueueDpc(&dpc, NULL, NULL));
+    KeFlushQueuedDpcs();
+    KEXPECT_EQ(TicFlushRuns, 1);
+    KEXPECT_EQ(KeGetCurrentPrcb()->DpcQueueDepth, 0);
+    KEXPECT_TRUE(KeInsertQueueDpc(&dpc, NULL, NULL));     /* not queued any more */
+    KeFlushQueuedDpcs();
+    KEXPECT_EQ(TicFlushRuns, 2);
+}
+
+KTEST_BUGCHECK(dpc_bugcheck, flush_queued_dpcs_at_apc_level, IRQL_NOT_LESS_OR_EQUAL)
+{
+    KIRQL old;
+
+    KeRaiseIrql(APC_LEVEL, &old);
+    KtestExpectBugCheck(IRQL_NOT_LESS_OR_EQUAL, (ULONG64)KeFlushQueuedDpcs, APC_LEVEL,
+                        PASSIVE_LEVEL, KTEST_ANY);
+    KeFlushQueuedDpcs();
+}
