@@ -1,7 +1,8 @@
 /*
  * test_irql_copy.c - KeGetCurrentIrql reads the KPRCB's copy of CR8
  * (ke_internal.h, KiWriteCr8): the copy must agree with CR8 at every
- * level, in a DPC, and after interrupts came and went.
+ * level, in a DPC, and after interrupts came and went. KeFlushQueuedDpcs
+ * rests on the same drain below DISPATCH_LEVEL, so its tests are here too.
  */
 #include "../../kernel/ke_internal.h"
 #include "../ktest.h"
