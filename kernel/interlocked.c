@@ -16,13 +16,11 @@
  */
 #include "ke_internal.h"
 
-#define RFLAGS_IF 0x200             /* interrupt-enable flag */
-
 static inline ULONG64 ExpAcquireInterlockedLock(PKSPIN_LOCK Lock)
 {
-    ULONG64 flags;
+    ULONG64 flags = __readeflags();
 
-    __asm__ __volatile__("pushfq; popq %0; cli" : "=r"(flags) : : "memory");
+    _disable();
     while (__atomic_exchange_n(Lock, 1, __ATOMIC_ACQUIRE))
         while (__atomic_load_n(Lock, __ATOMIC_RELAXED))
             YieldProcessor();
@@ -32,7 +30,7 @@ static inline ULONG64 ExpAcquireInterlockedLock(PKSPIN_LOCK Lock)
 static inline void ExpReleaseInterlockedLock(PKSPIN_LOCK Lock, ULONG64 Flags)
 {
     __atomic_store_n(Lock, 0, __ATOMIC_RELEASE);
-    if (Flags & RFLAGS_IF)
+    if (Flags & EFLAGS_IF_MASK)
         _enable();
 }
 

@@ -895,6 +895,15 @@ static inline void __writemsr(ULONG Msr, ULONG64 Value)
     __asm__ __volatile__("wrmsr" : : "c"(Msr), "a"((ULONG)Value), "d"((ULONG)(Value >> 32)));
 }
 
+/* RFLAGS and its interrupt-enable bit (NT's EFLAGS_IF_MASK). */
+#define EFLAGS_IF_MASK 0x200
+static inline ULONG64 __readeflags(void)
+{
+    ULONG64 flags;
+    __asm__ __volatile__("pushfq\n\tpopq %0" : "=r"(flags) : : "memory");
+    return flags;
+}
+
 static inline void _disable(void) { __asm__ __volatile__("cli" ::: "memory"); }
 static inline void _enable(void) { __asm__ __volatile__("sti" ::: "memory"); }
 static inline void __halt(void) { __asm__ __volatile__("hlt"); }

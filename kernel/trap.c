@@ -24,7 +24,6 @@
 #define PF_RSVD    0x08
 #define PF_INSTR   0x10
 
-#define EFLAGS_IF 0x200                 /* interrupt enable flag */
 #define RPL_MASK  3                     /* CS & 3: the privilege level that trapped */
 
 /*
@@ -145,7 +144,7 @@ static void KiPageFault(PKTRAP_FRAME TrapFrame)
     PKTRAP_FRAME *slot = KiTrapFrameSlot(), outer = *slot;
 
     *slot = TrapFrame;
-    if (TrapFrame->EFlags & EFLAGS_IF)
+    if (TrapFrame->EFlags & EFLAGS_IF_MASK)
         _enable();
     MmAccessFault((ULONG)TrapFrame->ErrorCode, address,
                   (TrapFrame->SegCs & RPL_MASK) ? UserMode : KernelMode, TrapFrame);

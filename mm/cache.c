@@ -27,23 +27,22 @@
                       PAT_ENTRY(3, PAT_UC) | PAT_ENTRY(4, PAT_WB) | PAT_ENTRY(5, PAT_WP) | \
                       PAT_ENTRY(6, PAT_UCM) | PAT_ENTRY(7, PAT_WT))
 #define CR0_CD (1ULL << 30)
-#define RFLAGS_IF (1ULL << 9)
 
 ULONG64 MiPatValue = MI_PAT_VALUE;
 
 VOID MiInitializePat(VOID)
 {
-    ULONG64 cr0 = __readcr0(), flags;
+    ULONG64 cr0 = __readcr0(), flags = __readeflags();
 
     /* Interrupts off for the change, then back as the caller had them. */
-    __asm__ __volatile__("pushfq\n\tpop %0\n\tcli" : "=r"(flags) : : "memory");
+    _disable();
     __asm__ __volatile__("mov %0, %%cr0\n\twbinvd" : : "r"(cr0 | CR0_CD) : "memory");
     MiFlushEntireTb(TRUE);
     __writemsr(MSR_IA32_PAT, MI_PAT_VALUE);
     __asm__ __volatile__("wbinvd" : : : "memory");
     MiFlushEntireTb(TRUE);
     __asm__ __volatile__("mov %0, %%cr0" : : "r"(cr0) : "memory");
-    if (flags & RFLAGS_IF)
+    if (flags & EFLAGS_IF_MASK)
         _enable();
 }
 

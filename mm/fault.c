@@ -30,7 +30,6 @@
 #define NONPAGED_BUGCHECK_NOT_PRESENT_PAGE_TABLE 0x2
 #define MI_READONLY_FAULT_TAG 0xA
 #define MI_IRQL_INTERRUPTS_DISABLED 0xFF  /* parameter 2 of 0xA for a fault with IF = 0 */
-#define RFLAGS_IF (1ULL << 9)
 
 typedef struct _MI_FAULT_FRAME {        /* the part of KTRAP_FRAME we need */
     ULONG64 Gpr[15], Vector, ErrorCode, Rip;
@@ -39,10 +38,7 @@ typedef struct _MI_FAULT_FRAME {        /* the part of KTRAP_FRAME we need */
 /* trap.c enables interrupts for the fault iff the faulting code had them on. */
 static BOOLEAN MiInterruptsWereEnabled(void)
 {
-    ULONG64 flags;
-
-    __asm__ __volatile__("pushfq\n\tpop %0" : "=r"(flags));
-    return (flags & RFLAGS_IF) != 0;
+    return (__readeflags() & EFLAGS_IF_MASK) != 0;
 }
 
 NTSTATUS MmAccessFault(ULONG FaultStatus, PVOID VirtualAddress, KPROCESSOR_MODE PreviousMode,

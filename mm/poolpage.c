@@ -151,20 +151,15 @@ VOID MiFreePoolPages(ULONG PoolIndex, PVOID Va, PFN_NUMBER Pages)
     KeReleaseSpinLock(&MmPfnLock, irql);
 }
 
-#define MI_RFLAGS_IF (1ULL << 9)          /* RFLAGS.IF: interrupts enabled */
-
 /*
  * Can this fault wait for a page? Only at IRQL <= APC_LEVEL with interrupts
  * on (a wait switches threads, and the page comes back from another one).
- * Page faults run with interrupts off for now, so a real fault cannot; a
- * direct call from a thread can.
+ * A page fault has interrupts on exactly when the faulting code had them
+ * on (trap.c), so a fault from a thread at PASSIVE or APC_LEVEL can wait.
  */
 static BOOLEAN MiFaultCanWait(void)
 {
-    ULONG64 flags;
-
-    __asm__ __volatile__("pushfq; popq %0" : "=r"(flags));
-    return KeGetCurrentIrql() <= APC_LEVEL && (flags & MI_RFLAGS_IF) != 0;
+    return KeGetCurrentIrql() <= APC_LEVEL && (__readeflags() & EFLAGS_IF_MASK) != 0;
 }
 
 /* NO_PAGES_AVAILABLE (0x4D) with NT's parameters: dirty pages, dirty pages

@@ -13,16 +13,8 @@
 #include "../../kernel/ke_internal.h"
 #include "../ktest.h"
 
-#define RFLAGS_IF 0x200
 #define LOCK_QUEUE_WAIT  1                  /* NT's queue-entry state bits */
 #define LOCK_QUEUE_OWNER 2
-
-static ULONG64 ReadFlags(void)
-{
-    ULONG64 flags;
-    __asm__ __volatile__("pushfq; popq %0" : "=r"(flags));
-    return flags;
-}
 
 static HANDLE KtlStart(PKSTART_ROUTINE Routine, PVOID Context)
 {
@@ -257,16 +249,16 @@ KTEST(interlocked, any_irql_and_interrupt_state_kept)
     KIRQL old;
 
     KeInitializeSpinLock(&lock);
-    KEXPECT_NE(ReadFlags() & RFLAGS_IF, 0);
+    KEXPECT_NE(__readeflags() & EFLAGS_IF_MASK, 0);
     ExInterlockedAddUlong(&u, 1, &lock);
-    KEXPECT_NE(ReadFlags() & RFLAGS_IF, 0);
+    KEXPECT_NE(__readeflags() & EFLAGS_IF_MASK, 0);
     KeRaiseIrql(HIGH_LEVEL, &old);
     ExInterlockedAddUlong(&u, 1, &lock);
     KEXPECT_EQ(KeGetCurrentIrql(), HIGH_LEVEL);
     KeLowerIrql(old);
     _disable();                             /* as in an ISR with interrupts off */
     ExInterlockedAddUlong(&u, 1, &lock);
-    KEXPECT_EQ(ReadFlags() & RFLAGS_IF, 0);
+    KEXPECT_EQ(__readeflags() & EFLAGS_IF_MASK, 0);
     _enable();
     KEXPECT_EQ(u, 3);
 }

@@ -48,30 +48,22 @@ KTEST(paging, pat_msr_programmed)
         KEXPECT_FALSE(MiCacheTypeToPteBits((MEMORY_CACHING_TYPE)t) & MM_PTE_PAT_4K);
 }
 
-static ULONG64 KtpReadFlags(void)
-{
-    ULONG64 flags;
-
-    __asm__ __volatile__("pushfq\n\tpop %0" : "=r"(flags) : : "memory");
-    return flags;
-}
-
 /* Programming the PAT again (as each processor will) leaves it and the
  * caller's interrupt flag as they were. */
 KTEST(paging, pat_reprogramming_keeps_interrupt_flag)
 {
-    ULONG64 before = KtpReadFlags() & 0x200;
+    ULONG64 before = __readeflags() & EFLAGS_IF_MASK;
 
     MiInitializePat();
-    KEXPECT_EQ(KtpReadFlags() & 0x200, before);
+    KEXPECT_EQ(__readeflags() & EFLAGS_IF_MASK, before);
     KEXPECT_EQ(__readmsr(MSR_IA32_PAT), MiPatValue);
     /* Both ways: with interrupts off, they stay off. */
     _disable();
     MiInitializePat();
-    KEXPECT_EQ(KtpReadFlags() & 0x200, 0);
+    KEXPECT_EQ(__readeflags() & EFLAGS_IF_MASK, 0);
     _enable();
     MiInitializePat();
-    KEXPECT_EQ(KtpReadFlags() & 0x200, 0x200);
+    KEXPECT_EQ(__readeflags() & EFLAGS_IF_MASK, EFLAGS_IF_MASK);
     if (!before)
         _disable();
     KEXPECT_EQ(__readmsr(MSR_IA32_PAT), MiPatValue);

@@ -286,8 +286,9 @@ KTEST(poolcommit, fault_without_a_page_waits_for_one)
     KtpGivenBack = FALSE;
     KeInitializeDpc(&KtpGiveBackDpc, KtpGiveBack, NULL);
     KeInitializeTimer(&KtpGiveBackTimer);
+    KtpTrimPools();                     /* not under MmPfnLock: it frees pages */
     KeAcquireSpinLock(&MmPfnLock, &irql);
-    KtpHiddenCommit = KtpCommitLeft() + 1;
+    KtpHiddenCommit = MmTotalCommitLimit - MmTotalCommittedPages + 1;
     MmTotalCommittedPages += KtpHiddenCommit;
     KeReleaseSpinLock(&MmPfnLock, irql);
     due.QuadPart = -10000LL * 30;
