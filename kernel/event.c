@@ -20,8 +20,9 @@ VOID KeInitializeEvent(PRKEVENT Event, EVENT_TYPE Type, BOOLEAN State)
     InitializeListHead(&Event->Header.WaitListHead);
 }
 
-/* Wait = TRUE lets NT callers keep the dispatcher lock into a KeWaitXxx;
- * Mica releases it either way, which only costs that optimization. */
+/* Wait = TRUE is NT's promise that a KeWaitXxx follows at once, so NT may
+ * keep the dispatcher lock across the two. Mica always releases it here:
+ * what callers see is the same, the saving is NT's alone. */
 LONG KeSetEvent(PRKEVENT Event, KPRIORITY Increment, BOOLEAN Wait)
 {
     KIRQL old;
