@@ -344,8 +344,23 @@ KIRQL KeRaiseIrqlToSynchLevel(VOID);
 
 typedef ULONG_PTR KSPIN_LOCK, *PKSPIN_LOCK;
 VOID KeInitializeSpinLock(PKSPIN_LOCK SpinLock);
-/* The processor this code runs on (0 while Mica runs on one). */
+/* ---- Processors ------------------------------------------------------------ */
+
+/* One processor group of at most a KAFFINITY's width, as NT on x64 without groups. */
+#define MAXIMUM_PROCESSORS 64
+#define AFFINITY_MASK(n) ((KAFFINITY)1 << (n))
+
+/* The processor this code runs on, 0 .. KeNumberProcessors - 1. Any IRQL; a
+ * thread below DISPATCH_LEVEL may move right after it asks. */
 ULONG KeGetCurrentProcessorNumber(VOID);
+/* How many processors run Mica (NT's exported variable; set before phase 1). */
+extern volatile CCHAR KeNumberProcessors;
+/* The processors running Mica, one bit each; fills *ActiveProcessors if not NULL. */
+ULONG KeQueryActiveProcessorCount(PKAFFINITY ActiveProcessors);
+KAFFINITY KeQueryActiveProcessors(VOID);
+/* GroupNumber ALL_PROCESSOR_GROUPS (0xFFFF) or 0: the count; another group: 0. */
+#define ALL_PROCESSOR_GROUPS 0xFFFF
+ULONG KeQueryActiveProcessorCountEx(USHORT GroupNumber);
 
 /* A processor as a group and a number in it; Mica has one group (0). */
 typedef struct _PROCESSOR_NUMBER {
@@ -426,6 +441,33 @@ BOOLEAN KeRemoveQueueDpc(PRKDPC Dpc);
 /* Return once every DPC queued before the call has run (a driver calls it
  * before unloading or freeing a KDPC). PASSIVE_LEVEL. */
 VOID KeFlushQueuedDpcs(VOID);
+/* Queue the DPC on processor Number's queue instead of the inserting one's
+ * (default: the processor that inserts it). Not while it is queued. Any IRQL. */
+VOID KeSetTargetProcessorDpc(PRKDPC Dpc, CCHAR Number);
+/* The same with a group-and-number pair: STATUS_INVALID_PARAMETER for a
+ * group other than 0 or a processor that does not run Mica. */
+NTSTATUS KeSetTargetProcessorDpcEx(PKDPC Dpc, PPROCESSOR_NUMBER ProcNumber);
+
+/* ---- Inter-processor interrupts ----------------------------------------------- */
+
+typedef ULONG_PTR KIPI_BROADCAST_WORKER(ULONG_PTR Argument);
+typedef KIPI_BROADCAST_WORKER *PKIPI_BROADCAST_WORKER;
+/* Run BroadcastFunction(Context) on every processor at IPI_LEVEL, all of
+ * them at once (each waits until all have arrived); returns the value the
+ * calling processor's run returned. IRQL <= DISPATCH_LEVEL. */
+ULONG_PTR KeIpiGenericCall(PKIPI_BROADCAST_WORKER BroadcastFunction, ULONG_PTR Context);
+/* (Mica; NT's internal KiIpiSendPacket) Run Worker(Context) at IPI_LEVEL on
+ * each processor in Targets other than the caller's and return once every
+ * one has finished. The caller waits at its own IRQL (at most SYNCH_LEVEL)
+ * with interrupts on, so two processors sending to each other both get
+ * served. Worker must not take locks a sender may hold. */
+VOID KiIpiSendPacket(KAFFINITY Targets, PKIPI_BROADCAST_WORKER Worker, ULONG_PTR Context);
+/* Flush the TLB (all non-global, or with Invalid... NT: Invalid = TRUE)
+ * on this processor, and on all processors if AllProcessors. IRQL <= SYNCH_LEVEL. */
+VOID KeFlushEntireTb(BOOLEAN Invalid, BOOLEAN AllProcessors);
+/* Write back and invalidate every processor's caches (wbinvd on each):
+ * after a cache-type change. IRQL <= DISPATCH_LEVEL. Returns TRUE. */
+BOOLEAN KeInvalidateAllCaches(VOID);
 
 /* ---- Dispatcher objects and waits ----------------------------------------- */
 
@@ -742,6 +784,23 @@ KPRIORITY KeQueryPriorityThread(PKTHREAD Thread);
  * IRQL <= APC_LEVEL.
  */
 NTSTATUS ZwYieldExecution(VOID);
+/*
+ * Affinity: the processors a thread may run on. KeSetSystemAffinityThread
+ * restricts the current thread (moving it at once if it runs elsewhere);
+ * KeRevertToUserAffinityThread gives back the thread's own affinity. The
+ * Ex forms return the previous affinity and restore a given one (0: the
+ * thread's own). Processors not running Mica are dropped from the mask; an
+ * empty result is refused (nothing changes). IRQL <= APC_LEVEL.
+ */
+VOID KeSetSystemAffinityThread(KAFFINITY Affinity);
+KAFFINITY KeSetSystemAffinityThreadEx(KAFFINITY Affinity);
+VOID KeRevertToUserAffinityThread(VOID);
+VOID KeRevertToUserAffinityThreadEx(KAFFINITY Affinity);
+/* (NT's internal KeSetAffinityThread) Set a thread's own affinity, e.g. a
+ * PsCreateSystemThread thread's before or while it runs; returns the old
+ * one, or 0 (nothing changed) for a mask with no active processor.
+ * IRQL <= DISPATCH_LEVEL. */
+KAFFINITY KeSetAffinityThread(PKTHREAD Thread, KAFFINITY Affinity);
 
 /* ---- Interrupts (Io/Hal) ----------------------------------------------------------- */
 

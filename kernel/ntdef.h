@@ -18,6 +18,7 @@ typedef void VOID, *PVOID;
 typedef const void *PCVOID;
 typedef char CHAR, *PCHAR;
 typedef signed char SCHAR;
+typedef char CCHAR;                     /* NT: a small count (KeNumberProcessors) */
 typedef const char *PCSTR;
 typedef unsigned char UCHAR, *PUCHAR, BOOLEAN, *PBOOLEAN;
 typedef int16_t SHORT;
