@@ -5,7 +5,8 @@
  * holds it off while the task priority (CR8, i.e. the IRQL) is not below
  * the vector's class, and wants an end-of-interrupt write when the handler
  * is done. The LAPIC also has the timer that drives the clock (clock.c)
- * and the interrupt-command register used for self-IPIs.
+ * and the interrupt-command register through which processors interrupt
+ * each other (IPIs, and INIT/start-up to wake them: mp.c).
  *
  * The legacy 8259 PICs are remapped away from the exception vectors and
  * masked: with APIC routing they must stay silent. Register offsets and
@@ -40,9 +41,16 @@
 #define LVT_DELIVERY_NMI    (4u << 8)
 #define TIMER_DIVIDE_BY_16  0x3
 #define ICR_DELIVERY_FIXED  (0u << 8)
-#define ICR_LEVEL_ASSERT    (1u << 14)
-#define ICR_DEST_SELF       (1u << 18)
+#define ICR_DELIVERY_NMI    (4u << 8)
+#define ICR_DELIVERY_INIT   (5u << 8)
+#define ICR_DELIVERY_STARTUP (6u << 8)
 #define ICR_SEND_PENDING    (1u << 12)
+#define ICR_LEVEL_ASSERT    (1u << 14)
+#define ICR_TRIGGER_LEVEL   (1u << 15)
+#define ICR_DEST_SELF       (1u << 18)
+#define ICR_DEST_ALL_BUT_SELF (3u << 18)
+#define ICR_DESTINATION_SHIFT 24        /* in ICR_HIGH: the physical APIC ID */
+#define LAPIC_ID_SHIFT      24
 
 /* 8259 programming (ICW1-4) and ports. */
 #define PIC1_COMMAND 0x20
@@ -82,6 +90,19 @@ static void HalpDisableLegacyPic(void)
     __outbyte(PIC2_DATA, PIC_MASK_ALL);
 }
 
+/* This processor's local APIC: TPR open, LINTs and timer masked, enabled. */
+VOID HalpInitializeApicProcessor(VOID)
+{
+    HalpApicWrite(LAPIC_TPR, 0);        /* CR8 governs from here on */
+    HalpApicWrite(LAPIC_LVT_TIMER, LVT_MASKED);
+    HalpApicWrite(LAPIC_LVT_LINT0, LVT_MASKED);
+    HalpApicWrite(LAPIC_LVT_LINT1, LVT_DELIVERY_NMI);
+    HalpApicWrite(LAPIC_LVT_ERROR, LVT_MASKED);
+    HalpApicWrite(LAPIC_ESR, 0);
+    HalpApicWrite(LAPIC_SVR, SVR_APIC_ENABLE | KI_VECTOR_SPURIOUS);
+    HalpApicEoi();
+}
+
 VOID HalpInitializeApic(VOID)
 {
     ULONG64 base = __readmsr(MSR_IA32_APIC_BASE);
@@ -94,17 +115,62 @@ VOID HalpInitializeApic(VOID)
     HalpLocalApic = MmMapIoSpace(pa, PAGE_SIZE, MmNonCached);
     if (HalpLocalApic == NULL)
         KeBugCheckEx(PHASE0_INITIALIZATION_FAILED, STATUS_INSUFFICIENT_RESOURCES, 0, 0, 0);
-
-    HalpApicWrite(LAPIC_TPR, 0);        /* CR8 governs from here on */
-    HalpApicWrite(LAPIC_LVT_TIMER, LVT_MASKED);
-    HalpApicWrite(LAPIC_LVT_LINT0, LVT_MASKED);
-    HalpApicWrite(LAPIC_LVT_LINT1, LVT_DELIVERY_NMI);
-    HalpApicWrite(LAPIC_LVT_ERROR, LVT_MASKED);
-    HalpApicWrite(LAPIC_ESR, 0);
-    HalpApicWrite(LAPIC_SVR, SVR_APIC_ENABLE | KI_VECTOR_SPURIOUS);
-    HalpApicEoi();
-    DbgPrint("Hal: local APIC %u (version %x) at %llx\n", HalpApicRead(LAPIC_ID) >> 24,
+    HalpInitializeApicProcessor();
+    KeGetCurrentPrcb()->ApicId = HalpApicGetId();
+    DbgPrint("Hal: local APIC %u (version %x) at %llx\n", KeGetCurrentPrcb()->ApicId,
              HalpApicRead(LAPIC_VERSION) & 0xFF, HalpLocalApicPhysical);
+}
+
+/* Every processor's local APIC answers at the same physical address (each sees its own). */
+ULONG HalpApicGetId(VOID)
+{
+    return HalpApicRead(LAPIC_ID) >> LAPIC_ID_SHIFT;
+}
+
+/*
+ * Write the ICR: destination first, then the low half, which sends. The
+ * two writes must not be split by an interrupt whose handler sends an IPI
+ * of its own (it would overwrite the destination), so interrupts are off
+ * across them; then wait until the APIC has accepted the message, so the
+ * next sender finds the register free (xAPIC; SDM vol. 3A, 11.6.1).
+ */
+static void HalpApicSendIcr(ULONG Destination, ULONG Low)
+{
+    ULONG64 flags = __readeflags();
+
+    _disable();
+    HalpApicWrite(LAPIC_ICR_HIGH, Destination << ICR_DESTINATION_SHIFT);
+    HalpApicWrite(LAPIC_ICR_LOW, Low);
+    while (HalpApicRead(LAPIC_ICR_LOW) & ICR_SEND_PENDING)
+        __asm__ __volatile__("pause");
+    if (flags & EFLAGS_IF_MASK)
+        _enable();
+}
+
+VOID HalpApicSendIpi(ULONG ApicId, ULONG Vector)
+{
+    HalpApicSendIcr(ApicId, ICR_LEVEL_ASSERT | ICR_DELIVERY_FIXED | Vector);
+}
+
+/* An NMI to every other processor: it arrives whatever their IRQL or IF. */
+VOID HalpApicSendNmiToOthers(VOID)
+{
+    HalpApicSendIcr(0, ICR_DEST_ALL_BUT_SELF | ICR_LEVEL_ASSERT | ICR_DELIVERY_NMI);
+}
+
+/* INIT (assert, then de-assert, level-triggered as the SDM's MP sequence sends it). */
+VOID HalpApicSendInit(ULONG ApicId)
+{
+    HalpApicWrite(LAPIC_ESR, 0);
+    HalpApicSendIcr(ApicId, ICR_TRIGGER_LEVEL | ICR_LEVEL_ASSERT | ICR_DELIVERY_INIT);
+    HalpApicSendIcr(ApicId, ICR_TRIGGER_LEVEL | ICR_DELIVERY_INIT);
+}
+
+/* A start-up IPI: the processor starts in real mode at PageNumber * 4096. */
+VOID HalpApicSendStartup(ULONG ApicId, ULONG PageNumber)
+{
+    HalpApicWrite(LAPIC_ESR, 0);
+    HalpApicSendIcr(ApicId, ICR_LEVEL_ASSERT | ICR_DELIVERY_STARTUP | PageNumber);
 }
 
 VOID HalpApicEoi(VOID)
@@ -114,10 +180,7 @@ VOID HalpApicEoi(VOID)
 
 VOID HalpApicSendSelfIpi(ULONG Vector)
 {
-    HalpApicWrite(LAPIC_ICR_HIGH, 0);
-    HalpApicWrite(LAPIC_ICR_LOW, ICR_DEST_SELF | ICR_LEVEL_ASSERT | ICR_DELIVERY_FIXED | Vector);
-    while (HalpApicRead(LAPIC_ICR_LOW) & ICR_SEND_PENDING)
-        ;
+    HalpApicSendIcr(0, ICR_DEST_SELF | ICR_LEVEL_ASSERT | ICR_DELIVERY_FIXED | Vector);
 }
 
 VOID HalpRequestSelfInterrupt(ULONG Vector)

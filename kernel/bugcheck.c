@@ -56,6 +56,7 @@ static const struct {
 };
 
 static volatile LONG KiBugCheckActive;
+static volatile ULONG KiBugCheckProcessor = ~0u;    /* the one printing the blue screen */
 ULONG_PTR KiBugCheckData[5];
 
 /* Registered bug-check callbacks, guarded by KiBugCheckCallbackLock. */
@@ -154,13 +155,22 @@ VOID KiBugCheckWithFrame(ULONG Code, ULONG_PTR P1, ULONG_PTR P2, ULONG_PTR P3, U
 
     _disable();
     KiWriteCr8(HIGH_LEVEL);             /* nothing runs under a blue screen */
-    /* A fault while printing the blue screen must not print it again. */
+    /*
+     * One processor reports; any other that bug-checks meanwhile stops
+     * where it is (it will be frozen anyway). On the reporting processor
+     * itself a second entry is a fault while printing the blue screen,
+     * which must not print it again.
+     */
     if (__atomic_exchange_n(&KiBugCheckActive, 1, __ATOMIC_SEQ_CST)) {
         static const char msg[] = "\n*** nested bug check while reporting a bug check\n";
+        if (KiBugCheckProcessor != KeGetCurrentPrcb()->Number)
+            KiFreezeExecution();
         KiSerialWrite(msg, sizeof(msg) - 1);
         KiInvokeBugCheckCallbacks();
         KiHaltForever();
     }
+    KiBugCheckProcessor = KeGetCurrentPrcb()->Number;
+    KiFreezeOtherProcessors();
 
     KiBugCheckData[0] = Code;
     KiBugCheckData[1] = P1;
@@ -173,6 +183,8 @@ VOID KiBugCheckWithFrame(ULONG Code, ULONG_PTR P1, ULONG_PTR P2, ULONG_PTR P3, U
     DbgPrint("*** %s\n\n", KiBugCheckCodeName(Code));
     DbgPrint("A problem has been detected and Mica has been shut down to prevent damage.\n");
     DbgPrint("IRQL %llu  CR2 %016llx  CR3 %016llx\n", irql, __readcr2(), __readcr3());
+    DbgPrint("Stopped by processor %u of %u; thread %p\n", KiBugCheckProcessor,
+             (ULONG)KeNumberProcessors, KeGetCurrentPrcb()->CurrentThread);
 
     if (TrapFrame == NULL)                  /* raised while this thread handles a trap? */
         TrapFrame = KiGetTrapFrame(KeGetCurrentPrcb()->CurrentThread);

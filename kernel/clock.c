@@ -1,7 +1,7 @@
 /*
  * clock.c - time (Hal + Ke): the clock interrupt, interrupt time, stalls.
  *
- * The local APIC timer, calibrated against the TSC, interrupts every
+ * Each processor's local APIC timer, calibrated against the TSC, interrupts every
  * KeTimeIncrement (1 ms) at CLOCK_LEVEL (vector 0xD1). The clock
  * interrupt counts the tick, charges the running thread's quantum (asking
  * for a reschedule when it is used up) and asks for the timer DPC when
@@ -100,12 +100,17 @@ VOID KiClockInterrupt(VOID)
     PKTHREAD thread = prcb->CurrentThread;
     ULONGLONG now = KeQueryInterruptTime();
 
-    KiTickCount++;
     prcb->ClockTicks++;
-    __atomic_store_n(&KiSystemTime, (LONGLONG)now + __atomic_load_n(&KiSystemTimeBias,
-                                                                   __ATOMIC_RELAXED),
-                     __ATOMIC_RELEASE);
-    KiCheckTimers(now);
+    /* Every processor's clock charges its own thread; the system-wide
+     * counts and the timer list are processor 0's alone, so a tick is
+     * counted once and one processor looks for expired timers. */
+    if (prcb->Number == 0) {
+        KiTickCount++;
+        __atomic_store_n(&KiSystemTime,
+                         (LONGLONG)now + __atomic_load_n(&KiSystemTimeBias, __ATOMIC_RELAXED),
+                         __ATOMIC_RELEASE);
+        KiCheckTimers(now);
+    }
     if (thread != NULL && thread != prcb->IdleThread && thread->Quantum > 0 &&
         --thread->Quantum == 0) {
         prcb->QuantumEnd = TRUE;
@@ -113,10 +118,21 @@ VOID KiClockInterrupt(VOID)
     }
 }
 
+/* Each processor's own local APIC timer: calibrated there, since the
+ * timers of different processors need not run at one rate. */
+VOID HalpInitializeClockProcessor(VOID)
+{
+    PKPRCB prcb = KeGetCurrentPrcb();
+
+    prcb->ApicTimerTicksPerMs = HalpApicTimerTicksPerMs();
+    HalpApicStartPeriodicTimer(KI_VECTOR_CLOCK, prcb->ApicTimerTicksPerMs * KI_CLOCK_PERIOD_MS);
+}
+
 VOID HalpInitializeClock(VOID)
 {
     ULONG perMs = HalpApicTimerTicksPerMs();
 
+    KeGetCurrentPrcb()->ApicTimerTicksPerMs = perMs;
     KiClockTscBase = KiBootTsc;
     HalpApicStartPeriodicTimer(KI_VECTOR_CLOCK, perMs * KI_CLOCK_PERIOD_MS);
     DbgPrint("Hal: clock %u ms (%u APIC timer ticks), vector %x\n", KI_CLOCK_PERIOD_MS,

@@ -64,13 +64,51 @@ VOID KiConsoleResumeScreen(VOID)
         KiScreenType = KiSuspendedScreenType;
 }
 
+/*
+ * One writer at a time, so lines from several processors do not mix (the
+ * test runner reads whole lines). The lock is taken with interrupts off and
+ * is not a KSPIN_LOCK: DbgPrint runs at any IRQL, also inside an NMI or a
+ * fault that interrupted a print on this same processor, which then writes
+ * without waiting for itself. After a bug check froze the others, one of
+ * them may have been stopped holding it: KiConsoleBreakLock lets the
+ * blue screen through.
+ */
+static volatile ULONG KiConsoleOwner;           /* processor number + 1, 0 when free */
+static BOOLEAN KiConsoleLockBroken;
+
+VOID KiConsoleBreakLock(VOID)
+{
+    KiConsoleLockBroken = TRUE;
+}
+
 VOID KiConsoleWrite(PCSTR Text, SIZE_T Length)
 {
+    ULONG64 flags = __readeflags();
+    /* Before the first KPRCB exists GS means nothing; there is one processor. */
+    ULONG self = KiProcessorBlock[0] != NULL ? KeGetCurrentPrcb()->Number + 1 : 1, expected;
+    BOOLEAN locked = FALSE;
+
+    _disable();
+    if (!KiConsoleLockBroken && KiConsoleOwner != self) {
+        while (!KiConsoleLockBroken) {
+            expected = 0;
+            if (__atomic_compare_exchange_n(&KiConsoleOwner, &expected, self, FALSE,
+                                            __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+                locked = TRUE;
+                break;
+            }
+            __asm__ __volatile__("pause");
+        }
+    }
     KiSerialWrite(Text, Length);
     if (KiScreenType == LoaderDisplayVgaText)
         KiVgaWrite(Text, Length, KiConsoleAttribute);
     else if (KiScreenType == LoaderDisplayLinear)
         KiFbWrite(Text, Length, KiConsoleAttribute);
+    if (locked)
+        __atomic_store_n(&KiConsoleOwner, 0, __ATOMIC_RELEASE);
+    if (flags & EFLAGS_IF_MASK)
+        _enable();
 }
 
 VOID KiConsoleEnterBugCheck(VOID)

@@ -3,10 +3,13 @@
  *
  * An interrupt service routine runs at device IRQL and must be short: it
  * queues a DPC, and the DPC does the rest at DISPATCH_LEVEL once nothing
- * more urgent is running. Each processor has one DPC queue in its KPRCB.
- * KeInsertQueueDpc may be called at any IRQL; it raises to HIGH_LEVEL for
- * the list operation (so an ISR cannot interleave), and the queue drains
- * the moment the IRQL drops below DISPATCH_LEVEL (irql.c). A DPC is
+ * more urgent is running. Each processor has one DPC queue in its KPRCB,
+ * under that KPRCB's DpcLock. A DPC goes to the queue of the processor
+ * that inserts it, or to the one KeSetTargetProcessorDpc named, which is
+ * then asked by an IPI to look at its queue. KeInsertQueueDpc may be
+ * called at any IRQL; it raises to HIGH_LEVEL for the list operation (so
+ * an ISR cannot interleave), and a queue drains the moment its
+ * processor's IRQL drops below DISPATCH_LEVEL (irql.c). A DPC is
  * queued at most once: inserting a queued DPC returns FALSE and does
  * nothing, so one insertion means exactly one run.
  */
@@ -29,16 +32,47 @@ VOID KeSetImportanceDpc(PRKDPC Dpc, KDPC_IMPORTANCE Importance)
     Dpc->Importance = (UCHAR)Importance;
 }
 
+/* NT keeps a targeted DPC's processor in Number, offset by MAXIMUM_PROCESSORS
+ * (0 means "whichever processor inserts it"). */
+VOID KeSetTargetProcessorDpc(PRKDPC Dpc, CCHAR Number)
+{
+    Dpc->Number = (USHORT)((UCHAR)Number + MAXIMUM_PROCESSORS);
+}
+
+NTSTATUS KeSetTargetProcessorDpcEx(PKDPC Dpc, PPROCESSOR_NUMBER ProcNumber)
+{
+    if (ProcNumber == NULL || ProcNumber->Group != 0 || ProcNumber->Number >= MAXIMUM_PROCESSORS ||
+        !(KeActiveProcessors & AFFINITY_MASK(ProcNumber->Number)))
+        return STATUS_INVALID_PARAMETER;
+    KeSetTargetProcessorDpc(Dpc, (CCHAR)ProcNumber->Number);
+    return STATUS_SUCCESS;
+}
+
+/*
+ * The queue is the target processor's, under its DpcLock, so another
+ * processor may insert too. Whether the DPC is queued is DpcData, set
+ * under that lock with a compare-exchange: two processors inserting the
+ * same DPC into two queues at once both see it, and only one wins. Both
+ * happen at HIGH_LEVEL, so no interrupt on this processor can come between.
+ */
 BOOLEAN KeInsertQueueDpc(PRKDPC Dpc, PVOID SystemArgument1, PVOID SystemArgument2)
 {
-    PKPRCB prcb = KeGetCurrentPrcb();
     KIRQL old = KfRaiseIrql(HIGH_LEVEL);
+    PKPRCB self = KeGetCurrentPrcb(), prcb = self;     /* read at HIGH_LEVEL: we cannot move */
+    PVOID expected = NULL;
 
-    if (Dpc->DpcData != NULL) {
+    if (Dpc->Number >= MAXIMUM_PROCESSORS) {
+        PKPRCB target = KiProcessorBlock[Dpc->Number - MAXIMUM_PROCESSORS];
+        if (target != NULL)             /* a processor that never started: run it here */
+            prcb = target;
+    }
+    KeAcquireSpinLockAtDpcLevel(&prcb->DpcLock);
+    if (!__atomic_compare_exchange_n(&Dpc->DpcData, &expected, prcb, FALSE, __ATOMIC_ACQ_REL,
+                                     __ATOMIC_RELAXED)) {
+        KeReleaseSpinLockFromDpcLevel(&prcb->DpcLock);
         KeLowerIrql(old);
         return FALSE;
     }
-    Dpc->DpcData = prcb;
     Dpc->SystemArgument1 = SystemArgument1;
     Dpc->SystemArgument2 = SystemArgument2;
     if (Dpc->Importance == HighImportance)
@@ -46,7 +80,11 @@ BOOLEAN KeInsertQueueDpc(PRKDPC Dpc, PVOID SystemArgument1, PVOID SystemArgument
     else
         InsertTailList(&prcb->DpcListHead, &Dpc->DpcListEntry);
     prcb->DpcQueueDepth++;
-    prcb->DispatchRequest = 1;
+    KeReleaseSpinLockFromDpcLevel(&prcb->DpcLock);
+    if (prcb == self)
+        prcb->DispatchRequest = 1;
+    else
+        KiIpiRequestDispatch(prcb->Number);
     KeLowerIrql(old);           /* below DISPATCH_LEVEL this runs it now */
     return TRUE;
 }
@@ -54,12 +92,19 @@ BOOLEAN KeInsertQueueDpc(PRKDPC Dpc, PVOID SystemArgument1, PVOID SystemArgument
 BOOLEAN KeRemoveQueueDpc(PRKDPC Dpc)
 {
     KIRQL old = KfRaiseIrql(HIGH_LEVEL);
-    PKPRCB prcb = Dpc->DpcData;
+    PKPRCB prcb;
 
-    if (prcb != NULL) {
-        RemoveEntryList(&Dpc->DpcListEntry);
-        prcb->DpcQueueDepth--;
-        Dpc->DpcData = NULL;
+    /* Its queue's lock, then look again: it may have run (or moved) meanwhile. */
+    while ((prcb = __atomic_load_n(&Dpc->DpcData, __ATOMIC_ACQUIRE)) != NULL) {
+        KeAcquireSpinLockAtDpcLevel(&prcb->DpcLock);
+        if (Dpc->DpcData == prcb) {
+            RemoveEntryList(&Dpc->DpcListEntry);
+            prcb->DpcQueueDepth--;
+            __atomic_store_n(&Dpc->DpcData, NULL, __ATOMIC_RELEASE);
+            KeReleaseSpinLockFromDpcLevel(&prcb->DpcLock);
+            break;
+        }
+        KeReleaseSpinLockFromDpcLevel(&prcb->DpcLock);
     }
     KeLowerIrql(old);
     return prcb != NULL;
@@ -82,7 +127,9 @@ VOID KiRetireDpcList(PKPRCB Prcb)
         KIRQL irql;
 
         KiWriteCr8(HIGH_LEVEL);
+        KeAcquireSpinLockAtDpcLevel(&Prcb->DpcLock);
         if (IsListEmpty(&Prcb->DpcListHead)) {
+            KeReleaseSpinLockFromDpcLevel(&Prcb->DpcLock);
             KiWriteCr8(DISPATCH_LEVEL);
             return;
         }
@@ -92,7 +139,8 @@ VOID KiRetireDpcList(PKPRCB Prcb)
         context = dpc->DeferredContext;
         arg1 = dpc->SystemArgument1;
         arg2 = dpc->SystemArgument2;
-        dpc->DpcData = NULL;
+        __atomic_store_n(&dpc->DpcData, NULL, __ATOMIC_RELEASE);
+        KeReleaseSpinLockFromDpcLevel(&Prcb->DpcLock);
         KiWriteCr8(DISPATCH_LEVEL);
 
         Prcb->DpcRoutineActive = TRUE;
@@ -125,19 +173,54 @@ VOID KiDispatchInterrupt(VOID)
 }
 
 /*
- * Every queue drains the moment its processor's IRQL drops below
- * DISPATCH_LEVEL, so passing through DISPATCH_LEVEL and back runs what
- * this processor has queued. With one processor that is every queue; the
- * loop covers a DPC that a DPC or an interrupt queued meanwhile. (With
- * several processors each must be made to do the same: an IPI.)
+ * A marker DPC at the tail of every processor's queue: when all markers
+ * have run, so has every DPC queued before them (a queue runs in order;
+ * high-importance DPCs go to the head, ahead of the marker anyway).
  */
+typedef struct _KI_FLUSH_DPC {
+    KDPC Dpc;
+    volatile LONG *Remaining;
+    PKEVENT Done;
+} KI_FLUSH_DPC;
+
+static VOID KiFlushDpcMarker(PKDPC Dpc, PVOID Context, PVOID Arg1, PVOID Arg2)
+{
+    KI_FLUSH_DPC *marker = Context;
+
+    UNREFERENCED_PARAMETER(Dpc);
+    UNREFERENCED_PARAMETER(Arg1);
+    UNREFERENCED_PARAMETER(Arg2);
+    if (__atomic_sub_fetch(marker->Remaining, 1, __ATOMIC_ACQ_REL) == 0)
+        KeSetEvent(marker->Done, IO_NO_INCREMENT, FALSE);
+}
+
+static KI_FLUSH_DPC KiFlushMarkers[MAXIMUM_PROCESSORS];
+static KEVENT KiFlushInUse;             /* one flush at a time uses the markers */
+
+VOID KiInitializeDpcFlush(VOID)
+{
+    KeInitializeEvent(&KiFlushInUse, SynchronizationEvent, TRUE);
+}
+
 VOID KeFlushQueuedDpcs(VOID)
 {
-    KIRQL old;
+    KI_FLUSH_DPC *markers = KiFlushMarkers;
+    KAFFINITY active = KeActiveProcessors;
+    volatile LONG remaining = (LONG)RtlNumberOfSetBitsUlongPtr(active);
+    KEVENT done;
 
     KI_CHECK_IRQL_AT_MOST(PASSIVE_LEVEL, KeFlushQueuedDpcs);
-    do {
-        KeRaiseIrql(DISPATCH_LEVEL, &old);
-        KeLowerIrql(old);
-    } while (KeGetCurrentPrcb()->DpcQueueDepth != 0);
+    KeWaitForSingleObject(&KiFlushInUse, Executive, KernelMode, FALSE, NULL);
+    KeInitializeEvent(&done, NotificationEvent, FALSE);
+    for (KAFFINITY a = active; a != 0; a &= a - 1) {
+        ULONG n = (ULONG)__builtin_ctzll(a);
+        KeInitializeDpc(&markers[n].Dpc, KiFlushDpcMarker, &markers[n]);
+        KeSetImportanceDpc(&markers[n].Dpc, LowImportance);
+        KeSetTargetProcessorDpc(&markers[n].Dpc, (CCHAR)n);
+        markers[n].Remaining = &remaining;
+        markers[n].Done = &done;
+        KeInsertQueueDpc(&markers[n].Dpc, NULL, NULL);
+    }
+    KeWaitForSingleObject(&done, Executive, KernelMode, FALSE, NULL);
+    KeSetEvent(&KiFlushInUse, IO_NO_INCREMENT, FALSE);
 }

@@ -7,20 +7,9 @@
  * stack overflow (which faults because the stack itself is unusable) is
  * still reported instead of escalating into a triple fault and a reset.
  * Selectors are NT's (KGDT64_R0_CODE = 0x10 ...), as WinDbg shows them.
+ * Every processor loads its own copy (KiInitializeProcessorTables).
  */
 #include "ke_internal.h"
-
-typedef struct __attribute__((packed)) _KTSS64 {
-    ULONG Reserved0;
-    ULONG64 Rsp0, Rsp1, Rsp2;
-    ULONG64 Ist[8];             /* Ist[0] is the reserved qword at 0x1C: IST1 is at 0x24 */
-    ULONG64 Reserved2;
-    USHORT Reserved3;
-    USHORT IoMapBase;
-} KTSS64;
-
-_Static_assert(sizeof(KTSS64) == 0x68, "the 64-bit TSS is 104 bytes (SDM vol. 3A, 8.7)");
-_Static_assert(__builtin_offsetof(KTSS64, Ist[1]) == 0x24, "IST1 lives at offset 0x24");
 
 /* Segment descriptor bits (SDM vol. 3A, 3.4.5). */
 #define SEG_ACCESSED    (1ULL << 40)
@@ -35,10 +24,14 @@ _Static_assert(__builtin_offsetof(KTSS64, Ist[1]) == 0x24, "IST1 lives at offset
 #define SEG_LIMIT_MAX   (0xFFFFULL | (0xFULL << 48))
 #define SEG_TYPE_TSS64_AVAILABLE (0x9ULL << 40)
 
-#define KGDT_ENTRIES 10          /* 0x00..0x48: the TSS takes two slots */
-
-static ULONG64 KiGdt[KGDT_ENTRIES] __attribute__((aligned(16)));
-static KTSS64 KiTss __attribute__((aligned(16)));
+/*
+ * Each processor has its own GDT and TSS (a TSS is busy while loaded, and
+ * its IST stacks must not be shared: two processors taking an NMI at once
+ * would write the same stack). The boot processor's live in the image, so
+ * phase 0 can report faults before any allocator exists; mp.c allocates
+ * the others' (KI_PROCESSOR_TABLES, in ke_internal.h) from nonpaged pool.
+ */
+static KI_PROCESSOR_TABLES KiBootProcessorTables __attribute__((aligned(16)));
 static UCHAR KiDoubleFaultStack[KI_IST_STACK_SIZE] __attribute__((aligned(16)));
 static UCHAR KiNmiStack[KI_IST_STACK_SIZE] __attribute__((aligned(16)));
 static UCHAR KiMachineCheckStack[KI_IST_STACK_SIZE] __attribute__((aligned(16)));
@@ -48,31 +41,40 @@ struct __attribute__((packed)) KI_DESCRIPTOR_POINTER {
     ULONG64 Base;
 };
 
-VOID KiInitializeGdt(VOID)
+/*
+ * Fill Tables (GDT entries, TSS with IST stacks, Rsp0) and load them on
+ * this processor: lgdt, reload CS and the data segments, ltr. GS is
+ * loaded with the null selector here, which zeroes its base: the caller
+ * writes IA32_GS_BASE afterwards.
+ */
+VOID KiInitializeProcessorTables(PKI_PROCESSOR_TABLES Tables, PUCHAR IstStacks[KI_IST_COUNT],
+                                 ULONG64 Rsp0)
 {
-    ULONG64 tss = (ULONG64)&KiTss, limit = sizeof(KiTss) - 1;
-    struct KI_DESCRIPTOR_POINTER gdtr = {sizeof(KiGdt) - 1, (ULONG64)KiGdt};
+    ULONG64 *gdt = Tables->Gdt;
+    KTSS64 *tssp = &Tables->Tss;
+    ULONG64 tss = (ULONG64)tssp, limit = sizeof(*tssp) - 1;
+    struct KI_DESCRIPTOR_POINTER gdtr = {sizeof(Tables->Gdt) - 1, (ULONG64)gdt};
 
-    KiGdt[KGDT64_R0_CODE / 8] = SEG_PRESENT | SEG_S | SEG_CODE | SEG_WRITABLE | SEG_LONG |
-                                SEG_ACCESSED | SEG_GRANULARITY | SEG_LIMIT_MAX;
-    KiGdt[KGDT64_R0_DATA / 8] = SEG_PRESENT | SEG_S | SEG_WRITABLE | SEG_DB | SEG_ACCESSED |
-                                SEG_GRANULARITY | SEG_LIMIT_MAX;
-    KiGdt[KGDT64_R3_CMCODE / 8] = SEG_PRESENT | SEG_S | SEG_CODE | SEG_WRITABLE | SEG_DPL3 |
-                                  SEG_DB | SEG_GRANULARITY | SEG_LIMIT_MAX;
-    KiGdt[KGDT64_R3_DATA / 8] = SEG_PRESENT | SEG_S | SEG_WRITABLE | SEG_DPL3 | SEG_DB |
-                                SEG_GRANULARITY | SEG_LIMIT_MAX;
-    KiGdt[KGDT64_R3_CODE / 8] = SEG_PRESENT | SEG_S | SEG_CODE | SEG_WRITABLE | SEG_DPL3 |
-                                SEG_LONG | SEG_GRANULARITY | SEG_LIMIT_MAX;
+    gdt[KGDT64_R0_CODE / 8] = SEG_PRESENT | SEG_S | SEG_CODE | SEG_WRITABLE | SEG_LONG |
+                              SEG_ACCESSED | SEG_GRANULARITY | SEG_LIMIT_MAX;
+    gdt[KGDT64_R0_DATA / 8] = SEG_PRESENT | SEG_S | SEG_WRITABLE | SEG_DB | SEG_ACCESSED |
+                              SEG_GRANULARITY | SEG_LIMIT_MAX;
+    gdt[KGDT64_R3_CMCODE / 8] = SEG_PRESENT | SEG_S | SEG_CODE | SEG_WRITABLE | SEG_DPL3 |
+                                SEG_DB | SEG_GRANULARITY | SEG_LIMIT_MAX;
+    gdt[KGDT64_R3_DATA / 8] = SEG_PRESENT | SEG_S | SEG_WRITABLE | SEG_DPL3 | SEG_DB |
+                              SEG_GRANULARITY | SEG_LIMIT_MAX;
+    gdt[KGDT64_R3_CODE / 8] = SEG_PRESENT | SEG_S | SEG_CODE | SEG_WRITABLE | SEG_DPL3 |
+                              SEG_LONG | SEG_GRANULARITY | SEG_LIMIT_MAX;
     /* A 64-bit TSS descriptor is 16 bytes: base bits 32..63 in the second slot. */
-    KiGdt[KGDT64_SYS_TSS / 8] = SEG_PRESENT | SEG_TYPE_TSS64_AVAILABLE | (limit & 0xFFFF) |
-                                ((tss & 0xFFFFFF) << 16) | ((tss >> 24 & 0xFF) << 56);
-    KiGdt[KGDT64_SYS_TSS / 8 + 1] = tss >> 32;
+    gdt[KGDT64_SYS_TSS / 8] = SEG_PRESENT | SEG_TYPE_TSS64_AVAILABLE | (limit & 0xFFFF) |
+                              ((tss & 0xFFFFFF) << 16) | ((tss >> 24 & 0xFF) << 56);
+    gdt[KGDT64_SYS_TSS / 8 + 1] = tss >> 32;
 
-    KiTss.Ist[KI_IST_DOUBLE_FAULT] = (ULONG64)(KiDoubleFaultStack + sizeof(KiDoubleFaultStack));
-    KiTss.Ist[KI_IST_NMI] = (ULONG64)(KiNmiStack + sizeof(KiNmiStack));
-    KiTss.Ist[KI_IST_MACHINE_CHECK] = (ULONG64)(KiMachineCheckStack + sizeof(KiMachineCheckStack));
-    KiTss.Rsp0 = (ULONG64)KiBootStackTop;
-    KiTss.IoMapBase = sizeof(KiTss);    /* no I/O permission bitmap */
+    /* Ist[n] is the top of IST stack n (1-based, as TSS.IST1..). */
+    for (ULONG i = 1; i < KI_IST_COUNT; i++)
+        tssp->Ist[i] = (ULONG64)(IstStacks[i] + KI_IST_STACK_SIZE);
+    tssp->Rsp0 = Rsp0;
+    tssp->IoMapBase = sizeof(*tssp);    /* no I/O permission bitmap */
 
     __asm__ __volatile__(
         "lgdt %0\n\t"
@@ -93,14 +95,32 @@ VOID KiInitializeGdt(VOID)
         : "rax", "memory");
 }
 
+/* The boot processor's, before its KPRCB exists (KiInitializePrcb records them). */
+PUCHAR KiBootIstStacks[KI_IST_COUNT] = {
+    [KI_IST_DOUBLE_FAULT] = KiDoubleFaultStack,
+    [KI_IST_NMI] = KiNmiStack,
+    [KI_IST_MACHINE_CHECK] = KiMachineCheckStack,
+};
+
+VOID KiInitializeGdt(VOID)
+{
+    KiInitializeProcessorTables(&KiBootProcessorTables, KiBootIstStacks, (ULONG64)KiBootStackTop);
+}
+
 PCSTR KiDescribeStack(ULONG64 Rsp)
 {
-    if (Rsp > (ULONG64)KiDoubleFaultStack && Rsp <= (ULONG64)KiDoubleFaultStack + KI_IST_STACK_SIZE)
-        return "double-fault IST stack";
-    if (Rsp > (ULONG64)KiNmiStack && Rsp <= (ULONG64)KiNmiStack + KI_IST_STACK_SIZE)
-        return "NMI IST stack";
-    if (Rsp > (ULONG64)KiMachineCheckStack && Rsp <= (ULONG64)KiMachineCheckStack + KI_IST_STACK_SIZE)
-        return "machine-check IST stack";
+    static const PCSTR names[KI_IST_COUNT] = {
+        [KI_IST_DOUBLE_FAULT] = "double-fault IST stack",
+        [KI_IST_NMI] = "NMI IST stack",
+        [KI_IST_MACHINE_CHECK] = "machine-check IST stack",
+    };
+    PKPRCB prcb = KeGetCurrentPrcb();
+
+    for (ULONG i = 1; i < KI_IST_COUNT; i++) {
+        ULONG64 base = (ULONG64)prcb->IstStacks[i];
+        if (base != 0 && Rsp > base && Rsp <= base + KI_IST_STACK_SIZE)
+            return names[i];
+    }
     if (Rsp > (ULONG64)KiBootStack && Rsp <= (ULONG64)KiBootStackTop)
         return "boot stack";
     return "unknown stack";

@@ -29,13 +29,19 @@ typedef struct __attribute__((packed)) _KIDTENTRY64 {
 extern const ULONG64 KiTrapStubs[256];
 static KIDTENTRY64 KiIdt[256] __attribute__((aligned(16)));
 
-VOID KiInitializeIdt(VOID)
+/* Every processor shares the one IDT: the handlers look at their own KPRCB. */
+VOID KiLoadIdt(VOID)
 {
     struct __attribute__((packed)) {
         USHORT Limit;
         ULONG64 Base;
     } idtr = {sizeof(KiIdt) - 1, (ULONG64)KiIdt};
 
+    __asm__ __volatile__("lidt %0" : : "m"(idtr));
+}
+
+VOID KiInitializeIdt(VOID)
+{
     for (ULONG v = 0; v < 256; v++) {
         ULONG64 handler = KiTrapStubs[v];
         KIDTENTRY64 *e = &KiIdt[v];
@@ -50,5 +56,5 @@ VOID KiInitializeIdt(VOID)
                     : v == VECTOR_NMI ? KI_IST_NMI
                     : v == VECTOR_MACHINE_CHECK ? KI_IST_MACHINE_CHECK : 0;
     }
-    __asm__ __volatile__("lidt %0" : : "m"(idtr));
+    KiLoadIdt();
 }

@@ -38,6 +38,7 @@ VOID KiInitializeInterrupts(VOID)
     KeInitializeSpinLock(&KiInterruptTableLock);
     KiVectorAllocated[KI_VECTOR_CLOCK] = TRUE;
     KiVectorAllocated[KI_VECTOR_SPURIOUS] = TRUE;
+    KiVectorAllocated[KI_VECTOR_IPI] = TRUE;
 }
 
 /*
@@ -278,6 +279,8 @@ BOOLEAN KiDispatchInterruptVector(PKTRAP_FRAME TrapFrame)
     _enable();
     if (vector == KI_VECTOR_CLOCK) {
         KiClockInterrupt();
+    } else if (vector == KI_VECTOR_IPI) {
+        KiIpiInterrupt();
     } else {
         for (e = KiVectorChains[vector].Flink; e != &KiVectorChains[vector]; e = e->Flink) {
             PKINTERRUPT interrupt = CONTAINING_RECORD(e, KINTERRUPT, InterruptListEntry);

@@ -25,16 +25,25 @@
 #define MSR_IA32_GS_BASE 0xC0000101
 
 KPRCB KiProcessorBlock0;
+PKPRCB KiProcessorBlock[MAXIMUM_PROCESSORS];
+
+/* A KPRCB's start: its number, its DPC queue, and GS pointing at it. */
+VOID KiInitializeProcessorBlock(PKPRCB Prcb, ULONG Number)
+{
+    Prcb->Self = Prcb;
+    Prcb->Number = Number;
+    Prcb->CurrentIrql = (KIRQL)__readcr8();
+    KeInitializeSpinLock(&Prcb->DpcLock);
+    InitializeListHead(&Prcb->DpcListHead);
+    __writemsr(MSR_IA32_GS_BASE, (ULONG64)Prcb);
+}
 
 VOID KiInitializePrcb(VOID)
 {
-    KPRCB *prcb = &KiProcessorBlock0;
-
-    prcb->Self = prcb;
-    prcb->Number = 0;
-    prcb->CurrentIrql = (KIRQL)__readcr8();
-    InitializeListHead(&prcb->DpcListHead);
-    __writemsr(MSR_IA32_GS_BASE, (ULONG64)prcb);
+    KiInitializeProcessorBlock(&KiProcessorBlock0, 0);
+    for (ULONG i = 0; i < KI_IST_COUNT; i++)
+        KiProcessorBlock0.IstStacks[i] = KiBootIstStacks[i];
+    KiProcessorBlock[0] = &KiProcessorBlock0;
 }
 
 KIRQL KeGetCurrentIrql(VOID)

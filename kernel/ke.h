@@ -350,6 +350,17 @@ VOID KeInitializeSpinLock(PKSPIN_LOCK SpinLock);
 #define MAXIMUM_PROCESSORS 64
 #define AFFINITY_MASK(n) ((KAFFINITY)1 << (n))
 
+/* NT's RtlNumberOfSetBitsUlongPtr: how many processors a KAFFINITY names.
+ * (Bit arithmetic: qemu64 has no POPCNT instruction.) */
+static inline ULONG RtlNumberOfSetBitsUlongPtr(ULONG_PTR Target)
+{
+    ULONG n = 0;
+
+    for (; Target != 0; Target &= Target - 1)
+        n++;
+    return n;
+}
+
 /* The processor this code runs on, 0 .. KeNumberProcessors - 1. Any IRQL; a
  * thread below DISPATCH_LEVEL may move right after it asks. */
 ULONG KeGetCurrentProcessorNumber(VOID);
@@ -941,6 +952,14 @@ KI_READ_CR(3)
 KI_READ_CR(4)
 KI_READ_CR(8)
 #undef KI_READ_CR
+static inline void __writecr3(ULONG64 Value)
+{
+    __asm__ __volatile__("mov %0, %%cr3" : : "r"(Value) : "memory");
+}
+static inline void __writecr4(ULONG64 Value)
+{
+    __asm__ __volatile__("mov %0, %%cr4" : : "r"(Value) : "memory");
+}
 
 static inline ULONG64 __readmsr(ULONG Msr)
 {

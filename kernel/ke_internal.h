@@ -30,6 +30,8 @@ VOID KiFbClear(UCHAR Attribute);
 
 VOID KiConsoleInitialize(VOID);
 VOID KiConsoleWrite(PCSTR Text, SIZE_T Length);
+/* After a bug check froze the other processors: write without the console lock. */
+VOID KiConsoleBreakLock(VOID);
 /* Switch the screen to the blue-screen colours and clear it. */
 VOID KiConsoleEnterBugCheck(VOID);
 /* KiConsoleSuspendScreen/ResumeScreen (for Mm's page-table switch): ke.h. */
@@ -63,6 +65,32 @@ BOOLEAN KiParseNumber(PCSTR Text, PULONG64 Value);
 #define KI_IST_NMI          2
 #define KI_IST_MACHINE_CHECK 3
 #define KI_IST_STACK_SIZE   (16 * 1024)
+#define KI_IST_COUNT        4           /* slots 1..3 used; [0] unused */
+
+typedef struct __attribute__((packed)) _KTSS64 {
+    ULONG Reserved0;
+    ULONG64 Rsp0, Rsp1, Rsp2;
+    ULONG64 Ist[8];             /* Ist[0] is the reserved qword at 0x1C: IST1 is at 0x24 */
+    ULONG64 Reserved2;
+    USHORT Reserved3;
+    USHORT IoMapBase;
+} KTSS64;
+
+_Static_assert(sizeof(KTSS64) == 0x68, "the 64-bit TSS is 104 bytes (SDM vol. 3A, 8.7)");
+_Static_assert(__builtin_offsetof(KTSS64, Ist[1]) == 0x24, "IST1 lives at offset 0x24");
+
+#define KGDT_ENTRIES 10                 /* 0x00..0x48: the TSS takes two slots */
+
+/* One processor's descriptor tables (gdt.c). */
+typedef struct _KI_PROCESSOR_TABLES {
+    ULONG64 Gdt[KGDT_ENTRIES] __attribute__((aligned(16)));
+    KTSS64 Tss __attribute__((aligned(16)));
+} KI_PROCESSOR_TABLES, *PKI_PROCESSOR_TABLES;
+
+/* Fill Tables and load them on this processor (GS base zeroed: set it after). */
+VOID KiInitializeProcessorTables(PKI_PROCESSOR_TABLES Tables, PUCHAR IstStacks[KI_IST_COUNT],
+                                 ULONG64 Rsp0);
+extern PUCHAR KiBootIstStacks[KI_IST_COUNT];
 
 /* Register state saved by trapstub.asm, lowest address first. */
 typedef struct _KTRAP_FRAME {
@@ -80,6 +108,7 @@ PKTRAP_FRAME KiGetTrapFrame(struct _KTHREAD *Thread);
 extern BOOLEAN KiMmInitialized;            /* page faults go to MmAccessFault */
 VOID KiReportException(const KTRAP_FRAME *TrapFrame);
 VOID KiInitializeIdt(VOID);
+VOID KiLoadIdt(VOID);
 VOID KiDispatchTrap(PKTRAP_FRAME TrapFrame);
 /* Which IST stack, if any, a trap frame's RSP lies on (for reports). */
 PCSTR KiDescribeStack(ULONG64 Rsp);
@@ -175,6 +204,11 @@ typedef struct _KTHREAD {
     };
     LIST_ENTRY MutantListHead;          /* the mutexes this thread owns */
     PKTRAP_FRAME TrapFrame;             /* the exception being handled, innermost (trap.c) */
+    KAFFINITY Affinity;                 /* where it may run now (sched.c) */
+    KAFFINITY UserAffinity;             /* its own, restored by KeRevertToUserAffinityThread */
+    BOOLEAN IdleThread;                 /* a processor's idle thread */
+    BOOLEAN SystemAffinityActive;       /* KeSetSystemAffinityThread in force */
+    ULONG NextProcessor;                /* where it runs or last ran */
 } KTHREAD;
 
 /* ---- Interrupt objects ------------------------------------------------------------- */
@@ -197,6 +231,12 @@ typedef struct _KINTERRUPT {
 
 /* ---- The processor control block, reached through GS ----------------------------- */
 
+typedef struct _KI_IPI_PACKET {
+    PKIPI_BROADCAST_WORKER Worker;
+    ULONG_PTR Context;
+    volatile KAFFINITY Pending;         /* targets that have not finished yet */
+} KI_IPI_PACKET;
+
 typedef struct _KPRCB {
     struct _KPRCB *Self;                /* gs:[0] */
     struct _KTHREAD *CurrentThread;     /* gs:[8] */
@@ -204,6 +244,7 @@ typedef struct _KPRCB {
     struct _KTHREAD *IdleThread;
     volatile ULONG DispatchRequest;     /* DPCs queued or a reschedule pending */
     ULONG Number;
+    KSPIN_LOCK DpcLock;                 /* the DPC queue: other processors insert too */
     LIST_ENTRY DpcListHead;
     volatile ULONG DpcQueueDepth;
     BOOLEAN DpcRoutineActive;
@@ -215,9 +256,20 @@ typedef struct _KPRCB {
     struct _KTHREAD *ReapThread;        /* terminated; free its stack after the switch */
     PKTRAP_FRAME TrapFrame;             /* KTHREAD.TrapFrame before threads exist */
     volatile KIRQL CurrentIrql;         /* CR8's value, kept by KiWriteCr8 (see there) */
+    ULONG ApicId;                       /* the local APIC's ID: where IPIs go */
+    ULONG ApicTimerTicksPerMs;          /* this processor's timer calibration */
+    PKI_PROCESSOR_TABLES Tables;        /* its GDT and TSS */
+    PUCHAR IstStacks[KI_IST_COUNT];     /* bases of its IST stacks */
+    KI_IPI_PACKET IpiPacket;            /* what this processor asks of others (ipi.c) */
+    volatile KAFFINITY IpiRequests;     /* processors whose packets wait for this one */
+    ULONG64 IpiCount;                   /* IPIs this processor received */
+    volatile BOOLEAN Frozen;            /* stopped by another processor's bug check */
 } KPRCB, *PKPRCB;
 
 extern KPRCB KiProcessorBlock0;
+/* Every started processor's KPRCB by number (NT's KiProcessorBlock). */
+extern PKPRCB KiProcessorBlock[MAXIMUM_PROCESSORS];
+extern volatile KAFFINITY KeActiveProcessors;
 
 static inline PKPRCB KeGetCurrentPrcb(void)
 {
@@ -253,13 +305,22 @@ static inline KIRQL KiGetCurrentIrqlCopy(void)
 
 /* dpc.c / irql.c */
 VOID KiInitializePrcb(VOID);
+VOID KiInitializeProcessorBlock(PKPRCB Prcb, ULONG Number);
 VOID KiDispatchInterrupt(VOID);         /* at DISPATCH_LEVEL: DPCs, then reschedule */
 VOID KiRetireDpcList(PKPRCB Prcb);
+VOID KiInitializeDpcFlush(VOID);
 
 /* apic.c, ioapic.c, clock.c, interrupt.c (Hal/Ke interrupts) */
 #define KI_VECTOR_CLOCK    0xD1          /* CLOCK_LEVEL 13 */
+#define KI_VECTOR_IPI      0xE1          /* IPI_LEVEL 14: packets and wake-ups (ipi.c) */
 #define KI_VECTOR_SPURIOUS 0xFF
 VOID HalpInitializeApic(VOID);
+VOID HalpInitializeApicProcessor(VOID);
+ULONG HalpApicGetId(VOID);
+VOID HalpApicSendIpi(ULONG ApicId, ULONG Vector);
+VOID HalpApicSendNmiToOthers(VOID);
+VOID HalpApicSendInit(ULONG ApicId);
+VOID HalpApicSendStartup(ULONG ApicId, ULONG PageNumber);
 VOID HalpApicEoi(VOID);
 VOID HalpApicSendSelfIpi(ULONG Vector);
 ULONG HalpApicTimerTicksPerMs(VOID);
@@ -268,15 +329,29 @@ VOID HalpInitializeIoApic(VOID);
 VOID HalpIoApicProgram(ULONG Gsi, ULONG Vector, BOOLEAN ActiveLow, BOOLEAN LevelTriggered,
                        BOOLEAN Masked);
 VOID HalpInitializeClock(VOID);
+VOID HalpInitializeClockProcessor(VOID);
 VOID KiClockInterrupt(VOID);
+
+/* ipi.c, mp.c: the other processors */
+VOID KiIpiInterrupt(VOID);
+VOID KiIpiRequestDispatch(ULONG Number);
+BOOLEAN KiFreezeRequested(VOID);
+__attribute__((noreturn)) VOID KiFreezeExecution(VOID);
+VOID KiFreezeOtherProcessors(VOID);
+VOID KiReserveStartupPages(VOID);
+VOID KiStartOtherProcessors(VOID);
+__attribute__((noreturn)) VOID KiSystemStartupProcessor(PKPRCB Prcb);
 BOOLEAN KiDispatchInterruptVector(PKTRAP_FRAME TrapFrame);
 
 /* thread.c, sched.c, wait.c, timer.c */
 VOID KiInitializeThreading(VOID);
+PKTHREAD KiCreateIdleThread(ULONG Number);
+VOID KiDeleteIdleThread(PKTHREAD Thread);
 VOID KiInitializeScheduler(VOID);
 VOID KiInitializeInterrupts(VOID);
 __attribute__((noreturn)) VOID KiIdleLoop(VOID);
 VOID KiReadyThread(PKTHREAD Thread);
+VOID KiProcessorIdleReady(VOID);
 VOID KiBoostPriority(PKTHREAD Thread, KPRIORITY Increment);
 VOID KiSwapThread(VOID);                /* DISPATCH_LEVEL, dispatcher lock held */
 VOID KiQuantumEnd(VOID);

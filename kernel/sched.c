@@ -27,6 +27,22 @@
  * never while the IRQL is above it: the clock and KiReadyThread only set
  * KPRCB.DispatchRequest, and the switch happens when the IRQL next drops
  * below DISPATCH_LEVEL (irql.c, dpc.c).
+ *
+ * Several processors share the one set of ready queues under the one
+ * dispatcher lock (NT before Server 2003 did the same; NT now keeps a
+ * queue per processor to spare the lock traffic). With Mica's few
+ * processors one lock keeps every rule in one place: a thread is never on
+ * two processors at once because the lock is held across the switch -
+ * the old thread takes it, KiSwapContext saves the old registers, and the
+ * new thread releases it (after KiSwapContext returns in it, or in
+ * KiThreadStartup) - so no other processor can pick the old thread before
+ * its registers are saved. Each thread has an affinity; a processor takes
+ * only the threads allowed on it (KiSelectReadyThread looks past the
+ * others, so a queue walk can be longer than one step). When a thread
+ * becomes ready, KiReadyThread picks the processor that should run it: an
+ * idle one it may run on (this one first, then where it last ran), else
+ * the one running the lowest priority below its own; that processor is
+ * asked to reschedule, by an IPI when it is another (ipi.c).
  */
 #include "ke_internal.h"
 #include "../mm/mm.h"
@@ -34,6 +50,7 @@
 KSPIN_LOCK KiDispatcherLock;
 static LIST_ENTRY KiReadyQueues[MAXIMUM_PRIORITY];
 static ULONG KiReadySummary;
+static KAFFINITY KiIdleSummary;         /* processors running their idle thread */
 
 KIRQL KiAcquireDispatcherLock(VOID)
 {
@@ -74,21 +91,31 @@ static PKTHREAD KiPeekReadyThread(void)
                              ReadyListEntry);
 }
 
-/* The first thread of the highest ready priority >= Minimum, dequeued; or NULL. */
+/* The first thread of the highest ready priority >= Minimum that may run
+ * on this processor, dequeued; or NULL. */
 static PKTHREAD KiSelectReadyThread(ULONG Minimum)
 {
-    ULONG priority;
-    PKTHREAD thread;
+    KAFFINITY self = AFFINITY_MASK(KeGetCurrentPrcb()->Number);
+    ULONG summary = KiReadySummary;
 
-    if (KiReadySummary == 0)
-        return NULL;
-    priority = 31 - (ULONG)__builtin_clz(KiReadySummary);
-    if (priority < Minimum)
-        return NULL;
-    thread = CONTAINING_RECORD(RemoveHeadList(&KiReadyQueues[priority]), KTHREAD, ReadyListEntry);
-    if (IsListEmpty(&KiReadyQueues[priority]))
-        KiReadySummary &= ~(1u << priority);
-    return thread;
+    while (summary != 0) {
+        ULONG priority = 31 - (ULONG)__builtin_clz(summary);
+        PLIST_ENTRY head = &KiReadyQueues[priority];
+
+        if (priority < Minimum)
+            return NULL;
+        for (PLIST_ENTRY e = head->Flink; e != head; e = e->Flink) {
+            PKTHREAD thread = CONTAINING_RECORD(e, KTHREAD, ReadyListEntry);
+            if (thread->Affinity & self) {
+                RemoveEntryList(e);
+                if (IsListEmpty(head))
+                    KiReadySummary &= ~(1u << priority);
+                return thread;
+            }
+        }
+        summary &= ~(1u << priority);
+    }
+    return NULL;
 }
 
 /* Dispatcher lock held; Thread is waiting (on no ready queue). */
@@ -140,17 +167,53 @@ VOID KiCheckSwitchFromDpc(VOID)
         KiSwitchFromDpc(prcb->CurrentThread, KiPeekReadyThread());
 }
 
-/* Dispatcher lock held. */
+/* Dispatcher lock held: ask processor Number to reschedule (Thread is the candidate). */
+static void KiRequestReschedule(ULONG Number, PKTHREAD Thread)
+{
+    PKPRCB prcb = KeGetCurrentPrcb();
+
+    KiIdleSummary &= ~AFFINITY_MASK(Number);    /* spoken for: the next ready thread looks elsewhere */
+    if (Number == prcb->Number) {
+        prcb->NextThread = Thread;
+        prcb->DispatchRequest = 1;
+    } else {
+        KiProcessorBlock[Number]->NextThread = Thread;
+        KiIpiRequestDispatch(Number);
+    }
+}
+
+/* Dispatcher lock held: Thread is ready; queue it and find it a processor. */
 VOID KiReadyThread(PKTHREAD Thread)
 {
     PKPRCB prcb = KeGetCurrentPrcb();
-    PKTHREAD current = prcb->CurrentThread;
+    KAFFINITY allowed = Thread->Affinity & KeActiveProcessors, idle = KiIdleSummary & allowed;
+    KAFFINITY self = AFFINITY_MASK(prcb->Number);
+    ULONG target = MAXIMUM_PROCESSORS;
+    SCHAR lowest = Thread->Priority;
 
     KiInsertReady(Thread, FALSE);
-    if (current == prcb->IdleThread || Thread->Priority > current->Priority) {
-        prcb->NextThread = Thread;
-        prcb->DispatchRequest = 1;
+    if (idle != 0) {
+        if (idle & self)
+            target = prcb->Number;
+        else if (idle & AFFINITY_MASK(Thread->NextProcessor))
+            target = Thread->NextProcessor;
+        else
+            target = (ULONG)__builtin_ctzll(idle);
+    } else {
+        /* Preempt the lowest-priority thread below Thread's; this processor on a tie. */
+        for (KAFFINITY a = allowed; a != 0; a &= a - 1) {
+            ULONG n = (ULONG)__builtin_ctzll(a);
+            PKTHREAD running = KiProcessorBlock[n]->CurrentThread;
+            if (running->Priority < lowest ||
+                (n == prcb->Number && running->Priority < Thread->Priority &&
+                 running->Priority == lowest)) {
+                lowest = running->Priority;
+                target = n;
+            }
+        }
     }
+    if (target != MAXIMUM_PROCESSORS)
+        KiRequestReschedule(target, Thread);
 }
 
 static void KiSwapToThread(PKTHREAD Next)
@@ -166,11 +229,16 @@ static void KiSwapToThread(PKTHREAD Next)
     prcb->QuantumEnd = FALSE;
     if (old->Quantum == 0 && old != prcb->IdleThread)
         KiEndQuantum(old);
+    if (Next->IdleThread)
+        KiIdleSummary |= AFFINITY_MASK(prcb->Number);
+    else
+        KiIdleSummary &= ~AFFINITY_MASK(prcb->Number);
     if (Next == old) {
         old->State = Running;
         return;
     }
     Next->State = Running;
+    Next->NextProcessor = prcb->Number;
     Next->ContextSwitches++;
     prcb->ContextSwitches++;
     prcb->CurrentThread = Next;
@@ -201,6 +269,12 @@ VOID KiQuantumEnd(VOID)
     prcb->NextThread = NULL;
     if (current == prcb->IdleThread) {
         next = KiSelectReadyThread(0);
+    } else if (!(current->Affinity & AFFINITY_MASK(prcb->Number))) {
+        /* Its affinity changed while it ran: it must leave this processor. */
+        next = KiSelectReadyThread(0);
+        KiReadyThread(current);
+        if (next == NULL)
+            next = prcb->IdleThread;
     } else {
         if (quantumEnd)
             KiEndQuantum(current);
@@ -303,4 +377,107 @@ __attribute__((noreturn)) VOID KiIdleLoop(VOID)
         _enable();
         __halt();
     }
+}
+
+/* ---- Affinity ------------------------------------------------------------------ */
+
+/* Dispatcher lock held: Thread may now run only on Affinity (already checked non-empty). */
+static void KiSetAffinityLocked(PKTHREAD Thread, KAFFINITY Affinity)
+{
+    PKPRCB prcb = KeGetCurrentPrcb();
+
+    Thread->Affinity = Affinity;
+    if (Thread->State == Ready) {
+        /* Requeue: KiReadyThread finds it a processor it may run on. */
+        RemoveEntryList(&Thread->ReadyListEntry);
+        if (IsListEmpty(&KiReadyQueues[Thread->Priority]))
+            KiReadySummary &= ~(1u << Thread->Priority);
+        KiReadyThread(Thread);
+    } else if (Thread->State == Running && !(Affinity & AFFINITY_MASK(Thread->NextProcessor))) {
+        /* KiQuantumEnd on its processor moves it off (at once if that is us:
+         * when the caller's IRQL drops below DISPATCH_LEVEL). */
+        if (Thread == prcb->CurrentThread) {
+            prcb->NextThread = Thread;
+            prcb->DispatchRequest = 1;
+        } else {
+            KiProcessorBlock[Thread->NextProcessor]->NextThread = Thread;
+            KiIpiRequestDispatch(Thread->NextProcessor);
+        }
+    }
+}
+
+KAFFINITY KeSetAffinityThread(PKTHREAD Thread, KAFFINITY Affinity)
+{
+    KAFFINITY previous;
+    KIRQL old;
+
+    KI_CHECK_IRQL_AT_MOST(DISPATCH_LEVEL, KeSetAffinityThread);
+    if ((Affinity & KeActiveProcessors) == 0)
+        return 0;
+    old = KiAcquireDispatcherLock();
+    previous = Thread->UserAffinity;
+    Thread->UserAffinity = Affinity;
+    if (!Thread->SystemAffinityActive && !Thread->IdleThread)
+        KiSetAffinityLocked(Thread, Affinity);
+    KiReleaseDispatcherLock(old);
+    return previous;
+}
+
+/* Returns the previous system affinity (0 if none was in force). */
+KAFFINITY KeSetSystemAffinityThreadEx(KAFFINITY Affinity)
+{
+    PKTHREAD thread = KeGetCurrentThread();
+    KAFFINITY previous;
+    KIRQL old;
+
+    KI_CHECK_IRQL_AT_MOST(APC_LEVEL, KeSetSystemAffinityThreadEx);
+    Affinity &= KeActiveProcessors;
+    if (Affinity == 0)
+        return thread->SystemAffinityActive ? thread->Affinity : 0;
+    old = KiAcquireDispatcherLock();
+    previous = thread->SystemAffinityActive ? thread->Affinity : 0;
+    thread->SystemAffinityActive = TRUE;
+    KiSetAffinityLocked(thread, Affinity);
+    KiReleaseDispatcherLock(old);       /* off this processor here, if it must go */
+    return previous;
+}
+
+VOID KeSetSystemAffinityThread(KAFFINITY Affinity)
+{
+    KI_CHECK_IRQL_AT_MOST(APC_LEVEL, KeSetSystemAffinityThread);
+    KeSetSystemAffinityThreadEx(Affinity);
+}
+
+/* Affinity 0: back to the thread's own; else that system affinity again. */
+VOID KeRevertToUserAffinityThreadEx(KAFFINITY Affinity)
+{
+    PKTHREAD thread = KeGetCurrentThread();
+    KIRQL old;
+
+    KI_CHECK_IRQL_AT_MOST(APC_LEVEL, KeRevertToUserAffinityThreadEx);
+    Affinity &= KeActiveProcessors;
+    old = KiAcquireDispatcherLock();
+    if (Affinity == 0) {
+        thread->SystemAffinityActive = FALSE;
+        KiSetAffinityLocked(thread, thread->UserAffinity);
+    } else {
+        thread->SystemAffinityActive = TRUE;
+        KiSetAffinityLocked(thread, Affinity);
+    }
+    KiReleaseDispatcherLock(old);
+}
+
+VOID KeRevertToUserAffinityThread(VOID)
+{
+    KI_CHECK_IRQL_AT_MOST(APC_LEVEL, KeRevertToUserAffinityThread);
+    KeRevertToUserAffinityThreadEx(0);
+}
+
+/* A processor that has just started: it runs its idle thread, ready for work. */
+VOID KiProcessorIdleReady(VOID)
+{
+    KIRQL old = KiAcquireDispatcherLock();
+
+    KiIdleSummary |= AFFINITY_MASK(KeGetCurrentPrcb()->Number);
+    KiReleaseDispatcherLock(old);
 }

@@ -74,6 +74,7 @@ VOID KiSystemStartup(ULONG64 BootInfoPhysical, ULONG Magic)
 
     MmInitSystem(0);
     KiMmInitialized = TRUE;
+    KiReserveStartupPages();            /* below 640 KiB, before anyone else takes them */
 
     /* Interrupts: ACPI tables, the local APIC and I/O APIC, threads, the clock. */
     HalpInitializeAcpi();
@@ -84,6 +85,7 @@ VOID KiSystemStartup(ULONG64 BootInfoPhysical, ULONG Magic)
     HalpInitializeClock();
     HalpInitializeSystemTime();         /* the RTC; needs interrupt time and the FADT */
     _enable();
+    KiStartOtherProcessors();
 
     KiReadyTsc = KeReadTimeStampCounter();
     DbgPrint("Mica ready (%llu cycles since the 64-bit entry)\n", KiReadyTsc - KiBootTsc);

@@ -25,7 +25,7 @@ _Static_assert(__builtin_offsetof(KTHREAD, KernelStack) == 24, "swap.asm KTHREAD
 
 static KTHREAD KiThreads[KI_MAX_THREADS];
 static KTHREAD KiInitialThread;          /* the boot stack's thread */
-static KTHREAD KiIdleThread;
+static KTHREAD KiIdleThreads[MAXIMUM_PROCESSORS];
 static KSPIN_LOCK KiThreadTableLock;
 static ULONG KiNextThreadId = 4;
 
@@ -46,6 +46,8 @@ static void KiInitializeThreadObject(PKTHREAD Thread, SCHAR Priority)
     InitializeListHead(&Thread->MutantListHead);
     Thread->Quantum = KI_QUANTUM_TICKS;
     Thread->State = Initialized;
+    /* Any processor, including those that start later (NT: the process's affinity). */
+    Thread->Affinity = Thread->UserAffinity = ~(KAFFINITY)0;
     Thread->ThreadId = __atomic_fetch_add(&KiNextThreadId, 4, __ATOMIC_RELAXED);
     KeInitializeTimerEx(&Thread->WaitTimer, NotificationTimer);
     Thread->WaitTimer.Header.Type = KI_WAIT_TIMER_OBJECT;
@@ -84,6 +86,7 @@ VOID KiInitializeThreading(VOID)
     KeInitializeSpinLock(&KiThreadTableLock);
     KiInitializeScheduler();
     KiInitializeTimers();
+    KiInitializeDpcFlush();
 
     /* The code running now becomes a thread: the initial thread. */
     KiInitializeThreadObject(&KiInitialThread, KI_SYSTEM_THREAD_PRIORITY);
@@ -93,17 +96,42 @@ VOID KiInitializeThreading(VOID)
     KiInitialThread.ReferenceCount = 1;
     prcb->CurrentThread = &KiInitialThread;
 
-    KiInitializeThreadObject(&KiIdleThread, LOW_PRIORITY);
-    KiIdleThread.StackAllocation = MmCreateKernelStack(FALSE, 0);
-    if (KiIdleThread.StackAllocation == NULL)
+    /* The boot processor's idle thread starts like a new thread, in KiIdleLoop. */
+    if (KiCreateIdleThread(0) == NULL)
         KeBugCheckEx(PHASE0_INITIALIZATION_FAILED, STATUS_INSUFFICIENT_RESOURCES, 2, 0, 0);
-    KiIdleThread.StackBase = (ULONG64)KiIdleThread.StackAllocation;
-    KiIdleThread.StackLimit = KiIdleThread.StackBase - KERNEL_STACK_PAGES * PAGE_SIZE;
-    KiIdleThread.StartRoutine = (PKSTART_ROUTINE)(void (*)(void))KiIdleLoop;
-    KiIdleThread.State = Ready;
-    KiIdleThread.ReferenceCount = 1;
-    KiInitializeThreadStack(&KiIdleThread);
-    prcb->IdleThread = &KiIdleThread;
+    KiIdleThreads[0].StartRoutine = (PKSTART_ROUTINE)(void (*)(void))KiIdleLoop;
+    KiIdleThreads[0].State = Ready;
+    KiInitializeThreadStack(&KiIdleThreads[0]);
+    prcb->IdleThread = &KiIdleThreads[0];
+}
+
+/*
+ * Processor Number's idle thread, with its stack: it runs only there
+ * (its affinity) and only when nothing else is ready. Another processor
+ * starts on this thread's stack (mp.c), so it is Running from the start.
+ */
+PKTHREAD KiCreateIdleThread(ULONG Number)
+{
+    PKTHREAD idle = &KiIdleThreads[Number];
+
+    KiInitializeThreadObject(idle, LOW_PRIORITY);
+    idle->StackAllocation = MmCreateKernelStack(FALSE, 0);
+    if (idle->StackAllocation == NULL)
+        return NULL;
+    idle->StackBase = (ULONG64)idle->StackAllocation;
+    idle->StackLimit = idle->StackBase - KERNEL_STACK_PAGES * PAGE_SIZE;
+    idle->State = Running;
+    idle->ReferenceCount = 1;
+    idle->IdleThread = TRUE;
+    idle->Affinity = AFFINITY_MASK(Number);
+    idle->UserAffinity = idle->Affinity;
+    return idle;
+}
+
+VOID KiDeleteIdleThread(PKTHREAD Thread)
+{
+    MmDeleteKernelStack(Thread->StackAllocation, FALSE);
+    Thread->StackAllocation = NULL;
 }
 
 NTSTATUS PsCreateSystemThread(PHANDLE ThreadHandle, ULONG DesiredAccess, PVOID ObjectAttributes,
@@ -166,7 +194,7 @@ NTSTATUS PsTerminateSystemThread(NTSTATUS ExitStatus)
         KiIrqlViolation(IRQL_NOT_LESS_OR_EQUAL, PsTerminateSystemThread, irql, PASSIVE_LEVEL,
                         __builtin_return_address(0));
     /* NT: only a thread PsCreateSystemThread made may end this way. */
-    if (thread == &KiInitialThread || thread == &KiIdleThread)
+    if (thread == &KiInitialThread || thread->IdleThread)
         return STATUS_INVALID_PARAMETER;
     /*
      * A thread must end with its critical and guarded regions left and its

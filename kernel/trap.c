@@ -124,6 +124,9 @@ static __attribute__((noreturn)) void KiUnhandledException(PKTRAP_FRAME F)
         KiBugCheckWithFrame(KMODE_EXCEPTION_NOT_HANDLED, (ULONG)STATUS_ACCESS_VIOLATION, F->Rip,
                             0, ~0ULL, F);
     case EXCEPTION_NMI:
+        /* Another processor's bug check stops this one with an NMI (ipi.c). */
+        if (KiFreezeRequested())
+            KiFreezeExecution();
         KiBugCheckWithFrame(NMI_HARDWARE_FAILURE, 0, 0, 0, 0, F);
     case 18:
         KiBugCheckWithFrame(MACHINE_CHECK_EXCEPTION, 0, 0, 0, 0, F);

@@ -55,8 +55,12 @@
 #define MM_KSEG0_BASE       0xFFFFFFFF80000000ULL      /* kernel image: VA = this + PA */
 #define MM_SYSTEM_RANGE_START 0xFFFF800000000000ULL
 
-/* Physical memory Mica leaves to firmware and real-mode code. */
-#define MM_LOW_RESERVED_LIMIT 0x100000ULL               /* first 1 MiB */
+/* Physical memory Mica leaves to firmware and real-mode code: the first
+ * 64 KiB (the real-mode interrupt table, the BIOS data area, and what
+ * firmware is known to scribble on; Linux reserves the same by default).
+ * Usable RAM above it, also below 1 MiB, is Mm's: the other processors'
+ * start-up page comes from there (kernel/mp.c). */
+#define MM_LOW_RESERVED_LIMIT 0x10000ULL
 #define MM_4GB                0x100000000ULL
 
 #endif

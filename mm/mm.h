@@ -365,4 +365,8 @@ USHORT ExpComputeLookasideDepth(USHORT Depth, USHORT MaximumDepth, ULONG Allocat
 NTSTATUS MmAccessFault(ULONG FaultStatus, PVOID VirtualAddress, KPROCESSOR_MODE PreviousMode,
                        PVOID TrapInformation);
 
+/* (Mica) Program this processor's PAT as Mm uses it. Each processor calls it
+ * once, before any write-combined mapping is used on it. */
+VOID MiInitializePat(VOID);
+
 #endif

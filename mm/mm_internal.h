@@ -257,7 +257,6 @@ VOID MiFlushTbEntry(PVOID Va);
 VOID MiFlushEntireTb(BOOLEAN Global);
 
 /* cache.c: PAT and cache types. */
-VOID MiInitializePat(VOID);
 ULONG64 MiCacheTypeToPteBits(MEMORY_CACHING_TYPE CacheType);
 UCHAR MiCacheTypeToPfnAttribute(MEMORY_CACHING_TYPE CacheType);
 

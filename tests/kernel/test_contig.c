@@ -104,7 +104,9 @@ KTEST(contig, invalid_requests_return_null)
     KEXPECT_EQ(MmAllocateContiguousMemorySpecifyCache(0x20000, Pa(0), Pa(~0ULL), Pa(0x10000), MmCached), NULL);
     /* Lowest above Highest; a range with no RAM; a bad cache type. */
     KEXPECT_EQ(MmAllocateContiguousMemorySpecifyCache(PAGE_SIZE, Pa(0x2000000), Pa(0x1000000), Pa(0), MmCached), NULL);
-    KEXPECT_EQ(MmAllocateContiguousMemorySpecifyCache(PAGE_SIZE, Pa(0), Pa(0xFFFFF), Pa(0), MmCached), NULL);
+    KEXPECT_EQ(MmAllocateContiguousMemorySpecifyCache(PAGE_SIZE, Pa(0xA0000), Pa(0xFFFFF), Pa(0), MmCached), NULL);
+    KEXPECT_EQ(MmAllocateContiguousMemorySpecifyCache(PAGE_SIZE, Pa(0), Pa(MM_LOW_RESERVED_LIMIT - 1), Pa(0),
+                                                      MmCached), NULL);
     KEXPECT_EQ(MmAllocateContiguousMemorySpecifyCache(PAGE_SIZE, Pa(0), Pa(~0ULL), Pa(0), MmMaximumCacheType), NULL);
     KEXPECT_EQ(FreePages(), before);
 }
