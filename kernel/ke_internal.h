@@ -346,6 +346,8 @@ BOOLEAN KiDispatchInterruptVector(PKTRAP_FRAME TrapFrame);
 /* thread.c, sched.c, wait.c, timer.c */
 VOID KiInitializeThreading(VOID);
 PKTHREAD KiCreateIdleThread(ULONG Number);
+NTSTATUS PspCreateSystemThread(PHANDLE ThreadHandle, PKSTART_ROUTINE StartRoutine,
+                               PVOID StartContext, KAFFINITY Affinity);
 VOID KiDeleteIdleThread(PKTHREAD Thread);
 VOID KiInitializeScheduler(VOID);
 VOID KiInitializeInterrupts(VOID);

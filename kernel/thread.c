@@ -138,9 +138,6 @@ NTSTATUS PsCreateSystemThread(PHANDLE ThreadHandle, ULONG DesiredAccess, PVOID O
                               HANDLE ProcessHandle, PVOID ClientId, PKSTART_ROUTINE StartRoutine,
                               PVOID StartContext)
 {
-    PKTHREAD thread = NULL;
-    KIRQL old;
-
     UNREFERENCED_PARAMETER(DesiredAccess);
     UNREFERENCED_PARAMETER(ObjectAttributes);
     UNREFERENCED_PARAMETER(ProcessHandle);
@@ -149,7 +146,23 @@ NTSTATUS PsCreateSystemThread(PHANDLE ThreadHandle, ULONG DesiredAccess, PVOID O
      * too (a driver holding a fast mutex does it), and drivers rely on
      * that: Mica follows Windows and refuses only DISPATCH_LEVEL and up. */
     KI_CHECK_IRQL_AT_MOST(APC_LEVEL, PsCreateSystemThread);
-    if (ThreadHandle == NULL || StartRoutine == NULL)
+    return PspCreateSystemThread(ThreadHandle, StartRoutine, StartContext, ~(KAFFINITY)0);
+}
+
+/*
+ * PsCreateSystemThread with the thread's affinity set before it is first
+ * ready, so it never runs anywhere else (NT's PspCreateThread takes it
+ * from the process; a driver calls KeSetSystemAffinityThreadEx in the
+ * thread instead). IRQL <= APC_LEVEL.
+ */
+NTSTATUS PspCreateSystemThread(PHANDLE ThreadHandle, PKSTART_ROUTINE StartRoutine,
+                               PVOID StartContext, KAFFINITY Affinity)
+{
+    PKTHREAD thread = NULL;
+    KIRQL old;
+
+    KI_CHECK_IRQL_AT_MOST(APC_LEVEL, PspCreateSystemThread);
+    if (ThreadHandle == NULL || StartRoutine == NULL || (Affinity & KeActiveProcessors) == 0)
         return STATUS_INVALID_PARAMETER;
 
     KeAcquireSpinLock(&KiThreadTableLock, &old);
@@ -175,6 +188,7 @@ NTSTATUS PsCreateSystemThread(PHANDLE ThreadHandle, ULONG DesiredAccess, PVOID O
     thread->StartRoutine = StartRoutine;
     thread->StartContext = StartContext;
     thread->ReferenceCount = 2;         /* the handle's and the running thread's */
+    thread->Affinity = thread->UserAffinity = Affinity;
     KiInitializeThreadStack(thread);
 
     *ThreadHandle = thread;

@@ -189,9 +189,27 @@ static BOOLEAN KtestRunIfRequested(VOID)
         KtestActive = TRUE;
         t->Routine();
         KtestActive = FALSE;
+        /* A test that pinned itself and returned early leaves no trace. */
+        if (KeGetCurrentThread()->SystemAffinityActive)
+            KeRevertToUserAffinityThreadEx(0);
         KtestRecord(!KtestCurrentFailed, NULL, KtestSkipReason);
     }
     KtestFinish();
 }
 
 KI_STARTUP_TASK("test", KtestRunIfRequested);
+
+KAFFINITY KtestOnOneProcessorBegin(void)
+{
+    return KeSetSystemAffinityThreadEx(AFFINITY_MASK(0));
+}
+
+void KtestOnOneProcessorEnd(KAFFINITY Previous)
+{
+    KeRevertToUserAffinityThreadEx(Previous);
+}
+
+NTSTATUS KtestCreateThread(HANDLE *Handle, void (*Routine)(void *), void *Context)
+{
+    return PspCreateSystemThread(Handle, Routine, Context, KeGetCurrentThread()->Affinity);
+}

@@ -54,6 +54,16 @@ void KtestExpectBugCheck(ULONG Code, ULONG64 P1, ULONG64 P2, ULONG64 P3, ULONG64
 /* Mark the current test skipped (e.g. needs RAM above 4 GiB); the caller
  * returns. Reported as "ok N - name # SKIP reason", as TAP does. */
 void KtestSkip(const char *Reason);
+
+/* (kernel) A test about one processor's order of events (a woken thread
+ * preempts its waker, a quantum end hands over to an equal thread) pins
+ * itself to processor 0 between Begin and End, and starts its threads
+ * with KtestCreateThread, which gives them the creator's affinity before
+ * they first run: with several processors the test means what it means
+ * with one. */
+KAFFINITY KtestOnOneProcessorBegin(void);
+void KtestOnOneProcessorEnd(KAFFINITY Previous);
+NTSTATUS KtestCreateThread(HANDLE *Handle, void (*Routine)(void *), void *Context);
 #define KTEST_SKIP(Reason) do { KtestSkip(Reason); return; } while (0)
 
 #define KTEST_SECTION __attribute__((used, section("ktest_cases"), aligned(8)))

@@ -172,10 +172,11 @@ KTEST(blackbox, timer_dpc_produces_thread_consumes)
     KEXPECT_EQ(KeWaitForSingleObject(&device->AllConsumed, Executive, KernelMode, FALSE, &timeout),
                STATUS_WAIT_0);
 
-    /* Unload: stop the timer, then the thread; at PASSIVE_LEVEL on this
-     * processor no DPC of ours is still queued once KeCancelTimer returns. */
+    /* Unload: stop the timer, then wait out a DPC of ours that another
+     * processor may have queued or be running (KeFlushQueuedDpcs, as a
+     * driver does before freeing its KDPC), then stop the thread. */
     KEXPECT_TRUE(KeCancelTimer(&device->Timer));
-    KeRemoveQueueDpc(&device->Dpc);
+    KeFlushQueuedDpcs();
     KeSetEvent(&device->Stop, 0, FALSE);
     KEXPECT_EQ(BbJoinThread(consumer), STATUS_WAIT_0);
 

@@ -20,7 +20,7 @@ static HANDLE KtlStart(PKSTART_ROUTINE Routine, PVOID Context)
 {
     HANDLE h = NULL;
 
-    KEXPECT_EQ(PsCreateSystemThread(&h, 0, NULL, NULL, NULL, Routine, Context), STATUS_SUCCESS);
+    KEXPECT_EQ(KtestCreateThread(&h, Routine, Context), STATUS_SUCCESS);
     return h;
 }
 
@@ -135,7 +135,6 @@ KTEST(queuedlock, thread_and_dpc_share_it)
     LARGE_INTEGER due = {.QuadPart = -10000};
     ULONG64 threadAdds = 0;
     ULONGLONG start;
-    KIRQL old;
 
     KeInitializeSpinLock(&SharedQueuedLock);
     QueuedCounter = DpcAdds = 0;
@@ -154,8 +153,8 @@ KTEST(queuedlock, thread_and_dpc_share_it)
         threadAdds++;
     }
     KeCancelTimer(&timer);
-    KeRaiseIrql(DISPATCH_LEVEL, &old);      /* a DPC already queued runs on the way down */
-    KeLowerIrql(old);
+    /* A DPC already queued (on this or another processor) runs to its end. */
+    KeFlushQueuedDpcs();
     KEXPECT_GT(DpcAdds, 0);
     KEXPECT_EQ(QueuedCounter, threadAdds + DpcAdds);
     KEXPECT_EQ(SharedQueuedLock, 0);
@@ -309,6 +308,7 @@ KTEST(interlocked, thread_and_dpc_share_lists)
             ExInterlockedInsertHeadList(&ListB, e, &ListLock);
     }
     KeCancelTimer(&timer);
+    KeFlushQueuedDpcs();                /* the DPC may be running on another processor */
     KeRaiseIrql(DISPATCH_LEVEL, &old);
     for (PLIST_ENTRY e = ListA.Flink; e != &ListA; e = e->Flink)
         count++;
@@ -353,6 +353,7 @@ KTEST(yield, zw_yield_execution_yields_to_lower_priority)
     LARGE_INTEGER zero = {.QuadPart = 0};
     HANDLE h;
     PKTHREAD other;
+    KAFFINITY pinned = KtestOnOneProcessorBegin();  /* "ready, below us" needs one processor */
 
     KEXPECT_EQ(ZwYieldExecution(), STATUS_NO_YIELD_PERFORMED);     /* nobody else is ready */
     OtherRan = FALSE;
@@ -368,6 +369,7 @@ KTEST(yield, zw_yield_execution_yields_to_lower_priority)
     KEXPECT_TRUE(OtherRan);
     KtlJoin(h);
     KEXPECT_EQ(ZwYieldExecution(), STATUS_NO_YIELD_PERFORMED);
+    KtestOnOneProcessorEnd(pinned);
 }
 
 /* KeYieldProcessor is PAUSE: it never gives the processor away, at any IRQL. */
@@ -375,6 +377,7 @@ KTEST(yield, ke_yield_processor_is_a_spin_hint)
 {
     HANDLE h;
     KIRQL old;
+    KAFFINITY pinned = KtestOnOneProcessorBegin();  /* elsewhere it would run at once */
 
     OtherRan = FALSE;
     h = KtlStart(MarkOtherRan, NULL);       /* ready, at our priority */
@@ -389,4 +392,5 @@ KTEST(yield, ke_yield_processor_is_a_spin_hint)
     KeLowerIrql(old);
     KtlJoin(h);
     KEXPECT_TRUE(OtherRan);
+    KtestOnOneProcessorEnd(pinned);
 }

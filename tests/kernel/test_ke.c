@@ -176,6 +176,7 @@ KTEST(timer, periodic_and_cancel)
                STATUS_WAIT_0);
     KEXPECT_LE(TimerDpcTick - startTick, TicksFor(15));
     KEXPECT_TRUE(KeCancelTimer(&timer));
+    KeFlushQueuedDpcs();                /* one already queued elsewhere runs first */
     KEXPECT_GE(TimerDpcCount, 3);
     KEXPECT_FALSE(KeCancelTimer(&timer));
     /* Cancelled: four more periods pass without a DPC. */
@@ -354,11 +355,13 @@ KTEST(sched, higher_priority_preempts)
     PVOID thread;
     KPRIORITY ours;
 
+    KAFFINITY pinned = KtestOnOneProcessorBegin();   /* "has not run yet" needs one processor */
+
     HighRan = FALSE;
     /* One above the new thread: at the same priority a quantum ending
      * (a slow boot, verifier=special) could let it run first. */
     ours = KeSetPriorityThread(KeGetCurrentThread(), 9);
-    KEXPECT_EQ(PsCreateSystemThread(&h, 0, NULL, NULL, NULL, MarkRan, NULL), STATUS_SUCCESS);
+    KEXPECT_EQ(KtestCreateThread(&h, MarkRan, NULL), STATUS_SUCCESS);
     /* Below us: it has not run yet. */
     KEXPECT_FALSE(HighRan);
     ObReferenceObjectByHandle(h, 0, NULL, KernelMode, &thread, NULL);
@@ -369,6 +372,7 @@ KTEST(sched, higher_priority_preempts)
     KeWaitForSingleObject(thread, Executive, KernelMode, FALSE, NULL);
     ObDereferenceObject(thread);
     ZwClose(h);
+    KtestOnOneProcessorEnd(pinned);
 }
 
 /* A thread and a timer DPC take the same spin lock; nothing is lost. */
@@ -415,7 +419,7 @@ KTEST(spinlock, thread_and_dpc_contend)
         KeReleaseSpinLock(&SharedLock, old);
     }
     KeCancelTimer(&timer);
-    KeRemoveQueueDpc(&dpc);
+    KeFlushQueuedDpcs();                /* queued or running on another processor */
     KEXPECT_GE(DpcIncrements, LOCKING_DPC_RUNS * 100);
     KEXPECT_EQ(SharedCounter, mine + DpcIncrements);
 }

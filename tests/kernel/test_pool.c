@@ -416,6 +416,7 @@ KTEST(pool, stress_two_threads_and_a_dpc)
     KeDelayExecutionThread(KernelMode, FALSE, &run);
     KtpStressStop = TRUE;
     KeCancelTimer(&KtpStressTimer);
+    KeFlushQueuedDpcs();
     for (ULONG i = 0; i < 2; i++) {
         PVOID thread;
         KEXPECT_EQ(ObReferenceObjectByHandle(h[i], 0, NULL, KernelMode, &thread, NULL),

@@ -147,11 +147,13 @@ KTEST(trap, page_fault_is_preemptible_and_frames_are_per_thread)
     ULONGLONG deadline = KeQueryInterruptTime() + 30ULL * 1000 * 10000;   /* 30 s at most */
     ULONG rounds = 0;
 
+    /* A and B take turns on one processor (with several, B would just run beside A). */
+    KAFFINITY pinned = KtestOnOneProcessorBegin();
+
     KtpThreadA = KeGetCurrentThread();
     KtpStop = FALSE;
     KtpSwitchIns = KtpAMidFault = KtpWrongFrame = 0;
-    KASSERT_EQ(PsCreateSystemThread(&handle, 0, NULL, NULL, NULL, KtpWatcher, NULL),
-               STATUS_SUCCESS);
+    KASSERT_EQ(KtestCreateThread(&handle, KtpWatcher, NULL), STATUS_SUCCESS);
     while ((KtpAMidFault < KTP_SWITCHES_WANTED || KtpSwitchIns < KTP_SWITCHES_WANTED) &&
            KeQueryInterruptTime() < deadline) {
         volatile UCHAR *p = ExAllocatePoolWithTag(PagedPool, KTP_PAGES * PAGE_SIZE, KTP_TAG);
@@ -173,6 +175,7 @@ KTEST(trap, page_fault_is_preemptible_and_frames_are_per_thread)
     KEXPECT_GE(KtpAMidFault, KTP_SWITCHES_WANTED);
     KEXPECT_EQ(KtpWrongFrame, 0);
     KEXPECT_EQ(KiGetTrapFrame(KeGetCurrentThread()), NULL);
+    KtestOnOneProcessorEnd(pinned);
 }
 
 /*
