@@ -22,6 +22,17 @@
 #define KI_NO_GSI            (~0u)
 
 static LIST_ENTRY KiVectorChains[256];
+/*
+ * A vector's chain lock: the dispatcher holds it while it walks the chain
+ * and calls the ISRs (at the vector's IRQL, so on this processor nothing
+ * that changes the chain can run in between), and connect and disconnect
+ * hold it, at that same IRQL, to change the chain. So a processor walking
+ * a chain never sees an object being linked or unlinked, and once
+ * IoDisconnectInterrupt has unlinked an object no processor is still
+ * inside its ISR. Lock order: KiInterruptTableLock, then a chain lock,
+ * then an interrupt object's own lock.
+ */
+static KSPIN_LOCK KiVectorChainLocks[256];
 static KINTERRUPT KiInterruptObjects[KI_MAX_INTERRUPTS];
 static KSPIN_LOCK KiInterruptTableLock;   /* the tables below and the chains' membership */
 static BOOLEAN KiVectorAllocated[256];
@@ -62,6 +73,22 @@ static ULONG KiAllocateVectorLocked(ULONG Gsi, PKIRQL Irql)
         }
     }
     return 0;
+}
+
+/* Table lock held: link or unlink Interrupt on its vector's chain, at the vector's IRQL. */
+static void KiLinkInterrupt(PKINTERRUPT Interrupt, BOOLEAN Link)
+{
+    PKSPIN_LOCK chainLock = &KiVectorChainLocks[Interrupt->Vector];
+    KIRQL old;
+
+    KeRaiseIrql(Interrupt->Irql, &old);
+    KeAcquireSpinLockAtDpcLevel(chainLock);
+    if (Link)
+        InsertTailList(&KiVectorChains[Interrupt->Vector], &Interrupt->InterruptListEntry);
+    else
+        RemoveEntryList(&Interrupt->InterruptListEntry);
+    KeReleaseSpinLockFromDpcLevel(chainLock);
+    KeLowerIrql(old);
 }
 
 /*
@@ -166,7 +193,7 @@ NTSTATUS IoConnectInterrupt(PKINTERRUPT *InterruptObject, PKSERVICE_ROUTINE Serv
     interrupt->ShareVector = ShareVector;
     interrupt->Gsi = KiVectorGsi[Vector];
     interrupt->Connected = TRUE;
-    InsertTailList(&KiVectorChains[Vector], &interrupt->InterruptListEntry);
+    KiLinkInterrupt(interrupt, TRUE);
     KeReleaseSpinLock(&KiInterruptTableLock, old);
 
     if (interrupt->Gsi != KI_NO_GSI)
@@ -188,13 +215,11 @@ VOID IoDisconnectInterrupt(PKINTERRUPT Interrupt)
     BOOLEAN last;
 
     KI_CHECK_IRQL_AT_MOST(PASSIVE_LEVEL, IoDisconnectInterrupt);
-    /* At the interrupt's own level, holding its lock, its ISR cannot be running. */
-    old = KeAcquireInterruptSpinLock(Interrupt);
-    KeAcquireSpinLockAtDpcLevel(&KiInterruptTableLock);
-    RemoveEntryList(&Interrupt->InterruptListEntry);
+    /* Once unlinked under the chain lock, its ISR runs nowhere any more. */
+    KeAcquireSpinLock(&KiInterruptTableLock, &old);
+    KiLinkInterrupt(Interrupt, FALSE);
     last = IsListEmpty(&KiVectorChains[vector]);
-    KeReleaseSpinLockFromDpcLevel(&KiInterruptTableLock);
-    KeReleaseInterruptSpinLock(Interrupt, old);
+    KeReleaseSpinLock(&KiInterruptTableLock, old);
     if (!last) {
         Interrupt->Connected = FALSE;
         return;
@@ -282,11 +307,13 @@ BOOLEAN KiDispatchInterruptVector(PKTRAP_FRAME TrapFrame)
     } else if (vector == KI_VECTOR_IPI) {
         KiIpiInterrupt();
     } else {
+        KeAcquireSpinLockAtDpcLevel(&KiVectorChainLocks[vector]);
         for (e = KiVectorChains[vector].Flink; e != &KiVectorChains[vector]; e = e->Flink) {
             PKINTERRUPT interrupt = CONTAINING_RECORD(e, KINTERRUPT, InterruptListEntry);
             if (KiCallServiceRoutine(interrupt, (KIRQL)(vector >> 4)) && interrupt->Mode == Latched)
                 break;
         }
+        KeReleaseSpinLockFromDpcLevel(&KiVectorChainLocks[vector]);
     }
     _disable();
     HalpApicEoi();
