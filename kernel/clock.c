@@ -115,6 +115,11 @@ VOID KiClockInterrupt(VOID)
         --thread->Quantum == 0) {
         prcb->QuantumEnd = TRUE;
         prcb->DispatchRequest = 1;
+    } else if (thread == prcb->IdleThread && KiReadyThreadsWaiting()) {
+        /* A ready thread that no processor was asked to run (the one asked
+         * took another): an idle processor looks at the queues each tick. */
+        prcb->QuantumEnd = TRUE;
+        prcb->DispatchRequest = 1;
     }
 }
 

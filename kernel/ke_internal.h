@@ -354,6 +354,7 @@ VOID KiInitializeInterrupts(VOID);
 __attribute__((noreturn)) VOID KiIdleLoop(VOID);
 VOID KiReadyThread(PKTHREAD Thread);
 VOID KiProcessorIdleReady(VOID);
+BOOLEAN KiReadyThreadsWaiting(VOID);
 VOID KiBoostPriority(PKTHREAD Thread, KPRIORITY Increment);
 VOID KiSwapThread(VOID);                /* DISPATCH_LEVEL, dispatcher lock held */
 VOID KiQuantumEnd(VOID);

@@ -18,7 +18,7 @@
  * and left out; the boot goes on without it.
  *
  * The new processor then does its own part (KiSystemStartupProcessor):
- * its GDT and TSS, GS -> KPRCB, the shared IDT, the PAT (identical on
+ * the boot processor's CR0 and CR4, its GDT and TSS, GS -> KPRCB, the shared IDT, the PAT (identical on
  * every processor, before any WC mapping is used there), its local APIC
  * and timer; it joins KeActiveProcessors and becomes its idle thread.
  *
@@ -49,6 +49,7 @@ extern UCHAR KiTrampolineStart[], KiTrampolineEnd[], KiTrampolineGdtBase[],
 extern UCHAR KiStartProcessorHigh[];
 
 static volatile PKPRCB KiStartedProcessor;      /* set by the new processor off the trampoline */
+static ULONG64 KiBootCr0, KiBootCr4;            /* what the others copy (Mm's WP, PGE...) */
 static volatile ULONG KiProcessorsReady;        /* processors that finished their start-up */
 
 /* The slot at Symbol's place in the copied trampoline. */
@@ -184,6 +185,8 @@ VOID KiStartOtherProcessors(VOID)
     }
     physical = (ULONG64)MmGetPhysicalAddress(page).QuadPart;
     KiPrepareStartupPages(page, physical);
+    KiBootCr0 = __readcr0();
+    KiBootCr4 = __readcr4();
 
     for (ULONG i = 0; i < HalpAcpiInfo.ProcessorCount && number < limit; i++) {
         ULONG apicId = HalpAcpiInfo.Processors[i].ApicId;
@@ -227,6 +230,9 @@ done:
  */
 VOID KiSystemStartupProcessor(PKPRCB Prcb)
 {
+    /* The boot processor's control bits (Mm turned on global pages there). */
+    __writecr4(KiBootCr4);
+    __asm__ __volatile__("mov %0, %%cr0" : : "r"(KiBootCr0) : "memory");
     KiInitializeProcessorTables(Prcb->Tables, Prcb->IstStacks, Prcb->IdleThread->StackBase);
     KiInitializeProcessorBlock(Prcb, Prcb->Number);
     KiWriteCr8(HIGH_LEVEL);

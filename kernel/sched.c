@@ -312,11 +312,16 @@ KPRIORITY KeSetPriorityThread(PKTHREAD Thread, KPRIORITY Priority)
         KiReadyThread(Thread);
     } else {
         Thread->Priority = (SCHAR)Priority;
-        /* A running thread that lowered itself may now owe the processor. */
-        if (Thread == prcb->CurrentThread && KiReadySummary != 0 &&
+        /* A running thread that was lowered may now owe its processor. */
+        if (Thread->State == Running && KiReadySummary != 0 &&
             31 - (ULONG)__builtin_clz(KiReadySummary) > (ULONG)Priority) {
-            prcb->NextThread = Thread;
-            prcb->DispatchRequest = 1;
+            if (Thread == prcb->CurrentThread) {
+                prcb->NextThread = Thread;
+                prcb->DispatchRequest = 1;
+            } else {
+                KiProcessorBlock[Thread->NextProcessor]->NextThread = Thread;
+                KiIpiRequestDispatch(Thread->NextProcessor);
+            }
         }
     }
     KiReleaseDispatcherLock(old);
@@ -377,6 +382,12 @@ __attribute__((noreturn)) VOID KiIdleLoop(VOID)
         _enable();
         __halt();
     }
+}
+
+/* Unlocked: a hint for the clock of an idle processor (a stale answer costs a tick). */
+BOOLEAN KiReadyThreadsWaiting(VOID)
+{
+    return __atomic_load_n(&KiReadySummary, __ATOMIC_RELAXED) != 0;
 }
 
 /* ---- Affinity ------------------------------------------------------------------ */

@@ -124,6 +124,7 @@ PKTHREAD KiCreateIdleThread(ULONG Number)
     idle->ReferenceCount = 1;
     idle->IdleThread = TRUE;
     idle->Affinity = AFFINITY_MASK(Number);
+    idle->NextProcessor = Number;
     idle->UserAffinity = idle->Affinity;
     return idle;
 }
