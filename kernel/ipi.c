@@ -104,10 +104,12 @@ VOID KiIpiSendPacket(KAFFINITY Targets, PKIPI_BROADCAST_WORKER Worker, ULONG_PTR
     PKPRCB prcb;
     KIRQL old;
 
+    /* The rule holds with one processor too, so a caller that breaks it
+     * is caught on the machine it was written on. */
+    KiIpiCheckSender(KiIpiSendPacket, __builtin_return_address(0));
     Targets &= KeActiveProcessors;
     if (Targets == 0 || KeNumberProcessors == 1)
         return;
-    KiIpiCheckSender(KiIpiSendPacket, __builtin_return_address(0));
     /* SYNCH_LEVEL: no thread switch and no DPC on this processor may send
      * a second packet from the same KPRCB while this one is out. */
     KeRaiseIrql(SYNCH_LEVEL, &old);
