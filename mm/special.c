@@ -340,6 +340,7 @@ VOID MiFreeSpecialPool(PVOID P, ULONG Tag)
     PMI_SPECIAL_HEADER header;
     BOOLEAN paged;
     ULONG slot = MiSlotOf(P), stored;
+    MI_TB_FLUSH_LIST flush;
 
     /*
      * The IRQL first, before anything that could stop with a code of its
@@ -371,9 +372,14 @@ VOID MiFreeSpecialPool(PVOID P, ULONG Tag)
     ExpRemovePoolTracker(KeGetCurrentProcessorNumber(), stored, PAGE_SIZE, paged);
     ExpLowerFromDpc(irql);
 
-    /* The page goes; the slot stays no-access at the back of the queue. */
+    /* The page goes - freed by the shootdown, once no processor can still
+     * reach it through the old translation - and the slot stays no-access
+     * at the back of the queue (retired only after the shootdown too: its
+     * addresses may be mapped again once it leaves the queue). */
+    MiInitializeTbFlushList(&flush);
     KeAcquireSpinLock(&MmPfnLock, &irql);
-    MiUnmapAndFreePageLocked(page);
+    MiUnmapAndFreePageLocked(page, &flush);
+    MiShootdownTbList(&flush);
     KeReleaseSpinLock(&MmPfnLock, irql);
     MiRetireSlot(slot);
     __atomic_sub_fetch(&MiSpecialPoolPagesInUse, 1, __ATOMIC_RELAXED);
