@@ -174,6 +174,7 @@ ULONG_PTR KeIpiGenericCall(PKIPI_BROADCAST_WORKER BroadcastFunction, ULONG_PTR C
     ULONG_PTR result;
 
     KI_CHECK_IRQL_AT_MOST(DISPATCH_LEVEL, KeIpiGenericCall);
+    KiIpiCheckSender(KeIpiGenericCall, __builtin_return_address(0));
     KeAcquireSpinLock(&KiGenericCallLock, &old);
     KeRaiseIrql(SYNCH_LEVEL, &synch);
     prcb = KeGetCurrentPrcb();
@@ -234,7 +235,10 @@ static ULONG_PTR KiInvalidateCachesWorker(ULONG_PTR Unused)
 
 BOOLEAN KeInvalidateAllCaches(VOID)
 {
-    KeIpiGenericCall(KiInvalidateCachesWorker, 0);
+    if (KeNumberProcessors == 1)
+        KiInvalidateCachesWorker(0);    /* also early, with interrupts still off */
+    else
+        KeIpiGenericCall(KiInvalidateCachesWorker, 0);
     return TRUE;
 }
 

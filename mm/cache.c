@@ -28,8 +28,18 @@
                       PAT_ENTRY(6, PAT_UCM) | PAT_ENTRY(7, PAT_WT))
 #define CR0_CD (1ULL << 30)
 
+/* What every processor programs; never written (read-only, for tests). */
 ULONG64 MiPatValue = MI_PAT_VALUE;
 
+/*
+ * This processor's PAT (mm.h: each processor once, before it uses a WC
+ * mapping, the others before they enable interrupts). Safe on any
+ * processor at any time: it changes only this processor's MSR, and
+ * flushes only this processor's caches and TLB (MiFlushEntireTb, local:
+ * the other processors' PATs are theirs to program), and writes no
+ * global. Every processor ends with the same value, as the SDM requires
+ * of processors sharing memory.
+ */
 VOID MiInitializePat(VOID)
 {
     ULONG64 cr0 = __readcr0(), flags = __readeflags();

@@ -87,10 +87,11 @@ PVOID MiAllocateContiguousMemory(SIZE_T NumberOfBytes, PHYSICAL_ADDRESS Lowest,
      * write-back mapping). A non-cached or write-combined mapping must not
      * alias them, or a dirty line written back later lands on top of what
      * a device put there. Write back and invalidate first, as NT does
-     * before mapping RAM non-cached (one processor; all of them with SMP).
+     * before mapping RAM non-cached - on every processor, since any of
+     * them may hold such lines (KeInvalidateAllCaches).
      */
     if (attribute != MiCached)
-        __asm__ __volatile__("wbinvd" : : : "memory");
+        KeInvalidateAllCaches();
     va = MiMapPhysicalPages(start, pages,
                             MM_PTE_WRITE | MM_PTE_GLOBAL | MiCacheTypeToPteBits(CacheType) |
                                 (Executable ? 0 : MM_PTE_NO_EXECUTE));
@@ -158,15 +159,21 @@ PVOID MmAllocateContiguousNodeMemory(SIZE_T NumberOfBytes,
                                       access == PAGE_EXECUTE_READWRITE, MiFindInTree);
 }
 
-/* The pages of the allocation starting at BaseAddress; bug check if it is not one. */
-static PFN_NUMBER MiCheckContiguousAllocation(PVOID BaseAddress, PFN_NUMBER *FirstPfn)
+/*
+ * MmPfnLock held: the pages of the allocation starting at BaseAddress; bug
+ * check if it is not one. The check, the unmap and the free share one hold
+ * of the lock: checked outside it, two processors freeing the same address
+ * at once could both pass and free the pages twice.
+ */
+static PFN_NUMBER MiCheckContiguousAllocationLocked(PVOID BaseAddress, PFN_NUMBER *FirstPfn)
 {
     ULONG64 va = (ULONG64)BaseAddress;
     PFN_NUMBER first, pages = 0;
     PMMPTE pte;
+    ULONG level;
 
     if ((va & (PAGE_SIZE - 1)) != 0 || va < MM_SYSTEM_PTE_BASE || va >= MM_SYSTEM_PTE_END ||
-        !MmIsAddressValid(BaseAddress))
+        MiWalkToPte(BaseAddress, &level) == NULL || level != 1)
         goto bad;
     pte = MiGetPteAddress(va);
     first = MI_PTE_FRAME(*pte);
@@ -198,9 +205,10 @@ VOID MmFreeContiguousMemory(PVOID BaseAddress)
 
     /* Allowed up to DISPATCH_LEVEL since Windows Server 2008. */
     KI_CHECK_IRQL_AT_MOST(DISPATCH_LEVEL, MmFreeContiguousMemory);
-    pages = MiCheckContiguousAllocation(BaseAddress, &first);
-    MiUnmapPhysicalPages(BaseAddress, pages);
     KeAcquireSpinLock(&MmPfnLock, &irql);
+    pages = MiCheckContiguousAllocationLocked(BaseAddress, &first);
+    /* Unmapped and shot down (one IPI round) before the pages go back. */
+    MiUnmapPhysicalPagesLocked(BaseAddress, pages);
     MiFreeActivePageRun(first, pages);
     KeReleaseSpinLock(&MmPfnLock, irql);
 }

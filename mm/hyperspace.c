@@ -11,7 +11,16 @@
  *
  * Slots per processor: 0 for MiMapPageInHyperSpace, 1 for zeroing pages
  * (NT's MiMapPageToZeroInHyperSpace), so a caller holding slot 0 can still
- * take a zeroed page.
+ * take a zeroed page. Processor n's slots are the n-th group of
+ * MM_HYPERSPACE_PAGES_PER_CPU pages; all MAXIMUM_PROCESSORS groups lie in
+ * the one page table init.c makes at boot.
+ *
+ * A slot is only ever used by its own processor, so only that processor
+ * can hold its translation: unmapping flushes the local TLB alone
+ * (MiFlushTbEntry), no shootdown. This holds because the user is at
+ * DISPATCH_LEVEL from map to unmap: it cannot move to another processor
+ * in between (and carry the translation with it), and nothing else on
+ * this processor can take the slot meanwhile.
  */
 #include "mm_internal.h"
 
@@ -19,10 +28,19 @@
 #define MI_HYPER_SLOT_ZERO 1
 #define MI_MM_CORRUPT_PTE  0x41792      /* MEMORY_MANAGEMENT parameter 1 (Learn) */
 
+_Static_assert(MM_MAXIMUM_PROCESSORS == MAXIMUM_PROCESSORS, "one slot group per processor");
+_Static_assert(MM_HYPERSPACE_PAGES_PER_CPU * MM_MAXIMUM_PROCESSORS <= PAGE_SIZE / sizeof(MMPTE),
+               "every processor's slots are in the one hyperspace page table");
+
+static ULONG64 MiHyperSpaceSlot(ULONG Cpu, ULONG Slot)
+{
+    return MM_HYPERSPACE_BASE + ((Cpu * MM_HYPERSPACE_PAGES_PER_CPU + Slot) << PAGE_SHIFT);
+}
+
+/* At DISPATCH_LEVEL or above: the processor cannot change under us. */
 static ULONG64 MiHyperSpaceBase(ULONG Slot)
 {
-    ULONG cpu = 0;      /* the boot processor; KPRCB->Number once there are more */
-    return MM_HYPERSPACE_BASE + ((cpu * MM_HYPERSPACE_PAGES_PER_CPU + Slot) << PAGE_SHIFT);
+    return MiHyperSpaceSlot(KeGetCurrentProcessorNumber(), Slot);
 }
 
 static PVOID MiMapSlot(ULONG Slot, PFN_NUMBER Page)
@@ -39,6 +57,7 @@ static PVOID MiMapSlot(ULONG Slot, PFN_NUMBER Page)
     return va;
 }
 
+/* This processor's slot: a local flush is all it needs (top). */
 static void MiUnmapSlot(PVOID Va)
 {
     MiGetPteAddress(Va)->Long = 0;
@@ -47,8 +66,9 @@ static void MiUnmapSlot(PVOID Va)
 
 VOID MiInitializeHyperSpace(VOID)
 {
-    for (ULONG s = 0; s < MM_HYPERSPACE_PAGES_PER_CPU; s++)
-        MiGetPteAddress(MiHyperSpaceBase(s))->Long = 0;
+    for (ULONG cpu = 0; cpu < MM_MAXIMUM_PROCESSORS; cpu++)
+        for (ULONG s = 0; s < MM_HYPERSPACE_PAGES_PER_CPU; s++)
+            MiGetPteAddress(MiHyperSpaceSlot(cpu, s))->Long = 0;
 }
 
 PVOID MiMapPageInHyperSpace(PFN_NUMBER Page, PKIRQL OldIrql)

@@ -207,6 +207,7 @@ VOID MmInitSystem(ULONG Phase)
     /* From here every page taken is charged (commit.c). */
     MiInitializeCommitment();
     MiInitializeSystemPtes(ptesStorage);
+    MiInitializeKernelStacks();
     MiInitializeHyperSpace();
     KiConsoleResumeScreen();
     MiPrintPfnSummary();

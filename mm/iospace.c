@@ -76,10 +76,10 @@ static PVOID MiMapPhysicalPagesAs(PFN_NUMBER Pfn, PFN_NUMBER Pages, ULONG64 PteB
      * lines in the caches from a write-back mapping it had before: write
      * them back and drop them first, or a later eviction lands on top of
      * what goes through the new mapping (NT flushes here too; contig.c does
-     * the same for its pages). One processor now; all of them with SMP.
+     * the same for its pages), on every processor (KeInvalidateAllCaches).
      */
     if (va != NULL && ram && Attribute != MiCached)
-        __asm__ __volatile__("wbinvd" : : : "memory");
+        KeInvalidateAllCaches();
     return va;
 }
 
@@ -88,13 +88,29 @@ PVOID MiMapPhysicalPages(PFN_NUMBER Pfn, PFN_NUMBER Pages, ULONG64 PteBits)
     return MiMapPhysicalPagesAs(Pfn, Pages, PteBits, MI_ANY_CACHE_ATTRIBUTE);
 }
 
+/*
+ * MmPfnLock held: unmap Pages pages at Va and give their PTEs back. The
+ * shootdown comes between: once released (or kept in sysptes.c's cache of
+ * small runs) the addresses may be mapped to another page at once, and a
+ * processor still holding the old translation would reach the old one.
+ * One shootdown for the whole range.
+ */
+VOID MiUnmapPhysicalPagesLocked(PVOID Va, PFN_NUMBER Pages)
+{
+    MI_TB_FLUSH_LIST flush;
+
+    MiInitializeTbFlushList(&flush);
+    MiUnmapSystemPagesLocked(Va, Pages, &flush);
+    MiShootdownTbList(&flush);
+    MiReleaseSystemPtesLocked(MiGetPteAddress(Va), (ULONG)Pages);
+}
+
 VOID MiUnmapPhysicalPages(PVOID Va, PFN_NUMBER Pages)
 {
     KIRQL irql;
 
     KeAcquireSpinLock(&MmPfnLock, &irql);
-    MiUnmapSystemPagesLocked(Va, Pages);
-    MiReleaseSystemPtesLocked(MiGetPteAddress(Va), (ULONG)Pages);
+    MiUnmapPhysicalPagesLocked(Va, Pages);
     KeReleaseSpinLock(&MmPfnLock, irql);
 }
 

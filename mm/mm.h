@@ -39,6 +39,13 @@ typedef struct _PHYSICAL_MEMORY_RANGE {
 
 /* Phase 0: PFN database, Mica's own page tables, system PTEs, hyperspace. */
 VOID MmInitSystem(ULONG Phase);
+/* Program this processor's PAT (cache.c) for Mica's cache types: each
+ * processor calls it once, before any WC mapping is used on it (the boot
+ * processor from MmInitSystem, the others as they start, before they
+ * enable interrupts). It touches only this processor's PAT MSR, caches
+ * and TLB. Any IRQL; interrupts are off during the change and come back
+ * as they were. */
+VOID MiInitializePat(VOID);
 
 /* ---- Contiguous memory (IRQL <= DISPATCH_LEVEL; NULL on failure) --------- */
 PVOID MmAllocateContiguousMemory(SIZE_T NumberOfBytes, PHYSICAL_ADDRESS HighestAcceptableAddress);
@@ -364,9 +371,5 @@ USHORT ExpComputeLookasideDepth(USHORT Depth, USHORT MaximumDepth, ULONG Allocat
  * status when the fault is resolved; bug checks when it cannot be. */
 NTSTATUS MmAccessFault(ULONG FaultStatus, PVOID VirtualAddress, KPROCESSOR_MODE PreviousMode,
                        PVOID TrapInformation);
-
-/* (Mica) Program this processor's PAT as Mm uses it. Each processor calls it
- * once, before any write-combined mapping is used on it. */
-VOID MiInitializePat(VOID);
 
 #endif

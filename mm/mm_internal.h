@@ -8,6 +8,7 @@
 #include "mm.h"
 #include "layout.h"
 #include "runtree.h"
+#include "tlb.h"
 
 /* ---- Page-table entries ---------------------------------------------------------- */
 
@@ -236,27 +237,48 @@ BOOLEAN MiIsBootAllocatedPage(PFN_NUMBER Pfn);
 VOID MiBootMapPage(ULONG64 Pml4Physical, ULONG64 Va, PFN_NUMBER Pfn, ULONG64 PteBits);
 VOID MiCloseBootAllocator(VOID);
 
-/* pagetable.c: mapping system space through the self-map. */
+/* pagetable.c: mapping system space through the self-map. Unmapping puts
+ * the addresses (and the pages that may be freed only after) on a TB flush
+ * list; MiUnmapSystemPage(s) shoot it down themselves. */
 NTSTATUS MiMapSystemPage(PVOID Va, PFN_NUMBER Pfn, ULONG64 PteBits);
 VOID MiUnmapSystemPage(PVOID Va);
 NTSTATUS MiMapSystemPages(PVOID Va, PFN_NUMBER Pfn, PFN_NUMBER Count, ULONG64 PteBits);
 VOID MiUnmapSystemPages(PVOID Va, PFN_NUMBER Count);
 /* The same with MmPfnLock already held. */
 NTSTATUS MiMapSystemPagesLocked(PVOID Va, PFN_NUMBER Pfn, PFN_NUMBER Count, ULONG64 PteBits);
-VOID MiUnmapSystemPagesLocked(PVOID Va, PFN_NUMBER Count);
+VOID MiUnmapSystemPagesLocked(PVOID Va, PFN_NUMBER Count, PMI_TB_FLUSH_LIST Flush);
 /* MmPfnLock held: make the page tables for a range and never free them
  * (paged pool: its faults must need no table, commit.c). */
 NTSTATUS MiMakeKeptPageTablesLocked(PVOID Va, PFN_NUMBER Pages);
-/* MmPfnLock held: map a fresh page of its own at Va / unmap it and free it. */
+/* MmPfnLock held: map a fresh page of its own at Va / unmap it, its page
+ * freed by the shootdown of Flush. */
 BOOLEAN MiMapNewPageLocked(PVOID Va, ULONG64 PteBits, BOOLEAN Zeroed);
-VOID MiUnmapAndFreePageLocked(PVOID Va);
+VOID MiUnmapAndFreePageLocked(PVOID Va, PMI_TB_FLUSH_LIST Flush);
 PMMPTE MiWalkToPte(PVOID Va, ULONG *Level);
 
-/* tlb.c: the one place that flushes translations. */
+/* tlb.c: the one place that flushes translations (tlb.h: the flush list).
+ * Shootdowns, for anything another processor may have cached (all of
+ * system space): IRQL <= SYNCH_LEVEL with interrupts on. */
+VOID MiShootdownTbList(PMI_TB_FLUSH_LIST List);
+VOID MiShootdownTbEntry(PVOID Va);
+VOID MiShootdownEntireTb(VOID);
+VOID MiTbFlushListDeferPage(PMI_TB_FLUSH_LIST List, PFN_NUMBER Pfn, BOOLEAN Zeroed);
+/* This processor only: hyperspace slots, a stale entry met by this
+ * processor's fault, this processor's PAT change. Never for a page or an
+ * address about to change owner. */
 VOID MiFlushTbEntry(PVOID Va);
 VOID MiFlushEntireTb(BOOLEAN Global);
+/* What the shootdowns did, per processor that made them (counted at
+ * DISPATCH_LEVEL on their own processor): tests and benchmarks read them. */
+typedef struct _MI_TB_STATISTICS {
+    ULONG64 Shootdowns;                 /* MiShootdownTbList calls that flushed */
+    ULONG64 EntireFlushes;              /* of those, whole-TB flushes */
+    ULONG64 Entries;                    /* addresses flushed one by one */
+    ULONG64 IpiRounds;                  /* of those, sent to other processors too */
+} MI_TB_STATISTICS;
+extern MI_TB_STATISTICS MiTbStatistics[MAXIMUM_PROCESSORS];
 
-/* cache.c: PAT and cache types. */
+/* cache.c: PAT and cache types (MiInitializePat: mm.h). */
 ULONG64 MiCacheTypeToPteBits(MEMORY_CACHING_TYPE CacheType);
 UCHAR MiCacheTypeToPfnAttribute(MEMORY_CACHING_TYPE CacheType);
 
@@ -279,6 +301,8 @@ PFN_NUMBER MiFreeSystemPteCount(VOID);
 /* iospace.c: map Pages consecutive physical pages into system-PTE space. */
 PVOID MiMapPhysicalPages(PFN_NUMBER Pfn, PFN_NUMBER Pages, ULONG64 PteBits);
 VOID MiUnmapPhysicalPages(PVOID Va, PFN_NUMBER Pages);
+/* The same with MmPfnLock held: unmap, shoot down once, release the PTEs. */
+VOID MiUnmapPhysicalPagesLocked(PVOID Va, PFN_NUMBER Pages);
 
 /* contig.c: the allocator core, with the search as a parameter so the
  * benchmark can compare the tree with a linear scan (tests/bench). */
@@ -288,6 +312,9 @@ PVOID MiAllocateContiguousMemory(SIZE_T NumberOfBytes, PHYSICAL_ADDRESS Lowest,
                                  PHYSICAL_ADDRESS Highest, PHYSICAL_ADDRESS Boundary,
                                  MEMORY_CACHING_TYPE CacheType, BOOLEAN Executable,
                                  PMI_CONTIGUOUS_FINDER Finder);
+
+/* stack.c: the DPC that deletes stacks freed with interrupts off. */
+VOID MiInitializeKernelStacks(VOID);
 
 /* hyperspace.c */
 VOID MiInitializeHyperSpace(VOID);

@@ -12,6 +12,14 @@
  * never freed: tables built at boot (locked PFNs), and page-directory-
  * pointer tables, so that every kernel PML4 entry, once made, stays (an
  * address space that copies the kernel half keeps seeing it).
+ *
+ * Unmapping never frees anything itself. Every processor may cache the
+ * cleared PTEs' translations, and the emptied tables in its paging-
+ * structure caches (and through the self-map), so the unmapping routines
+ * put the addresses on the caller's TB flush list (tlb.h) and the emptied
+ * tables - and, for MiUnmapAndFreePageLocked, the page - wait on it: they
+ * are freed by the shootdown (MiShootdownTbList), which the caller makes
+ * once for the whole batch before it lets the addresses go.
  */
 #include "mm_internal.h"
 #include "../kernel/ke.h"       /* KI_CHECK_IRQL_*: the IRQL rules */
@@ -42,8 +50,9 @@ static NTSTATUS MiEnsureTable(PMMPTE Entry, PMMPTE ParentEntry)
     return STATUS_SUCCESS;
 }
 
-/* Remove Entry's table if it has no valid entries left; TRUE if removed. */
-static BOOLEAN MiDeleteTableIfEmpty(PMMPTE Entry, PMMPTE ParentEntry)
+/* Remove Entry's table if it has no valid entries left; TRUE if removed.
+ * The table page waits on Flush for the shootdown. */
+static BOOLEAN MiDeleteTableIfEmpty(PMMPTE Entry, PMMPTE ParentEntry, PMI_TB_FLUSH_LIST Flush)
 {
     PFN_NUMBER page = MI_PTE_FRAME(*Entry);
     PMMPFN pfn = MI_PFN_ELEMENT(page);
@@ -51,12 +60,14 @@ static BOOLEAN MiDeleteTableIfEmpty(PMMPTE Entry, PMMPTE ParentEntry)
     if (pfn->UsedPageTableEntries != 0 || (pfn->Flags & MI_PFN_LOCKED))
         return FALSE;
     Entry->Long = 0;
-    /* The table itself was visible through the self-map: drop that too. */
-    MiFlushTbEntry(MiGetVirtualAddressMappedByPte(Entry));
+    /* The table itself was visible through the self-map: drop that too
+     * (any invlpg also empties the paging-structure caches). */
+    MiAddTbFlushEntry(Flush, MiGetVirtualAddressMappedByPte(Entry));
     pfn->Flags &= (UCHAR)~MI_PFN_PAGE_TABLE;
-    /* Every entry of an empty table is zero: it goes on the Zeroed list,
-     * so the next table (often this one again) needs no zeroing. */
-    MiFreeZeroedActivePage(page);
+    /* Every entry of an empty table is zero: after the shootdown it goes
+     * on the Zeroed list, so the next table (often this one) needs no
+     * zeroing. Freed before, another processor could still walk it. */
+    MiTbFlushListDeferPage(Flush, page, TRUE);
     MI_PFN_ELEMENT(MI_PTE_FRAME(*ParentEntry))->UsedPageTableEntries--;
     return TRUE;
 }
@@ -96,7 +107,7 @@ NTSTATUS MiMakeKeptPageTablesLocked(PVOID Va, PFN_NUMBER Pages)
  * A directory emptied because its new page table could not be made goes
  * too.
  */
-static void MiDeleteEmptyTables(PVOID Va)
+static void MiDeleteEmptyTables(PVOID Va, PMI_TB_FLUSH_LIST Flush)
 {
     PMMPTE pxe = MiGetPxeAddress(Va), ppe = MiGetPpeAddress(Va), pde = MiGetPdeAddress(Va);
 
@@ -104,13 +115,14 @@ static void MiDeleteEmptyTables(PVOID Va)
         (ppe->Long & MM_PTE_LARGE_PAGE))
         return;
     if ((pde->Long & MM_PTE_VALID) &&
-        ((pde->Long & MM_PTE_LARGE_PAGE) || !MiDeleteTableIfEmpty(pde, ppe)))
+        ((pde->Long & MM_PTE_LARGE_PAGE) || !MiDeleteTableIfEmpty(pde, ppe, Flush)))
         return;
-    MiDeleteTableIfEmpty(ppe, pxe);
+    MiDeleteTableIfEmpty(ppe, pxe, Flush);
 }
 
-/* MmPfnLock held: map one page, making its tables. */
-static NTSTATUS MiMapOnePage(PUCHAR Va, PFN_NUMBER Pfn, ULONG64 PteBits)
+/* MmPfnLock held: map one page, making its tables (on failure, tables
+ * made for it and left empty wait on Flush). */
+static NTSTATUS MiMapOnePage(PUCHAR Va, PFN_NUMBER Pfn, ULONG64 PteBits, PMI_TB_FLUSH_LIST Flush)
 {
     PMMPTE pxe = MiGetPxeAddress(Va), ppe = MiGetPpeAddress(Va);
     PMMPTE pde = MiGetPdeAddress(Va), pte = MiGetPteAddress(Va);
@@ -123,7 +135,7 @@ static NTSTATUS MiMapOnePage(PUCHAR Va, PFN_NUMBER Pfn, ULONG64 PteBits)
     if (NT_SUCCESS(status) && (pte->Long & MM_PTE_VALID))
         status = STATUS_UNSUCCESSFUL;   /* already mapped: the caller's bug */
     if (!NT_SUCCESS(status)) {
-        MiDeleteEmptyTables(Va);
+        MiDeleteEmptyTables(Va, Flush);
         return status;
     }
     pte->Long = (Pfn << PAGE_SHIFT) | PteBits | MM_PTE_VALID;
@@ -131,8 +143,9 @@ static NTSTATUS MiMapOnePage(PUCHAR Va, PFN_NUMBER Pfn, ULONG64 PteBits)
     return STATUS_SUCCESS;
 }
 
-/* MmPfnLock held: unmap one page; its tables go when they empty. */
-static void MiUnmapOnePage(PUCHAR Va)
+/* MmPfnLock held: unmap one page; its tables go when they empty (after
+ * the shootdown of Flush, which Va joins). */
+static void MiUnmapOnePage(PUCHAR Va, PMI_TB_FLUSH_LIST Flush)
 {
     PMMPTE pde = MiGetPdeAddress(Va), pte;
 
@@ -140,37 +153,43 @@ static void MiUnmapOnePage(PUCHAR Va)
         !(pde->Long & MM_PTE_VALID) || !((pte = MiGetPteAddress(Va))->Long & MM_PTE_VALID))
         KeBugCheckEx(MEMORY_MANAGEMENT, 0x41284, (ULONG_PTR)Va, 0, 0);
     pte->Long = 0;
-    MiFlushTbEntry(Va);
+    MiAddTbFlushEntry(Flush, Va);
     if (--MI_PFN_ELEMENT(MI_PTE_FRAME(*pde))->UsedPageTableEntries == 0)
-        MiDeleteEmptyTables(Va);
+        MiDeleteEmptyTables(Va, Flush);
 }
 
 /*
  * Map Count pages Va.. to Pfn.. (consecutive), MmPfnLock held. On failure
- * nothing stays mapped.
+ * nothing stays mapped: what was mapped is shot down before the caller
+ * may give the pages back.
  */
 NTSTATUS MiMapSystemPagesLocked(PVOID Va, PFN_NUMBER Pfn, PFN_NUMBER Count, ULONG64 PteBits)
 {
     PUCHAR va = Va;
     NTSTATUS status = STATUS_SUCCESS;
+    MI_TB_FLUSH_LIST flush;
 
     if ((ULONG64)Va < MM_SYSTEM_RANGE_START)
         return STATUS_INVALID_PARAMETER;
+    MiInitializeTbFlushList(&flush);
     for (PFN_NUMBER i = 0; i < Count; i++) {
-        status = MiMapOnePage(va + (i << PAGE_SHIFT), Pfn + i, PteBits);
+        status = MiMapOnePage(va + (i << PAGE_SHIFT), Pfn + i, PteBits, &flush);
         if (!NT_SUCCESS(status)) {
             while (i-- > 0)
-                MiUnmapOnePage(va + (i << PAGE_SHIFT));
+                MiUnmapOnePage(va + (i << PAGE_SHIFT), &flush);
             break;
         }
     }
+    MiShootdownTbList(&flush);
     return status;
 }
 
-VOID MiUnmapSystemPagesLocked(PVOID Va, PFN_NUMBER Count)
+/* MmPfnLock held: clear Count PTEs; the addresses (and emptied tables)
+ * join Flush, which the caller shoots down before the range is reused. */
+VOID MiUnmapSystemPagesLocked(PVOID Va, PFN_NUMBER Count, PMI_TB_FLUSH_LIST Flush)
 {
     for (PFN_NUMBER i = 0; i < Count; i++)
-        MiUnmapOnePage((PUCHAR)Va + (i << PAGE_SHIFT));
+        MiUnmapOnePage((PUCHAR)Va + (i << PAGE_SHIFT), Flush);
 }
 
 NTSTATUS MiMapSystemPages(PVOID Va, PFN_NUMBER Pfn, PFN_NUMBER Count, ULONG64 PteBits)
@@ -184,12 +203,16 @@ NTSTATUS MiMapSystemPages(PVOID Va, PFN_NUMBER Pfn, PFN_NUMBER Count, ULONG64 Pt
     return status;
 }
 
+/* Unmap and shoot down, in one PFN-lock hold: one IPI round for Count. */
 VOID MiUnmapSystemPages(PVOID Va, PFN_NUMBER Count)
 {
+    MI_TB_FLUSH_LIST flush;
     KIRQL irql;
 
+    MiInitializeTbFlushList(&flush);
     KeAcquireSpinLock(&MmPfnLock, &irql);
-    MiUnmapSystemPagesLocked(Va, Count);
+    MiUnmapSystemPagesLocked(Va, Count, &flush);
+    MiShootdownTbList(&flush);
     KeReleaseSpinLock(&MmPfnLock, irql);
 }
 
@@ -212,13 +235,14 @@ BOOLEAN MiMapNewPageLocked(PVOID Va, ULONG64 PteBits, BOOLEAN Zeroed)
     return TRUE;
 }
 
-/* MmPfnLock held: unmap Va and free the page behind it. */
-VOID MiUnmapAndFreePageLocked(PVOID Va)
+/* MmPfnLock held: unmap Va; the page behind it is freed by the shootdown
+ * of Flush (not before: another processor may still write through Va). */
+VOID MiUnmapAndFreePageLocked(PVOID Va, PMI_TB_FLUSH_LIST Flush)
 {
     PFN_NUMBER page = MI_PTE_FRAME(*MiGetPteAddress(Va));
 
-    MiUnmapSystemPagesLocked(Va, 1);
-    MiFreeActivePage(page);
+    MiUnmapSystemPagesLocked(Va, 1, Flush);
+    MiTbFlushListDeferPage(Flush, page, FALSE);
 }
 
 NTSTATUS MiMapSystemPage(PVOID Va, PFN_NUMBER Pfn, ULONG64 PteBits)

@@ -237,27 +237,34 @@ BOOLEAN ExpQueryBigPage(PVOID Va, PPOOL_TRACKER_BIG_PAGES Entry)
 
 /* ---- quota --------------------------------------------------------------------------------- */
 
+/*
+ * The quota block is shared by every processor: raising the IRQL keeps
+ * only this one away. As NT's PspChargeQuota, the charge is a
+ * compare-exchange loop on the usage (checked against the limit on the
+ * value it replaces, so two charges can never both pass the last bytes),
+ * the peak an interlocked maximum, the return an interlocked subtraction.
+ */
 static BOOLEAN ExpChargeQuota(PEPROCESS_QUOTA_BLOCK Quota, BOOLEAN Paged, SIZE_T Bytes)
 {
-    KIRQL irql = ExpRaiseToDpc();
-    BOOLEAN ok = Quota->Usage[Paged] + Bytes >= Quota->Usage[Paged] &&
-                 Quota->Usage[Paged] + Bytes <= Quota->Limit[Paged];
+    SIZE_T usage = __atomic_load_n(&Quota->Usage[Paged], __ATOMIC_RELAXED), peak;
 
-    if (ok) {
-        Quota->Usage[Paged] += Bytes;
-        if (Quota->Usage[Paged] > Quota->Peak[Paged])
-            Quota->Peak[Paged] = Quota->Usage[Paged];
-    }
-    ExpLowerFromDpc(irql);
-    return ok;
+    do {
+        if (usage + Bytes < usage ||
+            usage + Bytes > __atomic_load_n(&Quota->Limit[Paged], __ATOMIC_RELAXED))
+            return FALSE;
+    } while (!__atomic_compare_exchange_n(&Quota->Usage[Paged], &usage, usage + Bytes, TRUE,
+                                          __ATOMIC_RELAXED, __ATOMIC_RELAXED));
+    usage += Bytes;
+    peak = __atomic_load_n(&Quota->Peak[Paged], __ATOMIC_RELAXED);
+    while (usage > peak && !__atomic_compare_exchange_n(&Quota->Peak[Paged], &peak, usage, TRUE,
+                                                        __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+        ;
+    return TRUE;
 }
 
 static void ExpReturnQuota(PEPROCESS_QUOTA_BLOCK Quota, BOOLEAN Paged, SIZE_T Bytes)
 {
-    KIRQL irql = ExpRaiseToDpc();
-
-    Quota->Usage[Paged] -= Bytes;
-    ExpLowerFromDpc(irql);
+    __atomic_sub_fetch(&Quota->Usage[Paged], Bytes, __ATOMIC_RELAXED);
 }
 
 /* ---- allocation ---------------------------------------------------------------------------- */
@@ -309,8 +316,10 @@ static __attribute__((noinline)) PVOID ExpAllocateBig(ULONG Index, ULONG HeaderT
     slot->Pages = pages;
     slot->ProcessBilled = Quota;
     slot->PoolIndex = Index;
+    /* TotalBigPages is the big-page lock's; the running counts are shared
+     * with the small-block path (its own lock): interlocked, both sides. */
     ExpPoolDescriptors[Index].TotalBigPages += pages;
-    ExpPoolDescriptors[Index].RunningAllocs++;
+    __atomic_add_fetch(&ExpPoolDescriptors[Index].RunningAllocs, 1, __ATOMIC_RELAXED);
     ExpTrackBig(Index, Tag, (LONG64)pages);
     KeReleaseSpinLock(&ExpBigPoolLock, irql);
     return va;
@@ -738,7 +747,7 @@ static __attribute__((noinline)) void ExpFreeBig(LONG Region, PVOID P, ULONG Tag
     bytes = slot->NumberOfBytes;
     quota = slot->ProcessBilled;
     ExpPoolDescriptors[index].TotalBigPages -= pages;
-    ExpPoolDescriptors[index].RunningDeAllocs++;
+    __atomic_add_fetch(&ExpPoolDescriptors[index].RunningDeAllocs, 1, __ATOMIC_RELAXED);
     ExpTrackBig(index, slot->Key, -(LONG64)pages);
     /* Kept for the next request of its length (its entry stays, marked
      * free), or given back with the runs that made room for it. */

@@ -107,8 +107,8 @@ struct _POOL_DESCRIPTOR {
     PPOOL_HEADER EmptyPages;        /* kept empty pages, most recent first */
     ULONG EmptyPageCount;
     ULONG EmptyPageLimit;           /* EXP_EMPTY_PAGES_KEPT unless changed */
-    SIZE_T TotalBigPages;           /* pages of whole-page allocations */
-    SIZE_T RunningAllocs, RunningDeAllocs;
+    SIZE_T TotalBigPages;           /* pages of whole-page allocations (big-page lock) */
+    SIZE_T RunningAllocs, RunningDeAllocs;  /* interlocked: both locks count them */
 };
 
 /* poolblock.c: small blocks in pool pages (descriptor lock held). */

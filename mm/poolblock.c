@@ -238,7 +238,9 @@ PPOOL_HEADER ExpAllocateBlock(PPOOL_DESCRIPTOR Descriptor, ULONG Units, BOOLEAN 
     ExpSplitBlock(Descriptor, entry, total, Units);
     entry->PoolIndex = (UCHAR)Descriptor->PoolIndex;
     entry->PoolType = (UCHAR)(Descriptor->PoolType + 1);
-    Descriptor->RunningAllocs++;
+    /* Interlocked: whole-page allocations count here too, under the
+     * big-page lock, not this descriptor's (pool.c). */
+    __atomic_add_fetch(&Descriptor->RunningAllocs, 1, __ATOMIC_RELAXED);
     return entry;
 }
 
@@ -247,7 +249,7 @@ VOID ExpFreeBlock(PPOOL_DESCRIPTOR Descriptor, PPOOL_HEADER Entry)
     PPOOL_HEADER start = Entry, next;
     ULONG units = Entry->BlockSize;
 
-    Descriptor->RunningDeAllocs++;
+    __atomic_add_fetch(&Descriptor->RunningDeAllocs, 1, __ATOMIC_RELAXED);   /* as above */
     /* Marked free even if it merges into its left neighbour, so that a
      * second free of it is recognised as one. */
     Entry->PoolType = 0;

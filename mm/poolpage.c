@@ -76,19 +76,25 @@ BOOLEAN MiIsPoolPageAllocated(ULONG PoolIndex, PVOID Va)
 
 /* MmPfnLock held: give back the resident pages of [Va, Va + Pages) and,
  * for paged pool, the commitment of the pages never touched (a touched
- * page's share went back with the page, pfndb.c). */
+ * page's share went back with the page, pfndb.c). Unmapped, shot down
+ * once for the run, and only then are the pages freed (by the shootdown)
+ * and the addresses returned to the region's tree: either could be
+ * handed out again the moment the lock drops. */
 static void MiReleasePoolPagesLocked(ULONG Region, PUCHAR Va, PFN_NUMBER Pages)
 {
     PFN_NUMBER untouched = 0;
+    MI_TB_FLUSH_LIST flush;
 
+    MiInitializeTbFlushList(&flush);
     for (PFN_NUMBER i = 0; i < Pages; i++) {
         PUCHAR page = Va + (i << PAGE_SHIFT);
         ULONG level;
         if (MiWalkToPte(page, &level) != NULL)
-            MiUnmapAndFreePageLocked(page);
+            MiUnmapAndFreePageLocked(page, &flush);
         else
             untouched++;
     }
+    MiShootdownTbList(&flush);
     if (Region == MI_PAGED_REGION)
         MiReturnCommitmentLocked(untouched);
     MiRunTreeSetFree(&MiPoolTree[Region], MiPoolPageIndex(Region, Va), Pages);

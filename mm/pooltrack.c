@@ -24,6 +24,18 @@ static ULONG ExpTrackHash(ULONG Key)
     return (h >> 16 ^ h) & (EXP_TRACK_TABLE_SIZE - 1);
 }
 
+/* Tables 0..CpuIndex are worth reading. Every processor may raise the
+ * bound at once: an interlocked maximum, or a smaller one could win. */
+static void ExpNoteTrackingProcessor(ULONG CpuIndex)
+{
+    ULONG seen = __atomic_load_n(&ExpTrackProcessors, __ATOMIC_RELAXED);
+
+    while (CpuIndex >= seen &&
+           !__atomic_compare_exchange_n(&ExpTrackProcessors, &seen, CpuIndex + 1, TRUE,
+                                        __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+        ;
+}
+
 /* Key's entry on one processor; made if Create (the overflow entry when full). */
 static PEXP_POOL_TRACKER ExpLookupTracker(ULONG CpuIndex, ULONG Key, BOOLEAN Create)
 {
@@ -38,8 +50,7 @@ static PEXP_POOL_TRACKER ExpLookupTracker(ULONG CpuIndex, ULONG Key, BOOLEAN Cre
             if (!Create)
                 return NULL;
             e->Key = Key;
-            if (CpuIndex >= ExpTrackProcessors)
-                ExpTrackProcessors = CpuIndex + 1;
+            ExpNoteTrackingProcessor(CpuIndex);
             return e;
         }
     }

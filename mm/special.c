@@ -31,6 +31,16 @@
  *
  * Parameters are NT's (nt-mm-facts.md, section 4). Special pool has no
  * lock-free path; it is a debugging aid and is guarded by one spin lock.
+ *
+ * Several processors: a slot's state changes only under MiSpecialLock, and
+ * a free claims its slot (Live -> Freeing) under the lock before it reads
+ * the page, so of two frees of one block on two processors exactly one
+ * goes on and the other stops with 0xC1 (never both unmapping the page and
+ * queueing the slot twice). A slot becomes Live only once its page and
+ * header are written. The reports read Live slots' pages under the lock:
+ * a Live slot's page cannot go while it is held. Only the fault check and
+ * the IRQL bug check's pool-type parameter read a state byte without it
+ * (one byte, for a stop code).
  */
 #include "pool_internal.h"
 
@@ -47,7 +57,10 @@
 #define MI_SPECIAL_ALLOC_IRQL         0x30
 #define MI_SPECIAL_FREE_IRQL          0x31
 
-typedef enum _MI_SPECIAL_STATE { MiSlotUnused, MiSlotLive, MiSlotFreed } MI_SPECIAL_STATE;
+typedef enum _MI_SPECIAL_STATE {
+    MiSlotUnused, MiSlotLive, MiSlotFreed,
+    MiSlotFreeing,                      /* claimed by a free, page going */
+} MI_SPECIAL_STATE;
 #define MI_SPECIAL_STATE_MASK    0x03
 #define MI_SPECIAL_HEADER_AT_END 0x80   /* with MiSlotLive: see the top comment */
 
@@ -188,6 +201,12 @@ static PUCHAR MiSpecialLivePage(ULONG Slot)
                                                          : MiSlotBase(Slot) + PAGE_SIZE;
 }
 
+/* MiSpecialLock held: the slot's new state, header flag kept. */
+static void MiSetSlotStateLocked(ULONG Slot, MI_SPECIAL_STATE State)
+{
+    MiSpecialState[Slot] = (UCHAR)((MiSpecialState[Slot] & ~MI_SPECIAL_STATE_MASK) | State);
+}
+
 /* A slot whose page is gone: no access, and last in line for reuse. */
 static void MiRetireSlot(ULONG Slot)
 {
@@ -254,9 +273,8 @@ PVOID MiAllocateSpecialPool(SIZE_T NumberOfBytes, ULONG Tag, ULONG PoolType, ULO
     pattern = (UCHAR)(KeReadTimeStampCounter() >> 12) | 1;
     memset(page, pattern, PAGE_SIZE);
     block = MiSpecialBlock(page, underrun, NumberOfBytes, PoolType);
-    /* Live from here; the state byte is the slot's own until it is retired. */
-    MiSpecialState[slot] = MiSlotLive | (block == page ? MI_SPECIAL_HEADER_AT_END : 0);
-    header = MiSpecialHeader(slot, page);
+    header = (PMI_SPECIAL_HEADER)(block == page ? page + PAGE_SIZE - sizeof(MI_SPECIAL_HEADER)
+                                                : page);
     header->Magic = MI_SPECIAL_MAGIC;
     header->Pattern = pattern;
     header->Underrun = underrun;
@@ -264,6 +282,11 @@ PVOID MiAllocateSpecialPool(SIZE_T NumberOfBytes, ULONG Tag, ULONG PoolType, ULO
     header->Bytes = (ULONG)NumberOfBytes;
     header->PoolType = (USHORT)PoolType;
     header->Reserved = 0;
+    /* Live from here, page and header written: a report on another
+     * processor may read them as soon as it sees the state. */
+    KeAcquireSpinLock(&MiSpecialLock, &irql);
+    MiSpecialState[slot] = MiSlotLive | (block == page ? MI_SPECIAL_HEADER_AT_END : 0);
+    KeReleaseSpinLock(&MiSpecialLock, irql);
     __atomic_add_fetch(&MiSpecialPoolPagesInUse, 1, __ATOMIC_RELAXED);
     irql = ExpRaiseToDpc();
     ExpInsertPoolTracker(KeGetCurrentProcessorNumber(), Tag, PAGE_SIZE, paged);
@@ -271,8 +294,9 @@ PVOID MiAllocateSpecialPool(SIZE_T NumberOfBytes, ULONG Tag, ULONG PoolType, ULO
     return block;
 }
 
-/* The header of the live special allocation holding P; bug checks if none. */
-static PMI_SPECIAL_HEADER MiCheckSpecialBlock(PVOID P, PUCHAR *Page)
+/* The header of the special allocation holding P, whose slot is in State
+ * (Live, or Freeing for the free that claimed it); bug checks if none. */
+static PMI_SPECIAL_HEADER MiCheckSpecialBlock(PVOID P, PUCHAR *Page, MI_SPECIAL_STATE State)
 {
     ULONG slot = MiSlotOf(P);
     PUCHAR page = PAGE_ALIGN(P);
@@ -280,7 +304,7 @@ static PMI_SPECIAL_HEADER MiCheckSpecialBlock(PVOID P, PUCHAR *Page)
     BOOLEAN underrun = page != MiSlotBase(slot);
     ULONG level;
 
-    if (MiSpecialState == NULL || MiSlotState(slot) != MiSlotLive ||
+    if (MiSpecialState == NULL || MiSlotState(slot) != State ||
         MiWalkToPte(page, &level) == NULL)
         KeBugCheckEx(SPECIAL_POOL_DETECTED_MEMORY_CORRUPTION, (ULONG_PTR)P,
                      (ULONG_PTR)MiGetPteAddress(P), 0, MI_SPECIAL_FREE_NOT_ALLOCATED);
@@ -301,7 +325,24 @@ SIZE_T MiSpecialPoolBlockSize(PVOID P)
 {
     PUCHAR page;
 
-    return MiCheckSpecialBlock(P, &page)->Bytes;
+    return MiCheckSpecialBlock(P, &page, MiSlotLive)->Bytes;
+}
+
+/* Claim a Live slot for its free, under the lock: FALSE if it is not Live
+ * (never allocated, freed, or being freed on another processor). */
+static BOOLEAN MiClaimSlotForFree(ULONG Slot)
+{
+    BOOLEAN live;
+    KIRQL irql;
+
+    if (MiSpecialState == NULL)
+        return FALSE;
+    KeAcquireSpinLock(&MiSpecialLock, &irql);
+    live = MiSlotState(Slot) == MiSlotLive;
+    if (live)
+        MiSetSlotStateLocked(Slot, MiSlotFreeing);
+    KeReleaseSpinLock(&MiSpecialLock, irql);
+    return live;
 }
 
 /* First byte in [From, To) that is not Pattern, or NULL; the header, if it
@@ -326,11 +367,21 @@ static PUCHAR MiFindNonPattern(PUCHAR From, PUCHAR To, PMI_SPECIAL_HEADER Header
  */
 static ULONG MiSpecialPoolTypeAt(PVOID P)
 {
-    ULONG slot = MiSlotOf(P);
+    ULONG slot = MiSlotOf(P), type = 0;
+    BOOLEAN locked = KeGetCurrentIrql() <= DISPATCH_LEVEL;
+    KIRQL irql = 0;
 
-    if (MiSpecialState == NULL || MiSlotState(slot) != MiSlotLive)
+    if (MiSpecialState == NULL)
         return 0;
-    return MiSpecialHeader(slot, MiSpecialLivePage(slot))->PoolType;
+    /* Above DISPATCH_LEVEL the lock cannot be taken; the caller stops the
+     * machine then, and the type is only a parameter of that stop. */
+    if (locked)
+        KeAcquireSpinLock(&MiSpecialLock, &irql);
+    if (MiSlotState(slot) == MiSlotLive)
+        type = MiSpecialHeader(slot, MiSpecialLivePage(slot))->PoolType;
+    if (locked)
+        KeReleaseSpinLock(&MiSpecialLock, irql);
+    return type;
 }
 
 VOID MiFreeSpecialPool(PVOID P, ULONG Tag)
@@ -340,6 +391,7 @@ VOID MiFreeSpecialPool(PVOID P, ULONG Tag)
     PMI_SPECIAL_HEADER header;
     BOOLEAN paged;
     ULONG slot = MiSlotOf(P), stored;
+    MI_TB_FLUSH_LIST flush;
 
     /*
      * The IRQL first, before anything that could stop with a code of its
@@ -353,7 +405,11 @@ VOID MiFreeSpecialPool(PVOID P, ULONG Tag)
             KeBugCheckEx(SPECIAL_POOL_DETECTED_MEMORY_CORRUPTION, irql, type, (ULONG_PTR)P,
                          MI_SPECIAL_FREE_IRQL);
     }
-    header = MiCheckSpecialBlock(P, &page);
+    /* This free owns the slot from here; a second one stops below. */
+    if (!MiIsSpecialPoolAddress(P) || !MiClaimSlotForFree(slot))
+        KeBugCheckEx(SPECIAL_POOL_DETECTED_MEMORY_CORRUPTION, (ULONG_PTR)P,
+                     (ULONG_PTR)MiGetPteAddress(P), 0, MI_SPECIAL_FREE_NOT_ALLOCATED);
+    header = MiCheckSpecialBlock(P, &page, MiSlotFreeing);
     paged = (header->PoolType & BASE_POOL_TYPE_MASK) != 0;
     /* Everything around the block but the header must still be the pattern. */
     bad = MiFindNonPattern(page, block, header, header->Pattern);
@@ -371,9 +427,14 @@ VOID MiFreeSpecialPool(PVOID P, ULONG Tag)
     ExpRemovePoolTracker(KeGetCurrentProcessorNumber(), stored, PAGE_SIZE, paged);
     ExpLowerFromDpc(irql);
 
-    /* The page goes; the slot stays no-access at the back of the queue. */
+    /* The page goes - freed by the shootdown, once no processor can still
+     * reach it through the old translation - and the slot stays no-access
+     * at the back of the queue (retired only after the shootdown too: its
+     * addresses may be mapped again once it leaves the queue). */
+    MiInitializeTbFlushList(&flush);
     KeAcquireSpinLock(&MmPfnLock, &irql);
-    MiUnmapAndFreePageLocked(page);
+    MiUnmapAndFreePageLocked(page, &flush);
+    MiShootdownTbList(&flush);
     KeReleaseSpinLock(&MmPfnLock, irql);
     MiRetireSlot(slot);
     __atomic_sub_fetch(&MiSpecialPoolPagesInUse, 1, __ATOMIC_RELAXED);
@@ -386,7 +447,7 @@ VOID MiCheckSpecialPoolFault(PVOID Va, BOOLEAN Write, PVOID Pc)
     if (!MiIsSpecialPoolAddress(Va) || MiSpecialState == NULL)
         return;
     slot = MiSlotOf(Va);
-    if (MiSlotState(slot) == MiSlotFreed)
+    if (MiSlotState(slot) == MiSlotFreed || MiSlotState(slot) == MiSlotFreeing)
         KeBugCheckEx(PAGE_FAULT_IN_FREED_SPECIAL_POOL, (ULONG_PTR)Va, Write, (ULONG_PTR)Pc, 0);
     if (MiSlotState(slot) == MiSlotLive)
         KeBugCheckEx(PAGE_FAULT_BEYOND_END_OF_ALLOCATION, (ULONG_PTR)Va, Write, (ULONG_PTR)Pc, 0);
@@ -396,11 +457,14 @@ VOID MiCheckSpecialPoolFault(PVOID Va, BOOLEAN Write, PVOID Pc)
 ULONG MiReportSpecialPool(ULONG Tag, BOOLEAN Print)
 {
     ULONG count = 0;
+    KIRQL irql;
 
     if (!MiSpecialAvailable)
         return 0;
     if (Print && MiSpecialPoolPagesInUse != 0)
         DbgPrint("  special pool: %u pages in use\n", MiSpecialPoolPagesInUse);
+    /* Under the lock: a Live slot's page stays while it is held (top). */
+    KeAcquireSpinLock(&MiSpecialLock, &irql);
     for (ULONG slot = 0; slot < MiSpecialNextUnused; slot++) {
         PUCHAR page;
         PMI_SPECIAL_HEADER header;
@@ -419,6 +483,7 @@ ULONG MiReportSpecialPool(ULONG Tag, BOOLEAN Print)
                      header->PoolType & BASE_POOL_TYPE_MASK ? "Paged" : "Nonp");
         }
     }
+    KeReleaseSpinLock(&MiSpecialLock, irql);
     return count;
 }
 
@@ -427,16 +492,25 @@ VOID MiDumpSpecialPool(PVOID Va)
 {
     ULONG slot = MiSlotOf(Va);
     PUCHAR page = PAGE_ALIGN(Va);
+    PMI_SPECIAL_HEADER header;
+    char name[5];
+    KIRQL irql;
 
-    if (MiSpecialState == NULL || MiSlotState(slot) != MiSlotLive || !MmIsAddressValid(page)) {
-        DbgPrint("%p is in special pool, slot %u, %s\n", Va, slot,
-                 MiSpecialState && MiSlotState(slot) == MiSlotFreed ? "freed" : "not allocated");
+    if (MiSpecialState == NULL) {
+        DbgPrint("%p is in special pool, slot %u, not allocated\n", Va, slot);
         return;
     }
-    PMI_SPECIAL_HEADER header = MiSpecialHeader(slot, page);
-    char name[5];
-    DbgPrint("*%p : special pool, slot %u, %u bytes, tag %s, %s mode\n",
-             MiSpecialBlock(page, header->Underrun, header->Bytes, header->PoolType), slot,
-             header->Bytes, ExpTagName(header->Tag, name),
-             header->Underrun ? "underrun" : "overrun");
+    KeAcquireSpinLock(&MiSpecialLock, &irql);       /* the page stays while Live */
+    if (MiSlotState(slot) != MiSlotLive || !MmIsAddressValid(page)) {
+        DbgPrint("%p is in special pool, slot %u, %s\n", Va, slot,
+                 MiSlotState(slot) == MiSlotFreed || MiSlotState(slot) == MiSlotFreeing
+                     ? "freed" : "not allocated");
+    } else {
+        header = MiSpecialHeader(slot, page);
+        DbgPrint("*%p : special pool, slot %u, %u bytes, tag %s, %s mode\n",
+                 MiSpecialBlock(page, header->Underrun, header->Bytes, header->PoolType), slot,
+                 header->Bytes, ExpTagName(header->Tag, name),
+                 header->Underrun ? "underrun" : "overrun");
+    }
+    KeReleaseSpinLock(&MiSpecialLock, irql);
 }

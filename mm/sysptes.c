@@ -105,6 +105,12 @@ PMMPTE MiReserveSystemPtesLocked(ULONG NumberOfPtes)
     return MiGetPteAddress(MM_SYSTEM_PTE_BASE + (index << PAGE_SHIFT));
 }
 
+/*
+ * The caller has cleared the run's PTEs and shot their translations down
+ * (MiShootdownTbList) already: a released run - a cached one too - may be
+ * reserved and mapped to other pages the moment the lock drops, and a
+ * processor still holding an old translation would reach the old page.
+ */
 VOID MiReleaseSystemPtesLocked(PMMPTE StartingPte, ULONG NumberOfPtes)
 {
     ULONG64 va = (ULONG64)MiGetVirtualAddressMappedByPte(StartingPte);
