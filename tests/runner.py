@@ -79,13 +79,15 @@ MM_SUITES = ["contig", "paging", "pool*", "lookaside", "blackbox"]
 #     ranges, threads' and drivers' tests alike), so all suites run.
 #   nolowmem: RAM below 4 GiB kept for callers that need it (bios-6g has
 #     RAM above 4 GiB); the memory-manager suites.
-#   onecpu: NT's /ONECPU on four vCPUs: only the boot processor starts;
-#     the boot suite checks that exactly one is reported (boot.processor_count
-#     reads the option).
+#   onecpu, numproc=2: NT's /ONECPU and /NUMPROC on four vCPUs: only the
+#     boot processor (at most two) start; boot.processor_count_follows_madt_
+#     and_options reads the option and checks the count, and the smp suite
+#     runs on what started.
 EXTRA_BOOTS = {
     "bios-128m-verifier": ("bios-128m", ["all"], "verifier=special"),
     "bios-6g-nolowmem": ("bios-6g", MM_SUITES, "nolowmem"),
-    "bios-1g-smp4-onecpu": ("bios-1g-smp4", ["boot"], "onecpu"),
+    "bios-1g-smp4-onecpu": ("bios-1g-smp4", ["boot", "smp"], "onecpu"),
+    "bios-1g-smp4-numproc2": ("bios-1g-smp4", ["boot", "smp"], "numproc=2"),
 }
 BUGCHECK_CONFIG = "bios-128m"
 # Bug-check tests that need several processors boot alone in this
@@ -524,7 +526,7 @@ def cmd_test(opts):
     for b in boots:
         p, f, k, why = judge_batch(b)
         add((p, f, k))
-        print("config %-18s %3d passed, %d failed, %d skipped  (%.1f s)%s" %
+        print("config %-21s %3d passed, %d failed, %d skipped  (%.1f s)%s" %
               (b.name, p, f, k, b.seconds, "" if not why else "  FAILED: " + "; ".join(why)))
         for ok, name, _ in b.results():
             if not ok:
