@@ -23,6 +23,11 @@ QEMU_DEBUG=int,... in the environment adds its items to -d for debugging.
 Each boot has a timeout. Logs go to build/test-logs/<name>.serial.log and
 <name>.qemu.log.
 
+A configuration's "smp" (default 1) is QEMU's -smp; above 1, TCG runs with
+thread=multi (each vCPU on its own host thread, so the kernel's races are
+real races). The benchmarks record the host's core count next to their
+figures (host.cpus), since vCPUs only run in parallel on host cores.
+
 Skipped tests ("ok N - NAME # SKIP reason") are counted apart from passed
 ones: "N passed, N failed, N skipped" per configuration and in the total.
 
