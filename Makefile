@@ -1,7 +1,8 @@
 # Mica - build, run, debug, test, benchmark.
 #
 #   make            build/mica.elf and build/mica.iso (BIOS + UEFI GRUB ISO)
-#   make run        boot the ISO in QEMU, serial console on this terminal (Ctrl-A X quits)
+#   make run        boot the ISO in QEMU, serial console on this terminal (Ctrl-A X quits);
+#                   MEM=256M SMP=1 CMDLINE='...' (e.g. SMP=4 CMDLINE='numproc=2')
 #   make run-uefi   the same under OVMF;  make run-gui: with a window
 #   make debug      QEMU stopped at reset, gdbstub on 127.0.0.1:$(GDBPORT)
 #   make gdb        GDB attached to `make debug` with the kernel's symbols
@@ -25,6 +26,7 @@ GDB     ?= gdb
 GDBPORT ?= $(shell expr 26000 + `id -u` % 5000)
 ACCEL   ?= $(shell sh tests/accel-probe.sh)
 MEM     ?= 256M
+SMP     ?= 1
 CMDLINE ?=
 
 B := build
@@ -149,7 +151,11 @@ check-deps:
 # ---- run and debug ------------------------------------------------------------------
 
 QEMU_CPU := -cpu qemu64,+nx,+pdpe1gb
-QEMU_COMMON := $(QEMU_CPU) -accel $(ACCEL) -m $(MEM) -no-reboot \
+# SMP=N boots N processors; TCG then runs each on its own host thread
+# (thread=multi), as tests/runner.py does for its several-processor configurations.
+comma := ,
+QEMU_ACCEL := $(ACCEL)$(if $(filter-out 0 1,$(SMP)),$(if $(filter tcg,$(ACCEL)),$(comma)thread=multi))
+QEMU_COMMON := $(QEMU_CPU) -accel $(QEMU_ACCEL) -smp $(SMP) -m $(MEM) -no-reboot \
                -device isa-debug-exit,iobase=0xf4,iosize=0x04
 OVMF_CODE := /usr/share/OVMF/OVMF_CODE_4M.fd
 OVMF_VARS := /usr/share/OVMF/OVMF_VARS_4M.fd

@@ -34,6 +34,7 @@ static const KTEST_CASE *KtestCurrent;
 static ULONG KtestNumber, KtestPassed, KtestFailed, KtestSkipped, KtestListed;
 static BOOLEAN KtestActive;
 static const char *KtestSkipReason;
+static void (*KtestBugCheckCheck)(void);
 
 static struct {
     BOOLEAN Armed;
@@ -69,6 +70,11 @@ void KtestExpectBugCheck(ULONG Code, ULONG64 P1, ULONG64 P2, ULONG64 P3, ULONG64
     KtestExpected.P[2] = P3;
     KtestExpected.P[3] = P4;
     KtestExpected.Armed = TRUE;
+}
+
+void KtestAtBugCheck(void (*Check)(void))
+{
+    KtestBugCheckCheck = Check;
 }
 
 void KtestSkip(const char *Reason)
@@ -114,6 +120,8 @@ static VOID KtestOnBugCheck(PVOID Buffer, ULONG Length)
     if (!KtestActive || KtestCurrent == NULL)
         return;
     KtestActive = FALSE;            /* a fault from here on must not recurse */
+    if (KtestBugCheckCheck != NULL)
+        KtestBugCheckCheck();
     match = KtestExpected.Armed && KtestExpected.Code == Code;
     for (int i = 0; i < 4 && match; i++)
         if (KtestExpected.P[i] != KTEST_ANY && KtestExpected.P[i] != got[i]) {

@@ -51,6 +51,10 @@ void KtestPrint(const char *Format, ...) __attribute__((format(printf, 1, 2)));
 void KtestFail(const char *File, int Line, const char *Format, ...)
     __attribute__((format(printf, 3, 4)));
 void KtestExpectBugCheck(ULONG Code, ULONG64 P1, ULONG64 P2, ULONG64 P3, ULONG64 P4);
+/* A bug-check test's own look at the stopped machine: Check runs in the
+ * bug-check callback, after the blue screen and before the stop is judged,
+ * on the processor that stopped; its KEXPECTs count against the test. */
+void KtestAtBugCheck(void (*Check)(void));
 /* Mark the current test skipped (e.g. needs RAM above 4 GiB); the caller
  * returns. Reported as "ok N - name # SKIP reason", as TAP does. */
 void KtestSkip(const char *Reason);

@@ -23,6 +23,11 @@ QEMU_DEBUG=int,... in the environment adds its items to -d for debugging.
 Each boot has a timeout. Logs go to build/test-logs/<name>.serial.log and
 <name>.qemu.log.
 
+A configuration's "smp" (default 1) is QEMU's -smp; above 1, TCG runs with
+thread=multi (each vCPU on its own host thread, so the kernel's races are
+real races). The benchmarks record the host's core count next to their
+figures (host.cpus), since vCPUs only run in parallel on host cores.
+
 Skipped tests ("ok N - NAME # SKIP reason") are counted apart from passed
 ones: "N passed, N failed, N skipped" per configuration and in the total.
 
@@ -54,15 +59,21 @@ OVMF_CODE = "/usr/share/OVMF/OVMF_CODE_4M.fd"
 OVMF_VARS = "/usr/share/OVMF/OVMF_VARS_4M.fd"
 
 # The configurations that matter; names are stable (other tools read them).
+# "smp" is the number of virtual processors (QEMU's -smp; default 1). With
+# more than one, TCG runs each vCPU on its own host thread (thread=multi),
+# so races between processors are real races on the host's cores.
 TEST_CONFIGS = {
     "bios-128m": {"firmware": "bios", "mem": "128M"},
     "bios-6g": {"firmware": "bios", "mem": "6G"},
     "uefi-256m": {"firmware": "uefi", "mem": "256M"},
+    "bios-1g-smp4": {"firmware": "bios", "mem": "1G", "smp": 4},
+    "uefi-256m-smp2": {"firmware": "uefi", "mem": "256M", "smp": 2},
 }
 BENCH_CONFIGS = {
     "bench-128m": {"firmware": "bios", "mem": "128M"},
     "bench-1g": {"firmware": "bios", "mem": "1G"},
     "bench-6g": {"firmware": "bios", "mem": "6G"},
+    "bench-1g-smp4": {"firmware": "bios", "mem": "1G", "smp": 4},
 }
 # The suites that exercise the memory manager (blackbox: contiguous DMA
 # memory below 4 GiB, which nolowmem keeps on a list of its own).
@@ -73,11 +84,22 @@ MM_SUITES = ["contig", "paging", "pool*", "lookaside", "blackbox"]
 #     ranges, threads' and drivers' tests alike), so all suites run.
 #   nolowmem: RAM below 4 GiB kept for callers that need it (bios-6g has
 #     RAM above 4 GiB); the memory-manager suites.
+#   onecpu, numproc=2: NT's /ONECPU and /NUMPROC on four vCPUs: only the
+#     boot processor (at most two) start; boot.processor_count_follows_madt_
+#     and_options reads the option and checks the count, and the smp suite
+#     runs on what started.
 EXTRA_BOOTS = {
     "bios-128m-verifier": ("bios-128m", ["all"], "verifier=special"),
     "bios-6g-nolowmem": ("bios-6g", MM_SUITES, "nolowmem"),
+    "bios-1g-smp4-onecpu": ("bios-1g-smp4", ["boot", "smp"], "onecpu"),
+    "bios-1g-smp4-numproc2": ("bios-1g-smp4", ["boot", "smp"], "numproc=2"),
 }
 BUGCHECK_CONFIG = "bios-128m"
+# Bug-check tests that need several processors boot alone in this
+# configuration instead of BUGCHECK_CONFIG: suite pattern -> configuration.
+BUGCHECK_CONFIG_BY_SUITE = {
+    "smp_bugcheck": "bios-1g-smp4",
+}
 # Boots boot/entry.asm must refuse: name -> (QEMU -cpu without a feature, its message).
 CPU_CHECK_BOOTS = {
     "cpucheck-no-cx16": ("qemu64,+nx,+pdpe1gb,-cx16", "no CMPXCHG16B"),
@@ -96,6 +118,7 @@ RESET_TEST_RE = re.compile(r"^# reset-test (\S+)")
 RESET_ARMED = "# resetting the machine on purpose"
 STOP_RE = re.compile(r"\*\*\* STOP: 0x([0-9A-Fa-f]{8})")
 BENCH_RE = re.compile(r"^bench (\S+) (\d+) (\S+)")
+STOP_PROCESSOR_RE = re.compile(r"^# bug check on processor (\d+)")
 
 GRUB_CFG = """set timeout=0
 set default=0
@@ -111,12 +134,47 @@ menuentry "Mica" {{
 """
 
 
-def accel():
-    if os.environ.get("ACCEL"):
-        return os.environ["ACCEL"]
-    out = subprocess.run(["sh", os.path.join(ROOT, "tests", "accel-probe.sh")],
-                         capture_output=True, text=True)
-    return out.stdout.strip() or "tcg"
+_accel = None
+
+
+def accel(smp=1):
+    """QEMU's -accel: ACCEL from the environment, else what the probe says
+    (once). With several vCPUs, TCG gets thread=multi, one host thread per
+    vCPU (KVM runs each vCPU on a host thread anyway)."""
+    global _accel
+    if _accel is None:
+        if os.environ.get("ACCEL"):
+            _accel = os.environ["ACCEL"]
+        else:
+            out = subprocess.run(["sh", os.path.join(ROOT, "tests", "accel-probe.sh")],
+                                 capture_output=True, text=True)
+            _accel = out.stdout.strip() or "tcg"
+    if smp > 1 and _accel.split(",")[0] == "tcg" and "thread=" not in _accel:
+        return _accel + ",thread=multi"
+    return _accel
+
+
+def smp_of(config):
+    return int(config.get("smp", 1))
+
+
+def host_cpus():
+    """The host's cores: os.cpu_count() and, if this process may use fewer
+    (taskset, cgroups' cpusets), that count too. vCPUs run in parallel only
+    on host cores, so every figure of several processors depends on it."""
+    total = os.cpu_count() or 1
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        usable = total
+    return total, usable
+
+
+def host_cpus_text():
+    total, usable = host_cpus()
+    if usable != total:
+        return "%d host cores (%d usable by this process)" % (total, usable)
+    return "%d host cores" % total
 
 
 def qemu_debug():
@@ -178,7 +236,9 @@ class Boot:
         fw = self.config["firmware"]
         serial_log = os.path.join(LOGS, self.name + ".serial.log")
         qemu_log = os.path.join(LOGS, self.name + ".qemu.log")
-        args = ["qemu-system-x86_64", "-cpu", self.cpu, "-accel", accel(),
+        smp = smp_of(self.config)
+        args = ["qemu-system-x86_64", "-cpu", self.cpu, "-accel", accel(smp),
+                "-smp", str(smp),
                 "-m", self.config["mem"], "-cdrom", iso, "-display", "none",
                 "-monitor", "none", "-serial", "stdio", "-no-reboot",
                 "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
@@ -343,6 +403,15 @@ def judge_batch(boot):
     return passed, failed, skipped, why
 
 
+def alone_config(test):
+    """The configuration a bug-check or reset test boots alone in."""
+    suite = test.split(".")[0]
+    for pattern, config in BUGCHECK_CONFIG_BY_SUITE.items():
+        if fnmatch.fnmatchcase(suite, pattern) and config in TEST_CONFIGS:
+            return TEST_CONFIGS[config]
+    return TEST_CONFIGS.get(BUGCHECK_CONFIG, next(iter(TEST_CONFIGS.values())))
+
+
 def judge_bugcheck(boot, code):
     why = boot.why_failed() or []
     stops = boot.stops()
@@ -350,9 +419,30 @@ def judge_bugcheck(boot, code):
         why.append("no bug check happened")
     elif int(stops[0], 16) != int(code, 16):
         why.append("stopped with 0x%s, expected %s" % (stops[0], code))
+    else:
+        why += judge_stop_processor(boot)
     if not any(ok for ok, _, _ in boot.results()):
         why.append("the kernel did not report the expected bug check")
     return why
+
+
+def judge_stop_processor(boot):
+    """A test that announces "# bug check on processor N" (N > 0) passes
+    only if the blue screen after the STOP line names processor N: the
+    screen must say which processor stopped the machine. Processor 0 is not
+    checked: on one processor every bug check comes from it."""
+    announced = [int(m.group(1)) for l in boot.lines for m in [STOP_PROCESSOR_RE.match(l)] if m]
+    if not announced or announced[-1] == 0:
+        return []
+    n = announced[-1]
+    screen = []
+    for l in boot.lines:
+        if screen or STOP_RE.search(l):
+            screen.append(l)
+    named = re.compile(r"\bprocessor\s+%d\b" % n, re.I)
+    if not any(named.search(l) for l in screen):
+        return ["the blue screen does not name processor %d, which stopped the machine" % n]
+    return []
 
 
 def judge_reset(boot):
@@ -441,7 +531,7 @@ def cmd_test(opts):
     for b in boots:
         p, f, k, why = judge_batch(b)
         add((p, f, k))
-        print("config %-18s %3d passed, %d failed, %d skipped  (%.1f s)%s" %
+        print("config %-21s %3d passed, %d failed, %d skipped  (%.1f s)%s" %
               (b.name, p, f, k, b.seconds, "" if not why else "  FAILED: " + "; ".join(why)))
         for ok, name, _ in b.results():
             if not ok:
@@ -461,8 +551,8 @@ def cmd_test(opts):
                 alone_tests = listed
 
     if alone_tests:
-        cfg = TEST_CONFIGS.get(BUGCHECK_CONFIG, next(iter(TEST_CONFIGS.values())))
-        bboots = [Boot(("reset-" if code is None else "bugcheck-") + name, cfg, "test=" + name)
+        bboots = [Boot(("reset-" if code is None else "bugcheck-") + name, alone_config(name),
+                       "test=" + name)
                   for name, code in alone_tests]
         run_parallel(bboots, opts.jobs)
         counts = {"bugcheck": [0, 0], "reset": [0, 0]}
@@ -538,6 +628,14 @@ def cmd_bench(opts):
             figures["boot.wall_ms"] = (int(round(median(ready))), "ms")
         if cycles:
             figures["boot.ready"] = (median(cycles), "cycles")
+        # The host's cores, next to the figures (the same four columns): vCPUs
+        # run in parallel only on host cores, so a scaling figure of a
+        # 4-vCPU configuration on a 2-core host is bounded by 2.
+        total, usable = host_cpus()
+        figures["host.cpus"] = (total, "cores")
+        if usable != total:
+            figures["host.cpus.usable"] = (usable, "cores")
+        figures["qemu.vcpus"] = (smp_of(cfg), "cpus")
         for name, (value, unit) in figures.items():
             rows.append((c, name, value, unit))
 
@@ -560,7 +658,9 @@ def cmd_bench(opts):
         if n not in names:
             names.append(n)
     width = max([len(n) for n in names] + [10])
-    print("\n%-*s %6s  %s" % (width, "benchmark", "unit", "  ".join("%14s" % c for c in configs)))
+    print("\nhost: %s; vCPUs: %s" % (host_cpus_text(), ", ".join(
+        "%s %d" % (c, smp_of(BENCH_CONFIGS[c])) for c in configs)))
+    print("%-*s %6s  %s" % (width, "benchmark", "unit", "  ".join("%14s" % c for c in configs)))
     for n in names:
         unit = next(u for _, nn, _, u in rows if nn == n)
         vals = []

@@ -3,9 +3,11 @@
  *
  * The loader block must describe real RAM (sorted, non-overlapping
  * ranges, the kernel image inside usable memory), the command line must
- * reach KeQueryBootOption, the TSC must have been calibrated, and the
- * kernel's own symbol table must name its functions.
+ * reach KeQueryBootOption, the TSC must have been calibrated, the
+ * processors that run must be the ones the MADT and the boot options
+ * allow, and the kernel's own symbol table must name its functions.
  */
+#include "../../kernel/acpi.h"
 #include "../../kernel/ke_internal.h"
 #include "../../mm/mm.h"
 #include "../ktest.h"
@@ -130,4 +132,29 @@ KTEST(boot, early_tables_map_first_2mib_with_4k_pages)
         MmUnmapIoSpace(pt, PAGE_SIZE);
     }
     MmUnmapIoSpace(pd, PAGE_SIZE);
+}
+
+/*
+ * onecpu (NT's /ONECPU) starts only the boot processor; numproc=N (NT's
+ * /NUMPROC=N) at most N. Never more than the MADT lists as enabled. The
+ * runner boots bios-1g-smp4 (four processors in the MADT) with onecpu.
+ */
+KTEST(boot, processor_count_follows_madt_and_options)
+{
+    char value[16];
+    ULONG64 numproc;
+    ULONG enabled = 0, count = KeQueryActiveProcessorCount(NULL);
+
+    for (ULONG i = 0; i < HalpAcpiInfo.ProcessorCount; i++)
+        enabled += HalpAcpiInfo.Processors[i].Enabled;
+    KtestPrint("#   %u processors running, %u enabled in the MADT\n", count, enabled);
+    KEXPECT_GE(count, 1);
+    KEXPECT_LE(count, enabled > 0 ? enabled : 1);
+    KEXPECT_EQ(count, (ULONG)KeNumberProcessors);
+    if (KeQueryBootOption("onecpu", value, sizeof(value))) {
+        KEXPECT_EQ(count, 1);
+        KEXPECT_EQ(KeQueryActiveProcessors(), AFFINITY_MASK(0));
+    }
+    if (KeQueryBootOptionNumber("numproc", &numproc) && numproc >= 1)
+        KEXPECT_LE(count, numproc);
 }
