@@ -151,7 +151,7 @@ VOID KiBugCheckWithFrame(ULONG Code, ULONG_PTR P1, ULONG_PTR P2, ULONG_PTR P3, U
     ULONG64 rip, rbp;
     char where[96];
 
-    ULONG64 irql = __readcr8();
+    ULONG64 irql = KiGetCurrentIrqlCopy();
 
     _disable();
     KiWriteCr8(HIGH_LEVEL);             /* nothing runs under a blue screen */

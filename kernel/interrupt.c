@@ -294,7 +294,7 @@ static BOOLEAN KiCallServiceRoutine(PKINTERRUPT Interrupt, KIRQL VectorIrql)
 BOOLEAN KiDispatchInterruptVector(PKTRAP_FRAME TrapFrame)
 {
     ULONG vector = (ULONG)TrapFrame->Vector;
-    KIRQL old = (KIRQL)__readcr8();
+    KIRQL old = KiGetCurrentIrqlCopy();
     PLIST_ENTRY e;
 
     if (vector == KI_VECTOR_SPURIOUS)

@@ -279,16 +279,26 @@ static inline PKPRCB KeGetCurrentPrcb(void)
 }
 
 /*
- * The one way CR8 is written. The KPRCB keeps a copy that KeGetCurrentIrql
- * reads: under emulation a CR8 read costs a hundred cycles, a GS-relative
- * load a few. The copy is written just after CR8; an interrupt taken in
- * between reads CR8 itself (interrupt.c), and when it returns it restores
- * that same value through here, so outside this routine the copy and CR8
- * always agree. The hardware never changes CR8 by itself on x86-64.
+ * The one way the IRQL is set. The IRQL itself is the KPRCB's CurrentIrql,
+ * which KeGetCurrentIrql reads; CR8 holds what the hardware must hold off.
+ * No interrupt vector belongs to IRQL 0, 1 or 2 (devices start at 3), so
+ * for every level up to DISPATCH_LEVEL CR8 stays 0: APC_LEVEL and
+ * DISPATCH_LEVEL only hold off Mica's own work (DPCs, thread switches),
+ * which looks at CurrentIrql. That matters because a CR8 write is far
+ * dearer than a store: QEMU takes its global lock for it, so with several
+ * processors every spin lock would line them all up behind that one lock.
+ * (x64 NT writes CR8 at every raise; 32-bit NT kept a software IRQL for
+ * the low levels, as this does.)
+ *
+ * When CR8 must change, it and the copy change together with interrupts
+ * off, so an interrupt never sees them disagree; an interrupt's epilogue
+ * restores the level it found in the copy. The hardware never changes
+ * CR8 by itself on x86-64.
  */
-static inline void KiWriteCr8(ULONG64 Value)
+#define KI_HARDWARE_IRQL(Irql) ((Irql) > DISPATCH_LEVEL ? (ULONG64)(Irql) : (ULONG64)PASSIVE_LEVEL)
+
+static inline void KiStoreIrqlCopy(ULONG64 Value)
 {
-    __asm__ __volatile__("mov %0, %%cr8" : : "r"(Value) : "memory");
     __asm__ __volatile__("movb %b0, %%gs:%c1"
                          : : "r"(Value), "i"(__builtin_offsetof(KPRCB, CurrentIrql))
                          : "memory");
@@ -302,6 +312,21 @@ static inline KIRQL KiGetCurrentIrqlCopy(void)
                          : "memory");
     return irql;
 }
+
+static inline void KiWriteCr8(ULONG64 Value)
+{
+    ULONG64 flags;
+
+    if (KI_HARDWARE_IRQL(KiGetCurrentIrqlCopy()) == KI_HARDWARE_IRQL(Value)) {
+        KiStoreIrqlCopy(Value);         /* one store: whole to any interrupt */
+        return;
+    }
+    __asm__ __volatile__("pushfq\n\tpopq %0\n\tcli" : "=r"(flags) : : "memory");
+    __asm__ __volatile__("mov %0, %%cr8" : : "r"(KI_HARDWARE_IRQL(Value)) : "memory");
+    KiStoreIrqlCopy(Value);
+    __asm__ __volatile__("pushq %0\n\tpopfq" : : "r"(flags) : "memory", "cc");
+}
+
 
 /* dpc.c / irql.c */
 VOID KiInitializePrcb(VOID);

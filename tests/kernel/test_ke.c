@@ -36,12 +36,14 @@ KTEST(irql, raise_lower_and_cr8)
     KEXPECT_EQ(KeGetCurrentIrql(), PASSIVE_LEVEL);
     KeRaiseIrql(DISPATCH_LEVEL, &old);
     KEXPECT_EQ(old, PASSIVE_LEVEL);
-    KEXPECT_EQ(__readcr8(), DISPATCH_LEVEL);
+    KEXPECT_EQ(__readcr8(), PASSIVE_LEVEL);     /* no vector lives at 1 or 2: CR8 stays 0 */
     KeRaiseIrql(HIGH_LEVEL, &mid);
     KEXPECT_EQ(mid, DISPATCH_LEVEL);
     KEXPECT_EQ(KeGetCurrentIrql(), HIGH_LEVEL);
+    KEXPECT_EQ(__readcr8(), HIGH_LEVEL);
     KeLowerIrql(mid);
-    KEXPECT_EQ(__readcr8(), DISPATCH_LEVEL);
+    KEXPECT_EQ(KeGetCurrentIrql(), DISPATCH_LEVEL);
+    KEXPECT_EQ(__readcr8(), PASSIVE_LEVEL);
     KeLowerIrql(old);
     KEXPECT_EQ(__readcr8(), PASSIVE_LEVEL);
     old = KeRaiseIrqlToDpcLevel();
