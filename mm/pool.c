@@ -384,25 +384,76 @@ ExpPopLookaside(ULONG Index, ULONG HeaderType, ULONG Units, ULONG Tag,
     return entry != NULL ? ExpBlockBody(entry) : NULL;
 }
 
-/* A block carved from the pool's pages, under its lock. */
+/*
+ * A carved block that goes straight onto this processor's lookaside for
+ * its size, as a freed one would (but never counted by PoolMon: it was
+ * never handed out). FALSE if the list is full.
+ */
+static BOOLEAN ExpStockLookaside(PPOOL_HEADER Entry, ULONG Index)
+{
+    EXP_POOL_LOOKASIDE *list;
+    BOOLEAN stocked = FALSE;
+    KIRQL irql = ExpRaiseToDpc();
+
+    list = &ExpPoolLookaside[KeGetCurrentProcessorNumber()][Index][Entry->BlockSize - 1];
+    if (list->Depth < list->MaximumDepth) {
+        Entry->PoolIndex |= EXP_POOL_INDEX_CACHED;
+        *(PVOID *)ExpBlockBody(Entry) = list->Head;
+        list->Head = ExpBlockBody(Entry);
+        list->Depth++;
+        stocked = TRUE;
+    }
+    ExpLowerFromDpc(irql);
+    return stocked;
+}
+
+/*
+ * A block carved from the pool's pages, under its lock. A small request a
+ * lookaside can serve (no quota, no alignment, up to POOL_SMALL_LISTS
+ * units: the lists that always have room) carves EXP_REFILL_BLOCKS
+ * of its size in that one lock hold and stocks this processor's lookaside
+ * with the rest: the next requests take no lock, and - what matters with
+ * several processors - each processor's blocks lie side by side, not
+ * interleaved with another's in the same cache lines, where every write
+ * of one processor would take the line from the other (false sharing).
+ */
 static __attribute__((noinline)) PVOID ExpAllocateSmall(ULONG Index, ULONG HeaderType,
                                                         SIZE_T NumberOfBytes, ULONG Tag,
                                                         PEPROCESS_QUOTA_BLOCK Quota)
 {
-    PPOOL_HEADER entry;
+    PPOOL_DESCRIPTOR descriptor = &ExpPoolDescriptors[Index];
+    BOOLEAN aligned = (HeaderType & POOL_TYPE_CACHE_ALIGNED) != 0;
+    ULONG units = ExpBytesToUnits(NumberOfBytes), spares = 0;
+    PPOOL_HEADER entry, spare[EXP_REFILL_BLOCKS - 1];
     KIRQL irql;
 
     irql = ExpLockPool(Index);
-    entry = ExpAllocateBlock(&ExpPoolDescriptors[Index], ExpBytesToUnits(NumberOfBytes),
-                             (HeaderType & POOL_TYPE_CACHE_ALIGNED) != 0);
+    entry = ExpAllocateBlock(descriptor, units, aligned);
     if (entry != NULL) {
         entry->PoolType = (UCHAR)(HeaderType + 1);
         entry->PoolTag = Tag;
         entry->ProcessBilled = Quota;
+        while (Quota == NULL && !aligned && units <= POOL_SMALL_LISTS &&
+               spares < EXP_REFILL_BLOCKS - 1 &&
+               (spare[spares] = ExpAllocateBlock(descriptor, units, FALSE)) != NULL) {
+            spare[spares]->PoolType = (UCHAR)(HeaderType + 1);
+            spare[spares]->PoolTag = Tag;
+            spare[spares]->ProcessBilled = NULL;
+            spares++;
+        }
     }
     ExpUnlockPool(Index, irql);
     if (entry == NULL)
         return NULL;
+    /* The last carved first, so the list hands them out in the order carved. */
+    while (spares > 0) {
+        PPOOL_HEADER block = spare[--spares];
+        if (!ExpStockLookaside(block, Index)) {
+            irql = ExpLockPool(Index);
+            ExpFreeBlock(descriptor, block);
+            ExpUnlockPool(Index, irql);
+        }
+    }
     irql = ExpRaiseToDpc();
     ExpInsertPoolTracker(KeGetCurrentProcessorNumber(), Tag,
                          (SIZE_T)entry->BlockSize << POOL_BLOCK_SHIFT, Index == EXP_PAGED);

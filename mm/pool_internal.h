@@ -46,6 +46,8 @@ typedef struct _POOL_HEADER {
  * up to EXP_LOOKASIDE_LIST_BYTES of blocks. */
 #define POOL_SMALL_LISTS 32
 #define EXP_LOOKASIDE_DEPTH 32
+/* Blocks a small lookaside miss carves at once (pool.c, ExpAllocateSmall). */
+#define EXP_REFILL_BLOCKS 4
 #define EXP_LOOKASIDE_LIST_BYTES 8192
 #define EXP_LOOKASIDE_GROW_MISSES 2
 

@@ -257,3 +257,35 @@ KTEST(poolcache, allocation_failure_takes_back_kept_memory)
     }
     ExpTrimPoolCaches();
 }
+
+/*
+ * A small request that finds this processor's lookaside empty carves
+ * EXP_REFILL_BLOCKS blocks in one lock hold and keeps the rest on that
+ * lookaside: the next requests of that size carve nothing (the
+ * descriptor's running count stays put).
+ */
+KTEST(poolcache, small_miss_refills_the_lookaside)
+{
+    PPOOL_DESCRIPTOR d = &ExpPoolDescriptors[EXP_NONPAGED_NX];
+    PUCHAR block[EXP_REFILL_BLOCKS];
+    KAFFINITY pinned;
+    SIZE_T carved;
+
+    if (KtcSpecialPoolOn())
+        KTEST_SKIP("verifier= on");
+    pinned = KtestOnOneProcessorBegin();        /* one processor's lookaside throughout */
+    ExpTrimPoolCaches();
+    carved = d->RunningAllocs;
+    block[0] = ExAllocatePoolWithTag(NonPagedPoolNx, 64, TAG_KEEP);
+    KASSERT_TRUE(block[0] != NULL);
+    KEXPECT_EQ(d->RunningAllocs - carved, EXP_REFILL_BLOCKS);
+    for (ULONG i = 1; i < EXP_REFILL_BLOCKS; i++) {
+        block[i] = ExAllocatePoolWithTag(NonPagedPoolNx, 64, TAG_KEEP);
+        KEXPECT_TRUE(block[i] != NULL);
+    }
+    KEXPECT_EQ(d->RunningAllocs - carved, EXP_REFILL_BLOCKS);
+    for (ULONG i = 0; i < EXP_REFILL_BLOCKS; i++)
+        ExFreePoolWithTag(block[i], TAG_KEEP);
+    ExpTrimPoolCaches();
+    KtestOnOneProcessorEnd(pinned);
+}
