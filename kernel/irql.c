@@ -1,10 +1,14 @@
 /*
- * irql.c - the interrupt request level, kept where x64 NT keeps it: CR8.
+ * irql.c - the interrupt request level: the KPRCB's CurrentIrql, and CR8
+ * for the levels the hardware must enforce.
  *
  * CR8 is the local APIC's task-priority register seen through a control
  * register: while CR8 = n, interrupts with vector >> 4 <= n are held off.
- * So raising the IRQL is one register write and needs no interrupt
- * masking; the vectors Mica assigns follow vector = IRQL * 16 + n.
+ * The vectors Mica assigns follow vector = IRQL * 16 + n, and none lies
+ * below IRQL 3, so x64 NT's CR8 is needed only above DISPATCH_LEVEL:
+ * APC_LEVEL and DISPATCH_LEVEL hold off only Mica's own DPCs and thread
+ * switches, which read CurrentIrql (KiWriteCr8 in ke_internal.h says why
+ * that matters under QEMU, and how the two stay in step).
  *
  * The rules are NT's: KeRaiseIrql may not lower (IRQL_NOT_GREATER_OR_EQUAL)
  * and KeLowerIrql may not raise (IRQL_NOT_LESS_OR_EQUAL), reported by
