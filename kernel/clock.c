@@ -47,6 +47,11 @@ VOID KiSetSystemTimeBias(LONGLONG Bias)
     __atomic_store_n(&KiSystemTime, (LONGLONG)KeQueryInterruptTime() + Bias, __ATOMIC_RELEASE);
 }
 
+LONGLONG KiInterruptTimeToSystemTime(ULONGLONG InterruptTime)
+{
+    return (LONGLONG)InterruptTime + __atomic_load_n(&KiSystemTimeBias, __ATOMIC_ACQUIRE);
+}
+
 VOID KeQuerySystemTimePrecise(PLARGE_INTEGER CurrentTime)
 {
     CurrentTime->QuadPart =

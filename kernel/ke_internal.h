@@ -406,6 +406,7 @@ ULONGLONG KiTscToInterruptTime(ULONG64 Tsc);
 /* System time = interrupt time + KiSystemTimeBias (clock.c), set from the RTC (rtc.c). */
 VOID HalpInitializeSystemTime(VOID);
 VOID KiSetSystemTimeBias(LONGLONG Bias);
+LONGLONG KiInterruptTimeToSystemTime(ULONGLONG InterruptTime);
 /* The CMOS RTC's date and time registers as read, and their decoding
  * (rtctime.c, host-tested). Values are as the RTC holds them: BCD or
  * binary, 12- or 24-hour, as status register B says. */

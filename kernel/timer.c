@@ -86,7 +86,10 @@ static VOID KiTimerExpiration(PKDPC Dpc, PVOID Context, PVOID Arg1, PVOID Arg2)
     UNREFERENCED_PARAMETER(Context);
     UNREFERENCED_PARAMETER(Arg1);
     UNREFERENCED_PARAMETER(Arg2);
-    KeQuerySystemTime(&systemTime);
+    /* The system time of the moment the expiry is judged at, not the last
+     * tick's: a timer due after that tick but before `now` expires here,
+     * and its DPC must not be told a time before its due time. */
+    systemTime.QuadPart = KiInterruptTimeToSystemTime(now);
     while (!IsListEmpty(&KiTimerListHead)) {
         PKTIMER timer = CONTAINING_RECORD(KiTimerListHead.Flink, KTIMER, TimerListEntry);
         if (timer->DueTime.QuadPart > now)
