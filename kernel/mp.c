@@ -36,6 +36,7 @@
 #define KI_STARTUP_LOWEST       0x1000
 #define KI_STARTUP_HIGHEST      0x9FFFF /* below the EBDA and the VGA hole: a valid SIPI vector */
 #define KI_POOL_TAG             'prPK'
+#define KI_XAPIC_MAX_ID         0xFF    /* the ICR's 8-bit destination field */
 
 /* Page-table entry bits (SDM vol. 3A, 4.5) and the kernel's half of a PML4. */
 #define PTE_PRESENT             (1ULL << 0)
@@ -194,6 +195,13 @@ VOID KiStartOtherProcessors(VOID)
 
         if (!HalpAcpiInfo.Processors[i].Enabled || apicId == self)
             continue;
+        /* Mica drives the local APIC in xAPIC mode, whose ICR names at most
+         * APIC ID 255; a larger one (an x2APIC entry) cannot be woken. */
+        if (apicId > KI_XAPIC_MAX_ID) {
+            DbgPrint("Ke: processor with x2APIC ID %u cannot be reached in xAPIC mode: left out\n",
+                     apicId);
+            continue;
+        }
         prcb = KiAllocateProcessor(number, apicId);
         if (prcb == NULL) {
             DbgPrint("Ke: no memory for processor %u (APIC %u): left out\n", number, apicId);
