@@ -81,6 +81,14 @@ static void KiInsertReady(PKTHREAD Thread, BOOLEAN AtHead)
     KiReadySummary |= 1u << Thread->Priority;
 }
 
+/* Dispatcher lock held: take a Ready thread off its queue. */
+static void KiRemoveReady(PKTHREAD Thread)
+{
+    RemoveEntryList(&Thread->ReadyListEntry);
+    if (IsListEmpty(&KiReadyQueues[Thread->Priority]))
+        KiReadySummary &= ~(1u << Thread->Priority);
+}
+
 /* The first thread of the highest ready priority, left queued; the idle thread if
  * none. Only a bug-check parameter, so KiCheckSwitchFromDpc reads it unlocked. */
 static PKTHREAD KiPeekReadyThread(void)
@@ -292,7 +300,6 @@ KPRIORITY KeSetPriorityThread(PKTHREAD Thread, KPRIORITY Priority)
 {
     KIRQL old;
     KPRIORITY previous;
-    PKPRCB prcb = KeGetCurrentPrcb();
 
     KI_CHECK_IRQL_AT_MOST(DISPATCH_LEVEL, KeSetPriorityThread);
     /* The WDK allows LOW_PRIORITY + 1 .. HIGH_PRIORITY; refuse the rest loudly. */
@@ -305,9 +312,7 @@ KPRIORITY KeSetPriorityThread(PKTHREAD Thread, KPRIORITY Priority)
     Thread->BasePriority = (SCHAR)Priority;     /* and any boost is gone */
     Thread->Quantum = KI_QUANTUM_TICKS;
     if (Thread->State == Ready) {
-        RemoveEntryList(&Thread->ReadyListEntry);
-        if (IsListEmpty(&KiReadyQueues[Thread->Priority]))
-            KiReadySummary &= ~(1u << Thread->Priority);
+        KiRemoveReady(Thread);
         Thread->Priority = (SCHAR)Priority;
         KiReadyThread(Thread);
     } else {
@@ -315,13 +320,7 @@ KPRIORITY KeSetPriorityThread(PKTHREAD Thread, KPRIORITY Priority)
         /* A running thread that was lowered may now owe its processor. */
         if (Thread->State == Running && KiReadySummary != 0 &&
             31 - (ULONG)__builtin_clz(KiReadySummary) > (ULONG)Priority) {
-            if (Thread == prcb->CurrentThread) {
-                prcb->NextThread = Thread;
-                prcb->DispatchRequest = 1;
-            } else {
-                KiProcessorBlock[Thread->NextProcessor]->NextThread = Thread;
-                KiIpiRequestDispatch(Thread->NextProcessor);
-            }
+            KiRequestReschedule(Thread->NextProcessor, Thread);
         }
     }
     KiReleaseDispatcherLock(old);
@@ -395,25 +394,15 @@ BOOLEAN KiReadyThreadsWaiting(VOID)
 /* Dispatcher lock held: Thread may now run only on Affinity (already checked non-empty). */
 static void KiSetAffinityLocked(PKTHREAD Thread, KAFFINITY Affinity)
 {
-    PKPRCB prcb = KeGetCurrentPrcb();
-
     Thread->Affinity = Affinity;
     if (Thread->State == Ready) {
         /* Requeue: KiReadyThread finds it a processor it may run on. */
-        RemoveEntryList(&Thread->ReadyListEntry);
-        if (IsListEmpty(&KiReadyQueues[Thread->Priority]))
-            KiReadySummary &= ~(1u << Thread->Priority);
+        KiRemoveReady(Thread);
         KiReadyThread(Thread);
     } else if (Thread->State == Running && !(Affinity & AFFINITY_MASK(Thread->NextProcessor))) {
         /* KiQuantumEnd on its processor moves it off (at once if that is us:
          * when the caller's IRQL drops below DISPATCH_LEVEL). */
-        if (Thread == prcb->CurrentThread) {
-            prcb->NextThread = Thread;
-            prcb->DispatchRequest = 1;
-        } else {
-            KiProcessorBlock[Thread->NextProcessor]->NextThread = Thread;
-            KiIpiRequestDispatch(Thread->NextProcessor);
-        }
+        KiRequestReschedule(Thread->NextProcessor, Thread);
     }
 }
 
