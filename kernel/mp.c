@@ -210,7 +210,10 @@ VOID KiStartOtherProcessors(VOID)
         *KI_TRAMPOLINE_SLOT(page, KiTrampolineStack, ULONG64) = prcb->IdleThread->StackBase;
         *KI_TRAMPOLINE_SLOT(page, KiTrampolinePrcb, ULONG64) = (ULONG64)prcb;
         if (!KiWakeProcessor(prcb, physical)) {
-            /* It may still wake later and run the trampoline: keep its memory. */
+            /* INIT again: it waits for a start-up IPI that never comes, instead
+             * of running a trampoline page that is given back below. Its
+             * KPRCB and stacks stay allocated, in case it is on its way. */
+            HalpApicSendInit(apicId);
             DbgPrint("Ke: processor with APIC ID %u did not start within %u ms: left out\n",
                      apicId, KI_START_TIMEOUT_MS);
             continue;
