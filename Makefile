@@ -49,7 +49,7 @@ KERNEL_OBJ := $(KERNEL_C:%.c=$(B)/obj/%.o) $(KERNEL_ASM:%.asm=$(B)/obj/%.o) $(B)
 # Hardware-free sources the host unit tests compile natively.
 HOST_SRC := kernel/printf.c kernel/cmdline.c kernel/multiboot.c kernel/acpi.c kernel/rtctime.c \
             mm/runtree.c mm/pfndb.c \
-            mm/poolblock.c mm/bigpool.c mm/pooltrack.c \
+            mm/poolblock.c mm/bigpool.c mm/pooltrack.c kernel/lab.c \
             tests/ktest_common.c $(wildcard tests/host/*.c tests/unit/*.c)
 HOST_CFLAGS := -std=gnu11 -O1 -g -I. -Wall -Wextra -Werror -Wno-multichar -DMICA_HOST_TEST \
                -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
