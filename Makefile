@@ -56,8 +56,8 @@ HOST_CFLAGS := -std=gnu11 -O1 -g -I. -Wall -Wextra -Werror -Wno-multichar -DMICA
 
 FONT_SRC ?= /usr/share/grub/ascii.h
 
-.PHONY: all run run-uefi run-gui debug gdb test test-host test-qemu test-gdb bench bench-host \
-        deps check-deps clean
+.PHONY: all run run-uefi run-gui debug gdb test test-host test-labs test-qemu test-gdb bench bench-host \
+        deps check-deps clean labs lab-start grade handin lab-check
 all: $(B)/mica.iso
 
 # ---- kernel ---------------------------------------------------------------------
@@ -204,11 +204,15 @@ $(B)/host/host-tests: $(HOST_SRC) $(wildcard kernel/*.h mm/*.h tests/*.h)
 	$(HOSTCC) $(HOST_CFLAGS) -o $@ $(HOST_SRC)
 
 test: check-deps
-	@$(MAKE) --no-print-directory all $(B)/host/host-tests
+	@$(MAKE) --no-print-directory all $(B)/host/host-tests test-labs
 	$(PYTHON) tests/runner.py test
 
-test-host: $(B)/host/host-tests
+test-host: $(B)/host/host-tests test-labs
 	$(B)/host/host-tests
+
+# The lab stripper's own tests (tests/labs/labstrip.py; Python, no QEMU).
+test-labs:
+	$(PYTHON) tests/labs/test_labstrip.py
 
 test-qemu: check-deps all
 	$(PYTHON) tests/runner.py test --no-host --no-gdb
