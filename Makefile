@@ -220,6 +220,38 @@ test-qemu: check-deps all
 test-gdb: check-deps all
 	$(PYTHON) tests/runner.py gdb
 
+# ---- homework labs (tests/labs/; the README's "For teachers"/"For students") ----------
+#   make labs                       the labs, their marked regions, the last grade
+#   make lab-start LAB=x [DEST=d]   a student tree (default ../mica-lab-x): lab x and later stripped
+#   make grade LAB=x [T=pattern]    grade from tests/labs/x.rubric -> build/grade/x.json
+#   make handin LAB=x               build/handin-x.tar.gz: the diff, new files, answers, time
+#   make lab-check                  every lab: stripped scores 0, earlier labs and the
+#                                   reference full marks (LABCHECK=quick: fewer boots)
+LAB ?=
+T ?=
+DEST ?=
+LABCHECK ?=
+need-lab = @[ -n "$(LAB)" ] || { echo "say which lab: LAB=<one of: $$(cat tests/labs/ORDER)>"; exit 2; }
+
+labs:
+	@$(PYTHON) tests/labs/labtool.py list
+
+lab-start: check-deps
+	$(need-lab)
+	$(PYTHON) tests/labs/labtool.py start $(LAB) $(DEST)
+
+grade: check-deps
+	$(need-lab)
+	@$(MAKE) --no-print-directory all $(B)/host/host-tests
+	$(PYTHON) tests/labs/grade.py $(LAB) --no-build $(if $(T),-T '$(T)')
+
+handin:
+	$(need-lab)
+	@$(PYTHON) tests/labs/labtool.py handin $(LAB)
+
+lab-check: check-deps
+	$(PYTHON) tests/labs/labtool.py check $(if $(filter quick,$(LABCHECK)),--quick)
+
 BENCH ?= all
 bench: check-deps
 	@$(MAKE) --no-print-directory all

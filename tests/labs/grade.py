@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """grade.py - grade one homework lab from its rubric, with Mica's own tests.
 
-    grade.py LAB [--no-build] [-T PATTERN] [--json PATH]
+    grade.py LAB... [--no-build] [-T PATTERN] [--json-dir DIR]
 
 Reads tests/labs/LAB.rubric and, when present, tests/labs/hidden/LAB.rubric
 (a teacher's extra lines). A rubric line is
@@ -26,6 +26,8 @@ the total; for each failure the KEXPECT lines, the stop line with the
 blue screen after it, the last serial lines, the hint and the log's path.
 Writes build/grade/LAB.json ({"where pattern": [points, max, seconds]}).
 Exit status 0 at full marks, 1 below, 2 when the rubric is missing or bad.
+Several labs are graded together (one boot for all their qemu lines; used
+by `make lab-check`), each with its own table and JSON.
 -T PATTERN grades only the lines whose pattern contains or matches PATTERN
 and prints their whole output.
 """
@@ -73,7 +75,7 @@ class Line:
         return "%s %s" % (self.where, self.pattern)
 
 
-def read_rubric(path, part="(no part)"):
+def read_rubric(path, lab, part="(no part)"):
     lines = []
     with open(path) as f:
         for no, text in enumerate(f, 1):
@@ -98,8 +100,10 @@ def read_rubric(path, part="(no part)"):
                 raise RubricError("%s: points and timeout must be numbers" % origin)
             if points <= 0 or timeout <= 0:
                 raise RubricError("%s: points and timeout must be positive" % origin)
-            lines.append(Line(part, points, words[1], words[2], timeout,
-                              words[4] if len(words) == 5 else None, origin))
+            line = Line(part, points, words[1], words[2], timeout,
+                        words[4] if len(words) == 5 else None, origin)
+            line.lab = lab
+            lines.append(line)
     return lines
 
 
@@ -224,13 +228,13 @@ def boot_problems(b):
     return why
 
 
-def run_qemu(lab, qemu, bugs, verbose):
+def run_qemu(name, qemu, bugs, verbose):
     """One batch boot for the qemu lines (it also lists the bug-check tests)."""
     config = runner.TEST_CONFIGS[GRADE_CONFIG]
     patterns = ",".join(l.pattern for l in qemu + bugs)
     budget = BOOT_ALLOWANCE + sum(l.timeout for l in qemu)
     runner.TIMEOUT = dict(runner.TIMEOUT, bios=budget * slow())
-    b = boot("grade-%s" % lab, config, "test=" + patterns)
+    b = boot("grade-%s" % name, config, "test=" + patterns)
     log = os.path.join(runner.LOGS, b.name + ".serial.log")
     results = parse_results(b.lines, b.lines.times)
     problems = boot_problems(b)
@@ -247,7 +251,7 @@ def run_qemu(lab, qemu, bugs, verbose):
     return listed, problems
 
 
-def run_bugs(lab, bugs, listed, jobs, verbose):
+def run_bugs(name, bugs, listed, jobs, verbose):
     todo = []
     for line in bugs:
         mine = [(n, c) for n, c in listed if ktest_match(line.pattern, n)]
@@ -258,8 +262,8 @@ def run_bugs(lab, bugs, listed, jobs, verbose):
         return
     runner.TIMEOUT = dict(runner.TIMEOUT, bios=max(l.timeout for l, _, _ in todo) * slow())
     boots = []
-    for line, name, code in todo:
-        b = runner.Boot("grade-%s-bugcheck-%s" % (lab, name), runner.alone_config(name), "test=" + name)
+    for line, test, code in todo:
+        b = runner.Boot("grade-bugcheck-%s" % test, runner.alone_config(test), "test=" + test)
         b.lines = TimedLines()
         boots.append(b)
     runner.run_parallel(boots, jobs)
@@ -324,25 +328,27 @@ def report(lab, lines, out=sys.stdout):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("lab")
+    ap.add_argument("labs", nargs="+", metavar="LAB")
     ap.add_argument("--no-build", action="store_true", help="the kernel and host tests are built")
     ap.add_argument("-T", dest="only", help="grade only the lines whose pattern matches, verbosely")
-    ap.add_argument("--json", help="where to write the result (default build/grade/LAB.json)")
+    ap.add_argument("--json-dir", help="where LAB.json goes (default build/grade)")
     ap.add_argument("--jobs", type=int, default=runner.jobs_default())
     opts = ap.parse_args(argv)
 
-    rubric = os.path.join(LABS, opts.lab + ".rubric")
-    hidden = os.path.join(LABS, "hidden", opts.lab + ".rubric")
-    if not os.path.exists(rubric):
-        sys.stderr.write("grade: no rubric %s\n" % os.path.relpath(rubric, os.getcwd()))
-        return 2
-    try:
-        lines = read_rubric(rubric)
-        if os.path.exists(hidden):
-            lines += read_rubric(hidden, "part hidden")
-    except RubricError as e:
-        sys.stderr.write("grade: %s\n" % e)
-        return 2
+    lines = []
+    for lab in opts.labs:
+        rubric = os.path.join(LABS, lab + ".rubric")
+        hidden = os.path.join(LABS, "hidden", lab + ".rubric")
+        if not os.path.exists(rubric):
+            sys.stderr.write("grade: no rubric %s\n" % os.path.relpath(rubric, os.getcwd()))
+            return 2
+        try:
+            lines += read_rubric(rubric, lab)
+            if os.path.exists(hidden):
+                lines += read_rubric(hidden, lab, "part hidden")
+        except RubricError as e:
+            sys.stderr.write("grade: %s\n" % e)
+            return 2
     if opts.only:
         lines = [l for l in lines if opts.only in l.pattern or fnmatch.fnmatchcase(l.pattern, opts.only)
                  or ktest_match(opts.only, l.pattern)]
@@ -356,28 +362,34 @@ def main(argv=None):
             return 1
 
     grade_dir = os.path.join(runner.BUILD, "grade")
-    os.makedirs(grade_dir, exist_ok=True)
-    os.makedirs(runner.LOGS, exist_ok=True)
+    json_dir = opts.json_dir or grade_dir
+    for d in (grade_dir, json_dir, runner.LOGS):
+        os.makedirs(d, exist_ok=True)
     verbose = opts.only is not None
+    name = "-".join(opts.labs)
     run_host([l for l in lines if l.where == "host"], grade_dir, verbose)
     qemu = [l for l in lines if l.where == "qemu"]
     bugs = [l for l in lines if l.where == "bug"]
     if qemu or bugs:
-        listed, problems = run_qemu(opts.lab, qemu, bugs, verbose)
+        listed, problems = run_qemu(name, qemu, bugs, verbose)
         if bugs and not listed and problems:
             for l in bugs:
                 l.why.append("the listing boot failed: " + "; ".join(problems))
         else:
-            run_bugs(opts.lab, bugs, listed, opts.jobs, verbose)
-    total, maximum = report(opts.lab, lines)
-    path = opts.json or os.path.join(grade_dir, opts.lab + ".json")
-    result = {}
-    for l in lines:
-        key = l.key if l.key not in result else "%s (%s)" % (l.key, l.origin)
-        result[key] = [l.earned, l.points, round(l.seconds, 2)]
-    with open(path, "w") as f:
-        json.dump(result, f, indent=1)
-    return 0 if total == maximum else 1
+            run_bugs(name, bugs, listed, opts.jobs, verbose)
+    full = True
+    for lab in opts.labs:
+        mine = [l for l in lines if l.lab == lab]
+        total, maximum = report(lab, mine)
+        full = full and total == maximum
+        result = {}
+        for l in mine:
+            key = l.key if l.key not in result else "%s (%s)" % (l.key, l.origin)
+            result[key] = [l.earned, l.points, round(l.seconds, 2)]
+        if not opts.only:
+            with open(os.path.join(json_dir, lab + ".json"), "w") as f:
+                json.dump(result, f, indent=1)
+    return 0 if full else 1
 
 
 if __name__ == "__main__":
