@@ -206,6 +206,7 @@ $(B)/host/host-tests: $(HOST_SRC) $(wildcard kernel/*.h mm/*.h tests/*.h)
 test: check-deps
 	@$(MAKE) --no-print-directory all $(B)/host/host-tests test-labs
 	$(PYTHON) tests/runner.py test
+	$(PYTHON) tests/labs/labtool.py check --quick
 
 test-host: $(B)/host/host-tests test-labs
 	$(B)/host/host-tests

@@ -26,6 +26,7 @@ earlier labs together); then every lab must score full marks in this tree.
 """
 
 import argparse
+import io
 import json
 import os
 import shutil
@@ -127,18 +128,18 @@ def cmd_handin(opts):
                           capture_output=True, text=True, check=True).stdout
     new = subprocess.run(["git", "ls-files", "--others", "--exclude-standard"], cwd=ROOT,
                          capture_output=True, text=True, check=True).stdout.split()
-    new = [n for n in new if not n.startswith("build/")]
+    extras = ("answers-%s.txt" % lab, "time.txt")
+    new = [n for n in new if not n.startswith("build/") and n not in extras]
     os.makedirs(BUILD, exist_ok=True)
     out = os.path.join(BUILD, "handin-%s.tar.gz" % lab)
     with tarfile.open(out, "w:gz") as tar:
         data = diff.encode()
         info = tarfile.TarInfo("handin-%s/changes.diff" % lab)
         info.size, info.mtime = len(data), int(time.time())
-        import io
         tar.addfile(info, io.BytesIO(data))
         for rel in new:
             tar.add(os.path.join(ROOT, rel), "handin-%s/new/%s" % (lab, rel))
-        for extra in ("answers-%s.txt" % lab, "time.txt"):
+        for extra in extras:
             path = os.path.join(ROOT, extra)
             if os.path.exists(path):
                 tar.add(path, "handin-%s/%s" % (lab, extra))
