@@ -211,9 +211,9 @@ test: check-deps
 test-host: $(B)/host/host-tests test-labs
 	$(B)/host/host-tests
 
-# The lab stripper's own tests (tests/labs/labstrip.py; Python, no QEMU).
+# The lab tools' own tests (labstrip.py, grade.py; Python, no QEMU).
 test-labs:
-	$(PYTHON) tests/labs/test_labstrip.py
+	$(PYTHON) -m unittest discover -q -s tests/labs -p 'test_*.py'
 
 test-qemu: check-deps all
 	$(PYTHON) tests/runner.py test --no-host --no-gdb

@@ -28,8 +28,9 @@ Writes build/grade/LAB.json ({"where pattern": [points, max, seconds]}).
 Exit status 0 at full marks, 1 below, 2 when the rubric is missing or bad.
 Several labs are graded together (one boot for all their qemu lines; used
 by `make lab-check`), each with its own table and JSON.
--T PATTERN grades only the lines whose pattern contains or matches PATTERN
-and prints their whole output.
+-T PATTERN grades only the rubric lines whose pattern contains PATTERN, or
+the one test PATTERN names inside a wider line, and prints all their output
+(points are then not recorded).
 """
 
 import argparse
@@ -350,8 +351,14 @@ def main(argv=None):
             sys.stderr.write("grade: %s\n" % e)
             return 2
     if opts.only:
-        lines = [l for l in lines if opts.only in l.pattern or fnmatch.fnmatchcase(l.pattern, opts.only)
-                 or ktest_match(opts.only, l.pattern)]
+        chosen = []
+        for l in lines:
+            if l.pattern == opts.only or opts.only in l.pattern:
+                chosen.append(l)
+            elif "*" not in opts.only and ktest_match(l.pattern, opts.only):
+                l.pattern = opts.only           # one test of a wider line
+                chosen.append(l)
+        lines = chosen
         if not lines:
             sys.stderr.write("grade: no rubric line matches %s\n" % opts.only)
             return 2
