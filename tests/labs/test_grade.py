@@ -70,6 +70,18 @@ class MatchTests(unittest.TestCase):
         self.assertFalse(m("contig.below", "contig.below_4gib"))
 
 
+class ChunkTests(unittest.TestCase):
+    def test_patterns_fit_the_kernels_buffer(self):
+        lines = [grade.Line("p", 1, "qemu", "suite%02d.some_long_test_name_*" % i, 10, None, "r")
+                 for i in range(20)]
+        groups = grade.chunks(lines)
+        self.assertGreater(len(groups), 1)
+        self.assertEqual(sum(groups, []), lines)             # all, in order
+        for g in groups:
+            self.assertLessEqual(len(",".join(l.pattern for l in g)), grade.PATTERN_MAX)
+        self.assertEqual(grade.chunks(lines[:2]), [lines[:2]])
+
+
 class JudgeTests(unittest.TestCase):
     LOG = ["1..4", "#   tests/kernel/x.c:10: expected a == b: 0x1 (1) vs 0x2 (2)",
            "LAB contig: not implemented (mm/contig.c:175)",
