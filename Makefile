@@ -49,15 +49,15 @@ KERNEL_OBJ := $(KERNEL_C:%.c=$(B)/obj/%.o) $(KERNEL_ASM:%.asm=$(B)/obj/%.o) $(B)
 # Hardware-free sources the host unit tests compile natively.
 HOST_SRC := kernel/printf.c kernel/cmdline.c kernel/multiboot.c kernel/acpi.c kernel/rtctime.c \
             mm/runtree.c mm/pfndb.c \
-            mm/poolblock.c mm/bigpool.c mm/pooltrack.c \
+            mm/poolblock.c mm/bigpool.c mm/pooltrack.c kernel/lab.c \
             tests/ktest_common.c $(wildcard tests/host/*.c tests/unit/*.c)
 HOST_CFLAGS := -std=gnu11 -O1 -g -I. -Wall -Wextra -Werror -Wno-multichar -DMICA_HOST_TEST \
                -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 FONT_SRC ?= /usr/share/grub/ascii.h
 
-.PHONY: all run run-uefi run-gui debug gdb test test-host test-qemu test-gdb bench bench-host \
-        deps check-deps clean
+.PHONY: all run run-uefi run-gui debug gdb test test-host test-labs test-qemu test-gdb bench bench-host \
+        deps check-deps clean labs lab-start grade handin lab-check
 all: $(B)/mica.iso
 
 # ---- kernel ---------------------------------------------------------------------
@@ -204,17 +204,54 @@ $(B)/host/host-tests: $(HOST_SRC) $(wildcard kernel/*.h mm/*.h tests/*.h)
 	$(HOSTCC) $(HOST_CFLAGS) -o $@ $(HOST_SRC)
 
 test: check-deps
-	@$(MAKE) --no-print-directory all $(B)/host/host-tests
+	@$(MAKE) --no-print-directory all $(B)/host/host-tests test-labs
 	$(PYTHON) tests/runner.py test
+	$(PYTHON) tests/labs/labtool.py check --quick
 
-test-host: $(B)/host/host-tests
+test-host: $(B)/host/host-tests test-labs
 	$(B)/host/host-tests
+
+# The lab tools' own tests (labstrip.py, grade.py; Python, no QEMU).
+test-labs:
+	$(PYTHON) -m unittest discover -q -s tests/labs -p 'test_*.py'
 
 test-qemu: check-deps all
 	$(PYTHON) tests/runner.py test --no-host --no-gdb
 
 test-gdb: check-deps all
 	$(PYTHON) tests/runner.py gdb
+
+# ---- homework labs (tests/labs/; the README's "For teachers"/"For students") ----------
+#   make labs                       the labs, their marked regions, the last grade
+#   make lab-start LAB=x [DEST=d]   a student tree (default ../mica-lab-x): lab x and later stripped
+#   make grade LAB=x [T=pattern]    grade from tests/labs/x.rubric -> build/grade/x.json
+#   make handin LAB=x               build/handin-x.tar.gz: the diff, new files, answers, time
+#   make lab-check                  every lab: stripped scores 0, earlier labs and the
+#                                   reference full marks (LABCHECK=quick: fewer boots)
+LAB ?=
+T ?=
+DEST ?=
+LABCHECK ?=
+need-lab = @[ -n "$(LAB)" ] || { echo "say which lab: LAB=<one of: $$(cat tests/labs/ORDER)>"; exit 2; }
+
+labs:
+	@$(PYTHON) tests/labs/labtool.py list
+
+lab-start: check-deps
+	$(need-lab)
+	$(PYTHON) tests/labs/labtool.py start $(LAB) $(DEST)
+
+grade: check-deps
+	$(need-lab)
+	@$(MAKE) --no-print-directory all $(B)/host/host-tests
+	$(PYTHON) tests/labs/grade.py $(LAB) --no-build $(if $(T),-T '$(T)')
+
+handin:
+	$(need-lab)
+	@$(PYTHON) tests/labs/labtool.py handin $(LAB)
+
+lab-check: check-deps
+	$(PYTHON) tests/labs/labtool.py check $(if $(filter quick,$(LABCHECK)),--quick)
 
 BENCH ?= all
 bench: check-deps

@@ -1045,4 +1045,18 @@ __attribute__((noreturn, noinline, cold)) VOID KiIrqlViolation(ULONG BugCheckCod
 #define KI_IRQL_UNEXPECTED_ISR 3
 #define KI_IRQL_UNEXPECTED_DPC 4        /* Mica's own UniqueValue */
 
+/* ---- Homework labs (kernel/lab.c, Mica's own) ---------------------------- */
+
+/*
+ * A stripped lab's stub (tests/labs/) calls LAB_TODO(lab) where the
+ * student's code goes. KiLabTodo prints "LAB lab: not implemented
+ * (file:line)" once per call site and counts every call in
+ * KiLabTodoCount; the test runners fail a test during which the count grew.
+ * Any IRQL, any processor, never blocks and never bug-checks.
+ */
+VOID KiLabTodo(PCSTR Lab, PCSTR File, ULONG Line);
+extern volatile LONG KiLabTodoCount;        /* calls so far */
+extern volatile LONG KiLabTodoSitesPrinted; /* distinct call sites reported */
+#define LAB_TODO(lab) KiLabTodo(#lab, __FILE__, __LINE__)
+
 #endif

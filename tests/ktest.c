@@ -19,6 +19,9 @@
  * fail. Reset tests are listed the same way ("# reset-test suite.name");
  * booted alone they reset the machine, and only the runner can tell that
  * they passed.
+ *
+ * A test during which a stripped lab's LAB_TODO ran fails ("not
+ * implemented", KtestLabTodoCheck), batch, alone and bug-check tests alike.
  */
 #include "../kernel/ke_internal.h"
 #include "ktest.h"
@@ -35,6 +38,7 @@ static ULONG KtestNumber, KtestPassed, KtestFailed, KtestSkipped, KtestListed;
 static BOOLEAN KtestActive;
 static const char *KtestSkipReason;
 static void (*KtestBugCheckCheck)(void);
+static LONG KtestLabTodoBefore;         /* KiLabTodoCount when the test started */
 
 static struct {
     BOOLEAN Armed;
@@ -122,6 +126,7 @@ static VOID KtestOnBugCheck(PVOID Buffer, ULONG Length)
     KtestActive = FALSE;            /* a fault from here on must not recurse */
     if (KtestBugCheckCheck != NULL)
         KtestBugCheckCheck();
+    KtestLabTodoCheck(KtestLabTodoBefore);
     match = KtestExpected.Armed && KtestExpected.Code == Code;
     for (int i = 0; i < 4 && match; i++)
         if (KtestExpected.P[i] != KTEST_ANY && KtestExpected.P[i] != got[i]) {
@@ -165,6 +170,7 @@ static BOOLEAN KtestRunIfRequested(VOID)
         KtestActive = TRUE;
         if (only->Flags & KTEST_F_RESET)
             DbgPrint("# resetting the machine on purpose\n");
+        KtestLabTodoBefore = KiLabTodoCount;
         only->Routine();
         KtestActive = FALSE;
         if (only->Flags & KTEST_F_RESET)
@@ -195,8 +201,10 @@ static BOOLEAN KtestRunIfRequested(VOID)
         KtestSkipReason = NULL;
         KtestExpected.Armed = FALSE;
         KtestActive = TRUE;
+        KtestLabTodoBefore = KiLabTodoCount;
         t->Routine();
         KtestActive = FALSE;
+        KtestLabTodoCheck(KtestLabTodoBefore);
         /* A test that pinned itself and returned early leaves no trace. */
         if (KeGetCurrentThread()->SystemAffinityActive)
             KeRevertToUserAffinityThreadEx(0);

@@ -150,6 +150,10 @@ static inline ULONG64 KtestRandomBelow(ULONG64 *State, ULONG64 N)
     return KtestRandom(State) % N;
 }
 
+/* Runners: fail the current test if LAB_TODO ran since KiLabTodoCount was
+ * Before (a stripped lab's stub: "not implemented"); TRUE if it did. */
+BOOLEAN KtestLabTodoCheck(LONG Before);
+
 /* Glob match used by both runners: '*' and '?', patterns separated by ','. */
 BOOLEAN KtestMatch(const char *Patterns, const char *Suite, const char *Name);
 

@@ -1,9 +1,30 @@
 /*
  * ktest_common.c - the part of the test framework both runners share:
- * test-name matching for test=PATTERN and a strcmp that tolerates NULL.
- * Hardware-free; linked into the kernel and into the host test binary.
+ * test-name matching for test=PATTERN, a strcmp that tolerates NULL, and
+ * the homework labs' "not implemented" rule. Hardware-free; linked into the
+ * kernel and into the host test binary.
  */
 #include "ktest.h"
+#include "../kernel/ke.h"
+
+/*
+ * A stripped lab's stub calls LAB_TODO (kernel/lab.c), which counts in
+ * KiLabTodoCount. Both runners read the count before a test and call this
+ * after it: a test during which the count grew exercised code the student
+ * has not written yet, so it fails even if the stub's fallback made every
+ * expectation hold (the fallback keeps the boot alive, it earns nothing).
+ */
+BOOLEAN KtestLabTodoCheck(LONG Before)
+{
+    LONG now = __atomic_load_n(&KiLabTodoCount, __ATOMIC_SEQ_CST);
+
+    if (now == Before)
+        return FALSE;
+    KtestCurrentFailed = 1;
+    KtestPrint("#   not implemented: LAB_TODO ran %d time(s) during this test "
+               "(see the \"LAB ...: not implemented\" line for where)\n", (int)(now - Before));
+    return TRUE;
+}
 
 int KtestStrcmp_(const char *A, const char *B)
 {

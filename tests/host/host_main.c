@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <stdarg.h>
 #include "../ktest.h"
+#include "../../kernel/ke.h"
 
 extern const KTEST_CASE __start_ktest_cases[];
 extern const KTEST_CASE __stop_ktest_cases[];
@@ -73,7 +74,9 @@ int main(int argc, char **argv)
             continue;
         KtestCurrentFailed = 0;
         KtestSkipReason = NULL;
+        LONG labTodoBefore = KiLabTodoCount;
         t->Routine();
+        KtestLabTodoCheck(labTodoBefore);       /* a stripped lab's stub ran: failed */
         n++;
         if (KtestCurrentFailed) {
             failed++;
