@@ -59,6 +59,43 @@ static PMMPFNLIST MiListOfPage(PMMPFN Pfn)
     return MiPageLists[Pfn->PageLocation];
 }
 
+/*
+ * Lab fallbacks (tests/labs/pfnlists.md). A stripped tree's stubs call
+ * these after LAB_TODO(pfnlists) so that it still boots. They are correct
+ * but do not trust a page's own links: unlinking finds the page's
+ * predecessor by walking the list from its head (O(list length), where the
+ * reference is O(1)). The reference tree never calls them.
+ */
+static __attribute__((unused)) void MiLabFallbackLink(PMMPFNLIST ListHead, PFN_NUMBER Page,
+                                                      BOOLEAN AtHead)
+{
+    PMMPFN pfn = MI_PFN_ELEMENT(Page);
+    /* Between before and after: (end, old head) or (old tail, end). */
+    PFN_NUMBER before = AtHead ? MI_LIST_END : ListHead->Blink;
+    PFN_NUMBER after = AtHead ? ListHead->Flink : MI_LIST_END;
+
+    pfn->u2.Blink = before;
+    pfn->u1.Flink = after;
+    *(before == MI_LIST_END ? &ListHead->Flink : &MI_PFN_ELEMENT(before)->u1.Flink) = Page;
+    *(after == MI_LIST_END ? &ListHead->Blink : &MI_PFN_ELEMENT(after)->u2.Blink) = Page;
+}
+
+static __attribute__((unused)) void MiLabFallbackUnlink(PMMPFNLIST List, PFN_NUMBER Page)
+{
+    PFN_NUMBER before = MI_LIST_END, at = List->Flink, after;
+
+    while (at != Page) {
+        if (at == MI_LIST_END)      /* not on the list it claims to be on */
+            KeBugCheckEx(PFN_LIST_CORRUPT, MI_PFN_CORRUPT_PTE_OR_PFN, Page,
+                         MI_PFN_ELEMENT(Page)->PageLocation, 0);
+        before = at;
+        at = MI_PFN_ELEMENT(at)->u1.Flink;
+    }
+    after = MI_PFN_ELEMENT(Page)->u1.Flink;
+    *(before == MI_LIST_END ? &List->Flink : &MI_PFN_ELEMENT(before)->u1.Flink) = after;
+    *(after == MI_LIST_END ? &List->Blink : &MI_PFN_ELEMENT(after)->u2.Blink) = before;
+}
+
 /* Zeroed pages go to the head (they are the most valuable), others to the tail. */
 static void MiLinkPage(PMMPFNLIST ListHead, PFN_NUMBER Page)
 {
@@ -68,6 +105,7 @@ static void MiLinkPage(PMMPFNLIST ListHead, PFN_NUMBER Page)
     pfn->Flags &= (UCHAR)~(MI_PFN_START_OF_ALLOCATION | MI_PFN_END_OF_ALLOCATION);
     if (ListHead == &MmLowFreePageListHead)
         pfn->Flags |= MI_PFN_LOW_RESERVE;
+    /* LAB pfnlists: BEGIN - link Page in by PFN (u1.Flink/u2.Blink): Zeroed at the head, others at the tail */
     if (ListHead->ListName == ZeroedPageList) {
         pfn->u1.Flink = ListHead->Flink;
         pfn->u2.Blink = MI_LIST_END;
@@ -90,6 +128,17 @@ static void MiLinkPage(PMMPFNLIST ListHead, PFN_NUMBER Page)
         MmAvailablePages++;
         MmTotalCommittedPages--;
     }
+    /* LAB pfnlists: ELSE */
+#ifdef MICA_LAB_STUB
+    LAB_TODO(pfnlists);
+    MiLabFallbackLink(ListHead, Page, ListHead->ListName == ZeroedPageList);
+    ListHead->Total++;
+    if (ListHead->ListName <= StandbyPageList && ListHead != &MmLowFreePageListHead) {
+        MmAvailablePages++;
+        MmTotalCommittedPages--;
+    }
+#endif
+    /* LAB pfnlists: END */
 }
 
 VOID MiInsertPageInList(PMMPFNLIST ListHead, PFN_NUMBER Page)
@@ -114,6 +163,7 @@ static void MiUnlinkPage(PFN_NUMBER Page, BOOLEAN UpdateTree)
 
     if (list == NULL)
         KeBugCheckEx(PFN_LIST_CORRUPT, MI_PFN_CORRUPT_PTE_OR_PFN, Page, pfn->PageLocation, 0);
+    /* LAB pfnlists: BEGIN - unlink in O(1) through the page's own links; fix the counts and the tree */
     if (pfn->u2.Blink != MI_LIST_END)
         MI_PFN_ELEMENT(pfn->u2.Blink)->u1.Flink = pfn->u1.Flink;
     else
@@ -129,6 +179,19 @@ static void MiUnlinkPage(PFN_NUMBER Page, BOOLEAN UpdateTree)
     }
     if (UpdateTree && list->ListName <= FreePageList)
         MiRunTreeSetUsed(&MiFreeRunTree, Page, 1);
+    /* LAB pfnlists: ELSE */
+#ifdef MICA_LAB_STUB
+    LAB_TODO(pfnlists);
+    MiLabFallbackUnlink(list, Page);
+    list->Total--;
+    if (list->ListName <= StandbyPageList && list != &MmLowFreePageListHead) {
+        MmAvailablePages--;
+        MmTotalCommittedPages++;
+    }
+    if (UpdateTree && list->ListName <= FreePageList)
+        MiRunTreeSetUsed(&MiFreeRunTree, Page, 1);
+#endif
+    /* LAB pfnlists: END */
     pfn->Flags &= (UCHAR)~MI_PFN_LOW_RESERVE;
     pfn->u1.Flink = pfn->u2.Blink = 0;
     pfn->PageLocation = TransitionPage;     /* off every list, not yet active */
@@ -141,12 +204,25 @@ VOID MiUnlinkPageFromList(PFN_NUMBER Page)
 
 static PFN_NUMBER MiRemoveHead(PMMPFNLIST List)
 {
-    PFN_NUMBER page = List->Flink;
+    PFN_NUMBER page;
 
+    /* LAB pfnlists: BEGIN - take the list's first page, or return 0 when it is empty */
+    page = List->Flink;
     if (page == MI_LIST_END)
         return 0;
     MiUnlinkPageFromList(page);
     return page;
+    /* LAB pfnlists: ELSE */
+#ifdef MICA_LAB_STUB
+    LAB_TODO(pfnlists);
+    /* The last page instead of the first: any page of a list will do. */
+    page = List->Blink;
+    if (page == MI_LIST_END)
+        return 0;
+    MiUnlinkPageFromList(page);
+    return page;
+#endif
+    /* LAB pfnlists: END */
 }
 
 /* Any free page, zeroed or not (the caller will overwrite it). 0 = none,

@@ -28,6 +28,7 @@
  * Counts are ULONG: PageCount is at most 2^32-1, and since the padding is in
  * use no free run can be longer than that.
  */
+#include "../kernel/ke.h"     /* LAB_TODO, in a stripped lab tree */
 #include "runtree.h"
 
 #define MI_WORD_BITS 64
@@ -111,11 +112,16 @@ static MI_RUN_NODE MiNodeSummary(PMI_RUN_TREE Tree, ULONG Node)
     return Tree->Nodes[Node];
 }
 
-/* Summary of two adjacent spans of HalfSpan pages each. */
-static MI_RUN_NODE MiCombine(MI_RUN_NODE Left, MI_RUN_NODE Right, ULONG64 HalfSpan)
+/* Summary of two adjacent spans of HalfSpan pages each. (A stripped lab
+   tree does not call it until the student does: hence "unused".) */
+static __attribute__((unused)) MI_RUN_NODE MiCombine(MI_RUN_NODE Left, MI_RUN_NODE Right,
+                                                     ULONG64 HalfSpan)
 {
     MI_RUN_NODE Sum;
-    ULONG64 Middle = (ULONG64)Left.Suffix + Right.Prefix;
+    ULONG64 Middle;
+
+    /* LAB runtree: BEGIN - Longest, Prefix and Suffix of Left+Right; a run may straddle the middle */
+    Middle = (ULONG64)Left.Suffix + Right.Prefix;
 
     Sum.Longest = Left.Longest > Right.Longest ? Left.Longest : Right.Longest;
     if (Middle > Sum.Longest)
@@ -123,12 +129,67 @@ static MI_RUN_NODE MiCombine(MI_RUN_NODE Left, MI_RUN_NODE Right, ULONG64 HalfSp
     Sum.Prefix = Left.Prefix == HalfSpan ? (ULONG)(HalfSpan + Right.Prefix) : Left.Prefix;
     Sum.Suffix = Right.Suffix == HalfSpan ? (ULONG)(HalfSpan + Left.Suffix) : Right.Suffix;
     return Sum;
+    /* LAB runtree: ELSE */
+#ifdef MICA_LAB_STUB
+    LAB_TODO(runtree);
+    UNREFERENCED_PARAMETER(Left);
+    UNREFERENCED_PARAMETER(Right);
+    UNREFERENCED_PARAMETER(HalfSpan);
+    UNREFERENCED_PARAMETER(Middle);
+    Sum = (MI_RUN_NODE){0, 0, 0};
+    return Sum;
+#endif
+    /* LAB runtree: END */
+}
+
+/*
+ * Lab fallback (tests/labs/runtree.md): Node's summary as a left-to-right
+ * fold over the pieces it is made of (here its two children, HalfSpan
+ * pages each), the way one would scan their pages one run at a time. A
+ * stripped tree boots on it; the student writes MiCombine instead.
+ */
+static __attribute__((unused)) MI_RUN_NODE MiLabFallbackSummary(PMI_RUN_TREE Tree, ULONG Node,
+                                                                ULONG64 HalfSpan)
+{
+    MI_RUN_NODE Sum = {0, 0, 0}, Piece;
+    ULONG64 Run = 0, Seen = 0;
+    BOOLEAN AllFree = TRUE;
+
+    for (ULONG Child = 2 * Node; Child <= 2 * Node + 1; Child++) {
+        Piece = MiNodeSummary(Tree, Child);
+        if (Piece.Longest == HalfSpan) {            /* wholly free: the run goes on */
+            Run += HalfSpan;
+        } else {
+            if (Run + Piece.Prefix > Sum.Longest)
+                Sum.Longest = (ULONG)(Run + Piece.Prefix);
+            if (Piece.Longest > Sum.Longest)
+                Sum.Longest = Piece.Longest;
+            if (AllFree)
+                Sum.Prefix = (ULONG)(Seen + Piece.Prefix);
+            AllFree = FALSE;
+            Run = Piece.Suffix;
+        }
+        Seen += HalfSpan;
+    }
+    if (Run > Sum.Longest)
+        Sum.Longest = (ULONG)Run;
+    Sum.Suffix = (ULONG)Run;
+    if (AllFree)
+        Sum.Prefix = (ULONG)Seen;
+    return Sum;
 }
 
 static MI_RUN_NODE MiRecompute(PMI_RUN_TREE Tree, ULONG Node, ULONG64 HalfSpan)
 {
+    /* LAB runtree: BEGIN - Node's summary from its two children's (MiNodeSummary, MiCombine) */
     return MiCombine(MiNodeSummary(Tree, 2 * Node), MiNodeSummary(Tree, 2 * Node + 1),
                      HalfSpan);
+    /* LAB runtree: ELSE */
+#ifdef MICA_LAB_STUB
+    LAB_TODO(runtree);
+    return MiLabFallbackSummary(Tree, Node, HalfSpan);
+#endif
+    /* LAB runtree: END */
 }
 
 /* Words First..Last changed: recompute their ancestors, one level at a time,
@@ -283,13 +344,16 @@ static PFN_NUMBER MiFindInLeaf(PMI_RUN_TREE Tree, ULONG Word, ULONG64 Base,
  * Only the subtrees that straddle Low - one per level, the path to Low's
  * leaf - are entered without that guarantee.
  */
-static PFN_NUMBER MiFindInSubtree(PMI_RUN_TREE Tree, ULONG Node, ULONG64 Base, ULONG64 Span,
-                                  ULONG64 Count, ULONG64 Low, PULONG64 Carry)
+static __attribute__((unused)) PFN_NUMBER MiFindInSubtree(PMI_RUN_TREE Tree, ULONG Node,
+                                                          ULONG64 Base, ULONG64 Span,
+                                                          ULONG64 Count, ULONG64 Low,
+                                                          PULONG64 Carry)
 {
     MI_RUN_NODE Sum;
     PFN_NUMBER Found;
 
     Tree->NodesVisited++;
+    /* LAB runtree: BEGIN - skip what lies below Low; use the summary to skip or answer; else recurse left, then right */
     if (Base + Span <= Low) {
         *Carry = 0;     /* wholly below Low: nothing here can be used */
         return MI_RUN_NONE;
@@ -309,6 +373,36 @@ static PFN_NUMBER MiFindInSubtree(PMI_RUN_TREE Tree, ULONG Node, ULONG64 Base, U
     if (Found != MI_RUN_NONE)
         return Found;
     return MiFindInSubtree(Tree, 2 * Node + 1, Base + Span / 2, Span / 2, Count, Low, Carry);
+    /* LAB runtree: ELSE */
+#ifdef MICA_LAB_STUB
+    LAB_TODO(runtree);
+    UNREFERENCED_PARAMETER(Node);
+    UNREFERENCED_PARAMETER(Base);
+    UNREFERENCED_PARAMETER(Span);
+    UNREFERENCED_PARAMETER(Count);
+    UNREFERENCED_PARAMETER(Low);
+    UNREFERENCED_PARAMETER(Carry);
+    UNREFERENCED_PARAMETER(Sum);
+    UNREFERENCED_PARAMETER(Found);
+    return MI_RUN_NONE;
+#endif
+    /* LAB runtree: END */
+}
+
+/* Lab fallback: every leaf from Low's onwards, left to right - O(N / 64). */
+static __attribute__((unused)) PFN_NUMBER MiLabFallbackFindFrom(PMI_RUN_TREE Tree,
+                                                                ULONG64 Count, ULONG64 Low)
+{
+    ULONG64 Carry = 0;
+    PFN_NUMBER Found;
+
+    for (ULONG W = (ULONG)(Low / MI_WORD_BITS); W < Tree->WordCount; W++) {
+        Tree->NodesVisited++;
+        Found = MiFindInLeaf(Tree, W, (ULONG64)W * MI_WORD_BITS, Count, Low, &Carry);
+        if (Found != MI_RUN_NONE)
+            return Found;
+    }
+    return MI_RUN_NONE;
 }
 
 /* Leftmost Start >= Low with [Start, Start+Count) free, anywhere in the tree. */
@@ -317,8 +411,16 @@ static PFN_NUMBER MiFindFrom(PMI_RUN_TREE Tree, PFN_NUMBER Count, PFN_NUMBER Low
     ULONG64 Carry = 0;
 
     Tree->Descents++;
+    /* LAB runtree: BEGIN - one descent from the root (node 1, covering LeafCount words) */
     return MiFindInSubtree(Tree, 1, 0, (ULONG64)Tree->LeafCount * MI_WORD_BITS, Count, Low,
                            &Carry);
+    /* LAB runtree: ELSE */
+#ifdef MICA_LAB_STUB
+    LAB_TODO(runtree);
+    UNREFERENCED_PARAMETER(Carry);
+    return MiLabFallbackFindFrom(Tree, Count, Low);
+#endif
+    /* LAB runtree: END */
 }
 
 PFN_NUMBER MiRunTreeFind(PMI_RUN_TREE Tree, PFN_NUMBER Count, PFN_NUMBER LowPage,
@@ -337,6 +439,7 @@ PFN_NUMBER MiRunTreeFind(PMI_RUN_TREE Tree, PFN_NUMBER Count, PFN_NUMBER LowPage
         Count > MiRunTreeLongestRun(Tree))
         return MI_RUN_NONE;
 
+    /* LAB runtree: BEGIN - leftmost fit from LowPage; past HighPage: none; crossing a boundary: skip to the next multiple */
     for (;;) {
         Start = MiFindFrom(Tree, Count, LowPage);
         /* The leftmost fit already ends too high: every other one does too. */
@@ -347,6 +450,20 @@ PFN_NUMBER MiRunTreeFind(PMI_RUN_TREE Tree, PFN_NUMBER Count, PFN_NUMBER LowPage
         /* Crosses a multiple of BoundaryPages; so would any start before it. */
         LowPage = (Start | (BoundaryPages - 1)) + 1;
     }
+    /* LAB runtree: ELSE */
+#ifdef MICA_LAB_STUB
+    LAB_TODO(runtree);
+    /* Slow but correct: on a crossing, try again one page further. */
+    for (;;) {
+        Start = MiFindFrom(Tree, Count, LowPage);
+        if (Start == MI_RUN_NONE || Start + Count - 1 > HighPage)
+            return MI_RUN_NONE;
+        if (BoundaryPages == 0 || Start / BoundaryPages == (Start + Count - 1) / BoundaryPages)
+            return Start;
+        LowPage = Start + 1;
+    }
+#endif
+    /* LAB runtree: END */
 }
 
 BOOLEAN MiRunTreeVerify(PMI_RUN_TREE Tree)
