@@ -54,6 +54,7 @@ static NTSTATUS MiEnsureTable(PMMPTE Entry, PMMPTE ParentEntry)
  * The table page waits on Flush for the shootdown. */
 static BOOLEAN MiDeleteTableIfEmpty(PMMPTE Entry, PMMPTE ParentEntry, PMI_TB_FLUSH_LIST Flush)
 {
+    /* LAB selfmap: BEGIN - a table with no valid entry (and not locked) leaves its parent; the page waits on Flush */
     PFN_NUMBER page = MI_PTE_FRAME(*Entry);
     PMMPFN pfn = MI_PFN_ELEMENT(page);
 
@@ -70,6 +71,16 @@ static BOOLEAN MiDeleteTableIfEmpty(PMMPTE Entry, PMMPTE ParentEntry, PMI_TB_FLU
     MiTbFlushListDeferPage(Flush, page, TRUE);
     MI_PFN_ELEMENT(MI_PTE_FRAME(*ParentEntry))->UsedPageTableEntries--;
     return TRUE;
+    /* LAB selfmap: ELSE */
+#ifdef MICA_LAB_STUB
+    /* Until then empty tables stay: a leak, never a fault. */
+    LAB_TODO(selfmap);
+    UNREFERENCED_PARAMETER(Entry);
+    UNREFERENCED_PARAMETER(ParentEntry);
+    UNREFERENCED_PARAMETER(Flush);
+    return FALSE;
+#endif
+    /* LAB selfmap: END */
 }
 
 /*
@@ -109,6 +120,7 @@ NTSTATUS MiMakeKeptPageTablesLocked(PVOID Va, PFN_NUMBER Pages)
  */
 static void MiDeleteEmptyTables(PVOID Va, PMI_TB_FLUSH_LIST Flush)
 {
+    /* LAB selfmap: BEGIN - bottom up: the page table if empty, then its directory if that emptied; never read a level whose parent is invalid */
     PMMPTE pxe = MiGetPxeAddress(Va), ppe = MiGetPpeAddress(Va), pde = MiGetPdeAddress(Va);
 
     if (!(pxe->Long & MM_PTE_VALID) || !(ppe->Long & MM_PTE_VALID) ||
@@ -118,12 +130,21 @@ static void MiDeleteEmptyTables(PVOID Va, PMI_TB_FLUSH_LIST Flush)
         ((pde->Long & MM_PTE_LARGE_PAGE) || !MiDeleteTableIfEmpty(pde, ppe, Flush)))
         return;
     MiDeleteTableIfEmpty(ppe, pxe, Flush);
+    /* LAB selfmap: ELSE */
+#ifdef MICA_LAB_STUB
+    LAB_TODO(selfmap);
+    UNREFERENCED_PARAMETER(Va);
+    UNREFERENCED_PARAMETER(Flush);
+    (void)MiDeleteTableIfEmpty;
+#endif
+    /* LAB selfmap: END */
 }
 
 /* MmPfnLock held: map one page, making its tables (on failure, tables
  * made for it and left empty wait on Flush). */
 static NTSTATUS MiMapOnePage(PUCHAR Va, PFN_NUMBER Pfn, ULONG64 PteBits, PMI_TB_FLUSH_LIST Flush)
 {
+    /* LAB selfmap: BEGIN - make the missing tables top down (MiEnsureTable), refuse a mapped PTE, undo on failure, write the PTE and count it */
     PMMPTE pxe = MiGetPxeAddress(Va), ppe = MiGetPpeAddress(Va);
     PMMPTE pde = MiGetPdeAddress(Va), pte = MiGetPteAddress(Va);
     NTSTATUS status = MiEnsureTable(pxe, NULL);
@@ -141,6 +162,24 @@ static NTSTATUS MiMapOnePage(PUCHAR Va, PFN_NUMBER Pfn, ULONG64 PteBits, PMI_TB_
     pte->Long = (Pfn << PAGE_SHIFT) | PteBits | MM_PTE_VALID;
     MI_PFN_ELEMENT(MI_PTE_FRAME(*pde))->UsedPageTableEntries++;
     return STATUS_SUCCESS;
+    /* LAB selfmap: ELSE */
+#ifdef MICA_LAB_STUB
+    /* Until then: tables made and kept for good (MiMakeKeptPageTablesLocked), slow and leaky but correct. */
+    PMMPTE pte = MiGetPteAddress(Va);
+    NTSTATUS status;
+
+    LAB_TODO(selfmap);
+    UNREFERENCED_PARAMETER(Flush);
+    status = MiMakeKeptPageTablesLocked(Va, 1);
+    if (!NT_SUCCESS(status))
+        return status;
+    if (pte->Long & MM_PTE_VALID)
+        return STATUS_UNSUCCESSFUL;
+    pte->Long = (Pfn << PAGE_SHIFT) | PteBits | MM_PTE_VALID;
+    MI_PFN_ELEMENT(MI_PTE_FRAME(*MiGetPdeAddress(Va)))->UsedPageTableEntries++;
+    return STATUS_SUCCESS;
+#endif
+    /* LAB selfmap: END */
 }
 
 /* MmPfnLock held: unmap one page; its tables go when they empty (after
