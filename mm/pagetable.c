@@ -50,6 +50,62 @@ static NTSTATUS MiEnsureTable(PMMPTE Entry, PMMPTE ParentEntry)
     return STATUS_SUCCESS;
 }
 
+/*
+ * The selfmap lab's stand-ins, run only by a tree whose selfmap lab is
+ * stripped (each stub calls LAB_TODO first, so no test passes on them):
+ * every mapping in Mm goes through this file, so the boot needs them.
+ *
+ * Freeing a table: "empty" is found by reading all 512 entries through
+ * the self-map instead of trusting the count - slow, but it frees exactly
+ * the tables the count would, so nothing leaks.
+ */
+static __attribute__((unused)) BOOLEAN
+MiDeleteTableIfEmptyLabFallback(PMMPTE Entry, PMMPTE ParentEntry, PMI_TB_FLUSH_LIST Flush)
+{
+    PFN_NUMBER page = MI_PTE_FRAME(*Entry);
+    PMMPFN pfn = MI_PFN_ELEMENT(page);
+    PMMPTE table = MiGetVirtualAddressMappedByPte(Entry);
+
+    if (pfn->Flags & MI_PFN_LOCKED)
+        return FALSE;
+    for (ULONG i = 0; i < PAGE_SIZE / sizeof(MMPTE); i++)
+        if (table[i].Long != 0)
+            return FALSE;
+    Entry->Long = 0;
+    MiAddTbFlushEntry(Flush, table);
+    pfn->Flags &= (UCHAR)~MI_PFN_PAGE_TABLE;
+    MiTbFlushListDeferPage(Flush, page, TRUE);
+    MI_PFN_ELEMENT(MI_PTE_FRAME(*ParentEntry))->UsedPageTableEntries--;
+    return TRUE;
+}
+
+/*
+ * Mapping a page: its tables made by MiMakeKeptPageTablesLocked (which
+ * locks the page table), the lock then taken off again unless the table
+ * had it before, so the table still goes when it empties. After a failure
+ * tables made for nothing stay until the next unmap there.
+ */
+static __attribute__((unused)) NTSTATUS MiMapOnePageLabFallback(PUCHAR Va, PFN_NUMBER Pfn,
+                                                                ULONG64 PteBits)
+{
+    PMMPTE pte = MiGetPteAddress(Va), pde = MiGetPdeAddress(Va);
+    BOOLEAN wasLocked = (MiGetPxeAddress(Va)->Long & MM_PTE_VALID) &&
+                        (MiGetPpeAddress(Va)->Long & MM_PTE_VALID) &&
+                        (pde->Long & MM_PTE_VALID) &&
+                        (MI_PFN_ELEMENT(MI_PTE_FRAME(*pde))->Flags & MI_PFN_LOCKED);
+    NTSTATUS status = MiMakeKeptPageTablesLocked(Va, 1);
+
+    if (!NT_SUCCESS(status))
+        return status;
+    if (!wasLocked)
+        MI_PFN_ELEMENT(MI_PTE_FRAME(*pde))->Flags &= (UCHAR)~MI_PFN_LOCKED;
+    if (pte->Long & MM_PTE_VALID)
+        return STATUS_UNSUCCESSFUL;
+    pte->Long = (Pfn << PAGE_SHIFT) | PteBits | MM_PTE_VALID;
+    MI_PFN_ELEMENT(MI_PTE_FRAME(*pde))->UsedPageTableEntries++;
+    return STATUS_SUCCESS;
+}
+
 /* Remove Entry's table if it has no valid entries left; TRUE if removed.
  * The table page waits on Flush for the shootdown. */
 static BOOLEAN MiDeleteTableIfEmpty(PMMPTE Entry, PMMPTE ParentEntry, PMI_TB_FLUSH_LIST Flush)
@@ -73,12 +129,8 @@ static BOOLEAN MiDeleteTableIfEmpty(PMMPTE Entry, PMMPTE ParentEntry, PMI_TB_FLU
     return TRUE;
     /* LAB selfmap: ELSE */
 #ifdef MICA_LAB_STUB
-    /* Until then empty tables stay: a leak, never a fault. */
     LAB_TODO(selfmap);
-    UNREFERENCED_PARAMETER(Entry);
-    UNREFERENCED_PARAMETER(ParentEntry);
-    UNREFERENCED_PARAMETER(Flush);
-    return FALSE;
+    return MiDeleteTableIfEmptyLabFallback(Entry, ParentEntry, Flush);
 #endif
     /* LAB selfmap: END */
 }
@@ -120,7 +172,6 @@ NTSTATUS MiMakeKeptPageTablesLocked(PVOID Va, PFN_NUMBER Pages)
  */
 static void MiDeleteEmptyTables(PVOID Va, PMI_TB_FLUSH_LIST Flush)
 {
-    /* LAB selfmap: BEGIN - bottom up: the page table if empty, then its directory if that emptied; never read a level whose parent is invalid */
     PMMPTE pxe = MiGetPxeAddress(Va), ppe = MiGetPpeAddress(Va), pde = MiGetPdeAddress(Va);
 
     if (!(pxe->Long & MM_PTE_VALID) || !(ppe->Long & MM_PTE_VALID) ||
@@ -130,14 +181,6 @@ static void MiDeleteEmptyTables(PVOID Va, PMI_TB_FLUSH_LIST Flush)
         ((pde->Long & MM_PTE_LARGE_PAGE) || !MiDeleteTableIfEmpty(pde, ppe, Flush)))
         return;
     MiDeleteTableIfEmpty(ppe, pxe, Flush);
-    /* LAB selfmap: ELSE */
-#ifdef MICA_LAB_STUB
-    LAB_TODO(selfmap);
-    UNREFERENCED_PARAMETER(Va);
-    UNREFERENCED_PARAMETER(Flush);
-    (void)MiDeleteTableIfEmpty;
-#endif
-    /* LAB selfmap: END */
 }
 
 /* MmPfnLock held: map one page, making its tables (on failure, tables
@@ -164,20 +207,9 @@ static NTSTATUS MiMapOnePage(PUCHAR Va, PFN_NUMBER Pfn, ULONG64 PteBits, PMI_TB_
     return STATUS_SUCCESS;
     /* LAB selfmap: ELSE */
 #ifdef MICA_LAB_STUB
-    /* Until then: tables made and kept for good (MiMakeKeptPageTablesLocked), slow and leaky but correct. */
-    PMMPTE pte = MiGetPteAddress(Va);
-    NTSTATUS status;
-
     LAB_TODO(selfmap);
     UNREFERENCED_PARAMETER(Flush);
-    status = MiMakeKeptPageTablesLocked(Va, 1);
-    if (!NT_SUCCESS(status))
-        return status;
-    if (pte->Long & MM_PTE_VALID)
-        return STATUS_UNSUCCESSFUL;
-    pte->Long = (Pfn << PAGE_SHIFT) | PteBits | MM_PTE_VALID;
-    MI_PFN_ELEMENT(MI_PTE_FRAME(*MiGetPdeAddress(Va)))->UsedPageTableEntries++;
-    return STATUS_SUCCESS;
+    return MiMapOnePageLabFallback(Va, Pfn, PteBits);
 #endif
     /* LAB selfmap: END */
 }
