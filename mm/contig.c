@@ -30,11 +30,50 @@ static PFN_NUMBER MiFindInTree(PFN_NUMBER Pages, PFN_NUMBER LowPfn, PFN_NUMBER H
     return MiRunTreeFind(&MiFreeRunTree, Pages, LowPfn, HighPfn, BoundaryPfn);
 }
 
+/*
+ * The contig lab's stand-in (tests/labs/contig.md), run only by a tree
+ * whose contig lab is stripped: the boot takes the processors' start-up
+ * pages with MmAllocateContiguousMemorySpecifyCache (kernel/mp.c), so a
+ * stripped tree must still hand out cached memory to boot on several
+ * processors. Cached only, no boundary, no argument checks: just enough
+ * for the boot (the stub calls LAB_TODO first, so no test passes on it).
+ */
+static __attribute__((unused)) PVOID
+MiContiguousLabFallback(SIZE_T NumberOfBytes, PHYSICAL_ADDRESS Lowest, PHYSICAL_ADDRESS Highest,
+                        MEMORY_CACHING_TYPE CacheType, PMI_CONTIGUOUS_FINDER Finder)
+{
+    PFN_NUMBER pages = BYTES_TO_PAGES(NumberOfBytes), start;
+    PFN_NUMBER lowPfn = ((ULONG64)Lowest.QuadPart + PAGE_SIZE - 1) >> PAGE_SHIFT;
+    PFN_NUMBER highPfn = (ULONG64)Highest.QuadPart >> PAGE_SHIFT;
+    PUCHAR va;
+    KIRQL irql;
+
+    if (highPfn > MmHighestPhysicalPage)
+        highPfn = MmHighestPhysicalPage;
+    if (CacheType != MmCached || pages == 0 || lowPfn > highPfn)
+        return NULL;
+    KeAcquireSpinLock(&MmPfnLock, &irql);
+    start = Finder(pages, lowPfn, highPfn, 0);
+    if (start == MI_RUN_NONE || !MiRemovePageRun(start, pages, MiCached)) {
+        KeReleaseSpinLock(&MmPfnLock, irql);
+        return NULL;
+    }
+    KeReleaseSpinLock(&MmPfnLock, irql);
+    va = MiMapPhysicalPages(start, pages, MM_PTE_WRITE | MM_PTE_GLOBAL);
+    if (va == NULL) {
+        KeAcquireSpinLock(&MmPfnLock, &irql);
+        MiFreeActivePageRun(start, pages);
+        KeReleaseSpinLock(&MmPfnLock, irql);
+    }
+    return va;
+}
+
 PVOID MiAllocateContiguousMemory(SIZE_T NumberOfBytes, PHYSICAL_ADDRESS Lowest,
                                  PHYSICAL_ADDRESS Highest, PHYSICAL_ADDRESS Boundary,
                                  MEMORY_CACHING_TYPE CacheType, BOOLEAN Executable,
                                  PMI_CONTIGUOUS_FINDER Finder)
 {
+    /* LAB contig: BEGIN - check the arguments, find and take a run under MmPfnLock, mark its ends, map it with the cache type's PTE bits */
     ULONG64 low = (ULONG64)Lowest.QuadPart, high = (ULONG64)Highest.QuadPart;
     ULONG64 boundary = (ULONG64)Boundary.QuadPart;
     PFN_NUMBER pages, lowPfn, highPfn, boundaryPfn = 0, start;
@@ -105,6 +144,14 @@ PVOID MiAllocateContiguousMemory(SIZE_T NumberOfBytes, PHYSICAL_ADDRESS Lowest,
     for (PFN_NUMBER i = 0; i < pages; i++)
         MI_PFN_ELEMENT(start + i)->PteAddress = MiGetPteAddress(va + (i << PAGE_SHIFT));
     return va;
+    /* LAB contig: ELSE */
+#ifdef MICA_LAB_STUB
+    LAB_TODO(contig);
+    UNREFERENCED_PARAMETER(Boundary);
+    UNREFERENCED_PARAMETER(Executable);
+    return MiContiguousLabFallback(NumberOfBytes, Lowest, Highest, CacheType, Finder);
+#endif
+    /* LAB contig: END */
 }
 
 PVOID MmAllocateContiguousMemorySpecifyCache(SIZE_T NumberOfBytes,
@@ -113,7 +160,13 @@ PVOID MmAllocateContiguousMemorySpecifyCache(SIZE_T NumberOfBytes,
                                              PHYSICAL_ADDRESS BoundaryAddressMultiple,
                                              MEMORY_CACHING_TYPE CacheType)
 {
+    /* LAB contig: BEGIN - the IRQL rule of the Learn page (a bug check, not a NULL) */
     KI_CHECK_IRQL_AT_MOST(DISPATCH_LEVEL, MmAllocateContiguousMemorySpecifyCache);
+    /* LAB contig: ELSE */
+#ifdef MICA_LAB_STUB
+    LAB_TODO(contig);
+#endif
+    /* LAB contig: END */
     return MiAllocateContiguousMemory(NumberOfBytes, LowestAcceptableAddress,
                                       HighestAcceptableAddress, BoundaryAddressMultiple,
                                       CacheType, TRUE, MiFindInTree);
@@ -123,7 +176,13 @@ PVOID MmAllocateContiguousMemory(SIZE_T NumberOfBytes, PHYSICAL_ADDRESS HighestA
 {
     PHYSICAL_ADDRESS zero = {.QuadPart = 0};
 
+    /* LAB contig: BEGIN - the IRQL rule of the Learn page (a bug check, not a NULL) */
     KI_CHECK_IRQL_AT_MOST(DISPATCH_LEVEL, MmAllocateContiguousMemory);
+    /* LAB contig: ELSE */
+#ifdef MICA_LAB_STUB
+    LAB_TODO(contig);
+#endif
+    /* LAB contig: END */
     return MiAllocateContiguousMemory(NumberOfBytes, zero, HighestAcceptableAddress, zero,
                                       MmCached, TRUE, MiFindInTree);
 }
@@ -167,6 +226,7 @@ PVOID MmAllocateContiguousNodeMemory(SIZE_T NumberOfBytes,
  */
 static PFN_NUMBER MiCheckContiguousAllocationLocked(PVOID BaseAddress, PFN_NUMBER *FirstPfn)
 {
+    /* LAB contig: BEGIN - walk the PTE to the PFN entries; anything but the start of a live allocation is a bug check */
     ULONG64 va = (ULONG64)BaseAddress;
     PFN_NUMBER first, pages = 0;
     PMMPTE pte;
@@ -196,10 +256,19 @@ static PFN_NUMBER MiCheckContiguousAllocationLocked(PVOID BaseAddress, PFN_NUMBE
 bad:
     /* NT's answer to freeing something that is not a contiguous allocation. */
     KeBugCheckEx(BAD_POOL_CALLER, BAD_POOL_CALLER_BAD_CONTIGUOUS_FREE, va, 0, 0);
+    /* LAB contig: ELSE */
+#ifdef MICA_LAB_STUB
+    LAB_TODO(contig);
+    UNREFERENCED_PARAMETER(BaseAddress);
+    *FirstPfn = 0;
+    return 0;
+#endif
+    /* LAB contig: END */
 }
 
 VOID MmFreeContiguousMemory(PVOID BaseAddress)
 {
+    /* LAB contig: BEGIN - IRQL rule; check, unmap and free in one hold of MmPfnLock */
     PFN_NUMBER first, pages;
     KIRQL irql;
 
@@ -211,6 +280,14 @@ VOID MmFreeContiguousMemory(PVOID BaseAddress)
     MiUnmapPhysicalPagesLocked(BaseAddress, pages);
     MiFreeActivePageRun(first, pages);
     KeReleaseSpinLock(&MmPfnLock, irql);
+    /* LAB contig: ELSE */
+#ifdef MICA_LAB_STUB
+    /* Until then the pages stay allocated: a leak, but nothing freed twice. */
+    LAB_TODO(contig);
+    UNREFERENCED_PARAMETER(BaseAddress);
+    (void)MiCheckContiguousAllocationLocked;
+#endif
+    /* LAB contig: END */
 }
 
 /*

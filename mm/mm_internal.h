@@ -10,6 +10,11 @@
 #include "runtree.h"
 #include "tlb.h"
 
+/* TEMPORARY LAB_TODO: until kernel/ke.h has the real one (labs tooling). */
+#ifndef LAB_TODO
+#define LAB_TODO(lab) DbgPrint("LAB %s: not implemented (%s:%d)\n", #lab, __FILE__, __LINE__)
+#endif
+
 /* ---- Page-table entries ---------------------------------------------------------- */
 
 /* Hardware PTE bits (SDM vol. 3A, 4.5), named as NT's MMPTE_HARDWARE. */
@@ -79,24 +84,69 @@ typedef union _MMPTE {
 
 _Static_assert(sizeof(MMPTE) == 8, "a PTE is 8 bytes");
 
-/* Self-map arithmetic (PML4 slot 0x1ED points at the PML4 itself). */
-#define MiGetPteAddress(Va) \
-    ((PMMPTE)(PTE_BASE + (((ULONG64)(Va) >> 9) & 0x7FFFFFFFF8ULL)))
-#define MiGetPdeAddress(Va) \
-    ((PMMPTE)(PDE_BASE + (((ULONG64)(Va) >> 18) & 0x3FFFFFF8ULL)))
-#define MiGetPpeAddress(Va) \
-    ((PMMPTE)(PPE_BASE + (((ULONG64)(Va) >> 27) & 0x1FFFF8ULL)))
-#define MiGetPxeAddress(Va) \
-    ((PMMPTE)(PXE_BASE + (((ULONG64)(Va) >> 36) & 0xFF8ULL)))
+/*
+ * Self-map arithmetic. PML4 slot MI_SELFMAP_INDEX (0x1ED) points at the
+ * PML4 itself, so the paging structures of every level appear at fixed
+ * virtual addresses (layout.h): the entry of level Level (1 = PTE, 2 = PDE,
+ * 3 = PPE, 4 = PXE) that maps Va, and back from such an entry to the first
+ * address it maps. Inline functions (the homework lab "selfmap" is written
+ * here); the NT-named macros below take any pointer or integer.
+ */
+static inline PMMPTE MiSelfMapEntryAddress(ULONG64 Va, ULONG Level);
+static inline PVOID MiSelfMapMappedAddress(ULONG64 Entry, ULONG Level);
+
+/*
+ * What a tree whose selfmap lab is stripped runs instead (the stub calls
+ * LAB_TODO first, so no test passes on it): one level at a time, drop the
+ * low 9 bits of table index and put the self-map index on top, in 48-bit
+ * space, then make the address canonical. Slow, but the boot needs it.
+ */
+static inline ULONG64 MiSelfMapLabFallback(ULONG64 Va, ULONG Level, BOOLEAN Inverse)
+{
+    ULONG64 a = Va & ((1ULL << 48) - 1);
+
+    for (ULONG i = 0; i < Level; i++)
+        a = Inverse ? (a << 9) & ((1ULL << 48) - 1)
+                    : (MI_SELFMAP_INDEX << 39) | ((a >> 9) & ((1ULL << 39) - sizeof(MMPTE)));
+    return (ULONG64)((LONG64)(a << 16) >> 16);
+}
+
+static inline PMMPTE MiSelfMapEntryAddress(ULONG64 Va, ULONG Level)
+{
+    /* LAB selfmap: BEGIN - shift Va right 9 bits per level, keep the index bits (8-byte aligned), add the level's base */
+    static const ULONG64 base[] = {0, PTE_BASE, PDE_BASE, PPE_BASE, PXE_BASE};
+    ULONG64 index = (Va >> (9 * Level)) & ((1ULL << (48 - 9 * Level)) - sizeof(MMPTE));
+
+    return (PMMPTE)(base[Level] + index);
+    /* LAB selfmap: ELSE */
+#ifdef MICA_LAB_STUB
+    LAB_TODO(selfmap);
+    return (PMMPTE)MiSelfMapLabFallback(Va, Level, FALSE);
+#endif
+    /* LAB selfmap: END */
+}
+
+static inline PVOID MiSelfMapMappedAddress(ULONG64 Entry, ULONG Level)
+{
+    /* LAB selfmap: BEGIN - the inverse: shift left 9 bits per level and sign-extend from bit 47 */
+    return (PVOID)((LONG64)(Entry << (16 + 9 * Level)) >> 16);
+    /* LAB selfmap: ELSE */
+#ifdef MICA_LAB_STUB
+    LAB_TODO(selfmap);
+    return (PVOID)MiSelfMapLabFallback(Entry, Level, TRUE);
+#endif
+    /* LAB selfmap: END */
+}
+
+#define MiGetPteAddress(Va) MiSelfMapEntryAddress((ULONG64)(Va), 1)
+#define MiGetPdeAddress(Va) MiSelfMapEntryAddress((ULONG64)(Va), 2)
+#define MiGetPpeAddress(Va) MiSelfMapEntryAddress((ULONG64)(Va), 3)
+#define MiGetPxeAddress(Va) MiSelfMapEntryAddress((ULONG64)(Va), 4)
 /* The inverse: the address a PTE maps (sign-extended from bit 47). */
-#define MiGetVirtualAddressMappedByPte(Pte) \
-    ((PVOID)((LONG64)(((ULONG64)(Pte)) << 25) >> 16))
-#define MiGetVirtualAddressMappedByPde(Pde) \
-    ((PVOID)((LONG64)(((ULONG64)(Pde)) << 34) >> 16))
-#define MiGetVirtualAddressMappedByPpe(Ppe) \
-    ((PVOID)((LONG64)(((ULONG64)(Ppe)) << 43) >> 16))
-#define MiGetVirtualAddressMappedByPxe(Pxe) \
-    ((PVOID)((LONG64)(((ULONG64)(Pxe)) << 52) >> 16))
+#define MiGetVirtualAddressMappedByPte(Pte) MiSelfMapMappedAddress((ULONG64)(Pte), 1)
+#define MiGetVirtualAddressMappedByPde(Pde) MiSelfMapMappedAddress((ULONG64)(Pde), 2)
+#define MiGetVirtualAddressMappedByPpe(Ppe) MiSelfMapMappedAddress((ULONG64)(Ppe), 3)
+#define MiGetVirtualAddressMappedByPxe(Pxe) MiSelfMapMappedAddress((ULONG64)(Pxe), 4)
 
 #define MI_PTE_FRAME(Pte) (((Pte).Long & MM_PTE_FRAME_MASK) >> PAGE_SHIFT)
 

@@ -50,10 +50,67 @@ static NTSTATUS MiEnsureTable(PMMPTE Entry, PMMPTE ParentEntry)
     return STATUS_SUCCESS;
 }
 
+/*
+ * The selfmap lab's stand-ins, run only by a tree whose selfmap lab is
+ * stripped (each stub calls LAB_TODO first, so no test passes on them):
+ * every mapping in Mm goes through this file, so the boot needs them.
+ *
+ * Freeing a table: "empty" is found by reading all 512 entries through
+ * the self-map instead of trusting the count - slow, but it frees exactly
+ * the tables the count would, so nothing leaks.
+ */
+static __attribute__((unused)) BOOLEAN
+MiDeleteTableIfEmptyLabFallback(PMMPTE Entry, PMMPTE ParentEntry, PMI_TB_FLUSH_LIST Flush)
+{
+    PFN_NUMBER page = MI_PTE_FRAME(*Entry);
+    PMMPFN pfn = MI_PFN_ELEMENT(page);
+    PMMPTE table = MiGetVirtualAddressMappedByPte(Entry);
+
+    if (pfn->Flags & MI_PFN_LOCKED)
+        return FALSE;
+    for (ULONG i = 0; i < PAGE_SIZE / sizeof(MMPTE); i++)
+        if (table[i].Long != 0)
+            return FALSE;
+    Entry->Long = 0;
+    MiAddTbFlushEntry(Flush, table);
+    pfn->Flags &= (UCHAR)~MI_PFN_PAGE_TABLE;
+    MiTbFlushListDeferPage(Flush, page, TRUE);
+    MI_PFN_ELEMENT(MI_PTE_FRAME(*ParentEntry))->UsedPageTableEntries--;
+    return TRUE;
+}
+
+/*
+ * Mapping a page: its tables made by MiMakeKeptPageTablesLocked (which
+ * locks the page table), the lock then taken off again unless the table
+ * had it before, so the table still goes when it empties. After a failure
+ * tables made for nothing stay until the next unmap there.
+ */
+static __attribute__((unused)) NTSTATUS MiMapOnePageLabFallback(PUCHAR Va, PFN_NUMBER Pfn,
+                                                                ULONG64 PteBits)
+{
+    PMMPTE pte = MiGetPteAddress(Va), pde = MiGetPdeAddress(Va);
+    BOOLEAN wasLocked = (MiGetPxeAddress(Va)->Long & MM_PTE_VALID) &&
+                        (MiGetPpeAddress(Va)->Long & MM_PTE_VALID) &&
+                        (pde->Long & MM_PTE_VALID) &&
+                        (MI_PFN_ELEMENT(MI_PTE_FRAME(*pde))->Flags & MI_PFN_LOCKED);
+    NTSTATUS status = MiMakeKeptPageTablesLocked(Va, 1);
+
+    if (!NT_SUCCESS(status))
+        return status;
+    if (!wasLocked)
+        MI_PFN_ELEMENT(MI_PTE_FRAME(*pde))->Flags &= (UCHAR)~MI_PFN_LOCKED;
+    if (pte->Long & MM_PTE_VALID)
+        return STATUS_UNSUCCESSFUL;
+    pte->Long = (Pfn << PAGE_SHIFT) | PteBits | MM_PTE_VALID;
+    MI_PFN_ELEMENT(MI_PTE_FRAME(*pde))->UsedPageTableEntries++;
+    return STATUS_SUCCESS;
+}
+
 /* Remove Entry's table if it has no valid entries left; TRUE if removed.
  * The table page waits on Flush for the shootdown. */
 static BOOLEAN MiDeleteTableIfEmpty(PMMPTE Entry, PMMPTE ParentEntry, PMI_TB_FLUSH_LIST Flush)
 {
+    /* LAB selfmap: BEGIN - a table with no valid entry (and not locked) leaves its parent; the page waits on Flush */
     PFN_NUMBER page = MI_PTE_FRAME(*Entry);
     PMMPFN pfn = MI_PFN_ELEMENT(page);
 
@@ -70,6 +127,12 @@ static BOOLEAN MiDeleteTableIfEmpty(PMMPTE Entry, PMMPTE ParentEntry, PMI_TB_FLU
     MiTbFlushListDeferPage(Flush, page, TRUE);
     MI_PFN_ELEMENT(MI_PTE_FRAME(*ParentEntry))->UsedPageTableEntries--;
     return TRUE;
+    /* LAB selfmap: ELSE */
+#ifdef MICA_LAB_STUB
+    LAB_TODO(selfmap);
+    return MiDeleteTableIfEmptyLabFallback(Entry, ParentEntry, Flush);
+#endif
+    /* LAB selfmap: END */
 }
 
 /*
@@ -124,6 +187,7 @@ static void MiDeleteEmptyTables(PVOID Va, PMI_TB_FLUSH_LIST Flush)
  * made for it and left empty wait on Flush). */
 static NTSTATUS MiMapOnePage(PUCHAR Va, PFN_NUMBER Pfn, ULONG64 PteBits, PMI_TB_FLUSH_LIST Flush)
 {
+    /* LAB selfmap: BEGIN - make the missing tables top down (MiEnsureTable), refuse a mapped PTE, undo on failure, write the PTE and count it */
     PMMPTE pxe = MiGetPxeAddress(Va), ppe = MiGetPpeAddress(Va);
     PMMPTE pde = MiGetPdeAddress(Va), pte = MiGetPteAddress(Va);
     NTSTATUS status = MiEnsureTable(pxe, NULL);
@@ -141,6 +205,13 @@ static NTSTATUS MiMapOnePage(PUCHAR Va, PFN_NUMBER Pfn, ULONG64 PteBits, PMI_TB_
     pte->Long = (Pfn << PAGE_SHIFT) | PteBits | MM_PTE_VALID;
     MI_PFN_ELEMENT(MI_PTE_FRAME(*pde))->UsedPageTableEntries++;
     return STATUS_SUCCESS;
+    /* LAB selfmap: ELSE */
+#ifdef MICA_LAB_STUB
+    LAB_TODO(selfmap);
+    UNREFERENCED_PARAMETER(Flush);
+    return MiMapOnePageLabFallback(Va, Pfn, PteBits);
+#endif
+    /* LAB selfmap: END */
 }
 
 /* MmPfnLock held: unmap one page; its tables go when they empty (after

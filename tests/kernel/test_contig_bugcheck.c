@@ -4,7 +4,8 @@
  * NT answers MmFreeContiguousMemory on anything but the base address of a
  * live allocation with BAD_POOL_CALLER (0xC2), parameter 1 = 0x60 and
  * parameter 2 = the address. A double free, the middle of an allocation
- * and a non-page-aligned address are the mistakes a driver makes.
+ * and a non-page-aligned address are the mistakes a driver makes. Above
+ * DISPATCH_LEVEL every routine here is IRQL_NOT_LESS_OR_EQUAL.
  */
 #include "../../mm/mm.h"
 #include "../ktest.h"
@@ -97,4 +98,32 @@ KTEST_BUGCHECK(contig_bugcheck, allocate_above_dispatch, IRQL_NOT_LESS_OR_EQUAL)
                         DISPATCH_LEVEL + 1, DISPATCH_LEVEL, KTEST_ANY);
     KeRaiseIrql(DISPATCH_LEVEL + 1, &old);
     Allocate(PAGE_SIZE);
+}
+
+/* The same rule for the cache-type form, which drivers call most. */
+KTEST_BUGCHECK(contig_bugcheck, specify_cache_above_dispatch, IRQL_NOT_LESS_OR_EQUAL)
+{
+    PHYSICAL_ADDRESS low, high, none;
+    KIRQL old;
+
+    low.QuadPart = 0;
+    high.QuadPart = -1;
+    none.QuadPart = 0;
+    KtestExpectBugCheck(IRQL_NOT_LESS_OR_EQUAL, (ULONG64)MmAllocateContiguousMemorySpecifyCache,
+                        DISPATCH_LEVEL + 1, DISPATCH_LEVEL, KTEST_ANY);
+    KeRaiseIrql(DISPATCH_LEVEL + 1, &old);
+    MmAllocateContiguousMemorySpecifyCache(PAGE_SIZE, low, high, none, MmNonCached);
+}
+
+/* The free is allowed up to DISPATCH_LEVEL (Server 2008 on), not above. */
+KTEST_BUGCHECK(contig_bugcheck, free_above_dispatch, IRQL_NOT_LESS_OR_EQUAL)
+{
+    PUCHAR p = Allocate(PAGE_SIZE);
+    KIRQL old;
+
+    KASSERT_NE(p, NULL);
+    KtestExpectBugCheck(IRQL_NOT_LESS_OR_EQUAL, (ULONG64)MmFreeContiguousMemory,
+                        DISPATCH_LEVEL + 1, DISPATCH_LEVEL, KTEST_ANY);
+    KeRaiseIrql(DISPATCH_LEVEL + 1, &old);
+    MmFreeContiguousMemory(p);
 }

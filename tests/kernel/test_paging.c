@@ -541,6 +541,60 @@ KTEST(paging, page_tables_freed_on_unmap)
 }
 
 /*
+ * One page table's life, entry by entry: the first map makes the table
+ * (a page-table page, counted in its directory), every map and unmap
+ * moves its UsedPageTableEntries by one, a second map of a mapped PTE is
+ * refused without touching it, and the last unmap frees the table.
+ */
+KTEST(paging, map_counts_entries_and_refuses_a_mapped_pte)
+{
+    const ULONG count = 2 * 512;        /* holds one whole, aligned page table's span */
+    PMMPTE pte = MiReserveSystemPtes(count, SystemPteSpace);
+    PFN_NUMBER pattern = MmGetPhysicalAddress(KtpPattern).QuadPart >> PAGE_SHIFT;
+    PFN_NUMBER before, table;
+    PUCHAR va0, va1;
+    PMMPTE pde;
+    PMMPFN tablePfn;
+
+    KASSERT_TRUE(pte != NULL);
+    va0 = (PUCHAR)(((ULONG64)MiGetVirtualAddressMappedByPte(pte) + (1ULL << 21) - 1) &
+                   ~((1ULL << 21) - 1));
+    va1 = va0 + 5 * PAGE_SIZE;
+    pde = MiGetPdeAddress(va0);
+    if (pde->Long & MM_PTE_VALID) {
+        MiReleaseSystemPtes(pte, count, SystemPteSpace);
+        KTEST_SKIP("the page table for a fresh system-PTE run exists already");
+    }
+    before = KtpFreePages();
+
+    KEXPECT_EQ(MiMapSystemPage(va0, pattern, MM_PTE_NO_EXECUTE), STATUS_SUCCESS);
+    KASSERT_TRUE(pde->Long & MM_PTE_VALID);
+    table = MI_PTE_FRAME(*pde);
+    tablePfn = MI_PFN_ELEMENT(table);
+    KEXPECT_TRUE(tablePfn->Flags & MI_PFN_PAGE_TABLE);
+    KEXPECT_EQ(tablePfn->PteAddress, pde);
+    KEXPECT_EQ(tablePfn->UsedPageTableEntries, 1);
+    KEXPECT_EQ(MI_PTE_FRAME(*MiGetPteAddress(va0)), pattern);
+
+    KEXPECT_EQ(MiMapSystemPage(va1, pattern, MM_PTE_NO_EXECUTE), STATUS_SUCCESS);
+    KEXPECT_EQ(tablePfn->UsedPageTableEntries, 2);
+    /* Already mapped: the caller's bug, refused; the PTE keeps its page. */
+    KEXPECT_EQ(MiMapSystemPage(va0, pattern + 1, MM_PTE_NO_EXECUTE), STATUS_UNSUCCESSFUL);
+    KEXPECT_EQ(MI_PTE_FRAME(*MiGetPteAddress(va0)), pattern);
+    KEXPECT_EQ(tablePfn->UsedPageTableEntries, 2);
+    KEXPECT_EQ(*(volatile ULONG64 *)va1, KtpPattern[0]);
+
+    MiUnmapSystemPage(va0);
+    KEXPECT_EQ(tablePfn->UsedPageTableEntries, 1);
+    KEXPECT_TRUE(pde->Long & MM_PTE_VALID);
+    MiUnmapSystemPage(va1);
+    KEXPECT_FALSE(pde->Long & MM_PTE_VALID);
+    KEXPECT_FALSE(tablePfn->Flags & MI_PFN_PAGE_TABLE);
+    KEXPECT_EQ(KtpFreePages(), before);
+    MiReleaseSystemPtes(pte, count, SystemPteSpace);
+}
+
+/*
  * With no free page at all, a mapping that needs a new page table at any
  * level must fail with STATUS_INSUFFICIENT_RESOURCES, leave no half-built
  * table behind and not fault while cleaning up.
