@@ -75,6 +75,7 @@ _Static_assert(FIELD_OFFSET(GENERAL_LOOKASIDE_POOL, Future) ==
  */
 USHORT ExpComputeLookasideDepth(USHORT Depth, USHORT MaximumDepth, ULONG Allocates, ULONG Misses)
 {
+    /* LAB lookaside: BEGIN - the rule above, clamped to [minimum, MaximumDepth] */
     ULONG64 target = Depth, ratio;
 
     if (Misses > Allocates)
@@ -98,6 +99,16 @@ USHORT ExpComputeLookasideDepth(USHORT Depth, USHORT MaximumDepth, ULONG Allocat
     if (target < EXP_MINIMUM_LOOKASIDE_DEPTH)
         target = EXP_MINIMUM_LOOKASIDE_DEPTH;
     return (USHORT)target;
+    /* LAB lookaside: ELSE */
+#ifdef MICA_LAB_STUB
+    LAB_TODO(lookaside);
+    /* Correct but never adapts: every list keeps the depth it has. */
+    UNREFERENCED_PARAMETER(MaximumDepth);
+    UNREFERENCED_PARAMETER(Allocates);
+    UNREFERENCED_PARAMETER(Misses);
+    return Depth;
+#endif
+    /* LAB lookaside: END */
 }
 
 VOID ExAdjustLookasideDepth(VOID)

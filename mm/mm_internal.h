@@ -10,11 +10,6 @@
 #include "runtree.h"
 #include "tlb.h"
 
-/* TEMPORARY LAB_TODO: until kernel/ke.h has the real one (labs tooling). */
-#ifndef LAB_TODO
-#define LAB_TODO(lab) DbgPrint("LAB %s: not implemented (%s:%d)\n", #lab, __FILE__, __LINE__)
-#endif
-
 /* ---- Page-table entries ---------------------------------------------------------- */
 
 /* Hardware PTE bits (SDM vol. 3A, 4.5), named as NT's MMPTE_HARDWARE. */

@@ -155,6 +155,74 @@ ULONG ExpReleaseEmptyPages(PPOOL_DESCRIPTOR Descriptor, ULONG Keep)
     return released;
 }
 
+/* ---- the pool lab's stand-ins ------------------------------------------------------ */
+
+/*
+ * Slow but correct versions of the split and the merge for a student tree
+ * (tests/labs/pool.md) whose ExpSplitBlock or ExpFreeBlock is still a stub,
+ * so that it boots: they walk the page from its first header, O(blocks in
+ * the page), where the real routines use PreviousSize and BlockSize to
+ * reach a neighbour in O(1). Not called in the reference tree.
+ */
+static inline PPOOL_HEADER ExpPageFirstBlock(PPOOL_HEADER Entry)
+{
+    return (PPOOL_HEADER)((ULONG64)Entry & ~(ULONG64)(PAGE_SIZE - 1));
+}
+
+/* Rewrite every PreviousSize of Entry's page from the BlockSize before it. */
+static __attribute__((unused)) void ExpRelinkPageLabFallback(PPOOL_HEADER Entry)
+{
+    PPOOL_HEADER block = ExpPageFirstBlock(Entry);
+    ULONG previous = 0;
+
+    for (;;) {
+        block->PreviousSize = (UCHAR)previous;
+        if (ExpIsLastBlock(block))
+            return;
+        previous = block->BlockSize;
+        block = ExpNextBlock(block);
+    }
+}
+
+static __attribute__((unused)) void ExpSplitBlockLabFallback(PPOOL_DESCRIPTOR Descriptor,
+                                                             PPOOL_HEADER Entry,
+                                                             ULONG TotalUnits, ULONG Units)
+{
+    Entry->BlockSize = (UCHAR)Units;
+    if (TotalUnits != Units) {
+        PPOOL_HEADER rest = (PPOOL_HEADER)((PUCHAR)Entry + ((SIZE_T)Units << POOL_BLOCK_SHIFT));
+        rest->BlockSize = (UCHAR)(TotalUnits - Units);
+        rest->PoolTag = 0;
+        rest->ProcessBilled = NULL;
+        ExpInsertFree(Descriptor, rest);
+    }
+    ExpRelinkPageLabFallback(Entry);
+}
+
+/* The run of free blocks around Entry (marked free, on no list): each
+ * other one taken off its list; *Start its first block, *Units its size. */
+static __attribute__((unused)) void ExpMergeLabFallback(PPOOL_DESCRIPTOR Descriptor,
+                                                        PPOOL_HEADER Entry, PPOOL_HEADER *Start,
+                                                        PULONG Units)
+{
+    PPOOL_HEADER block, first = NULL;
+    ULONG units = 0;
+
+    for (block = ExpPageFirstBlock(Entry); block != Entry; block = ExpNextBlock(block))
+        first = block->PoolType != 0 ? NULL : first != NULL ? first : block;
+    if (first == NULL)
+        first = Entry;
+    for (block = first;; block = ExpNextBlock(block)) {
+        if (block != Entry)
+            ExpRemoveFree(Descriptor, block);
+        units += block->BlockSize;
+        if (ExpIsLastBlock(block) || ExpNextBlock(block)->PoolType != 0)
+            break;
+    }
+    *Start = first;
+    *Units = units;
+}
+
 /* ---- carving ------------------------------------------------------------------------- */
 
 /*
@@ -165,6 +233,7 @@ ULONG ExpReleaseEmptyPages(PPOOL_DESCRIPTOR Descriptor, ULONG Keep)
 static void ExpSplitBlock(PPOOL_DESCRIPTOR Descriptor, PPOOL_HEADER Entry, ULONG TotalUnits,
                           ULONG Units)
 {
+    /* LAB pool: BEGIN - Entry keeps Units units; the rest becomes a listed free block */
     PPOOL_HEADER rest;
 
     Entry->BlockSize = (UCHAR)Units;
@@ -182,6 +251,12 @@ static void ExpSplitBlock(PPOOL_DESCRIPTOR Descriptor, PPOOL_HEADER Entry, ULONG
     ExpInsertFree(Descriptor, rest);
     if (!ExpIsLastBlock(rest))
         ExpNextBlock(rest)->PreviousSize = rest->BlockSize;
+    /* LAB pool: ELSE */
+#ifdef MICA_LAB_STUB
+    LAB_TODO(pool);
+    ExpSplitBlockLabFallback(Descriptor, Entry, TotalUnits, Units);
+#endif
+    /* LAB pool: END */
 }
 
 /* Units to skip from Entry so that the body after the header is 64-byte aligned. */
@@ -246,16 +321,18 @@ PPOOL_HEADER ExpAllocateBlock(PPOOL_DESCRIPTOR Descriptor, ULONG Units, BOOLEAN 
 
 VOID ExpFreeBlock(PPOOL_DESCRIPTOR Descriptor, PPOOL_HEADER Entry)
 {
-    PPOOL_HEADER start = Entry, next;
-    ULONG units = Entry->BlockSize;
+    PPOOL_HEADER start;
+    ULONG units;
 
     __atomic_add_fetch(&Descriptor->RunningDeAllocs, 1, __ATOMIC_RELAXED);   /* as above */
     /* Marked free even if it merges into its left neighbour, so that a
      * second free of it is recognised as one. */
     Entry->PoolType = 0;
-    /* Merge with a free right neighbour, then a free left one. */
+    /* LAB pool: BEGIN - merge with free neighbours in O(1): set start and units */
+    start = Entry;
+    units = Entry->BlockSize;
     if (!ExpIsLastBlock(Entry)) {
-        next = ExpNextBlock(Entry);
+        PPOOL_HEADER next = ExpNextBlock(Entry);
         if (next->PoolType == 0) {
             ExpRemoveFree(Descriptor, next);
             units += next->BlockSize;
@@ -269,6 +346,12 @@ VOID ExpFreeBlock(PPOOL_DESCRIPTOR Descriptor, PPOOL_HEADER Entry)
             start = previous;
         }
     }
+    /* LAB pool: ELSE */
+#ifdef MICA_LAB_STUB
+    LAB_TODO(pool);
+    ExpMergeLabFallback(Descriptor, Entry, &start, &units);
+#endif
+    /* LAB pool: END */
     if (units == POOL_PAGE_UNITS) {
         /* Every block of the page is free: kept for reuse, or given back. */
         if (Descriptor->EmptyPageCount < Descriptor->EmptyPageLimit) {
@@ -291,6 +374,7 @@ VOID ExpFreeBlock(PPOOL_DESCRIPTOR Descriptor, PPOOL_HEADER Entry)
 
 VOID ExpBugCheckBlockHeader(PPOOL_HEADER Entry)
 {
+    /* LAB pool: BEGIN - O(1) checks of Entry's header, then of both neighbours */
     if (Entry->BlockSize == 0)
         KeBugCheckEx(BAD_POOL_HEADER, BAD_POOL_HEADER_BLOCK_SIZE_ZERO, (ULONG_PTR)Entry, 0, 0);
     if (ExpPageOffset(Entry) + ((SIZE_T)Entry->BlockSize << POOL_BLOCK_SHIFT) > PAGE_SIZE)
@@ -307,6 +391,15 @@ VOID ExpBugCheckBlockHeader(PPOOL_HEADER Entry)
     if (Entry->PreviousSize != 0 && ExpPreviousBlock(Entry)->BlockSize != Entry->PreviousSize)
         KeBugCheckEx(BAD_POOL_HEADER, BAD_POOL_HEADER_NEIGHBOUR_MISMATCH, (ULONG_PTR)Entry, 0,
                      (ULONG_PTR)ExpPreviousBlock(Entry));
+    /* LAB pool: ELSE */
+#ifdef MICA_LAB_STUB
+    LAB_TODO(pool);
+    /* Slow: walk the whole page (this catches the same damage, with
+     * other parameters); anything it lets pass is still a bad header. */
+    ExpCheckPoolBlocks(Entry);
+    KeBugCheckEx(BAD_POOL_HEADER, BAD_POOL_HEADER_NEIGHBOUR_MISMATCH, (ULONG_PTR)Entry, 0, 0);
+#endif
+    /* LAB pool: END */
 }
 
 VOID ExpCheckPoolBlocks(PPOOL_HEADER Entry)

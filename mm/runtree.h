@@ -70,20 +70,5 @@ PFN_NUMBER MiRunTreeFind(PMI_RUN_TREE Tree, PFN_NUMBER Count, PFN_NUMBER LowPage
 /* Debug: recompute every node from the bitmap; TRUE when all agree. O(N). */
 BOOLEAN MiRunTreeVerify(PMI_RUN_TREE Tree);
 
-/* TEMPORARY LAB_TODO: a stand-in until kernel/lab.c (KiLabTodo) lands; the
- * lead drops this commit. Prints once per call site and fails the running
- * test (both test runners define KtestCurrentFailed). */
-#ifndef LAB_TODO
-extern int KtestCurrentFailed;
-ULONG DbgPrint(PCSTR Format, ...);
-#define LAB_TODO(lab)                                                          \
-    do {                                                                     \
-        static int labOnce_;                                                 \
-        if (!labOnce_++)                                                     \
-            DbgPrint("TEMPORARY LAB_TODO " #lab ": not implemented (%s:%d)\n", \
-                     __FILE__, __LINE__);                                    \
-        KtestCurrentFailed = 1;                                              \
-    } while (0)
-#endif
 
 #endif
