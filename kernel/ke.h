@@ -1055,7 +1055,7 @@ __attribute__((noreturn, noinline, cold)) VOID KiIrqlViolation(ULONG BugCheckCod
  * Any IRQL, any processor, never blocks and never bug-checks.
  */
 VOID KiLabTodo(PCSTR Lab, PCSTR File, ULONG Line);
-extern volatile LONG KiLabTodoCount;        /* calls so far */
+extern volatile LONG KiLabTodoCount;        /* calls so far of the labs being graded */
 extern volatile LONG KiLabTodoSitesPrinted; /* distinct call sites reported */
 #define LAB_TODO(lab) KiLabTodo(#lab, __FILE__, __LINE__)
 

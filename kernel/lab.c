@@ -8,8 +8,9 @@
  * code the stub sits in: any IRQL, interrupts off, several processors at
  * once, before the test runner exists. It therefore never blocks, never
  * allocates and never bug-checks; it only:
- *   - counts the call in KiLabTodoCount (the test runners fail a test
- *     during which the count grew: "not implemented"), and
+ *   - counts the call in KiLabTodoCount when its lab is being graded
+ *     (KiLabIsGraded; the test runners fail a test during which the count
+ *     grew: "not implemented"), and
  *   - prints "LAB lab: not implemented (file:line)" the first time a call
  *     site runs, so a stub in a hot path (every PFN list insert) does not
  *     flood the serial port.
@@ -68,9 +69,58 @@ static BOOLEAN KiLabTodoFirstAtSite(PCSTR File, ULONG Line)
     return TRUE;                        /* table full: print every time */
 }
 
+#ifdef MICA_HOST_TEST
+#include <stdlib.h>
+#endif
+
+#define KI_LAB_LIST_MAX 128
+
+/*
+ * Is Lab one of the labs being graded? The grader names them - the boot
+ * option lab=a,b in the kernel, MICA_LAB=a,b in the host tests'
+ * environment - so that a later lab, stripped in the same tree, whose
+ * stub runs under an earlier lab's tests (every test takes pages, and
+ * pages go through the PFN lists and the run tree) does not fail those
+ * tests: its fallback is correct, only slow. Without the option every lab
+ * counts. Reading the option is a scan of a static string: any IRQL.
+ */
+static BOOLEAN KiLabIsGraded(PCSTR Lab)
+{
+    char list[KI_LAB_LIST_MAX];
+    PCSTR p;
+
+#ifdef MICA_HOST_TEST
+    PCSTR env = getenv("MICA_LAB");
+    SIZE_T n = 0;
+
+    if (env == NULL || *env == 0)
+        return TRUE;
+    while (env[n] && n < sizeof(list) - 1) {
+        list[n] = env[n];
+        n++;
+    }
+    list[n] = 0;
+#else
+    if (!KeQueryBootOption("lab", list, sizeof(list)) || list[0] == 0)
+        return TRUE;
+#endif
+    for (p = list; *p;) {
+        SIZE_T len = 0;
+        while (p[len] && p[len] != ',')
+            len++;
+        if (strncmp(p, Lab, len) == 0 && Lab[len] == 0)
+            return TRUE;
+        p += len;
+        if (*p == ',')
+            p++;
+    }
+    return FALSE;
+}
+
 VOID KiLabTodo(PCSTR Lab, PCSTR File, ULONG Line)
 {
-    __atomic_fetch_add(&KiLabTodoCount, 1, __ATOMIC_SEQ_CST);
+    if (KiLabIsGraded(Lab))
+        __atomic_fetch_add(&KiLabTodoCount, 1, __ATOMIC_SEQ_CST);
     if (KiLabTodoFirstAtSite(File, Line)) {
         __atomic_fetch_add(&KiLabTodoSitesPrinted, 1, __ATOMIC_RELAXED);
         DbgPrint("LAB %s: not implemented (%s:%u)\n", Lab, File, Line);
