@@ -377,11 +377,19 @@ KTEST(yield, ke_yield_processor_is_a_spin_hint)
 {
     HANDLE h;
     KIRQL old;
+    PKTHREAD other;
     KAFFINITY pinned = KtestOnOneProcessorBegin();  /* elsewhere it would run at once */
+    KPRIORITY ours = KeSetPriorityThread(KeGetCurrentThread(), 9);
 
+    /* Created below us, so no quantum end lets it run before we are at
+     * DISPATCH_LEVEL (a slow creation under load made that window real);
+     * there it becomes ready at our priority. */
     OtherRan = FALSE;
-    h = KtlStart(MarkOtherRan, NULL);       /* ready, at our priority */
+    h = KtlStart(MarkOtherRan, NULL);
+    other = KtlThread(h);
     KeRaiseIrql(DISPATCH_LEVEL, &old);
+    KeSetPriorityThread(other, 9);
+    ObDereferenceObject(other);
     for (int i = 0; i < 1000; i++)
         KeYieldProcessor();
     KEXPECT_EQ(KeGetCurrentIrql(), DISPATCH_LEVEL);
@@ -392,5 +400,6 @@ KTEST(yield, ke_yield_processor_is_a_spin_hint)
     KeLowerIrql(old);
     KtlJoin(h);
     KEXPECT_TRUE(OtherRan);
+    KeSetPriorityThread(KeGetCurrentThread(), ours);
     KtestOnOneProcessorEnd(pinned);
 }
