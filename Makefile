@@ -40,23 +40,23 @@ CFLAGS := -std=gnu11 -O2 -g -ffreestanding -fno-builtin-printf -nostdlib \
 LDFLAGS := -nostdlib -static -z max-page-size=0x1000 -z noexecstack --no-warn-rwx-segments -T linker.ld
 NASMFLAGS := -f elf64 -g -F dwarf
 
-KERNEL_C := $(wildcard kernel/*.c mm/*.c drivers/*.c drivers/*/*.c) \
+KERNEL_C := $(wildcard kernel/*/*.c mm/*.c drivers/*/*.c tests/drivers/*.c) \
             tests/ktest.c tests/kbench.c tests/ktest_common.c \
             $(wildcard tests/kernel/*.c tests/unit/*.c tests/bench/*.c)
-KERNEL_ASM := $(wildcard boot/*.asm kernel/*.asm)
+KERNEL_ASM := $(wildcard boot/*.asm kernel/*/*.asm)
 KERNEL_OBJ := $(KERNEL_C:%.c=$(B)/obj/%.o) $(KERNEL_ASM:%.asm=$(B)/obj/%.o) $(B)/obj/gen/font.o
 
 # Hardware-free sources the host unit tests compile natively.
-HOST_SRC := kernel/printf.c kernel/cmdline.c kernel/multiboot.c kernel/acpi.c kernel/rtctime.c \
+HOST_SRC := kernel/rtl/printf.c kernel/ke/cmdline.c kernel/ke/multiboot.c kernel/hal/acpi.c kernel/hal/rtctime.c \
             mm/runtree.c mm/pfndb.c \
-            mm/poolblock.c mm/bigpool.c mm/pooltrack.c kernel/lab.c \
+            mm/poolblock.c mm/bigpool.c mm/pooltrack.c kernel/ke/lab.c \
             tests/ktest_common.c $(wildcard tests/host/*.c tests/unit/*.c)
 HOST_CFLAGS := -std=gnu11 -O1 -g -I. -Wall -Wextra -Werror -Wno-multichar -DMICA_HOST_TEST \
                -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 FONT_SRC ?= /usr/share/grub/ascii.h
 
-.PHONY: all run run-uefi run-gui debug gdb test test-host test-labs test-qemu test-gdb bench bench-host \
+.PHONY: all run run-uefi run-gui debug gdb test test-host test-labs test-wdmcheck test-qemu test-gdb bench bench-host \
         deps check-deps clean labs lab-start grade handin lab-check
 all: $(B)/mica.iso
 
@@ -68,7 +68,7 @@ $(B)/obj/%.o: %.c
 
 # The black-box test sees the kernel as a driver does: it may include only
 # the public headers (its dependency file lists what it really pulled in).
-BLACKBOX_HEADERS := kernel/ke.h kernel/ntdef.h mm/mm.h tests/ktest.h
+BLACKBOX_HEADERS := kernel/ke/ke.h kernel/rtl/rtl.h kernel/hal/hal.h kernel/kd/kd.h kernel/ntdef.h mm/mm.h tests/ktest.h
 $(B)/obj/tests/kernel/test_blackbox.o: tests/kernel/test_blackbox.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
@@ -77,6 +77,19 @@ $(B)/obj/tests/kernel/test_blackbox.o: tests/kernel/test_blackbox.c
 	  case " $(BLACKBOX_HEADERS) " in *" $$h "*) ;; \
 	  *) echo "$<: includes $$h; a driver sees only $(BLACKBOX_HEADERS)"; rm -f $@; exit 1;; esac; \
 	done
+
+# Drivers (and the test drivers in tests/drivers/) see the kernel only through
+# kernel/wdm.h: compiled without -I., and tests/wdmcheck.sh refuses any
+# #include but <wdm.h> and the driver's own headers.
+WDM_CFLAGS := $(filter-out -I.,$(CFLAGS)) -Ikernel
+$(B)/obj/drivers/%.o: drivers/%.c tests/wdmcheck.sh
+	@mkdir -p $(dir $@)
+	@sh tests/wdmcheck.sh $<
+	$(CC) $(WDM_CFLAGS) -c $< -o $@
+$(B)/obj/tests/drivers/%.o: tests/drivers/%.c tests/wdmcheck.sh
+	@mkdir -p $(dir $@)
+	@sh tests/wdmcheck.sh $<
+	$(CC) $(WDM_CFLAGS) -c $< -o $@
 
 $(B)/obj/%.o: %.asm
 	@mkdir -p $(dir $@)
@@ -92,7 +105,7 @@ $(B)/obj/gen/font.o: $(B)/gen/font.c
 	$(CC) $(CFLAGS) -c $< -o $@
 
 # Two-pass link: the first image has an empty symbol table; its symbols
-# become the .ksyms section of the second (see kernel/symbols.c).
+# become the .ksyms section of the second (see kernel/kd/symbols.c).
 $(B)/gen/ksyms-empty.S:
 	@mkdir -p $(dir $@)
 	printf '\t.section .ksyms, "a"\n\t.balign 8\n\t.quad 0\n\t.quad 16\n' > $@
@@ -104,8 +117,8 @@ $(B)/obj/gen/%.o: $(B)/gen/%.S
 $(B)/mica.pass1.elf: $(KERNEL_OBJ) $(B)/obj/gen/ksyms-empty.o linker.ld
 	$(LD) $(LDFLAGS) -o $@ $(KERNEL_OBJ) $(B)/obj/gen/ksyms-empty.o
 
-$(B)/gen/ksyms.S: $(B)/mica.pass1.elf kernel/mksyms.sh
-	NM=$(NM) sh kernel/mksyms.sh $< > $@
+$(B)/gen/ksyms.S: $(B)/mica.pass1.elf kernel/kd/mksyms.sh
+	NM=$(NM) sh kernel/kd/mksyms.sh $< > $@
 
 $(B)/mica.elf: $(KERNEL_OBJ) $(B)/obj/gen/ksyms.o linker.ld
 	$(LD) $(LDFLAGS) -o $@ $(KERNEL_OBJ) $(B)/obj/gen/ksyms.o
@@ -199,17 +212,24 @@ gdb: $(B)/mica.elf
 QEMU_DEBUG ?=
 export QEMU_DEBUG
 
-$(B)/host/host-tests: $(HOST_SRC) $(wildcard kernel/*.h mm/*.h tests/*.h)
+$(B)/host/host-tests: $(HOST_SRC) $(wildcard kernel/*.h kernel/*/*.h mm/*.h tests/*.h)
 	@mkdir -p $(dir $@)
 	$(HOSTCC) $(HOST_CFLAGS) -o $@ $(HOST_SRC)
 
 test: check-deps
-	@$(MAKE) --no-print-directory all $(B)/host/host-tests test-labs
+	@$(MAKE) --no-print-directory all $(B)/host/host-tests test-labs test-wdmcheck
 	$(PYTHON) tests/runner.py test
 	$(PYTHON) tests/labs/labtool.py check --quick
 
-test-host: $(B)/host/host-tests test-labs
+test-host: $(B)/host/host-tests test-labs test-wdmcheck
 	$(B)/host/host-tests
+
+# The driver include rule refuses what it must (and accepts a good driver).
+test-wdmcheck:
+	@sh tests/wdmcheck.sh tests/wdmcheck/good.c
+	@for f in tests/wdmcheck/bad_*.c; do \
+	  if sh tests/wdmcheck.sh $$f >/dev/null; then echo "wdmcheck: $$f accepted"; exit 1; fi; done
+	@echo "wdmcheck: good.c accepted, every bad_*.c refused"
 
 # The lab tools' own tests (labstrip.py, grade.py; Python, no QEMU).
 test-labs:
@@ -268,7 +288,7 @@ BENCH_HOST_CFLAGS := -std=gnu11 -O2 -g -I. -Wall -Wextra -Werror -Wno-multichar 
                      -fno-omit-frame-pointer
 BENCH_HOST_MICA := mm/pool.c mm/poolblock.c mm/bigpool.c mm/pooltrack.c mm/runtree.c \
                    tests/bench/host/pool_host_env.c
-BENCH_HOST_DEPS := tests/bench/host/pool_bench.c $(wildcard kernel/*.h mm/*.h tests/bench/host/*.h)
+BENCH_HOST_DEPS := tests/bench/host/pool_bench.c $(wildcard kernel/*.h kernel/*/*.h mm/*.h tests/bench/host/*.h)
 BENCH_HOST_BINS := $(B)/bench-host/pool-mica $(B)/bench-host/pool-glibc $(B)/bench-host/pool-mimalloc
 
 $(B)/bench-host/pool-mica: $(BENCH_HOST_DEPS) $(BENCH_HOST_MICA)

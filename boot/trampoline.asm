@@ -2,7 +2,7 @@
 ;
 ; A processor woken by INIT-SIPI-SIPI starts in 16-bit real mode at
 ; CS = VV00h, IP = 0, where VV is the start-up IPI's vector: the first byte
-; of a 4 KiB page below 1 MiB. kernel/mp.c copies the bytes between
+; of a 4 KiB page below 1 MiB. kernel/ke/mp.c copies the bytes between
 ; KiTrampolineStart and KiTrampolineEnd to such a page (taken from the PFN
 ; database, given back once every processor is up), fills the hand-off
 ; slots at the end, and wakes one processor at a time.
@@ -32,7 +32,7 @@
 
 %define TR(label) (label - KiTrampolineStart)
 
-%define KGDT64_R0_CODE 0x10     ; the kernel's selectors (kernel/ke_internal.h)
+%define KGDT64_R0_CODE 0x10     ; the kernel's selectors (kernel/ke/ke_internal.h)
 %define KGDT64_R0_DATA 0x18
 
 section .rodata

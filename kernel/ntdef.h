@@ -98,6 +98,7 @@ typedef struct _SINGLE_LIST_ENTRY {
 
 typedef PVOID HANDLE, *PHANDLE;
 typedef ULONG_PTR KAFFINITY, *PKAFFINITY;
+typedef ULONG_PTR KSPIN_LOCK, *PKSPIN_LOCK;
 typedef union _ULARGE_INTEGER {
     struct {
         ULONG LowPart;

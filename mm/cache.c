@@ -13,7 +13,7 @@
  * (CR0.CD), TLBs flushed, on every processor, before any mapping uses it.
  */
 #include "mm_internal.h"
-#include "../kernel/ke.h"
+#include "../kernel/ke/ke.h"
 
 #define MSR_IA32_PAT 0x277
 #define PAT_UC  0x00ULL

@@ -20,7 +20,7 @@
  * allocator honours PAGE_READWRITE (no-execute) as the Learn page says.
  */
 #include "mm_internal.h"
-#include "../kernel/ke.h"       /* KI_CHECK_IRQL_*: the IRQL rules */
+#include "../kernel/ke/ke.h"       /* KI_CHECK_IRQL_*: the IRQL rules */
 
 #define BAD_POOL_CALLER_BAD_CONTIGUOUS_FREE 0x60
 
@@ -33,7 +33,7 @@ static PFN_NUMBER MiFindInTree(PFN_NUMBER Pages, PFN_NUMBER LowPfn, PFN_NUMBER H
 /*
  * The contig lab's stand-in (tests/labs/contig.md), run only by a tree
  * whose contig lab is stripped: the boot takes the processors' start-up
- * pages with MmAllocateContiguousMemorySpecifyCache (kernel/mp.c), so a
+ * pages with MmAllocateContiguousMemorySpecifyCache (kernel/ke/mp.c), so a
  * stripped tree must still hand out cached memory to boot on several
  * processors. Cached only, no boundary, no argument checks: just enough
  * for the boot (the stub calls LAB_TODO first, so no test passes on it).

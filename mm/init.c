@@ -21,7 +21,7 @@
  *     special pool, whose slot tables are nonpaged pool.
  */
 #include "pool_internal.h"
-#include "../kernel/ke.h"
+#include "../kernel/ke/ke.h"
 
 #define CR4_PGE (1ULL << 7)
 

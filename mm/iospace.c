@@ -14,7 +14,7 @@
  * is not write-back.
  */
 #include "mm_internal.h"
-#include "../kernel/ke.h"       /* KI_CHECK_IRQL_*: the IRQL rules */
+#include "../kernel/ke/ke.h"       /* KI_CHECK_IRQL_*: the IRQL rules */
 
 #define MI_ANY_CACHE_ATTRIBUTE 0xFF     /* MiMapPhysicalPagesAs: no check */
 

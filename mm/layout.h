@@ -59,7 +59,7 @@
  * 64 KiB (the real-mode interrupt table, the BIOS data area, and what
  * firmware is known to scribble on; Linux reserves the same by default).
  * Usable RAM above it, also below 1 MiB, is Mm's: the other processors'
- * start-up page comes from there (kernel/mp.c). */
+ * start-up page comes from there (kernel/ke/mp.c). */
 #define MM_LOW_RESERVED_LIMIT 0x10000ULL
 #define MM_4GB                0x100000000ULL
 

@@ -7,7 +7,7 @@
  * taking a pool lock. The list holds at most Depth blocks; beyond that,
  * frees go to the Free routine. As in NT:
  *
- *  - the blocks are kept in an interlocked S-list (kernel/slist.c), so
+ *  - the blocks are kept in an interlocked S-list (kernel/rtl/slist.c), so
  *    allocating and freeing take no lock;
  *  - Depth adapts to demand: every list is on ExpLookasideListHead, and a
  *    periodic timer DPC (ExpLookasideScanPeriod) runs ExAdjustLookasideDepth,
@@ -21,10 +21,10 @@
  *    checks it when a list is initialized (ExpCheckListHead).
  *
  * The S-list itself (InterlockedPushEntrySList and friends) is an Rtl
- * primitive: kernel/slist.c.
+ * primitive: kernel/rtl/slist.c.
  */
 #include "pool_internal.h"
-#include "../kernel/ke.h"
+#include "../kernel/ke/ke.h"
 
 #define EXP_LOOKASIDE_ALIGNMENT 16              /* list heads, as NT on x64 */
 #define EXP_100NS_PER_MS 10000

@@ -6,7 +6,7 @@
 #ifndef MICA_MM_H
 #define MICA_MM_H
 
-#include "../kernel/ke.h"
+#include "../kernel/ke/ke.h"
 
 typedef enum _MEMORY_CACHING_TYPE {
     MmNonCached = 0,
@@ -220,7 +220,7 @@ BOOLEAN ExpDumpPoolPage(PVOID Address);
 /* ---- Lookaside lists (mm/lookaside.c) ----------------------------------------
  * A lookaside list caches freed blocks of one size, type and tag so the next
  * allocation is a pop instead of a trip through the pool. Blocks are kept in
- * an interlocked S-list (kernel/slist.c, declared in ke.h); the list keeps at most Depth of them, and Depth
+ * an interlocked S-list (kernel/rtl/slist.c, declared in ke.h); the list keeps at most Depth of them, and Depth
  * follows demand: a periodic scan (once a second, as NT's balance-set
  * manager calls ExAdjustLookasideDepth) raises it for lists that miss and
  * lowers it for idle ones, between 4 and MaximumDepth (256).
@@ -365,7 +365,7 @@ VOID ExAdjustLookasideDepth(VOID);
 USHORT ExpComputeLookasideDepth(USHORT Depth, USHORT MaximumDepth, ULONG Allocates, ULONG Misses);
 #define EXP_MINIMUM_LOOKASIDE_DEPTH 4
 
-/* Page-fault entry from the trap handler (kernel/trap.c), with interrupts
+/* Page-fault entry from the trap handler (kernel/ke/trap.c), with interrupts
  * enabled exactly when the faulting code had them enabled. PreviousMode is
  * the mode the fault came from (KernelMode or UserMode). Returns a success
  * status when the fault is resolved; bug checks when it cannot be. */

@@ -22,7 +22,7 @@
  * once for the whole batch before it lets the addresses go.
  */
 #include "mm_internal.h"
-#include "../kernel/ke.h"       /* KI_CHECK_IRQL_*: the IRQL rules */
+#include "../kernel/ke/ke.h"       /* KI_CHECK_IRQL_*: the IRQL rules */
 
 #define MI_TABLE_ENTRY_BITS (MM_PTE_VALID | MM_PTE_WRITE)
 #define MM_PAGE_TABLE_SPAN (1ULL << 21)     /* what one page table maps: 512 pages */

@@ -7,7 +7,7 @@
  * and burnmemory= left it, in ascending order, never overlapping.
  */
 #include "mm_internal.h"
-#include "../kernel/ke.h"       /* KI_CHECK_IRQL_*: the IRQL rules */
+#include "../kernel/ke/ke.h"       /* KI_CHECK_IRQL_*: the IRQL rules */
 
 #define MI_PHYSICAL_RANGES_TAG 'hPmM'
 

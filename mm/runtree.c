@@ -28,7 +28,7 @@
  * Counts are ULONG: PageCount is at most 2^32-1, and since the padding is in
  * use no free run can be longer than that.
  */
-#include "../kernel/ke.h"     /* LAB_TODO, in a stripped lab tree */
+#include "../kernel/ke/ke.h"     /* LAB_TODO, in a stripped lab tree */
 #include "runtree.h"
 
 #define MI_WORD_BITS 64

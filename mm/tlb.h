@@ -19,7 +19,7 @@
 #ifndef MICA_MM_TLB_H
 #define MICA_MM_TLB_H
 
-#include "../kernel/ke.h"
+#include "../kernel/ke/ke.h"
 
 #define MI_TB_FLUSH_MAXIMUM 32
 #define MI_TB_FLUSH_ENTIRE (MI_TB_FLUSH_MAXIMUM + 1)     /* Count: flush everything */

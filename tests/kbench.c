@@ -6,7 +6,7 @@
  * selected routine's figures. The QEMU runner adds the host-side
  * boot.wall_ms and writes build/bench/results.tsv.
  */
-#include "../kernel/ke_internal.h"
+#include "../kernel/ke/ke_internal.h"
 #include "kbench.h"
 #include "ktest.h"
 

@@ -13,7 +13,7 @@
 #ifndef MICA_KBENCH_H
 #define MICA_KBENCH_H
 
-#include "../kernel/ke.h"
+#include "../kernel/ke/ke.h"
 
 typedef struct _KBENCH_CASE {
     const char *Name;           /* "memset.4k"-style, from the ident */

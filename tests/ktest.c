@@ -23,7 +23,7 @@
  * A test during which a stripped lab's LAB_TODO ran fails ("not
  * implemented", KtestLabTodoCheck), batch, alone and bug-check tests alike.
  */
-#include "../kernel/ke_internal.h"
+#include "../kernel/ke/ke_internal.h"
 #include "ktest.h"
 
 #define KTEST_PASS 0x10

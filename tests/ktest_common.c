@@ -5,10 +5,10 @@
  * kernel and into the host test binary.
  */
 #include "ktest.h"
-#include "../kernel/ke.h"
+#include "../kernel/ke/ke.h"
 
 /*
- * A stripped lab's stub calls LAB_TODO (kernel/lab.c), which counts in
+ * A stripped lab's stub calls LAB_TODO (kernel/ke/lab.c), which counts in
  * KiLabTodoCount. Both runners read the count before a test and call this
  * after it: a test during which the count grew exercised code the student
  * has not written yet, so it fails even if the stub's fallback made every

@@ -13,7 +13,7 @@
  * Each figure is a median of many runs, in TSC cycles. Goals (issue 5):
  * raise_lower within 2x the floor, spin lock within 3x.
  */
-#include "../../kernel/ke_internal.h"
+#include "../../kernel/ke/ke_internal.h"
 #include "../kbench.h"
 
 #define BATCH 64

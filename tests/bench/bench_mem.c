@@ -7,7 +7,7 @@
  * batch of 16 operations (so RDTSC's own cost is spread thin); the figure
  * is the median of 101 samples, divided by 16.
  */
-#include "../../kernel/ke.h"
+#include "../../kernel/ke/ke.h"
 #include "../kbench.h"
 
 #define BATCH 16

@@ -15,7 +15,7 @@
  * than twice memset.4k: a temporary mapping should not cost much more than
  * touching the page once.
  */
-#include "../../kernel/ke.h"
+#include "../../kernel/ke/ke.h"
 #include "../../mm/mm_internal.h"
 #include "../kbench.h"
 

@@ -18,7 +18,7 @@
  * vCPUs run in parallel only on host cores: the runner records the host's
  * core count next to these figures (host.cpus).
  */
-#include "../../kernel/ke_internal.h"
+#include "../../kernel/ke/ke_internal.h"
 #include "../../mm/mm.h"
 #include "../kbench.h"
 #include "../kernel/smp_threads.h"

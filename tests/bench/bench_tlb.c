@@ -14,7 +14,7 @@
  * processor it is the local flush only. The figure is the median of the
  * samples, each one shootdown. Issue 11's goal: 64 pages cost < 2x one.
  */
-#include "../../kernel/ke.h"
+#include "../../kernel/ke/ke.h"
 #include "../../mm/mm_internal.h"
 #include "../kbench.h"
 

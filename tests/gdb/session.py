@@ -18,7 +18,7 @@ import gdb
 
 FUNCTION = "KiSetCommandLine"
 CALLER = "KiSystemStartup"
-SOURCE = "kernel/cmdline.c"
+SOURCE = "kernel/ke/cmdline.c"
 EXPECTED_CMDLINE = "gdbtest=1"
 HIGHER_HALF = 0xFFFFFFFF80000000
 # A run-control command (continue/next/finish) that has not stopped after this
@@ -203,7 +203,7 @@ def _():
     f = gdb.selected_frame()
     assert_eq("function after finish", frame_function(f), CALLER)
     fn = f.find_sal().symtab.filename
-    assert fn.endswith("kernel/start.c"), "file %r" % fn
+    assert fn.endswith("kernel/ke/start.c"), "file %r" % fn
 
 
 @check("backtrace_has_" + CALLER)

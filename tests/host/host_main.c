@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <stdarg.h>
 #include "../ktest.h"
-#include "../../kernel/ke.h"
+#include "../../kernel/ke/ke.h"
 
 extern const KTEST_CASE __start_ktest_cases[];
 extern const KTEST_CASE __stop_ktest_cases[];

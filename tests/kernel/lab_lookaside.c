@@ -5,7 +5,7 @@
  * makes a pop that raced with pop-push-pop fail: the ABA problem), and the
  * first entry's address >> 4 - and a pop of an empty list changes nothing.
  */
-#include "../../kernel/ke.h"
+#include "../../kernel/ke/ke.h"
 #include "../ktest.h"
 
 static PSLIST_ENTRY KtpLabFirst(const SLIST_HEADER *Head)

@@ -7,7 +7,7 @@
  * after the caller has looked at the memory with every worker still
  * alive. One run at a time: tests and benchmarks run one after another.
  */
-#include "../../kernel/ke_internal.h"
+#include "../../kernel/ke/ke_internal.h"
 #include "../../mm/pool_internal.h"
 #include "../ktest.h"
 #include "smp_threads.h"

@@ -12,7 +12,7 @@
 #ifndef MICA_TESTS_SMP_THREADS_H
 #define MICA_TESTS_SMP_THREADS_H
 
-#include "../../kernel/ke.h"
+#include "../../kernel/ke/ke.h"
 
 #define KSMP_MAX_THREADS MAXIMUM_PROCESSORS
 

@@ -10,8 +10,8 @@
  * of the PCI host bridge itself (port 0xCF8/0xCFC, independent of ACPI):
  * Q35 has PCI Express and an MCFG, the i440FX of -M pc has neither.
  */
-#include "../../kernel/ke_internal.h"
-#include "../../kernel/acpi.h"
+#include "../../kernel/ke/ke_internal.h"
+#include "../../kernel/hal/acpi.h"
 #include "../ktest.h"
 
 #define QEMU_LOCAL_APIC 0xFEE00000ULL

@@ -1,7 +1,7 @@
 /*
  * test_blackbox.c - Mica as a driver sees it.
  *
- * This file includes only the public headers, kernel/ke.h and mm/mm.h (and
+ * This file includes only the public headers, kernel/ke/ke.h and mm/mm.h (and
  * the test macros), and uses the kernel the way a WDM driver does: a
  * device context in nonpaged pool, a periodic timer whose DPC produces work
  * items from a lookaside list, a spin lock shared by the DPC and a system
@@ -15,7 +15,7 @@
  * file fail to compile. The Makefile checks that it includes nothing else
  * (see "black-box test" there).
  */
-#include "../../kernel/ke.h"
+#include "../../kernel/ke/ke.h"
 #include "../../mm/mm.h"
 #include "../ktest.h"
 

@@ -7,8 +7,8 @@
  * processors that run must be the ones the MADT and the boot options
  * allow, and the kernel's own symbol table must name its functions.
  */
-#include "../../kernel/acpi.h"
-#include "../../kernel/ke_internal.h"
+#include "../../kernel/hal/acpi.h"
+#include "../../kernel/ke/ke_internal.h"
 #include "../../mm/mm.h"
 #include "../ktest.h"
 

@@ -6,7 +6,7 @@
  * checks the API's own answers: a record registers once and deregisters
  * once, and its State says where it is.
  */
-#include "../../kernel/ke_internal.h"
+#include "../../kernel/ke/ke_internal.h"
 #include "../ktest.h"
 
 static ULONG TbBuffer[4];

@@ -9,7 +9,7 @@
  * thread ran before KeSetEvent returned" is a plain flag: it is only true
  * if the wake-up preempted the signaller.
  */
-#include "../../kernel/ke_internal.h"
+#include "../../kernel/ke/ke_internal.h"
 #include "../ktest.h"
 
 #define MS(n) ((LONGLONG)(n) * -10000)      /* relative time, 100 ns units */

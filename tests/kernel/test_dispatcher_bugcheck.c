@@ -11,7 +11,7 @@
  * guarded region left open, a mutex still held) is
  * KERNEL_APC_PENDING_DURING_EXIT (0x20) with the disable count.
  */
-#include "../../kernel/ke_internal.h"
+#include "../../kernel/ke/ke_internal.h"
 #include "../ktest.h"
 
 #define RAISED(Status) ((ULONG64)(LONG64)(NTSTATUS)(Status))

@@ -10,7 +10,7 @@
  * does before it spins) and releasing the holder: the lock must pass to
  * the queued entry, not become free.
  */
-#include "../../kernel/ke_internal.h"
+#include "../../kernel/ke/ke_internal.h"
 #include "../ktest.h"
 
 #define LOCK_QUEUE_WAIT  1                  /* NT's queue-entry state bits */

@@ -10,7 +10,7 @@
  * interrupt time instead (the old behaviour) lies some 400 centuries
  * ahead, so those tests fail by timing out, not by a margin.
  */
-#include "../../kernel/ke_internal.h"
+#include "../../kernel/ke/ke_internal.h"
 #include "../ktest.h"
 
 #define HNS_PER_MS 10000LL

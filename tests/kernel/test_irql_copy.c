@@ -5,7 +5,7 @@
  * level, in a DPC, and after interrupts came and went. KeFlushQueuedDpcs
  * rests on the same drain below DISPATCH_LEVEL, so its tests are here too.
  */
-#include "../../kernel/ke_internal.h"
+#include "../../kernel/ke/ke_internal.h"
 #include "../ktest.h"
 
 static volatile KIRQL TicDpcIrql, TicDpcCr8;

@@ -17,7 +17,7 @@
  * on any host. Waits for something to happen wait for that event, with a
  * timeout far beyond any stop, not for a fixed time.
  */
-#include "../../kernel/ke_internal.h"
+#include "../../kernel/ke/ke_internal.h"
 #include "../ktest.h"
 
 #define MS(n) ((LONGLONG)(n) * -10000)    /* relative due time, 100 ns units */

@@ -1,7 +1,7 @@
 /*
  * test_ke_bugcheck.c - IRQL and synchronization misuse ends in NT's bug checks.
  */
-#include "../../kernel/ke_internal.h"
+#include "../../kernel/ke/ke_internal.h"
 #include "../ktest.h"
 
 KTEST_BUGCHECK(ke_bugcheck, lower_irql_to_higher, IRQL_NOT_LESS_OR_EQUAL)

@@ -7,7 +7,7 @@
  * (HalpAllocateMessageVector) are raised with a self-IPI, so the tests
  * decide exactly when an interrupt arrives.
  */
-#include "../../kernel/ke_internal.h"
+#include "../../kernel/ke/ke_internal.h"
 #include "../ktest.h"
 
 /* Two message vectors at different IRQLs, the lower first. */

@@ -1,9 +1,9 @@
 /*
  * test_ke_interrupt_bugcheck.c - misuse of ISRs, DPCs, spin locks and the
- * IRQL ends in NT's bug checks, with the parameters kernel/ke_internal.h
+ * IRQL ends in NT's bug checks, with the parameters kernel/ke/ke_internal.h
  * documents.
  */
-#include "../../kernel/ke_internal.h"
+#include "../../kernel/ke/ke_internal.h"
 #include "../../mm/mm.h"
 #include "../ktest.h"
 

@@ -4,7 +4,7 @@
  * the TLB flush on unmap. (The page-table structure itself is
  * test_paging.c.)
  */
-#include "../../kernel/ke_internal.h"
+#include "../../kernel/ke/ke_internal.h"
 #include "../../mm/mm_internal.h"
 #include "../ktest.h"
 

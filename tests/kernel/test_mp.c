@@ -5,7 +5,7 @@
  * ways at the same moment never deadlock; the Ex routines refuse what NT
  * refuses. Tests that need two processors say so and skip on one.
  */
-#include "../../kernel/ke_internal.h"
+#include "../../kernel/ke/ke_internal.h"
 #include "../ktest.h"
 
 #define MS(n) ((LONGLONG)(n) * -10000)

@@ -16,7 +16,7 @@
  * MmMapIoSpace(Ex) and hyperspace are test_mapio.c.
  * The bug-check half (faults with NT's stop codes) is test_paging_bugcheck.c.
  */
-#include "../../kernel/ke_internal.h"
+#include "../../kernel/ke/ke_internal.h"
 #include "../../mm/mm_internal.h"
 #include "../ktest.h"
 

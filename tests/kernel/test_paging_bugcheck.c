@@ -14,7 +14,7 @@
  * and makes sure its accessed/dirty bits are already set, so the value the
  * fault handler sees is the one armed.
  */
-#include "../../kernel/ke_internal.h"
+#include "../../kernel/ke/ke_internal.h"
 #include "../../mm/mm_internal.h"
 #include "../ktest.h"
 

@@ -11,7 +11,7 @@
  * (test=reset.triple_fault_is_caught); tests/runner.py passes it only if
  * it sees the reset.
  */
-#include "../../kernel/ke.h"
+#include "../../kernel/ke/ke.h"
 #include "../ktest.h"
 
 KTEST_RESET(reset, triple_fault_is_caught)

@@ -9,7 +9,7 @@
  * nothing there (a second processor to reach) skip with "needs 2
  * processors". The stress tests with model checks are test_smp_stress.c.
  */
-#include "../../kernel/ke_internal.h"
+#include "../../kernel/ke/ke_internal.h"
 #include "../ktest.h"
 #include "smp_threads.h"
 

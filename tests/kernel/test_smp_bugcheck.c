@@ -13,7 +13,7 @@
  * BUGCHECK_CONFIG_BY_SUITE); on one processor there is nothing to freeze
  * and the stop comes from processor 0.
  */
-#include "../../kernel/ke_internal.h"
+#include "../../kernel/ke/ke_internal.h"
 #include "../../mm/mm.h"
 #include "../ktest.h"
 #include "smp_threads.h"

@@ -9,7 +9,7 @@
  * shootdown is the local flush; the counts, the batching and the order
  * (flush, then free) are the same as with several.
  */
-#include "../../kernel/ke_internal.h"
+#include "../../kernel/ke/ke_internal.h"
 #include "../../mm/pool_internal.h"
 #include "../ktest.h"
 

@@ -6,7 +6,7 @@
  * each other; each test first makes one good shootdown with interrupts on,
  * which ends the boot-time exemption, as the first one after boot does.
  */
-#include "../../kernel/ke_internal.h"
+#include "../../kernel/ke/ke_internal.h"
 #include "../../mm/mm_internal.h"
 #include "../ktest.h"
 

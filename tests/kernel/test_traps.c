@@ -8,7 +8,7 @@
  * check, trap.c prints the exception report (vector, error code, CR2,
  * registers, stack) - the serial logs in build/test-logs show it.
  */
-#include "../../kernel/ke_internal.h"
+#include "../../kernel/ke/ke_internal.h"
 #include "../../mm/mm.h"
 #include "../ktest.h"
 

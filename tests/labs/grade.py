@@ -348,7 +348,7 @@ def report(lab, lines, out=sys.stdout):
     return total, maximum
 
 
-# The labs being graded: only their LAB_TODO stubs fail a test (kernel/lab.c,
+# The labs being graded: only their LAB_TODO stubs fail a test (kernel/ke/lab.c,
 # KiLabIsGraded). A later lab, stripped in the same tree, has stubs that run
 # under an earlier lab's tests (pages go through the PFN lists and the run
 # tree); their fallbacks are correct, so they must not cost the earlier lab.

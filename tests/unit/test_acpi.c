@@ -1,5 +1,5 @@
 /*
- * test_acpi.c - unit tests for the ACPI table parser (kernel/acpi.c).
+ * test_acpi.c - unit tests for the ACPI table parser (kernel/hal/acpi.c).
  *
  * The HAL believes the MADT about where the APICs are and how IRQs are
  * wired, so the parser must take good tables apart correctly and survive
@@ -17,7 +17,7 @@
  * HalpAcpiInfo, which holds the machine's real tables.
  */
 #include "../ktest.h"
-#include "../../kernel/acpi.h"
+#include "../../kernel/hal/acpi.h"
 
 #define AT_BASE        0x7FE0000ULL     /* where the fake memory "is" */
 #define AT_MEMORY_SIZE 8192

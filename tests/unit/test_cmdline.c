@@ -1,6 +1,6 @@
 /*
  * test_cmdline.c - unit tests for KiFindOption and KiParseNumber
- * (kernel/cmdline.c), the core of KeQueryBootOption[Number].
+ * (kernel/ke/cmdline.c), the core of KeQueryBootOption[Number].
  *
  * The GRUB command line is the only way to steer a boot (test=, maxmem=,
  * ...), and a person types it by hand. A key that matches a longer key, a
@@ -10,7 +10,7 @@
  * value, and every way a number can be malformed or overflow.
  */
 #include "../ktest.h"
-#include "../../kernel/ke_internal.h"
+#include "../../kernel/ke/ke_internal.h"
 
 #define CL_GUARD ((char)0x5A)
 

@@ -1,5 +1,5 @@
 /*
- * test_lab.c - LAB_TODO (kernel/lab.c) and the runners' "not implemented"
+ * test_lab.c - LAB_TODO (kernel/ke/lab.c) and the runners' "not implemented"
  * rule (KtestLabTodoCheck), on the host and in the kernel.
  *
  * A stripped lab's stub may sit in a hot path (every PFN list insert), so
@@ -9,7 +9,7 @@
  * (the count and the failure mark), or the runner would fail it.
  */
 #include "../ktest.h"
-#include "../../kernel/ke.h"
+#include "../../kernel/ke/ke.h"
 
 static void LabTodoTwoSites(int Times)
 {

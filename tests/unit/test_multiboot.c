@@ -1,5 +1,5 @@
 /*
- * test_multiboot.c - unit tests for KiParseMultiboot (kernel/multiboot.c).
+ * test_multiboot.c - unit tests for KiParseMultiboot (kernel/ke/multiboot.c).
  *
  * The multiboot2 information block is the first input the kernel trusts:
  * the memory map, command line, framebuffer and ACPI root all come from
@@ -11,7 +11,7 @@
  * block is copied so that it ends exactly where its static buffer ends.
  */
 #include "../ktest.h"
-#include "../../kernel/ke_internal.h"
+#include "../../kernel/ke/ke_internal.h"
 
 #define MB_PHYSICAL 0x9000ULL      /* where the block "is" in physical memory */
 #define MB_BUFFER_SIZE 4096

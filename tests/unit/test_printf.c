@@ -1,5 +1,5 @@
 /*
- * test_printf.c - unit tests for RtlSnprintf/RtlVsnprintf (kernel/printf.c).
+ * test_printf.c - unit tests for RtlSnprintf/RtlVsnprintf (kernel/rtl/printf.c).
  *
  * Every DbgPrint, log line and bug-check screen goes through this one
  * formatter, so a wrong digit or a byte written past a buffer shows up
@@ -13,7 +13,7 @@
  * GCC's -Wformat would reject, and the kernel must still handle them.
  */
 #include "../ktest.h"
-#include "../../kernel/ke_internal.h"
+#include "../../kernel/ke/ke_internal.h"
 
 #define PF_GUARD ((char)0x5A)
 

@@ -1,5 +1,5 @@
 /*
- * test_rtctime.c - unit tests for kernel/rtctime.c: NT's system time
+ * test_rtctime.c - unit tests for kernel/hal/rtctime.c: NT's system time
  * (100 ns since 1601) to and from TIME_FIELDS, and the CMOS RTC's register
  * coding (BCD or binary, 12- or 24-hour, century register or not).
  *
@@ -9,7 +9,7 @@
  * to 2500 both ways, which covers every leap rule: 4, 100 and 400 years.
  */
 #include "../ktest.h"
-#include "../../kernel/ke_internal.h"
+#include "../../kernel/ke/ke_internal.h"
 
 static TIME_FIELDS Tf(SHORT Y, SHORT Mo, SHORT D, SHORT H, SHORT Mi, SHORT S, SHORT Ms)
 {

@@ -1,0 +1,2 @@
+/* wdmcheck.sh must refuse this: only <wdm.h> comes from outside. */
+#include <stdint.h>

@@ -1,0 +1,2 @@
+/* good.h - a driver's own header (wdmcheck.sh test data). */
+#include <wdm.h>
