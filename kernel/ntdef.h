@@ -33,6 +33,7 @@ typedef unsigned long long ULONG_PTR, *PULONG_PTR;
 typedef ULONG_PTR SIZE_T, *PSIZE_T;
 typedef LONG_PTR SSIZE_T;
 typedef ULONG_PTR PFN_NUMBER, *PPFN_NUMBER;
+typedef SHORT CSHORT;
 typedef LONG NTSTATUS;
 typedef UCHAR KIRQL, *PKIRQL;
 

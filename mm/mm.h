@@ -372,4 +372,72 @@ USHORT ExpComputeLookasideDepth(USHORT Depth, USHORT MaximumDepth, ULONG Allocat
 NTSTATUS MmAccessFault(ULONG FaultStatus, PVOID VirtualAddress, KPROCESSOR_MODE PreviousMode,
                        PVOID TrapInformation);
 
+/* ---- Memory descriptor lists (the layout; the routines come with mm/mdl*.c) --
+ *
+ * An MDL describes a buffer by its pages: a 0x30-byte header followed by one
+ * PFN per page the buffer spans, as on x64 NT. Drivers use the macros below
+ * rather than the fields (Microsoft Learn calls the MDL semi-opaque).
+ * MappedSystemVa is the system address of the first byte (ByteOffset
+ * included) once MDL_MAPPED_TO_SYSTEM_VA or MDL_SOURCE_IS_NONPAGED_POOL is set.
+ */
+typedef struct _MDL {
+    struct _MDL *Next;          /* chain: the buffers of one IRP */
+    CSHORT Size;                /* header + PFN array, bytes */
+    CSHORT MdlFlags;            /* MDL_* */
+    PVOID Process;              /* owning process of a user range; always NULL in Mica */
+    PVOID MappedSystemVa;
+    PVOID StartVa;              /* page-aligned */
+    ULONG ByteCount;
+    ULONG ByteOffset;           /* of the first byte in the first page */
+} MDL, *PMDL;
+_Static_assert(sizeof(MDL) == 0x30, "MDL header is 0x30 bytes on x64");
+
+#define MDL_MAPPED_TO_SYSTEM_VA     0x0001
+#define MDL_PAGES_LOCKED            0x0002
+#define MDL_SOURCE_IS_NONPAGED_POOL 0x0004
+#define MDL_ALLOCATED_FIXED_SIZE    0x0008
+#define MDL_PARTIAL                 0x0010
+#define MDL_PARTIAL_HAS_BEEN_MAPPED 0x0020
+#define MDL_IO_PAGE_READ            0x0040
+#define MDL_WRITE_OPERATION         0x0080
+#define MDL_LOCKED_PAGE_TABLES      0x0100
+#define MDL_PARENT_MAPPED_SYSTEM_VA MDL_LOCKED_PAGE_TABLES
+#define MDL_FREE_EXTRA_PTES         0x0200
+#define MDL_DESCRIBES_AWE           0x0400
+#define MDL_IO_SPACE                0x0800
+#define MDL_NETWORK_HEADER          0x1000
+#define MDL_MAPPING_CAN_FAIL        0x2000
+#define MDL_PAGE_CONTENTS_INVARIANT 0x4000
+#define MDL_ALLOCATED_MUST_SUCCEED  MDL_PAGE_CONTENTS_INVARIANT
+#define MDL_INTERNAL                0x8000
+
+#define MmGetMdlByteCount(Mdl)      ((Mdl)->ByteCount)
+#define MmGetMdlByteOffset(Mdl)     ((Mdl)->ByteOffset)
+#define MmGetMdlBaseVa(Mdl)         ((Mdl)->StartVa)
+#define MmGetMdlVirtualAddress(Mdl) ((PVOID)((PCHAR)(Mdl)->StartVa + (Mdl)->ByteOffset))
+#define MmGetMdlPfnArray(Mdl)       ((PPFN_NUMBER)((Mdl) + 1))
+
+/* The bytes an MDL for Length bytes at Base needs, header included. Any IRQL. */
+static inline SIZE_T MmSizeOfMdl(PVOID Base, SIZE_T Length)
+{
+    return sizeof(MDL) + sizeof(PFN_NUMBER) * ADDRESS_AND_SIZE_TO_SPAN_PAGES(Base, Length);
+}
+
+/* Fill the header of a caller-supplied MDL big enough for the buffer (its
+ * PFN array is not touched until the pages are locked or built). */
+#define MmInitializeMdl(MemoryDescriptorList, BaseVa, Length)                          \
+    do {                                                                               \
+        PMDL Mdl_ = (MemoryDescriptorList);                                            \
+        PVOID Va_ = (PVOID)(BaseVa);                                                   \
+        SIZE_T Length_ = (Length);                                                     \
+        Mdl_->Next = NULL;                                                             \
+        Mdl_->Size = (CSHORT)MmSizeOfMdl(Va_, Length_);                                \
+        Mdl_->MdlFlags = 0;                                                            \
+        Mdl_->Process = NULL;                                                          \
+        Mdl_->MappedSystemVa = NULL;                                                   \
+        Mdl_->StartVa = PAGE_ALIGN(Va_);                                               \
+        Mdl_->ByteOffset = BYTE_OFFSET(Va_);                                           \
+        Mdl_->ByteCount = (ULONG)Length_;                                              \
+    } while (0)
+
 #endif
