@@ -56,7 +56,7 @@ HOST_CFLAGS := -std=gnu11 -O1 -g -I. -Wall -Wextra -Werror -Wno-multichar -DMICA
 
 FONT_SRC ?= /usr/share/grub/ascii.h
 
-.PHONY: all run run-uefi run-gui debug gdb test test-host test-labs test-wdmcheck test-qemu test-gdb bench bench-host \
+.PHONY: all run run-uefi run-gui debug gdb test test-host test-labs test-wdmcheck test-labtodo test-qemu test-gdb bench bench-host \
         deps check-deps clean labs lab-start grade handin lab-check
 all: $(B)/mica.iso
 
@@ -217,12 +217,18 @@ $(B)/host/host-tests: $(HOST_SRC) $(wildcard kernel/*.h kernel/*/*.h mm/*.h test
 	$(HOSTCC) $(HOST_CFLAGS) -o $@ $(HOST_SRC)
 
 test: check-deps
-	@$(MAKE) --no-print-directory all $(B)/host/host-tests test-labs test-wdmcheck
+	@$(MAKE) --no-print-directory all $(B)/host/host-tests test-labs test-wdmcheck test-labtodo
 	$(PYTHON) tests/runner.py test
 	$(PYTHON) tests/labs/labtool.py check --quick
 
-test-host: $(B)/host/host-tests test-labs test-wdmcheck
+test-host: $(B)/host/host-tests test-labs test-wdmcheck test-labtodo
 	$(B)/host/host-tests
+
+# While grading (MICA_LAB set), a graded stub ends the host test program at once.
+test-labtodo: $(B)/host/host-tests
+	@out=$$(MICA_LAB=labtest $(B)/host/host-tests lab.todo_prints_once_per_site_and_counts_every_call); \
+	  case "$$?:$$out" in 1:*"a graded stub ran"*) echo "host: a graded LAB_TODO stops the test program";; \
+	  *) echo "host: a graded LAB_TODO did not stop the test program: $$out"; exit 1;; esac
 
 # The driver include rule refuses what it must (and accepts a good driver).
 test-wdmcheck:
