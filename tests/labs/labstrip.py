@@ -204,6 +204,8 @@ def all_files(root):
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
         for name in filenames:
+            if name in SKIP_DIRS:       # a git worktree's .git is a file
+                continue
             path = os.path.join(dirpath, name)
             yield os.path.relpath(path, root)
 

@@ -281,6 +281,12 @@ class CheckOnlyTests(unittest.TestCase):
         self.assertEqual(status, 0, out)
         self.assertIn("only marked regions changed", out)
 
+    def test_a_worktree_git_file_is_not_a_source_file(self):
+        # In a git worktree .git is a file; the strip leaves it behind like the folder.
+        self.t.write(".git", "gitdir: /elsewhere\n")
+        status, out, _ = self.check()
+        self.assertEqual(status, 0, out)
+
     def test_change_outside_a_region_fails(self):
         self.t.write("b.c", self.t.read("b.c", self.dest).replace("return y;", "return 0;"), self.dest)
         status, out, _ = self.check()
