@@ -192,6 +192,22 @@ _iso_lock = threading.Lock()
 _elf_digest = None
 
 
+def prune_iso_cache(keep, idle=600):
+    """Drop the ISOs of earlier kernels (each is 23 MB and every command line
+    has one: without this the cache grew to tens of GB). A folder another
+    runner may still be filling (changed in the last `idle` seconds) stays."""
+    if not os.path.isdir(ISO_CACHE):
+        return
+    now = time.time()
+    for name in os.listdir(ISO_CACHE):
+        path = os.path.join(ISO_CACHE, name)
+        if name != keep and now - os.path.getmtime(path) > idle:
+            if os.path.isdir(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                os.remove(path)
+
+
 def make_iso(cmdline):
     """A GRUB ISO booting mica.elf with this command line (cached)."""
     global _elf_digest
@@ -199,11 +215,13 @@ def make_iso(cmdline):
         if _elf_digest is None:
             with open(ELF, "rb") as f:
                 _elf_digest = hashlib.sha1(f.read()).hexdigest()
+            prune_iso_cache(_elf_digest[:16])
         key = hashlib.sha1((_elf_digest + "\0" + cmdline).encode()).hexdigest()[:16]
-        iso = os.path.join(ISO_CACHE, key + ".iso")
+        cache = os.path.join(ISO_CACHE, _elf_digest[:16])
+        iso = os.path.join(cache, key + ".iso")
         if os.path.exists(iso):
             return iso
-        tree = os.path.join(ISO_CACHE, key)
+        tree = os.path.join(cache, key)
         os.makedirs(os.path.join(tree, "boot", "grub"), exist_ok=True)
         shutil.copy(ELF, os.path.join(tree, "boot", "mica.elf"))
         with open(os.path.join(tree, "boot", "grub", "grub.cfg"), "w") as f:
