@@ -563,19 +563,6 @@ VOID MmFreeNonCachedMemory(PVOID BaseAddress, SIZE_T NumberOfBytes);
 VOID ProbeForRead(const volatile VOID *Address, SIZE_T Length, ULONG Alignment);
 VOID ProbeForWrite(volatile VOID *Address, SIZE_T Length, ULONG Alignment);
 
-/* Io MDL routines (kernel/io/iomdl.c). Declared here until kernel/io/io.h
- * exists; IRQL <= DISPATCH_LEVEL. */
-struct _IRP;
-/* NULL on failure or past 4 GiB - PAGE_SIZE. With Irp, the MDL becomes
- * Irp->MdlAddress, or (SecondaryBuffer) the end of its chain. */
-PMDL IoAllocateMdl(PVOID VirtualAddress, ULONG Length, BOOLEAN SecondaryBuffer,
-                   BOOLEAN ChargeQuota, struct _IRP *Irp);
-/* Frees this MDL only; a partial MDL's own mapping goes with it. Still
- * locked, or mapped (not partial): DRIVER_VERIFIER_DETECTED_VIOLATION
- * (0xB8, Mdl, MdlFlags, 0). */
-VOID IoFreeMdl(PMDL Mdl);
-/* Describe [VirtualAddress, +Length) of SourceMdl's locked pages in
- * TargetMdl (Length 0: to the end of the source). */
-VOID IoBuildPartialMdl(PMDL SourceMdl, PMDL TargetMdl, PVOID VirtualAddress, ULONG Length);
+/* IoAllocateMdl, IoFreeMdl, IoBuildPartialMdl: kernel/io/io.h. */
 
 #endif
