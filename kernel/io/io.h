@@ -1151,4 +1151,22 @@ NTSTATUS IopAddAndStartDevice(PDEVICE_OBJECT PhysicalDeviceObject, PCSTR const *
 /* Phase 1 (start.c): run the DriverEntry of every built-in driver not yet loaded. */
 VOID IoInitSystem(VOID);
 
+/* ---- MDLs (kernel/io/iomdl.c; the Mm MDL routines are in mm/mm.h) ------------
+ * IRQL <= DISPATCH_LEVEL. */
+/* An MDL for Length bytes at VirtualAddress (only initialized: build or
+ * lock it next); NULL if pool runs out or Length is past 4 GiB - PAGE_SIZE.
+ * With Irp, the MDL becomes Irp->MdlAddress, or with SecondaryBuffer the
+ * last MDL of its chain (SecondaryBuffer must be FALSE without an Irp). */
+PMDL IoAllocateMdl(PVOID VirtualAddress, ULONG Length, BOOLEAN SecondaryBuffer,
+                   BOOLEAN ChargeQuota, PIRP Irp);
+/* Frees this MDL only (not the chain); a partial MDL's own mapping goes
+ * with it. Pages still locked, or a mapping that MmUnlockPages /
+ * MmUnmapLockedPages must release: DRIVER_VERIFIER_DETECTED_VIOLATION
+ * (0xB8, Mdl, MdlFlags, 0). */
+VOID IoFreeMdl(PMDL Mdl);
+/* TargetMdl describes [VirtualAddress, +Length) of SourceMdl's pages
+ * (locked, built or allocated); Length 0 means to the end of the source.
+ * It shares the source's system mapping if there is one. */
+VOID IoBuildPartialMdl(PMDL SourceMdl, PMDL TargetMdl, PVOID VirtualAddress, ULONG Length);
+
 #endif
