@@ -548,3 +548,21 @@ KTEST(io, pnp_add_and_start_device)
     IoDeleteDevice(pdo);
     ObDereferenceObject(buffered);
 }
+
+/* The README's example driver (tests/drivers/example.c) does what it says. */
+KTEST(io, example_driver)
+{
+    PDEVICE_OBJECT device = IotestOpen(u"\\Device\\Example0");
+    char text[] = "hello, driver", back[sizeof(text)] = {0};
+    ULONG_PTR info = 0;
+
+    KASSERT_NE(device, NULL);
+    KEXPECT_EQ(IotestTransfer(device, IRP_MJ_WRITE, text, sizeof(text), 500, &info), STATUS_INVALID_PARAMETER);
+    KEXPECT_EQ(IotestTransfer(device, IRP_MJ_WRITE, text, sizeof(text), 100, &info), STATUS_SUCCESS);
+    KEXPECT_EQ(info, sizeof(text));
+    KEXPECT_EQ(IotestTransfer(device, IRP_MJ_READ, back, sizeof(back), 100, &info), STATUS_SUCCESS);
+    KEXPECT_STREQ(back, text);
+    /* Unset major functions are refused for the driver. */
+    KEXPECT_EQ(IotestIoctl(device, IOCTL_IOTEST_ECHO, NULL, 0, NULL, 0, &info), STATUS_INVALID_DEVICE_REQUEST);
+    ObDereferenceObject(device);
+}
