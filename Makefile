@@ -68,7 +68,7 @@ $(B)/obj/%.o: %.c
 
 # The black-box test sees the kernel as a driver does: it may include only
 # the public headers (its dependency file lists what it really pulled in).
-BLACKBOX_HEADERS := kernel/ke/ke.h kernel/rtl/rtl.h kernel/hal/hal.h kernel/kd/kd.h kernel/ntdef.h mm/mm.h tests/ktest.h
+BLACKBOX_HEADERS := kernel/ke/ke.h kernel/rtl/rtl.h kernel/hal/hal.h kernel/hal/pci.h kernel/kd/kd.h kernel/ntdef.h mm/mm.h tests/ktest.h
 $(B)/obj/tests/kernel/test_blackbox.o: tests/kernel/test_blackbox.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@

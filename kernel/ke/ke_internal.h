@@ -353,6 +353,10 @@ VOID HalpApicStartPeriodicTimer(ULONG Vector, ULONG InitialCount);
 VOID HalpInitializeIoApic(VOID);
 VOID HalpIoApicProgram(ULONG Gsi, ULONG Vector, BOOLEAN ActiveLow, BOOLEAN LevelTriggered,
                        BOOLEAN Masked);
+/* pcicfg.c: PCI configuration access (HalGetBusDataByOffset's mechanism). */
+typedef enum _HALP_PCI_CONFIG_MECHANISM { HalpPciConfigPorts, HalpPciConfigEcam } HALP_PCI_CONFIG_MECHANISM;
+extern HALP_PCI_CONFIG_MECHANISM HalpPciConfigMechanism;
+VOID HalpInitializePciConfig(VOID);
 VOID HalpInitializeClock(VOID);
 VOID HalpInitializeClockProcessor(VOID);
 VOID KiClockInterrupt(VOID);
