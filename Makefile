@@ -91,6 +91,11 @@ $(B)/obj/tests/drivers/%.o: tests/drivers/%.c tests/wdmcheck.sh
 	@sh tests/wdmcheck.sh $<
 	$(CC) $(WDM_CFLAGS) -c $< -o $@
 
+# The PCI tests look at the bus driver's own records (drivers/pci/pcidrv.h,
+# which includes <wdm.h> as a driver header does).
+$(B)/obj/tests/kernel/test_pci.o: CFLAGS += -Ikernel
+$(B)/obj/tests/kernel/test_pci_%.o: CFLAGS += -Ikernel
+
 $(B)/obj/%.o: %.asm
 	@mkdir -p $(dir $@)
 	$(NASM) $(NASMFLAGS) -MD $(@:.o=.d) -MP $< -o $@

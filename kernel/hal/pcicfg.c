@@ -95,11 +95,11 @@ static ULONG HalpPciPortAccess(ULONG Bus, ULONG Device, ULONG Function, ULONG Of
                                BOOLEAN Write, ULONG Value)
 {
     USHORT data = (USHORT)(PCI_CONFIG_DATA_PORT + (Offset & 3));
-    ULONG64 flags = __readeflags();
+    KIRQL old;
 
-    /* Interrupts off, then the lock: an ISR on this processor that reads
+    /* At HIGH_LEVEL, then the lock: an ISR on this processor that reads
      * configuration space must not find CONFIG_ADDRESS half-way. */
-    _disable();
+    KeRaiseIrql(HIGH_LEVEL, &old);
     KeAcquireSpinLockAtDpcLevel(&HalpPciPortLock);
     __outdword(PCI_CONFIG_ADDRESS_PORT, PCI_CONFIG_ADDRESS(Bus, Device, Function, Offset));
     if (Write) {
@@ -113,8 +113,7 @@ static ULONG HalpPciPortAccess(ULONG Bus, ULONG Device, ULONG Function, ULONG Of
         Value = Width == 1 ? __inbyte(data) : Width == 2 ? __inword(data) : __indword(data);
     }
     KeReleaseSpinLockFromDpcLevel(&HalpPciPortLock);
-    if (flags & EFLAGS_IF_MASK)
-        _enable();
+    KeLowerIrql(old);
     return Value;
 }
 
