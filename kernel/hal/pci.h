@@ -250,4 +250,29 @@ ULONG HalGetBusData(BUS_DATA_TYPE BusDataType, ULONG BusNumber, ULONG SlotNumber
 ULONG HalSetBusData(BUS_DATA_TYPE BusDataType, ULONG BusNumber, ULONG SlotNumber, PVOID Buffer,
                     ULONG Length);
 
+/* ---- For bus drivers: message-signalled interrupt targets ------------------------
+ *
+ * NT's HAL serves its bus drivers through HalPrivateDispatchTable, a table
+ * of routines a function driver never calls. Mica's table keeps that name;
+ * its entries are Mica's own. The PCI bus driver reserves a vector for each
+ * message it assigns a device, asks where a message for it must be written
+ * (the x86 format: address 0xFEE00000 | destination APIC ID << 12, data =
+ * the vector, fixed delivery, edge), and programs the device's MSI or
+ * MSI-X registers with that. A reserved vector stays the device's across
+ * IoDisconnectInterruptEx, until released.
+ */
+typedef struct _HAL_PRIVATE_DISPATCH {
+    ULONG Version;
+    /* A vector and its DIRQL for one message; 0 when none is free. */
+    ULONG (*ReserveMessageVector)(PKIRQL Irql);
+    /* FALSE if not reserved, or still connected. */
+    BOOLEAN (*ReleaseMessageVector)(ULONG Vector);
+    /* The message that interrupts Vector on the processors of *Affinity. */
+    VOID (*GetMessageTarget)(ULONG Vector, PPHYSICAL_ADDRESS MessageAddress, PULONG MessageData,
+                             PKAFFINITY Affinity);
+} HAL_PRIVATE_DISPATCH, *PHAL_PRIVATE_DISPATCH;
+
+#define HAL_PRIVATE_DISPATCH_VERSION 1
+extern HAL_PRIVATE_DISPATCH HalPrivateDispatchTable;
+
 #endif

@@ -135,6 +135,9 @@ __attribute__((noreturn)) VOID KiSystemStartup(ULONG64 BootInfoPhysical, ULONG M
 PCSTR KiBugCheckCodeName(ULONG BugCheckCode);
 /* A vector with no input line (MSI, self-IPI): the message's vector. */
 ULONG HalpAllocateMessageVector(PKIRQL Irql);
+/* A device's message vector, kept across disconnects until released. */
+ULONG HalpReserveMessageVector(PKIRQL Irql);
+BOOLEAN HalpReleaseMessageVector(ULONG Vector);
 /* Send this processor an interrupt on Vector (tests and benchmarks). */
 VOID HalpRequestSelfInterrupt(ULONG Vector);
 
