@@ -43,7 +43,9 @@ typedef struct _PCI_FUNCTION {
     UCHAR InterruptPin;         /* 1..4 = INTA..INTD, 0 = none */
     UCHAR InterruptLine;        /* what the firmware wrote */
     ULONG Gsi;                  /* the I/O APIC input INTx reaches, or PCI_NO_GSI */
-    PVOID Pdo;                  /* the device object (pdo.c), once created */
+    ULONG MessageCount;         /* messages assigned (resources.c) */
+    ULONG MessageVectors[4];
+    PVOID Pdo;                  /* the device object, once created */
 } PCI_FUNCTION, *PPCI_FUNCTION;
 
 /* The PCI_SLOT_NUMBER of a function, for HalGet/SetBusDataByOffset. */
@@ -68,5 +70,12 @@ extern LIST_ENTRY PciFunctionList;
 ULONG PciEnumerate(VOID);
 PPCI_FUNCTION PciFindFunction(UCHAR Bus, UCHAR Device, UCHAR Function);
 PPCI_FUNCTION PciFindDevice(USHORT VendorID, USHORT DeviceID, ULONG Instance);
+
+/* resources.c: the raw and translated lists of a function (pool, the
+ * driver's); its start (messages programmed, decode and bus mastering on)
+ * and stop. */
+NTSTATUS PciBuildResources(PPCI_FUNCTION F, PCM_RESOURCE_LIST *Raw, PCM_RESOURCE_LIST *Translated);
+NTSTATUS PciStartFunction(PPCI_FUNCTION F);
+VOID PciStopFunction(PPCI_FUNCTION F);
 
 #endif
