@@ -96,6 +96,9 @@ EXTRA_BOOTS = {
     "bios-6g-nolowmem": ("bios-6g", MM_SUITES, "nolowmem"),
     "bios-1g-smp4-onecpu": ("bios-1g-smp4", ["boot", "smp"], "onecpu"),
     "bios-1g-smp4-numproc2": ("bios-1g-smp4", ["boot", "smp"], "numproc=2"),
+    # pcicfg=port: q35 has ECAM, so this is where the port mechanism must
+    # find the same tree (compared with QEMU's) and drive the same devices.
+    "uefi-256m-pcicfgport": ("uefi-256m", ["pci*"], "pcicfg=port"),
 }
 BUGCHECK_CONFIG = "bios-128m"
 # Bug-check tests that need several processors boot alone in this
