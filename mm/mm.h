@@ -440,4 +440,129 @@ static inline SIZE_T MmSizeOfMdl(PVOID Base, SIZE_T Length)
         Mdl_->ByteCount = (ULONG)Length_;                                              \
     } while (0)
 
+
+/* ---- MDL routines (mm/mdl*.c, mm/resmap.c; kernel/io/iomdl.c for Io*) -------
+ * Prototypes, IRQL rules and failure behaviour as on Microsoft Learn; the
+ * README's "MDLs" section says where Mica differs. Mica has no user address
+ * space: UserMode requests fail the way NT's do for a bad user address. */
+
+typedef enum _LOCK_OPERATION {
+    IoReadAccess = 0,
+    IoWriteAccess = 1,
+    IoModifyAccess = 2,
+} LOCK_OPERATION;
+
+typedef enum _MM_PAGE_PRIORITY {
+    LowPagePriority = 0,
+    NormalPagePriority = 16,
+    HighPagePriority = 32,
+} MM_PAGE_PRIORITY;
+
+/* OR'ed into the Priority of the mapping routines (Windows 8 and later). */
+#define MdlMappingNoWrite   0x80000000
+#define MdlMappingNoExecute 0x40000000
+
+/* MmAllocatePagesForMdlEx flags. */
+#define MM_DONT_ZERO_ALLOCATION             0x00000001
+#define MM_ALLOCATE_FROM_LOCAL_NODE_ONLY    0x00000002
+#define MM_ALLOCATE_FULLY_REQUIRED          0x00000004
+#define MM_ALLOCATE_NO_WAIT                 0x00000008
+#define MM_ALLOCATE_PREFER_CONTIGUOUS       0x00000010
+#define MM_ALLOCATE_REQUIRE_CONTIGUOUS_CHUNKS 0x00000020
+#define MM_ALLOCATE_FAST_LARGE_PAGES        0x00000040
+#define MM_ALLOCATE_TRIM_IF_NECESSARY       0x00000080
+#define MM_ALLOCATE_AND_HOT_REMOVE          0x00000100
+
+/* The highest user address + 1 (x64 NT's MM_USER_PROBE_ADDRESS): every
+ * address below it is user space, which Mica leaves empty. */
+#define MM_USER_PROBE_ADDRESS 0x00007FFFFFFF0000ULL
+
+/* IRQL <= DISPATCH_LEVEL. Fill the PFN array of an MDL over nonpaged
+ * memory (nonpaged pool, contiguous memory, MmMapIoSpace space: then
+ * MDL_IO_SPACE) and set MappedSystemVa; the MDL is never locked or
+ * unlocked. An address that is not mapped: MEMORY_MANAGEMENT (0x1240, Mdl,
+ * PTE address, 0). */
+VOID MmBuildMdlForNonPagedPool(PMDL MemoryDescriptorList);
+
+/* IRQL <= APC_LEVEL for pageable memory, <= DISPATCH_LEVEL for nonpaged.
+ * Locks the pages for the operation (paged pool: made resident and pinned
+ * until MmUnlockPages). Raises STATUS_ACCESS_VIOLATION for a range that is
+ * not mapped (or not committed), for a write to read-only memory, and for
+ * any UserMode range: call it inside __try/__except (kernel/ke/ke.h). */
+VOID MmProbeAndLockPages(PMDL MemoryDescriptorList, KPROCESSOR_MODE AccessMode,
+                         LOCK_OPERATION Operation);
+/* IRQL <= DISPATCH_LEVEL. Releases a system mapping, then the locks.
+ * Unlocking pages that are not locked: PFN_LIST_CORRUPT (0x07, PFN,
+ * lock references, 0). */
+VOID MmUnlockPages(PMDL MemoryDescriptorList);
+
+/* IRQL <= DISPATCH_LEVEL (KernelMode). The system address of the first
+ * byte, or NULL (or NO_MORE_SYSTEM_PTES (0x3F) with BugCheckOnFailure and
+ * no MDL_MAPPING_CAN_FAIL). Priority: MM_PAGE_PRIORITY | MdlMapping*. */
+PVOID MmMapLockedPagesSpecifyCache(PMDL MemoryDescriptorList, KPROCESSOR_MODE AccessMode,
+                                   MEMORY_CACHING_TYPE CacheType, PVOID RequestedAddress,
+                                   ULONG BugCheckOnFailure, ULONG Priority);
+/* Obsolete: SpecifyCache(MmCached, NULL, TRUE, HighPagePriority). */
+PVOID MmMapLockedPages(PMDL MemoryDescriptorList, KPROCESSOR_MODE AccessMode);
+/* IRQL <= DISPATCH_LEVEL. A wrong address or an MDL that is not mapped:
+ * SYSTEM_PTE_MISUSE (0x03 / 0x06). */
+VOID MmUnmapLockedPages(PVOID BaseAddress, PMDL MemoryDescriptorList);
+
+/* IRQL <= DISPATCH_LEVEL. NULL when it cannot be mapped. */
+static inline PVOID MmGetSystemAddressForMdlSafe(PMDL Mdl, ULONG Priority)
+{
+    if (Mdl->MdlFlags & (MDL_MAPPED_TO_SYSTEM_VA | MDL_SOURCE_IS_NONPAGED_POOL))
+        return Mdl->MappedSystemVa;
+    return MmMapLockedPagesSpecifyCache(Mdl, KernelMode, MmCached, NULL, FALSE, Priority);
+}
+
+/* IRQL <= DISPATCH_LEVEL: drop the mapping a partial MDL made for itself
+ * (any other MDL is left as it is, as Learn says). */
+#define MmPrepareMdlForReuse(Mdl)                                                    \
+    do {                                                                             \
+        if ((Mdl)->MdlFlags & MDL_PARTIAL_HAS_BEEN_MAPPED)                           \
+            MmUnmapLockedPages((Mdl)->MappedSystemVa, (Mdl));                        \
+    } while (0)
+
+/* IRQL <= DISPATCH_LEVEL. STATUS_INVALID_PARAMETER_2 past the end. */
+#ifndef STATUS_INVALID_PARAMETER_2
+#define STATUS_INVALID_PARAMETER_2 ((NTSTATUS)0xC00000F0L)
+#endif
+NTSTATUS MmAdvanceMdl(PMDL Mdl, ULONG NumberOfBytes);
+
+/* IRQL <= APC_LEVEL (DISPATCH_LEVEL allowed since Windows Server 2008).
+ * Zeroed nonpaged pages, not necessarily contiguous, in [Low, High] then
+ * shifted by SkipBytes; possibly fewer than TotalBytes (check
+ * MmGetMdlByteCount), NULL if none. Free with MmFreePagesFromMdl, then
+ * ExFreePool the MDL. */
+PMDL MmAllocatePagesForMdl(PHYSICAL_ADDRESS LowAddress, PHYSICAL_ADDRESS HighAddress,
+                           PHYSICAL_ADDRESS SkipBytes, SIZE_T TotalBytes);
+PMDL MmAllocatePagesForMdlEx(PHYSICAL_ADDRESS LowAddress, PHYSICAL_ADDRESS HighAddress,
+                             PHYSICAL_ADDRESS SkipBytes, SIZE_T TotalBytes,
+                             MEMORY_CACHING_TYPE CacheType, ULONG Flags);
+VOID MmFreePagesFromMdl(PMDL MemoryDescriptorList);
+
+/* Reserved mappings: IRQL <= APC_LEVEL to reserve and free, <=
+ * DISPATCH_LEVEL to map and unmap. Misuse: SYSTEM_PTE_MISUSE (0x1xx). */
+PVOID MmAllocateMappingAddress(SIZE_T NumberOfBytes, ULONG PoolTag);
+VOID MmFreeMappingAddress(PVOID BaseAddress, ULONG PoolTag);
+PVOID MmMapLockedPagesWithReservedMapping(PVOID MappingAddress, ULONG PoolTag,
+                                          PMDL MemoryDescriptorList,
+                                          MEMORY_CACHING_TYPE CacheType);
+VOID MmUnmapReservedMapping(PVOID BaseAddress, ULONG PoolTag, PMDL MemoryDescriptorList);
+
+/* IRQL <= APC_LEVEL. Whole pages, uncached, uninitialized; NULL on failure.
+ * Free with the same address and size. */
+PVOID MmAllocateNonCachedMemory(SIZE_T NumberOfBytes);
+VOID MmFreeNonCachedMemory(PVOID BaseAddress, SIZE_T NumberOfBytes);
+
+/* IRQL <= APC_LEVEL. Raise STATUS_DATATYPE_MISALIGNMENT or
+ * STATUS_ACCESS_VIOLATION for a range that is not user space or not
+ * aligned (Alignment 1, 2, 4, 8 or 16); ProbeForWrite also touches each
+ * page, and Mica's user space is empty, so it raises for any range. */
+VOID ProbeForRead(const volatile VOID *Address, SIZE_T Length, ULONG Alignment);
+VOID ProbeForWrite(volatile VOID *Address, SIZE_T Length, ULONG Alignment);
+
+/* IoAllocateMdl, IoFreeMdl, IoBuildPartialMdl: kernel/io/io.h. */
+
 #endif

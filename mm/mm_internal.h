@@ -358,6 +358,27 @@ PVOID MiAllocateContiguousMemory(SIZE_T NumberOfBytes, PHYSICAL_ADDRESS Lowest,
                                  MEMORY_CACHING_TYPE CacheType, BOOLEAN Executable,
                                  PMI_CONTIGUOUS_FINDER Finder);
 
+/* mdl*.c: what the MDL routines share. */
+#define MI_NO_FRAME ((PFN_NUMBER)~0ULL)
+/* MmPfnLock held: the frame behind Va (4 KiB, 2 MiB or 1 GiB mapping), or
+ * MI_NO_FRAME; *Writable says whether the mapping allows writes. */
+PFN_NUMBER MiFrameOfAddress(PVOID Va, BOOLEAN *Writable);
+/* MmPfnLock held: may Page take or drop an MDL lock reference (a RAM page
+ * in the PFN database, active)? Others (device memory) are not counted. */
+BOOLEAN MiIsLockablePage(PFN_NUMBER Page);
+/* MmPfnLock held: drop the lock references of Count pages; a page that is
+ * not locked is PFN_LIST_CORRUPT (0x07, PFN, share count, 0). */
+VOID MiUnlockPagesLocked(PPFN_NUMBER Pages, PFN_NUMBER Count);
+/* Map Count pages (PFN array) at fresh system PTEs with Protection bits
+ * (MM_PTE_WRITE / MM_PTE_NO_EXECUTE) and each page's cache type (its PFN's,
+ * else CacheType): the address of the first page, or NULL. At Va instead
+ * of fresh PTEs when Va is not NULL (a reserved mapping). */
+PVOID MiMapMdlPages(PPFN_NUMBER Pages, PFN_NUMBER Count, ULONG64 Protection,
+                    MEMORY_CACHING_TYPE CacheType, PVOID Va, ULONG Priority);
+/* MmPfnLock held: unmap Count pages at Va, one shootdown; release the
+ * PTEs unless they belong to a reservation (ReleasePtes FALSE). */
+VOID MiUnmapMdlPagesLocked(PVOID Va, PFN_NUMBER Count, BOOLEAN ReleasePtes);
+
 /* stack.c: the DPC that deletes stacks freed with interrupts off. */
 VOID MiInitializeKernelStacks(VOID);
 

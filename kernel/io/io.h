@@ -962,8 +962,8 @@ PDEVICE_OBJECT IoGetAttachedDevice(PDEVICE_OBJECT DeviceObject);
  * the device object at the top of the stack, the same pointer as
  * *DeviceObject, and carries the reference: the caller drops it with
  * ObDereferenceObject(FileObject) as in NT. STATUS_OBJECT_NAME_NOT_FOUND
- * for an unknown name, STATUS_OBJECT_NAME_INVALID for a relative one,
- * STATUS_DELETE_PENDING for a device being deleted. DesiredAccess is not
+ * for an unknown name (a deleted device's name is gone at once),
+ * STATUS_OBJECT_NAME_INVALID for a relative or malformed one; DesiredAccess is not
  * checked (no security). IRQL PASSIVE_LEVEL.
  */
 NTSTATUS IoGetDeviceObjectPointer(PUNICODE_STRING ObjectName, ULONG DesiredAccess,
@@ -1101,14 +1101,13 @@ PIO_WORKITEM IoAllocateWorkItem(PDEVICE_OBJECT DeviceObject);
 /* Only when the item is not queued (from its own routine is fine). */
 VOID IoFreeWorkItem(PIO_WORKITEM IoWorkItem);
 /* Run WorkerRoutine(DeviceObject, Context) at PASSIVE_LEVEL in a system
- * worker thread, the device object referenced meanwhile. Queueing an item
- * that is already queued is a bug check (0xE4 WORKER_INVALID, P1 1).
+ * worker thread, the device object referenced meanwhile. The item must not
+ * be queued already (NT: list corruption; Mica does not check either).
  * IRQL <= DISPATCH_LEVEL. */
 VOID IoQueueWorkItem(PIO_WORKITEM IoWorkItem, PIO_WORKITEM_ROUTINE WorkerRoutine,
                      WORK_QUEUE_TYPE QueueType, PVOID Context);
 /* The same for an ExInitializeWorkItem item the caller owns. */
 VOID ExQueueWorkItem(PWORK_QUEUE_ITEM WorkItem, WORK_QUEUE_TYPE QueueType);
-#define WORKER_INVALID 0x000000E4
 
 /* ---- Built-in drivers (driver.c; Mica's own) ----
  *
@@ -1285,5 +1284,23 @@ VOID IoDisconnectInterruptEx(PIO_DISCONNECT_INTERRUPT_PARAMETERS Parameters);
  */
 NTSTATUS IopSetDeviceResources(PDEVICE_OBJECT PhysicalDeviceObject, PCM_RESOURCE_LIST Raw,
                                PCM_RESOURCE_LIST Translated);
+
+/* ---- MDLs (kernel/io/iomdl.c; the Mm MDL routines are in mm/mm.h) ------------
+ * IRQL <= DISPATCH_LEVEL. */
+/* An MDL for Length bytes at VirtualAddress (only initialized: build or
+ * lock it next); NULL if pool runs out or Length is past 4 GiB - PAGE_SIZE.
+ * With Irp, the MDL becomes Irp->MdlAddress, or with SecondaryBuffer the
+ * last MDL of its chain (SecondaryBuffer must be FALSE without an Irp). */
+PMDL IoAllocateMdl(PVOID VirtualAddress, ULONG Length, BOOLEAN SecondaryBuffer,
+                   BOOLEAN ChargeQuota, PIRP Irp);
+/* Frees this MDL only (not the chain); a partial MDL's own mapping goes
+ * with it. Pages still locked, or a mapping that MmUnlockPages /
+ * MmUnmapLockedPages must release: DRIVER_VERIFIER_DETECTED_VIOLATION
+ * (0xB8, Mdl, MdlFlags, 0). */
+VOID IoFreeMdl(PMDL Mdl);
+/* TargetMdl describes [VirtualAddress, +Length) of SourceMdl's pages
+ * (locked, built or allocated); Length 0 means to the end of the source.
+ * It shares the source's system mapping if there is one. */
+VOID IoBuildPartialMdl(PMDL SourceMdl, PMDL TargetMdl, PVOID VirtualAddress, ULONG Length);
 
 #endif

@@ -587,12 +587,88 @@ BOOLEAN KeAreApcsDisabled(VOID);
 BOOLEAN KeAreAllApcsDisabled(VOID);
 
 /*
- * An unhandled exception: Mica has no structured exception handling yet, so
- * a raise ends where NT's ends when nobody handles it, in
- * KMODE_EXCEPTION_NOT_HANDLED (0x1E) with the status as parameter 1 and
+ * Raising an exception (kernel/ke/except.c). The innermost __try of this
+ * thread whose filter accepts it gets it (see "Mica's stand-in for SEH"
+ * below); with none, a raise ends where NT's ends when nobody handles it,
+ * in KMODE_EXCEPTION_NOT_HANDLED (0x1E) with the status as parameter 1 and
  * the raising address as parameter 2.
  */
 __attribute__((noreturn)) VOID ExRaiseStatus(NTSTATUS Status);
+__attribute__((noreturn)) VOID ExRaiseAccessViolation(VOID);
+__attribute__((noreturn)) VOID ExRaiseDatatypeMisalignment(VOID);
+
+/*
+ * ---- Mica's stand-in for structured exception handling -----------------------
+ *
+ * NT drivers call MmProbeAndLockPages, ProbeForRead and ProbeForWrite inside
+ * __try/__except, because those report a bad buffer by raising an exception.
+ * C has no __try, so Mica gives kernel code a pair of macros with NT's
+ * names and shape, built on a setjmp-style context save (exceptctx.asm):
+ *
+ *     __try {
+ *         MmProbeAndLockPages(Mdl, KernelMode, IoWriteAccess);
+ *     } __except (EXCEPTION_EXECUTE_HANDLER) {
+ *         Status = GetExceptionCode();
+ *     }
+ *
+ * __try pushes a KI_EXCEPTION_FRAME (on the stack, on the current thread's
+ * list) and saves the callee-saved registers, the stack pointer and the
+ * resume address in it. A raise (ExRaiseStatus, or a kernel-mode page
+ * fault on a user-space address, as NT's) takes the innermost frame off the
+ * list and jumps back into it; the __except filter is evaluated there:
+ *   EXCEPTION_EXECUTE_HANDLER     the handler block runs;
+ *   EXCEPTION_CONTINUE_SEARCH     the exception goes on to the next frame out;
+ *   EXCEPTION_CONTINUE_EXECUTION  a raised status cannot be continued: the
+ *                                 next frame out gets STATUS_NONCONTINUABLE_EXCEPTION.
+ * The differences from real SEH a caller must know:
+ *   - the filter runs after the stack is unwound to the __try (NT runs it
+ *     first); GetExceptionCode() is valid in the filter and the handler;
+ *   - leave a __try block by falling off its end, __leave, break or
+ *     continue - never return or goto out of it (the frame would stay on
+ *     the list pointing at a dead stack frame);
+ *   - locals changed inside the __try and read in the __except must be
+ *     volatile (as with setjmp);
+ *   - there is no __finally, and no unwinding of IRQL or locks: release
+ *     what you took before anything can raise (Mm's routines raise with no
+ *     lock held, at the IRQL they were called at).
+ * A kernel-mode address that is not valid still stops the machine (0x50),
+ * as in NT, where __try does not protect kernel addresses either.
+ */
+#define EXCEPTION_EXECUTE_HANDLER     1
+#define EXCEPTION_CONTINUE_SEARCH     0
+#define EXCEPTION_CONTINUE_EXECUTION  (-1)
+#ifndef STATUS_NONCONTINUABLE_EXCEPTION
+#define STATUS_NONCONTINUABLE_EXCEPTION ((NTSTATUS)0xC0000025L)
+#endif
+
+typedef struct _KI_EXCEPTION_FRAME {
+    ULONG64 Context[8];                 /* rbx rbp r12 r13 r14 r15 rsp rip (exceptctx.asm) */
+    struct _KI_EXCEPTION_FRAME *Next;   /* the enclosing __try of this thread */
+    PVOID TrapFrame;                    /* the thread's trap frame at __try (trap.c) */
+    NTSTATUS ExceptionCode;
+    PVOID ExceptionAddress;
+} KI_EXCEPTION_FRAME, *PKI_EXCEPTION_FRAME;
+
+/* Save the context: 0 now, 1 when a raise comes back to the frame. */
+__attribute__((returns_twice)) ULONG64 KiSaveExceptionContext(PKI_EXCEPTION_FRAME Frame);
+VOID KiPushExceptionFrame(PKI_EXCEPTION_FRAME Frame);
+VOID KiLeaveExceptionFrame(PKI_EXCEPTION_FRAME Frame);
+/* After a raise came back: TRUE to run the handler; otherwise the
+ * exception goes on outward and this does not return. */
+BOOLEAN KiFilterException(PKI_EXCEPTION_FRAME Frame, LONG FilterResult);
+/* Does this thread have a __try active? */
+BOOLEAN KiExceptionHandlerActive(VOID);
+/* Deliver Status to the innermost __try (or bug check 0x1E). */
+__attribute__((noreturn)) VOID KiRaiseException(NTSTATUS Status, PVOID ExceptionAddress);
+
+#define __try                                                                        \
+    for (KI_EXCEPTION_FRAME ki_xf_, *ki_xfp_ = &ki_xf_; ki_xfp_ != NULL;            \
+         KiLeaveExceptionFrame(&ki_xf_), ki_xfp_ = NULL)                              \
+        if (KiPushExceptionFrame(&ki_xf_), KiSaveExceptionContext(&ki_xf_) == 0)     \
+            for (; ki_xfp_ != NULL; ki_xfp_ = NULL)
+#define __except(Filter) else if (KiFilterException(&ki_xf_, (LONG)(Filter)))
+#define __leave continue
+#define GetExceptionCode() (ki_xf_.ExceptionCode)
 
 /* ---- Threads -------------------------------------------------------------------- */
 

@@ -212,6 +212,7 @@ typedef struct _KTHREAD {
     BOOLEAN IdleThread;                 /* a processor's idle thread */
     BOOLEAN SystemAffinityActive;       /* KeSetSystemAffinityThread in force */
     ULONG NextProcessor;                /* where it runs or last ran */
+    struct _KI_EXCEPTION_FRAME *ExceptionList;  /* innermost __try (except.c) */
 } KTHREAD;
 
 /* ---- Interrupt objects ------------------------------------------------------------- */
@@ -267,6 +268,7 @@ typedef struct _KPRCB {
     volatile KAFFINITY IpiRequests;     /* processors whose packets wait for this one */
     ULONG64 IpiCount;                   /* IPIs this processor received */
     volatile BOOLEAN Frozen;            /* stopped by another processor's bug check */
+    struct _KI_EXCEPTION_FRAME *ExceptionList;  /* KTHREAD.ExceptionList before threads exist */
 } KPRCB, *PKPRCB;
 
 extern KPRCB KiProcessorBlock0;

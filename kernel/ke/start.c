@@ -18,6 +18,7 @@
 #include "ke_internal.h"
 #include "../../mm/mm.h"
 #include "../hal/acpi.h"
+#include "../io/io.h"
 
 #define MB2_BOOTLOADER_MAGIC 0x36D76289
 
@@ -87,6 +88,7 @@ VOID KiSystemStartup(ULONG64 BootInfoPhysical, ULONG Magic)
     HalpInitializeSystemTime();         /* the RTC; needs interrupt time and the FADT */
     _enable();
     KiStartOtherProcessors();
+    IoInitSystem();                     /* phase 1: worker threads, built-in drivers */
 
     KiReadyTsc = KeReadTimeStampCounter();
     DbgPrint("Mica ready (%llu cycles since the 64-bit entry)\n", KiReadyTsc - KiBootTsc);

@@ -17,6 +17,7 @@
  */
 #include "ke_internal.h"
 #include "../../mm/mm.h"
+#include "../io/iop.h"
 
 _Static_assert(__builtin_offsetof(KTHREAD, KernelStack) == 24, "swap.asm KTHREAD_KERNEL_STACK");
 
@@ -243,10 +244,14 @@ VOID KiAfterContextSwitch(VOID)
     ObDereferenceObject(dead);          /* the running thread's reference */
 }
 
+/* Threads are counted here; device objects by the I/O manager (Mica has no
+ * object manager to hold one count for every kind of object). */
 VOID ObReferenceObject(PVOID Object)
 {
     PKTHREAD thread = Object;
 
+    if (IopReferenceObject(Object))
+        return;
     if (thread->Header.Type == ThreadObject)
         __atomic_add_fetch(&thread->ReferenceCount, 1, __ATOMIC_RELAXED);
 }
@@ -255,6 +260,8 @@ VOID ObDereferenceObject(PVOID Object)
 {
     PKTHREAD thread = Object;
 
+    if (IopDereferenceObject(Object))
+        return;
     if (thread->Header.Type != ThreadObject)
         return;
     if (__atomic_sub_fetch(&thread->ReferenceCount, 1, __ATOMIC_ACQ_REL) == 0) {
