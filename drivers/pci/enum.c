@@ -181,7 +181,10 @@ static VOID PciAddFunction(ULONG Bus, ULONG Device, ULONG Function, const PCI_CO
     f->ProgIf = Header->ProgIf;
     f->RevisionID = Header->RevisionID;
     f->HeaderType = (UCHAR)type;
+    f->FirmwareCommand = Header->Command;
     if (type == PCI_DEVICE_TYPE) {
+        f->SubVendorID = Header->u.type0.SubVendorID;
+        f->SubSystemID = Header->u.type0.SubSystemID;
         f->InterruptPin = Header->u.type0.InterruptPin;
         f->InterruptLine = Header->u.type0.InterruptLine;
         PciSizeBars(f, PCI_TYPE0_ADDRESSES);

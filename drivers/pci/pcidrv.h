@@ -32,6 +32,8 @@ typedef struct _PCI_FUNCTION {
     UCHAR Bus, Device, Function;
     USHORT VendorID, DeviceID;
     UCHAR BaseClass, SubClass, ProgIf, RevisionID;
+    USHORT SubVendorID, SubSystemID;    /* type 0 headers; 0 for bridges */
+    USHORT FirmwareCommand;     /* the Command register as the scan found it */
     UCHAR HeaderType;           /* layout (PCI_DEVICE_TYPE, PCI_BRIDGE_TYPE...) */
     UCHAR SecondaryBus, SubordinateBus;     /* bridges */
     ULONG BarCount;
@@ -45,7 +47,7 @@ typedef struct _PCI_FUNCTION {
     ULONG Gsi;                  /* the I/O APIC input INTx reaches, or PCI_NO_GSI */
     ULONG MessageCount;         /* messages assigned (resources.c) */
     ULONG MessageVectors[4];
-    PVOID Pdo;                  /* the device object, once created */
+    PDEVICE_OBJECT Pdo;         /* its physical device object (pdo.c) */
 } PCI_FUNCTION, *PPCI_FUNCTION;
 
 /* The PCI_SLOT_NUMBER of a function, for HalGet/SetBusDataByOffset. */
@@ -77,5 +79,37 @@ PPCI_FUNCTION PciFindDevice(USHORT VendorID, USHORT DeviceID, ULONG Instance);
 NTSTATUS PciBuildResources(PPCI_FUNCTION F, PCM_RESOURCE_LIST *Raw, PCM_RESOURCE_LIST *Translated);
 NTSTATUS PciStartFunction(PPCI_FUNCTION F);
 VOID PciStopFunction(PPCI_FUNCTION F);
+
+/* Message-signalled interrupts may be used (boot option pcimsi=off clears
+ * it): PciBuildResources then gives every function its INTx line. */
+extern BOOLEAN PciMessagesAllowed;
+
+/*
+ * pdo.c: the bus driver. Its DriverEntry scans the bus and makes one PDO
+ * per function ("\Device\NTPNP_PCInnnn", FILE_DEVICE_BUS_EXTENDER), with
+ * this extension, and hands each to the I/O manager, which finds the
+ * function driver that claims one of its IDs. The PDO completes
+ * IRP_MN_START_DEVICE by starting the function (PciStartFunction).
+ */
+#define PCI_HARDWARE_IDS   6    /* NT's hardware IDs, most specific first */
+#define PCI_COMPATIBLE_IDS 7    /* then its compatible IDs */
+#define PCI_IDS (PCI_HARDWARE_IDS + PCI_COMPATIBLE_IDS)
+#define PCI_ID_CHARS 48         /* "PCI\VEN_1234&DEV_11E8&SUBSYS_11001AF4&REV_10" and NUL */
+#define PCI_PDO_SIGNATURE 'odPP'
+
+typedef struct _PCI_PDO_EXTENSION {
+    ULONG Signature;            /* PCI_PDO_SIGNATURE */
+    PPCI_FUNCTION Function;
+    PCM_RESOURCE_LIST Raw, Translated;      /* handed over at start; the bus driver's */
+    char Ids[PCI_IDS][PCI_ID_CHARS];        /* hardware IDs, then compatible IDs */
+    PCSTR IdList[PCI_IDS + 1];              /* pointers to them, NULL-terminated */
+    NTSTATUS AddStatus;         /* IopAddAndStartDevice's answer (STATUS_NO_SUCH_DEVICE: unclaimed) */
+    volatile BOOLEAN Started;   /* IRP_MN_START_DEVICE reached this PDO and succeeded */
+    LONGLONG StartedAt;         /* KeQueryPerformanceCounter then */
+    ULONG StartCount;
+} PCI_PDO_EXTENSION, *PPCI_PDO_EXTENSION;
+
+/* The PDO extension of a bus driver's PDO, or NULL for any other device. */
+PPCI_PDO_EXTENSION PciPdoExtension(PDEVICE_OBJECT DeviceObject);
 
 #endif

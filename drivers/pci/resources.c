@@ -10,7 +10,8 @@
  *   - the interrupts: when the function can signal messages, one
  *     CmResourceTypeInterrupt flagged CM_RESOURCE_INTERRUPT_MESSAGE per
  *     message (MSI-X preferred, as NT does; MSI with one message), each
- *     with a vector reserved for it; otherwise its INTx line, level-
+ *     with a vector reserved for it (unless the boot option pcimsi=off
+ *     said no); otherwise its INTx line, level-
  *     sensitive and shared (raw: the GSI; translated: vector and DIRQL).
  * PciStartFunction then programs the message registers with those vectors
  * and turns on decoding and bus mastering: nothing is enabled for a
@@ -76,7 +77,9 @@ NTSTATUS PciBuildResources(PPCI_FUNCTION F, PCM_RESOURCE_LIST *Raw, PCM_RESOURCE
         *t = *r;
     }
 
-    if (F->MsixCapability != 0) {
+    if (!PciMessagesAllowed) {
+        messages = 0;                   /* pcimsi=off: INTx for everyone */
+    } else if (F->MsixCapability != 0) {
         messages = (F->MsixControl & PCI_MSIX_CONTROL_TABLE_SIZE) + 1;
         if (messages > PCI_MAX_MSIX_MESSAGES)
             messages = PCI_MAX_MSIX_MESSAGES;
