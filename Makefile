@@ -68,7 +68,7 @@ $(B)/obj/%.o: %.c
 
 # The black-box test sees the kernel as a driver does: it may include only
 # the public headers (its dependency file lists what it really pulled in).
-BLACKBOX_HEADERS := kernel/ke/ke.h kernel/rtl/rtl.h kernel/hal/hal.h kernel/kd/kd.h kernel/ntdef.h mm/mm.h tests/ktest.h
+BLACKBOX_HEADERS := kernel/ke/ke.h kernel/rtl/rtl.h kernel/hal/hal.h kernel/hal/pci.h kernel/kd/kd.h kernel/ntdef.h mm/mm.h tests/ktest.h
 $(B)/obj/tests/kernel/test_blackbox.o: tests/kernel/test_blackbox.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
@@ -90,6 +90,11 @@ $(B)/obj/tests/drivers/%.o: tests/drivers/%.c tests/wdmcheck.sh
 	@mkdir -p $(dir $@)
 	@sh tests/wdmcheck.sh $<
 	$(CC) $(WDM_CFLAGS) -c $< -o $@
+
+# The PCI tests look at the bus driver's own records (drivers/pci/pcidrv.h,
+# which includes <wdm.h> as a driver header does).
+$(B)/obj/tests/kernel/test_pci.o: CFLAGS += -Ikernel
+$(B)/obj/tests/kernel/test_pci_%.o: CFLAGS += -Ikernel
 
 $(B)/obj/%.o: %.asm
 	@mkdir -p $(dir $@)

@@ -42,11 +42,14 @@ import argparse
 import concurrent.futures
 import fnmatch
 import hashlib
+import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -93,6 +96,13 @@ EXTRA_BOOTS = {
     "bios-6g-nolowmem": ("bios-6g", MM_SUITES, "nolowmem"),
     "bios-1g-smp4-onecpu": ("bios-1g-smp4", ["boot", "smp"], "onecpu"),
     "bios-1g-smp4-numproc2": ("bios-1g-smp4", ["boot", "smp"], "numproc=2"),
+    # pcicfg=port: q35 has ECAM, so this is where the port mechanism must
+    # find the same tree (compared with QEMU's) and drive the same devices.
+    # pcimsi=off: the PCI bus driver hands out INTx lines only, so the edu
+    # driver's CONNECT_MESSAGE_BASED falls back to its level-triggered,
+    # shared line: on q35 (ICH9 routing) here, on pc (PIIX3) below.
+    "uefi-256m-pcicfgport": ("uefi-256m", ["pci*"], "pcicfg=port pcimsi=off"),
+    "bios-128m-pcimsioff": ("bios-128m", ["pci*"], "pcimsi=off"),
 }
 BUGCHECK_CONFIG = "bios-128m"
 # Bug-check tests that need several processors boot alone in this
@@ -105,6 +115,17 @@ CPU_CHECK_BOOTS = {
     "cpucheck-no-cx16": ("qemu64,+nx,+pdpe1gb,-cx16", "no CMPXCHG16B"),
 }
 QEMU_CPU = "qemu64,+nx,+pdpe1gb"
+# PCI devices every test boot adds to the machine's own (tests/kernel/test_pci*.c):
+# a PCI-PCI bridge with a virtio device behind it (I/O, 32-bit and 64-bit
+# prefetchable BARs, MSI-X) and QEMU's edu device (MSI and INTx on demand).
+# The kernel prints the tree it scanned ("# pci ..." lines); the runner asks
+# QEMU's QMP for its own (query-pci) right then and compares.
+PCI_TEST_DEVICES = ["-device", "pci-bridge,id=pcitest.br,chassis_nr=1,addr=0x5",
+                    "-device", "virtio-rng-pci,bus=pcitest.br,addr=0x3",
+                    "-device", "edu,addr=0x4"]
+PCI_TREE_BEGIN = "# pci-tree begin"
+PCI_TREE_END = "# pci-tree end"
+PCI_TREE_TEST = "pci.tree_printed_for_runner"
 TIMEOUT = {"bios": 120, "uefi": 300}
 BOOT_BANNER = "Mica x86-64 teaching kernel"
 READY = "Mica ready"
@@ -235,6 +256,91 @@ def make_iso(cmdline):
         return iso
 
 
+def qmp_query_pci(path):
+    """QEMU's own PCI tree (QMP query-pci), or an error string."""
+    try:
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.settimeout(10)
+            sock.connect(path)
+            f = sock.makefile("rw")
+            json.loads(f.readline())                    # the greeting
+
+            def execute(command):
+                f.write(json.dumps({"execute": command}) + "\n")
+                f.flush()
+                while True:                             # skip asynchronous events
+                    reply = json.loads(f.readline())
+                    if "return" in reply or "error" in reply:
+                        return reply
+            execute("qmp_capabilities")
+            reply = execute("query-pci")
+            return reply.get("return", "query-pci failed: %s" % reply)
+    except (OSError, ValueError) as e:
+        return "QMP: %s" % e
+
+
+def pci_tree_of_qemu(buses):
+    """{(bus, dev, fn): "vvvv:dddd bar0=kind:base+len ..."} from query-pci's answer."""
+    tree = {}
+
+    def walk(bus):
+        for d in bus.get("devices", []):
+            bars = []
+            for r in sorted(d.get("regions", []), key=lambda r: r["bar"]):
+                if r["bar"] > 5:
+                    continue                            # the expansion ROM
+                if r["type"] == "io":
+                    kind = "io"
+                else:
+                    kind = ("m64" if r.get("mem_type_64") else "m32") + ("p" if r.get("prefetch") else "")
+                address = r["address"] & 0xFFFFFFFFFFFFFFFF
+                bars.append("bar%d=%s:%x+%x" % (r["bar"], kind, address, r["size"]))
+            key = (d["bus"], d["slot"], d["function"])
+            tree[key] = " ".join(["%04x:%04x" % (d["id"]["vendor"], d["id"]["device"])] + bars)
+            if "pci_bridge" in d:
+                b = d["pci_bridge"]["bus"]
+                tree[key] += " buses=%02x-%02x" % (b["secondary"], b["subordinate"])
+                walk(d["pci_bridge"])
+    for bus in buses:
+        walk(bus)
+    return tree
+
+
+PCI_LINE_RE = re.compile(r"^# pci ([0-9a-f]{2}):([0-9a-f]{2})\.([0-7]) (.*)$")
+
+
+def judge_pci_tree(boot):
+    """Reasons the kernel's PCI scan differs from QEMU's own tree (empty: it matches)."""
+    ran = any(name == PCI_TREE_TEST for ok, name, _ in boot.results())
+    if not ran:
+        return []
+    if not any(l.startswith(PCI_TREE_END) for l in boot.lines):
+        return ["%s ran but printed no PCI tree" % PCI_TREE_TEST]
+    if not isinstance(boot.pci_qemu, list):
+        return ["could not ask QEMU for its PCI tree: %s" % boot.pci_qemu]
+    kernel = {}
+    for l in boot.lines:
+        m = PCI_LINE_RE.match(l)
+        if m:
+            kernel[(int(m.group(1), 16), int(m.group(2), 16), int(m.group(3)))] = m.group(4).strip()
+    qemu = pci_tree_of_qemu(boot.pci_qemu)
+    why = []
+    for key in sorted(set(kernel) | set(qemu)):
+        where = "%02x:%02x.%x" % key
+        if key not in kernel:
+            why.append("PCI %s (%s) not found by the kernel" % (where, qemu[key]))
+        elif key not in qemu:
+            why.append("PCI %s (%s) found by the kernel, not in QEMU" % (where, kernel[key]))
+        elif kernel[key] != qemu[key]:
+            why.append("PCI %s: kernel '%s', QEMU '%s'" % (where, kernel[key], qemu[key]))
+    # The devices the runner added must be among them.
+    ids = {v.split()[0] for v in qemu.values()}
+    for want in ("1234:11e8", "1b36:0001"):
+        if want not in ids:
+            why.append("QEMU's tree lacks the added device %s" % want)
+    return why
+
+
 class Boot:
     """One QEMU run: its serial output, exit status and timing."""
 
@@ -243,6 +349,7 @@ class Boot:
         self.extra_args = list(extra_args)
         self.cpu = cpu
         self.stop_on = list(stop_on)        # kill QEMU at the first line containing one
+        self.pci_qemu = None                # QEMU's query-pci at the kernel's "# pci-tree end"
         self.lines = []
         self.status = None
         self.timed_out = False
@@ -261,6 +368,11 @@ class Boot:
                 "-monitor", "none", "-serial", "stdio", "-no-reboot",
                 "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
                 "-d", qemu_debug(), "-D", qemu_log]
+        qmp_dir = None
+        if self.cmdline.startswith("test="):
+            qmp_dir = tempfile.mkdtemp(prefix="mica-qmp-")
+            qmp = os.path.join(qmp_dir, "qmp.sock")
+            args += PCI_TEST_DEVICES + ["-qmp", "unix:%s,server=on,wait=off" % qmp]
         if fw == "uefi":
             vars_copy = os.path.join(LOGS, self.name + ".ovmf-vars.fd")
             shutil.copy(OVMF_VARS, vars_copy)
@@ -287,8 +399,12 @@ class Boot:
                     self.ready_ms = (time.monotonic() - start) * 1000.0
                 if any(s in line for s in self.stop_on):
                     proc.kill()
+                if qmp_dir and line.startswith(PCI_TREE_END) and self.pci_qemu is None:
+                    self.pci_qemu = qmp_query_pci(qmp)
         self.status = proc.wait()
         timer.cancel()
+        if qmp_dir:
+            shutil.rmtree(qmp_dir, ignore_errors=True)
         self.seconds = time.monotonic() - start
         self.qemu_log = qemu_log
         return self
@@ -416,6 +532,7 @@ def judge_batch(boot):
         why.append("unexpected bug check 0x%s" % boot.stops()[0])
     if not results and not listed:
         why.append("no test ran")
+    why += judge_pci_tree(boot)
     if why and failed == 0:
         failed = 1           # the configuration itself failed
     return passed, failed, skipped, why

@@ -106,6 +106,10 @@ BOOLEAN KeSynchronizeExecution(PKINTERRUPT Interrupt, PKSYNCHRONIZE_ROUTINE Sync
 KIRQL KeAcquireInterruptSpinLock(PKINTERRUPT Interrupt);
 VOID KeReleaseInterruptSpinLock(PKINTERRUPT Interrupt, KIRQL OldIrql);
 
+/* ---- PCI configuration space (Hal): kernel/hal/pci.h ------------------- */
+
+#include "pci.h"
+
 /* ---- Time stamps (Hal) -------------------------------------------------- */
 
 static inline ULONG64 KeReadTimeStampCounter(VOID)

@@ -1151,6 +1151,140 @@ NTSTATUS IopAddAndStartDevice(PDEVICE_OBJECT PhysicalDeviceObject, PCSTR const *
 /* Phase 1 (start.c): run the DriverEntry of every built-in driver not yet loaded. */
 VOID IoInitSystem(VOID);
 
+
+/* ---- Interrupts from resources (the `pci` helper's section: kernel/io/ioconnect.c) ----
+ *
+ * IoConnectInterruptEx connects a driver's ISR to the interrupts in its
+ * device's translated resources, which the bus driver recorded for the
+ * PDO (IopSetDeviceResources): CONNECT_LINE_BASED the line interrupt,
+ * CONNECT_MESSAGE_BASED every message (falling back to the line with
+ * FallBackServiceRoutine when the device has no messages),
+ * CONNECT_FULLY_SPECIFIED exactly the vector given. On return Version says
+ * what was connected. PASSIVE_LEVEL.
+ */
+#ifndef STATUS_DEVICE_CONFIGURATION_ERROR
+#define STATUS_DEVICE_CONFIGURATION_ERROR ((NTSTATUS)0xC0000182L)
+#endif
+#ifndef STATUS_INVALID_PARAMETER_10
+#define STATUS_INVALID_PARAMETER_10 ((NTSTATUS)0xC00000F8L)
+#endif
+
+#define CONNECT_FULLY_SPECIFIED       0x1
+#define CONNECT_LINE_BASED            0x2
+#define CONNECT_MESSAGE_BASED         0x3
+#define CONNECT_FULLY_SPECIFIED_GROUP 0x4
+#define CONNECT_CURRENT_VERSION       0x4
+
+typedef enum _KINTERRUPT_POLARITY {
+    InterruptPolarityUnknown,
+    InterruptActiveHigh,
+    InterruptActiveLow
+} KINTERRUPT_POLARITY, *PKINTERRUPT_POLARITY;
+
+/* A message ISR: MessageID indexes IO_INTERRUPT_MESSAGE_INFO.MessageInfo. */
+typedef BOOLEAN KMESSAGE_SERVICE_ROUTINE(struct _KINTERRUPT *Interrupt, PVOID ServiceContext,
+                                         ULONG MessageID);
+typedef KMESSAGE_SERVICE_ROUTINE *PKMESSAGE_SERVICE_ROUTINE;
+
+typedef struct _IO_INTERRUPT_MESSAGE_INFO_ENTRY {
+    PHYSICAL_ADDRESS MessageAddress;
+    KAFFINITY TargetProcessorSet;
+    PKINTERRUPT InterruptObject;
+    ULONG MessageData;
+    ULONG Vector;
+    KIRQL Irql;
+    KINTERRUPT_MODE Mode;
+    KINTERRUPT_POLARITY Polarity;
+} IO_INTERRUPT_MESSAGE_INFO_ENTRY, *PIO_INTERRUPT_MESSAGE_INFO_ENTRY;
+
+typedef struct _IO_INTERRUPT_MESSAGE_INFO {
+    KIRQL UnifiedIrql;                  /* the highest of the messages' IRQLs */
+    ULONG MessageCount;
+    IO_INTERRUPT_MESSAGE_INFO_ENTRY MessageInfo[1];     /* MessageCount of them */
+} IO_INTERRUPT_MESSAGE_INFO, *PIO_INTERRUPT_MESSAGE_INFO;
+
+typedef struct _IO_CONNECT_INTERRUPT_FULLY_SPECIFIED_PARAMETERS {
+    PDEVICE_OBJECT PhysicalDeviceObject;
+    PKINTERRUPT *InterruptObject;
+    PKSERVICE_ROUTINE ServiceRoutine;
+    PVOID ServiceContext;
+    PKSPIN_LOCK SpinLock;
+    KIRQL SynchronizeIrql;
+    BOOLEAN FloatingSave;
+    BOOLEAN ShareVector;
+    ULONG Vector;
+    KIRQL Irql;
+    KINTERRUPT_MODE InterruptMode;
+    KAFFINITY ProcessorEnableMask;
+    USHORT Group;
+} IO_CONNECT_INTERRUPT_FULLY_SPECIFIED_PARAMETERS, *PIO_CONNECT_INTERRUPT_FULLY_SPECIFIED_PARAMETERS;
+
+typedef struct _IO_CONNECT_INTERRUPT_LINE_BASED_PARAMETERS {
+    PDEVICE_OBJECT PhysicalDeviceObject;
+    PKINTERRUPT *InterruptObject;
+    PKSERVICE_ROUTINE ServiceRoutine;
+    PVOID ServiceContext;
+    PKSPIN_LOCK SpinLock;
+    KIRQL SynchronizeIrql;
+    BOOLEAN FloatingSave;
+} IO_CONNECT_INTERRUPT_LINE_BASED_PARAMETERS, *PIO_CONNECT_INTERRUPT_LINE_BASED_PARAMETERS;
+
+typedef struct _IO_CONNECT_INTERRUPT_MESSAGE_BASED_PARAMETERS {
+    PDEVICE_OBJECT PhysicalDeviceObject;
+    union {
+        PVOID *Generic;
+        PIO_INTERRUPT_MESSAGE_INFO *InterruptMessageTable;
+        PKINTERRUPT *InterruptObject;   /* when it fell back to the line */
+    } ConnectionContext;
+    PKMESSAGE_SERVICE_ROUTINE MessageServiceRoutine;
+    PVOID ServiceContext;
+    PKSPIN_LOCK SpinLock;
+    KIRQL SynchronizeIrql;
+    BOOLEAN FloatingSave;
+    PKSERVICE_ROUTINE FallBackServiceRoutine;
+} IO_CONNECT_INTERRUPT_MESSAGE_BASED_PARAMETERS, *PIO_CONNECT_INTERRUPT_MESSAGE_BASED_PARAMETERS;
+
+typedef struct _IO_CONNECT_INTERRUPT_PARAMETERS {
+    ULONG Version;                      /* in: what to connect; out: what was connected */
+    union {
+        IO_CONNECT_INTERRUPT_FULLY_SPECIFIED_PARAMETERS FullySpecified;
+        IO_CONNECT_INTERRUPT_LINE_BASED_PARAMETERS LineBased;
+        IO_CONNECT_INTERRUPT_MESSAGE_BASED_PARAMETERS MessageBased;
+    };
+} IO_CONNECT_INTERRUPT_PARAMETERS, *PIO_CONNECT_INTERRUPT_PARAMETERS;
+
+typedef struct _IO_DISCONNECT_INTERRUPT_PARAMETERS {
+    ULONG Version;                      /* what IoConnectInterruptEx returned in Version */
+    union {
+        PVOID Generic;
+        PKINTERRUPT InterruptObject;
+        PIO_INTERRUPT_MESSAGE_INFO InterruptMessageTable;
+    } ConnectionContext;
+} IO_DISCONNECT_INTERRUPT_PARAMETERS, *PIO_DISCONNECT_INTERRUPT_PARAMETERS;
+
+/*
+ * Returns STATUS_SUCCESS, STATUS_INVALID_PARAMETER_1 (unknown Version),
+ * STATUS_INVALID_PARAMETER (a missing routine or output pointer, a
+ * SynchronizeIrql below the interrupt's IRQL, a processor group other than
+ * 0, MESSAGE_BASED without messages nor FallBackServiceRoutine),
+ * STATUS_INVALID_PARAMETER_10 (an empty ProcessorEnableMask),
+ * STATUS_NOT_FOUND (the PDO has no interrupt resources),
+ * STATUS_INVALID_DEVICE_REQUEST (LINE_BASED for a device given messages),
+ * STATUS_INSUFFICIENT_RESOURCES, or IoConnectInterrupt's failure.
+ */
+NTSTATUS IoConnectInterruptEx(PIO_CONNECT_INTERRUPT_PARAMETERS Parameters);
+VOID IoDisconnectInterruptEx(PIO_DISCONNECT_INTERRUPT_PARAMETERS Parameters);
+
+/*
+ * For bus drivers (the PnP manager's part, Mica's own): record the raw and
+ * translated resources assigned to PhysicalDeviceObject, which
+ * IoConnectInterruptEx connects from; NULL lists forget the device. The
+ * lists stay the caller's and must live as long as the record. PASSIVE_LEVEL.
+ * STATUS_INSUFFICIENT_RESOURCES when the table is full.
+ */
+NTSTATUS IopSetDeviceResources(PDEVICE_OBJECT PhysicalDeviceObject, PCM_RESOURCE_LIST Raw,
+                               PCM_RESOURCE_LIST Translated);
+
 /* ---- MDLs (kernel/io/iomdl.c; the Mm MDL routines are in mm/mm.h) ------------
  * IRQL <= DISPATCH_LEVEL. */
 /* An MDL for Length bytes at VirtualAddress (only initialized: build or

@@ -38,6 +38,9 @@ static KSPIN_LOCK KiInterruptTableLock;   /* the tables below and the chains' me
 static BOOLEAN KiVectorAllocated[256];
 static ULONG KiVectorGsi[256];            /* the I/O APIC input, or KI_NO_GSI */
 static UCHAR KiVectorFlags[256];          /* bit 0 active low, bit 1 level */
+/* A device's message vector (HalpReserveMessageVector): it stays the
+ * device's across disconnects, since the device keeps sending it. */
+static BOOLEAN KiVectorReserved[256];
 static ULONG KiNextDeviceIrql = KI_LAST_DEVICE_IRQL;
 
 VOID KiInitializeInterrupts(VOID)
@@ -143,6 +146,44 @@ ULONG HalpAllocateMessageVector(PKIRQL Irql)
     return vector;
 }
 
+/*
+ * A vector for one message of a device (MSI/MSI-X), reserved until
+ * HalpReleaseMessageVector: unlike HalpAllocateMessageVector's, it is not
+ * given back when the last ISR disconnects, because the device has been
+ * programmed with it and may still send it.
+ */
+ULONG HalpReserveMessageVector(PKIRQL Irql)
+{
+    KIRQL old;
+    ULONG vector;
+
+    KeAcquireSpinLock(&KiInterruptTableLock, &old);
+    vector = KiAllocateVectorLocked(KI_NO_GSI, Irql);
+    if (vector != 0)
+        KiVectorReserved[vector] = TRUE;
+    KeReleaseSpinLock(&KiInterruptTableLock, old);
+    return vector;
+}
+
+/* Give a reserved vector back; FALSE if it was not reserved or an ISR is
+ * still connected to it. */
+BOOLEAN HalpReleaseMessageVector(ULONG Vector)
+{
+    KIRQL old;
+    BOOLEAN released = FALSE;
+
+    if (Vector > 255)
+        return FALSE;
+    KeAcquireSpinLock(&KiInterruptTableLock, &old);
+    if (KiVectorReserved[Vector] && IsListEmpty(&KiVectorChains[Vector])) {
+        KiVectorReserved[Vector] = FALSE;
+        KiVectorAllocated[Vector] = FALSE;
+        released = TRUE;
+    }
+    KeReleaseSpinLock(&KiInterruptTableLock, old);
+    return released;
+}
+
 NTSTATUS IoConnectInterrupt(PKINTERRUPT *InterruptObject, PKSERVICE_ROUTINE ServiceRoutine,
                             PVOID ServiceContext, PKSPIN_LOCK SpinLock, ULONG Vector,
                             KIRQL Irql, KIRQL SynchronizeIrql, KINTERRUPT_MODE InterruptMode,
@@ -227,7 +268,7 @@ VOID IoDisconnectInterrupt(PKINTERRUPT Interrupt)
     if (Interrupt->Gsi != KI_NO_GSI)
         HalpIoApicProgram(Interrupt->Gsi, vector, FALSE, FALSE, TRUE);
     KeAcquireSpinLock(&KiInterruptTableLock, &old);
-    if (IsListEmpty(&KiVectorChains[vector])) {     /* nobody connected meanwhile */
+    if (IsListEmpty(&KiVectorChains[vector]) && !KiVectorReserved[vector]) {   /* nobody connected meanwhile */
         KiVectorAllocated[vector] = FALSE;
         KiVectorGsi[vector] = KI_NO_GSI;
     }

@@ -135,6 +135,9 @@ __attribute__((noreturn)) VOID KiSystemStartup(ULONG64 BootInfoPhysical, ULONG M
 PCSTR KiBugCheckCodeName(ULONG BugCheckCode);
 /* A vector with no input line (MSI, self-IPI): the message's vector. */
 ULONG HalpAllocateMessageVector(PKIRQL Irql);
+/* A device's message vector, kept across disconnects until released. */
+ULONG HalpReserveMessageVector(PKIRQL Irql);
+BOOLEAN HalpReleaseMessageVector(ULONG Vector);
 /* Send this processor an interrupt on Vector (tests and benchmarks). */
 VOID HalpRequestSelfInterrupt(ULONG Vector);
 
@@ -355,6 +358,10 @@ VOID HalpApicStartPeriodicTimer(ULONG Vector, ULONG InitialCount);
 VOID HalpInitializeIoApic(VOID);
 VOID HalpIoApicProgram(ULONG Gsi, ULONG Vector, BOOLEAN ActiveLow, BOOLEAN LevelTriggered,
                        BOOLEAN Masked);
+/* pcicfg.c: PCI configuration access (HalGetBusDataByOffset's mechanism). */
+typedef enum _HALP_PCI_CONFIG_MECHANISM { HalpPciConfigPorts, HalpPciConfigEcam } HALP_PCI_CONFIG_MECHANISM;
+extern HALP_PCI_CONFIG_MECHANISM HalpPciConfigMechanism;
+VOID HalpInitializePciConfig(VOID);
 VOID HalpInitializeClock(VOID);
 VOID HalpInitializeClockProcessor(VOID);
 VOID KiClockInterrupt(VOID);

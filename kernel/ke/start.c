@@ -79,6 +79,7 @@ VOID KiSystemStartup(ULONG64 BootInfoPhysical, ULONG Magic)
 
     /* Interrupts: ACPI tables, the local APIC and I/O APIC, threads, the clock. */
     HalpInitializeAcpi();
+    HalpInitializePciConfig();          /* ECAM from the MCFG, or ports */
     KiInitializeInterrupts();
     HalpInitializeApic();
     HalpInitializeIoApic();
