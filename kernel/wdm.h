@@ -21,5 +21,6 @@
 #include "kd/kd.h"
 #include "ke/ke.h"
 #include "../mm/mm.h"
+#include "io/io.h"
 
 #endif
