@@ -39,10 +39,6 @@
  * Parameters beyond Learn's are Mica's. IRQL rules are checked too.
  */
 #include "dma_internal.h"
-#if __has_include("../io/io.h")
-#include "../io/io.h"
-#define HAL_HAVE_DEVICE_OBJECT 1
-#endif
 
 static ULONG HalpGetDmaAlignment(PDMA_ADAPTER DmaAdapter);
 static ULONG HalpReadDmaCounter(PDMA_ADAPTER DmaAdapter);
@@ -75,12 +71,7 @@ VOID HalpDmaViolation(ULONG_PTR Subcode, ULONG_PTR P2, ULONG_PTR P3, ULONG_PTR P
 /* The ExecutionRoutine's Irp: the device's current IRP when it asked. */
 struct _IRP *HalpCurrentIrp(struct _DEVICE_OBJECT *DeviceObject)
 {
-#ifdef HAL_HAVE_DEVICE_OBJECT
     return DeviceObject != NULL ? DeviceObject->CurrentIrp : NULL;
-#else
-    UNREFERENCED_PARAMETER(DeviceObject);
-    return NULL;
-#endif
 }
 
 /* The highest RAM address + 1 (0 if Mm cannot say: then assume the worst). */

@@ -13,7 +13,7 @@
 #ifndef MICA_DMA_INTERNAL_H
 #define MICA_DMA_INTERNAL_H
 
-#include "hal.h"
+#include "dma.h"
 #include "../ke/ke.h"
 #include "../rtl/rtl.h"
 #include "../../mm/mm.h"
