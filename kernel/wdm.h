@@ -22,5 +22,6 @@
 #include "ke/ke.h"
 #include "../mm/mm.h"
 #include "io/io.h"
+#include "hal/dma.h"
 
 #endif

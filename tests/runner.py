@@ -80,7 +80,7 @@ BENCH_CONFIGS = {
 }
 # The suites that exercise the memory manager (blackbox: contiguous DMA
 # memory below 4 GiB, which nolowmem keeps on a list of its own).
-MM_SUITES = ["contig", "paging", "pool*", "lookaside", "blackbox"]
+MM_SUITES = ["contig", "paging", "pool*", "lookaside", "blackbox", "dma"]
 # Extra batch boots: name -> (configuration, suites, boot options).
 #   verifier=special: every pool allocation of every test goes through
 #     Driver Verifier's special pool (pool, lookaside lists, physical-memory

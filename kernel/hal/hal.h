@@ -89,7 +89,9 @@ typedef KSERVICE_ROUTINE *PKSERVICE_ROUTINE;
 typedef BOOLEAN KSYNCHRONIZE_ROUTINE(PVOID SynchronizeContext);
 typedef KSYNCHRONIZE_ROUTINE *PKSYNCHRONIZE_ROUTINE;
 typedef enum _KINTERRUPT_MODE { LevelSensitive, Latched } KINTERRUPT_MODE;
-typedef enum _INTERFACE_TYPE { Internal = 0, Isa = 1, PCIBus = 5 } INTERFACE_TYPE;
+typedef enum _INTERFACE_TYPE {
+    InterfaceTypeUndefined = -1, Internal = 0, Isa = 1, Eisa = 2, PCIBus = 5
+} INTERFACE_TYPE;
 
 /* An ISA IRQ or IOAPIC input (GSI) -> a system vector and its DIRQL. */
 ULONG HalGetInterruptVector(INTERFACE_TYPE InterfaceType, ULONG BusNumber,
@@ -109,6 +111,12 @@ VOID KeReleaseInterruptSpinLock(PKINTERRUPT Interrupt, KIRQL OldIrql);
 /* ---- PCI configuration space (Hal): kernel/hal/pci.h ------------------- */
 
 #include "pci.h"
+
+/* ---- DMA adapters: kernel/hal/dma.h ---------------------------------------
+ * IoGetDmaAdapter, DEVICE_DESCRIPTION, DMA_ADAPTER, DMA_OPERATIONS and the
+ * scatter/gather list are declared in dma.h, which wdm.h includes after
+ * io.h: their callbacks take io.h's DEVICE_OBJECT and IRP and answer with
+ * its IO_ALLOCATION_ACTION, and every header includes this one first. */
 
 /* ---- Time stamps (Hal) -------------------------------------------------- */
 
