@@ -25,6 +25,8 @@ earlier labs together); then every lab must score full marks in this tree.
 --quick (CI's form, run by `make test`): one tree with every lab stripped,
 where each lab must score 0, instead of one tree per lab; then the
 reference grades. It misses only what the labs do to each other.
+Both forms also grade a half-solved lab (contig with only its IRQL-rule
+regions written), which must earn partial marks.
 """
 
 import argparse
@@ -176,6 +178,14 @@ def build(root):
     return r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
 
 
+def copy_objects(dest):
+    """This tree's objects into dest, so only the files that differ recompile."""
+    os.makedirs(os.path.join(dest, "build"), exist_ok=True)
+    for d in ("obj", "gen"):
+        if os.path.isdir(os.path.join(BUILD, d)):
+            subprocess.run(["cp", "-a", os.path.join(BUILD, d), os.path.join(dest, "build")], check=True)
+
+
 def strip_build_grade(base, strip_from, name, zero_labs, labs):
     """Strip strip_from and later labs into base/name, check the strip, build
     it (reusing this tree's objects: only the stripped files recompile) and
@@ -188,10 +198,7 @@ def strip_build_grade(base, strip_from, name, zero_labs, labs):
     problems = []
     if labstrip.main(["--lab", strip_from, "--src", ROOT, "--dest", dest, "--check-only"]) != 0:
         problems.append("%s: the strip changed more than the marked regions" % name)
-    os.makedirs(os.path.join(dest, "build"), exist_ok=True)
-    for d in ("obj", "gen"):
-        if os.path.isdir(os.path.join(BUILD, d)):
-            subprocess.run(["cp", "-a", os.path.join(BUILD, d), os.path.join(dest, "build")], check=True)
+    copy_objects(dest)
     ok, out = build(dest)
     if not ok:
         return problems + ["%s: the stripped tree does not build:\n%s" % (name, out)]
@@ -203,6 +210,43 @@ def strip_build_grade(base, strip_from, name, zero_labs, labs):
         else:
             print("lab-check: %s stripped: %s scores 0/%d" % (name, lab, got[lab][1]))
     return problems
+
+
+# A half-solved lab: in a tree where contig is stripped, the student has
+# written only its IRQL-rule regions. The grade must then be partial: the
+# IRQL bug-check lines earn their points, every line that allocates still
+# meets a stub. (Later labs keep their reference code here: their stubs'
+# fallbacks - a PTE address computed the slow way - would only slow it down.)
+PARTIAL_LAB, PARTIAL_SOLVED_HINT = "contig", "the IRQL rule of the Learn page"
+
+
+def partial_grade(base, labs):
+    """Grade the half-solved tree; returns the problems."""
+    dest = os.path.join(base, "partial")
+    shutil.rmtree(dest, ignore_errors=True)
+    os.makedirs(base, exist_ok=True)
+    labstrip.copy_tree(ROOT, dest)
+    stripped = [PARTIAL_LAB]
+    solved = 0
+    for rel, (text, regions) in labstrip.scan(dest, labs).items():
+        keep = [r for r in regions if r.lab == PARTIAL_LAB and PARTIAL_SOLVED_HINT in (r.hint or "")]
+        solved += len(keep)
+        todo = [r for r in regions if r not in keep]
+        with open(os.path.join(dest, rel), "w", encoding="utf-8", errors="surrogateescape") as f:
+            f.write(labstrip.strip_text(text, todo, stripped))
+    if solved == 0:
+        return ["partial: no %s region's hint mentions '%s'" % (PARTIAL_LAB, PARTIAL_SOLVED_HINT)]
+    copy_objects(dest)
+    ok, out = build(dest)
+    if not ok:
+        return ["partial: the half-solved tree does not build:\n%s" % out]
+    got, out = grade(dest, [PARTIAL_LAB], os.path.join(dest, "build", "labcheck-json"))
+    if got is None or not 0 < got[PARTIAL_LAB][0] < got[PARTIAL_LAB][1]:
+        return ["partial: %s with %d of its regions solved scores %s, not partial marks\n%s" %
+                (PARTIAL_LAB, solved, got and "%d/%d" % got[PARTIAL_LAB], out)]
+    print("lab-check: %s half solved (%d regions): %d/%d" %
+          (PARTIAL_LAB, solved, got[PARTIAL_LAB][0], got[PARTIAL_LAB][1]))
+    return []
 
 
 def cmd_check(opts):
@@ -247,6 +291,10 @@ def cmd_check(opts):
                 print("lab-check: %s stripped: earlier labs %s at full marks" % (lab, ", ".join(earlier)))
         timings.append((lab, time.monotonic() - start))
         print("lab-check: %s done in %.0f s" % (lab, timings[-1][1]))
+    if PARTIAL_LAB in ready:
+        start = time.monotonic()
+        problems += partial_grade(base, labs)
+        timings.append(("partial", time.monotonic() - start))
     if ready:
         start = time.monotonic()
         got, out = grade(ROOT, ready, os.path.join(base, "reference"))
