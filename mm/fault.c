@@ -17,6 +17,8 @@
  *     else 0) - this includes guard pages;
  *   - a write to a present read-only page: ATTEMPTED_WRITE_TO_READONLY_MEMORY
  *     (0xBE: address, PTE, trap frame, 0xA);
+ *   - not present, a user address, and a __try active (kernel/ke/ke.h):
+ *     STATUS_ACCESS_VIOLATION raised into that __try;
  *   - an instruction fetch from a present no-execute page:
  *     ATTEMPTED_EXECUTE_OF_NOEXECUTE_MEMORY (0xFC: address, PTE, trap frame, 0).
  */
@@ -66,6 +68,12 @@ NTSTATUS MmAccessFault(ULONG FaultStatus, PVOID VirtualAddress, KPROCESSOR_MODE 
             KeBugCheckEx(IRQL_NOT_LESS_OR_EQUAL, (ULONG_PTR)VirtualAddress,
                          irql > APC_LEVEL ? irql : MI_IRQL_INTERRUPTS_DISABLED,
                          (FaultStatus & PF_INSTR) ? 8 : (FaultStatus & PF_WRITE) ? 1 : 0, rip);
+        /* A kernel-mode access to a user address (Mica's user space is
+         * empty) inside a __try is an access violation the __try gets, as
+         * in NT (ProbeForWrite relies on it); outside one it stays a bug
+         * check. Kernel addresses are never caught, as in NT. */
+        if ((ULONG64)VirtualAddress < MM_USER_PROBE_ADDRESS && KiExceptionHandlerActive())
+            KiRaiseException(STATUS_ACCESS_VIOLATION, (PVOID)rip);
         /* Paged pool that is committed but not yet touched: demand zero. */
         if (!(FaultStatus & (PF_RSVD | PF_INSTR)) && MiResolvePagedPoolFault(VirtualAddress))
             return STATUS_SUCCESS;

@@ -91,8 +91,8 @@ BOOLEAN MmIsAddressValid(PVOID VirtualAddress);
  * Requests up to POOL_SMALL_LIMIT bytes come from pool pages carved into
  * 16-byte-aligned blocks behind a 16-byte POOL_HEADER; larger ones get whole
  * pages (page-aligned). Cache-aligned types give 64-byte-aligned blocks.
- * NULL on failure unless a raise was asked for (Mica has no SEH: a "raise"
- * is a bug check with STATUS_INSUFFICIENT_RESOURCES, see pool.c). */
+ * NULL on failure unless a raise was asked for (ExRaiseStatus with
+ * STATUS_INSUFFICIENT_RESOURCES: a __try catches it, else 0x1E; pool.c). */
 typedef enum _POOL_TYPE {
     NonPagedPool = 0,
     NonPagedPoolExecute = 0,

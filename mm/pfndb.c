@@ -20,6 +20,8 @@
 
 /* PFN_LIST_CORRUPT parameter 1 (Learn): a PTE or PFN is corrupt; (0x99, PFN, page state, 0). */
 #define MI_PFN_CORRUPT_PTE_OR_PFN 0x99
+/* (0x9A, PFN, page state, reference count): a page freed while locked for I/O. */
+#define MI_PFN_FREE_LOCKED_PAGE 0x9A
 
 MMPFNLIST MmZeroedPageListHead = {0, ZeroedPageList, MI_LIST_END, MI_LIST_END};
 MMPFNLIST MmFreePageListHead = {0, FreePageList, MI_LIST_END, MI_LIST_END};
@@ -272,6 +274,16 @@ VOID MiInitializePfnForActivePage(PFN_NUMBER Page, PMMPTE PteAddress, UCHAR Cach
 }
 
 /* A page the caller owned goes back to the Free list (it is not zero). */
+/* A page an MDL still holds locked (mm/mdllock.c: one reference per lock
+ * on top of its owner's) may not be freed: a device may be writing it.
+ * PFN_LIST_CORRUPT (0x9A, PFN, page state, reference count). */
+static void MiCheckPageNotLocked(PFN_NUMBER Page, PMMPFN Pfn)
+{
+    if (Pfn->ReferenceCount > 1)
+        KeBugCheckEx(PFN_LIST_CORRUPT, MI_PFN_FREE_LOCKED_PAGE, Page, Pfn->PageLocation,
+                     Pfn->ReferenceCount);
+}
+
 static void MiFreeActive(PFN_NUMBER Page, BOOLEAN UpdateTree)
 {
     PMMPFN pfn = MI_PFN_ELEMENT(Page);
@@ -279,6 +291,7 @@ static void MiFreeActive(PFN_NUMBER Page, BOOLEAN UpdateTree)
 
     if (pfn->PageLocation != ActiveAndValid || (pfn->Flags & MI_PFN_LOCKED))
         KeBugCheckEx(PFN_LIST_CORRUPT, MI_PFN_CORRUPT_PTE_OR_PFN, Page, pfn->PageLocation, 0);
+    MiCheckPageNotLocked(Page, pfn);
     pfn->ReferenceCount = 0;
     pfn->u2.ShareCount = 0;
     pfn->PteAddress = NULL;
@@ -336,6 +349,7 @@ VOID MiFreeZeroedActivePage(PFN_NUMBER Page)
 
     if (pfn->PageLocation != ActiveAndValid || (pfn->Flags & MI_PFN_LOCKED))
         KeBugCheckEx(PFN_LIST_CORRUPT, MI_PFN_CORRUPT_PTE_OR_PFN, Page, pfn->PageLocation, 0);
+    MiCheckPageNotLocked(Page, pfn);
     if (MiNoLowMemory && Page < (MM_4GB >> PAGE_SHIFT)) {
         MiFreeActivePage(Page);             /* low pages have a list of their own */
         return;

@@ -41,8 +41,9 @@
  * The reports (leaks, !pool, PoolMon's table) are in poolreport.c.
  *
  * NT "raises" STATUS_INSUFFICIENT_RESOURCES where the caller asked for it;
- * Mica has no structured exception handling, so such a raise can only end
- * as NT ends an exception nobody handles: KMODE_EXCEPTION_NOT_HANDLED.
+ * so does Mica (ExRaiseStatus): a caller's __try gets it (kernel/ke/ke.h),
+ * and with none it ends as NT ends an exception nobody handles:
+ * KMODE_EXCEPTION_NOT_HANDLED.
  */
 #include "pool_internal.h"
 

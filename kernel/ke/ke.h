@@ -647,6 +647,7 @@ typedef struct _KI_EXCEPTION_FRAME {
     PVOID TrapFrame;                    /* the thread's trap frame at __try (trap.c) */
     NTSTATUS ExceptionCode;
     PVOID ExceptionAddress;
+    BOOLEAN InTry;                      /* the __try's loops run once */
 } KI_EXCEPTION_FRAME, *PKI_EXCEPTION_FRAME;
 
 /* Save the context: 0 now, 1 when a raise comes back to the frame. */
@@ -662,10 +663,10 @@ BOOLEAN KiExceptionHandlerActive(VOID);
 __attribute__((noreturn)) VOID KiRaiseException(NTSTATUS Status, PVOID ExceptionAddress);
 
 #define __try                                                                        \
-    for (KI_EXCEPTION_FRAME ki_xf_, *ki_xfp_ = &ki_xf_; ki_xfp_ != NULL;            \
-         KiLeaveExceptionFrame(&ki_xf_), ki_xfp_ = NULL)                              \
+    for (KI_EXCEPTION_FRAME ki_xf_ = {.InTry = TRUE}; ki_xf_.InTry;                   \
+         KiLeaveExceptionFrame(&ki_xf_), ki_xf_.InTry = FALSE)                        \
         if (KiPushExceptionFrame(&ki_xf_), KiSaveExceptionContext(&ki_xf_) == 0)     \
-            for (; ki_xfp_ != NULL; ki_xfp_ = NULL)
+            for (; ki_xf_.InTry; ki_xf_.InTry = FALSE)
 #define __except(Filter) else if (KiFilterException(&ki_xf_, (LONG)(Filter)))
 #define __leave continue
 #define GetExceptionCode() (ki_xf_.ExceptionCode)
