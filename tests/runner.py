@@ -5,6 +5,7 @@
     runner.py bench  [--pattern P] [--only CONFIG]
     runner.py bench-host BINARY...   (used by `make bench-host`)
     runner.py gdb
+    runner.py kd                    (the kd> shell session alone)
     runner.py iso --cmdline "..."   (used by `make run CMDLINE=...`)
 
 Every boot goes through the real path: a GRUB ISO (BIOS or UEFI firmware)
@@ -36,6 +37,10 @@ each is then booted alone and passes only if the kernel stops with that
 code (the kernel itself checks the parameters it was told to expect).
 Reset tests ("# reset-test NAME") boot alone too and pass only if the
 runner sees the machine reset: they prove that triple faults are caught.
+
+One more boot has no test= at all: the runner types commands at the kd>
+shell on QEMU's serial port (stdin) and checks what each prints against
+state it made itself (KdSession, kd_checks), then leaves with `q`.
 """
 
 import argparse
@@ -714,6 +719,14 @@ def cmd_test(opts):
         p, f = run_cpu_checks(opts, failures)
         add((p, f, 0))
 
+    # The kd> shell: one boot without test=, driven through the serial port.
+    if (opts.pattern in ("all", "*") or opts.pattern.startswith("kd")) and \
+            (only is None or "kd-shell" in only):
+        p, f, k = run_kd()
+        add((p, f, k))
+        if f:
+            failures.append("kd-shell: %d checks failed (build/test-logs/kd-shell.serial.log)" % f)
+
     if not opts.no_gdb:
         add(run_gdb())
 
@@ -723,6 +736,267 @@ def cmd_test(opts):
             print("  - " + f)
     print("%d passed, %d failed, %d skipped" % tuple(total))
     return 0 if total[1] == 0 and total[0] + total[2] > 0 else 1
+
+
+# ---- the kd> shell -----------------------------------------------------------------
+
+KD_CONFIG = "bios-128m"
+KD_PROMPT = "kd> "
+KD_TIMEOUT = 60             # seconds for the whole session
+KD_ERROR_RE = re.compile(r"^error: ")
+
+
+class KdSession:
+    """A boot without test=: the runner types at the kd> prompt on QEMU's
+    serial port (stdin) and reads what each command printed up to the next
+    prompt. Paging is never on, so the output is whole."""
+
+    def __init__(self, name="kd-shell", cmdline="kd=on"):
+        self.name, self.cmdline = name, cmdline
+        self.buf = b""
+        self.cond = threading.Condition()
+        self.proc = None
+        self.log = []
+        self.status = None
+
+    def start(self):
+        config = TEST_CONFIGS[KD_CONFIG]
+        iso = make_iso(self.cmdline)
+        args = ["qemu-system-x86_64", "-cpu", QEMU_CPU, "-accel", accel(1), "-smp", "1",
+                "-m", config["mem"], "-cdrom", iso, "-display", "none", "-monitor", "none",
+                "-serial", "stdio", "-no-reboot", "-M", "pc",
+                "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
+                "-d", qemu_debug(), "-D", os.path.join(LOGS, self.name + ".qemu.log")]
+        self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT)
+        self.timer = threading.Timer(KD_TIMEOUT, self.proc.kill)
+        self.timer.start()
+        threading.Thread(target=self._reader, daemon=True).start()
+        return self.wait_prompt()
+
+    def _reader(self):
+        while True:
+            data = self.proc.stdout.read1(4096)
+            with self.cond:
+                if not data:
+                    self.buf += b"\0EOF"
+                    self.cond.notify_all()
+                    return
+                self.buf += data
+                self.cond.notify_all()
+
+    def wait_prompt(self):
+        """The text up to the next prompt (consumed), or None if QEMU ended."""
+        with self.cond:
+            while True:
+                text = self.buf.decode("utf-8", "replace")
+                i = text.find("\n" + KD_PROMPT)
+                if i >= 0:
+                    out = text[:i]
+                    self.buf = text[i + 1 + len(KD_PROMPT):].encode()
+                    return out.replace("\r", "")
+                if text.endswith("\0EOF"):
+                    return None
+                self.cond.wait(1)
+
+    def command(self, keys):
+        """Type keys and Enter; what the command printed (the echo removed)."""
+        self.proc.stdin.write(keys.encode() + b"\r")
+        self.proc.stdin.flush()
+        out = self.wait_prompt()
+        self.log.append((keys, out))
+        if out is None:
+            return None
+        return out.split("\n", 1)[1] if "\n" in out else ""
+
+    def finish(self, keys="q"):
+        """Send the last command (q leaves QEMU) and collect the exit status."""
+        self.proc.stdin.write(keys.encode() + b"\r")
+        self.proc.stdin.flush()
+        try:
+            self.status = self.proc.wait(KD_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.status = self.proc.wait()
+        self.timer.cancel()
+        with self.cond:
+            tail = self.buf.decode("utf-8", "replace").replace("\0EOF", "")
+        self.log.append((keys, tail))
+        with open(os.path.join(LOGS, self.name + ".serial.log"), "w") as f:
+            for k, out in self.log:
+                f.write("kd> %r\n%s\n" % (k, out))
+        return self.status
+
+
+def kd_checks(kd):
+    """Drive the shell against known state; yields (name, ok, detail)."""
+    def has(out, *needles):
+        return out is not None and all(n in out for n in needles)
+
+    def one_error(out, needle):
+        lines = [l for l in (out or "").split("\n") if l.strip()]
+        return len(lines) == 1 and KD_ERROR_RE.match(lines[0]) and needle in lines[0]
+
+    out = kd.command("help")
+    yield "help lists grouped commands", has(out, "memory manager:", "kernel:", "!pte", "!pfn",
+                                             ".alloc", "help"), out
+    # Known state: a nonpaged pool block with a fresh tag.
+    out = kd.command(".alloc pool 0n200 Kdts")
+    m = re.search(r"pool: ([0-9a-f]{16}), 200 bytes, physical ([0-9a-f]{16})", out or "")
+    yield ".alloc pool prints the block", m is not None, out
+    if not m:
+        return
+    va, phys = int(m.group(1), 16), int(m.group(2), 16)
+    out = kd.command("!poolused Kdts")
+    yield "!poolused shows the tag's one block", \
+        re.search(r"^ Kdts +1 +(\d+) +0 +0$", out or "", re.M) is not None, out
+    out = kd.command("!poolfind Kdts")
+    yield "!poolfind finds the block", has(out, "%016X" % va, "Kdts", "1 allocation with tag"), out
+    out = kd.command("!pool %x" % va)
+    yield "!pool marks the block with *", \
+        re.search(r"^\*%016X size: +[0-9a-f]+ previous size: +[0-9a-f]+ +\(Allocated\) Kdts" %
+                  (va - 16), out or "", re.M) is not None, out
+    out = kd.command("db %x L 0n16" % va)
+    yield "db shows the 0x5A fill", has(out, "5a 5a 5a 5a 5a 5a 5a 5a-5a 5a 5a 5a 5a 5a 5a 5a",
+                                        "ZZZZZZZZZZZZZZZZ"), out
+    out = kd.command("dq %x L 2" % va)
+    yield "dq shows quad words", has(out, "5a5a5a5a5a5a5a5a 5a5a5a5a5a5a5a5a"), out
+    out = kd.command("!pte %x" % va)
+    pfns = re.findall(r"pfn ([0-9a-f]+) +([-A-Z]{11})", out or "")
+    ptes = re.findall(r"PTE at ([0-9a-f]{16})", out or "")
+    yield "!pte walks four levels to the block's frame", \
+        len(pfns) == 4 and int(pfns[3][0], 16) == phys >> 12 and pfns[3][1].endswith("KW-V") and \
+        has(out, "PXE at", "PPE at", "PDE at"), out
+    if ptes and pfns:
+        out = kd.command("!pfn %s" % pfns[-1][0])
+        yield "!pfn points back at the PTE", \
+            re.search(r"pteaddress %s" % ptes[0].upper(), out or "") is not None and \
+            has(out, "Active"), out
+        out = kd.command("!pfn %x" % va)
+        yield "!pfn of a VA is its frame's", has(out, "PFN %08X" % (phys >> 12)), out
+    out = kd.command(".free %x" % va)
+    yield ".free frees it", has(out, "freed"), out
+    out = kd.command("!poolused Kdts")
+    yield "!poolused after .free shows none", \
+        re.search(r"^ Kdts +0 +0 +0 +0$", out or "", re.M) is not None, out
+    # Contiguous memory: the frames are consecutive.
+    out = kd.command(".alloc contig 2000")
+    m = re.search(r"contig: ([0-9a-f]{16}), 8192 bytes, physical ([0-9a-f]{16})", out or "")
+    yield ".alloc contig", m is not None, out
+    if m:
+        cva, cphys = int(m.group(1), 16), int(m.group(2), 16)
+        out = kd.command("!pte %x" % (cva + 0x1000))
+        pf = re.findall(r"pfn ([0-9a-f]+)", out or "")
+        yield "!pte: contiguous pages are consecutive frames", \
+            pf and int(pf[-1], 16) == (cphys >> 12) + 1, out
+        out = kd.command(".free %x" % cva)
+        yield ".free contig", has(out, "freed"), out
+    out = kd.command(".alloc pages 3000")
+    m = re.search(r"pages: ([0-9a-f]{16}), 12288 bytes", out or "")
+    yield ".alloc pages maps an MDL", m is not None and has(out, "MDL", "3 pages"), out
+    if m:
+        out = kd.command(".free %s" % m.group(1))
+        yield ".free pages", has(out, "freed"), out
+    out = kd.command(".alloc pool 100 Kdpg paged")
+    m = re.search(r"pool: ([0-9a-f]{16})", out or "")
+    yield ".alloc pool paged", m is not None, out
+    if m:
+        out = kd.command(".touch %s" % m.group(1))
+        yield ".touch reads the paged block", has(out, "%s: 5a" % m.group(1)), out
+        kd.command(".free %s" % m.group(1))
+    out = kd.command(".map fee00000 1000 0")
+    m = re.search(r"map: ([0-9a-f]{16}), 4096 bytes, physical 00000000fee00000", out or "")
+    yield ".map maps the local APIC uncached", m is not None, out
+    if m:
+        out = kd.command("!pte %s" % m.group(1))
+        yield "!pte of the mapping: frame fee00, N flag", has(out, "pfn fee00") and \
+            re.search(r"pfn fee00 +-+[A-Z-]*N", out or "") is not None, out
+        kd.command(".free %s" % m.group(1))
+    # Totals agree.
+    out = kd.command("!vm")
+    phys_pages = re.search(r"Physical Memory: +(\d+)", out or "")
+    yield "!vm", phys_pages is not None and has(out, "Available Pages:", "Free System PTEs:",
+                                                "NonPagedPool Usage:", "Commit limit:"), out
+    out = kd.command("!memusage")
+    total = re.search(r"TOTAL: +(\d+)", out or "")
+    yield "!memusage totals the PFN database = !vm's physical memory", \
+        total and phys_pages and total.group(1) == phys_pages.group(1), out
+    out = kd.command("!sysptes")
+    yield "!sysptes", has(out, "Total System Ptes", "free ptes"), out
+    out = kd.command("!runtree 0 1000")
+    yield "!runtree", has(out, "Free-run tree:", "Free runs in PFN 0-1000"), out
+    out = kd.command("!irql")
+    yield "!irql: the shell runs at PASSIVE_LEVEL", \
+        has(out, "Debugger saved IRQL for processor 0x0 -- 0 (LOW_LEVEL)"), out
+    out = kd.command("")
+    yield "Enter repeats the last command", has(out, "Debugger saved IRQL for processor 0x0"), out
+    out = kd.command("!prcb")
+    yield "!prcb", has(out, "PRCB for Processor 0", "Current IRQL -- 0"), out
+    out = kd.command("!thread")
+    yield "!thread: the shell's own thread", has(out, "RUNNING", "KdpShellThread"), out
+    out = kd.command("!thread *")
+    yield "!thread * lists the threads", has(out, "IopWorkerThread", "KdpShellThread"), out
+    out = kd.command("k")
+    yield "k is symbolized down to the shell thread", \
+        has(out, "KdpCmdK+", "KdpExecuteLine+", "KdpShellThread+"), out
+    out = kd.command("r")
+    yield "r", has(out, "cr3=", "rsp="), out
+    out = kd.command("lm")
+    yield "lm", has(out, "ffffffff80", "mica"), out
+    out = kd.command("!idt")
+    yield "!idt shows symbolized handlers", re.search(r"^0e:\s+ffffffff8\S+ \S+\+0x", out or "", re.M) \
+        is not None, out
+    # Line editing: backspace, Ctrl-U, history.
+    out = kd.command("!irqX\x7fl")
+    yield "backspace edits the line", has(out, "Debugger saved IRQL"), out
+    out = kd.command("garbage\x15lm")
+    yield "Ctrl-U erases the line", has(out, "mica") and "garbage" not in out, out
+    kd.command("!sysptes")
+    out = kd.command("\x1b[A\x1b[A")
+    yield "up arrow recalls history", has(out, "start             end"), out
+    # Malformed input: one error line each, never a fault.
+    for keys, needle in [("foo", "unknown command 'foo'"), ("!pte zz", "'zz' is not a number"),
+                         ("db 0", "0 is not mapped"), ("dq fffff6fb7dbed000 L 0", "count must be"),
+                         ("!pfn 7fffffffff", "is not RAM"), ("!pool 1234", "is not mapped"),
+                         ("!pte 1234567812345678", "not a canonical"),
+                         ("!pool fffff80000000000", "is not mapped"),
+                         (".touch fffff88fff000000", "would bug check 0x50"),
+                         (".touch 1000", "raised c0000005"),
+                         (".free 1234", "was not allocated"), ("!poolfind toolong", "not a pool tag"),
+                         ("!thread 1234", "is not a thread"), ("!irql 40", "has not started"),
+                         (".alloc pool 0 Kdzz", "size must be")]:
+        out = kd.command(keys)
+        yield "malformed %r gives one error line" % keys, one_error(out, needle), out
+    out = kd.command(".test printf.*")
+    yield ".test runs in-kernel tests", out is not None and \
+        re.search(r"^\d+ passed, 0 failed", out, re.M) is not None and "ok 1 - printf." in out, out
+
+
+def run_kd():
+    """The kd> shell boot: every command against known state, then q."""
+    kd = KdSession()
+    start = time.monotonic()
+    banner = kd.start()
+    passed = failed = 0
+    if banner is None:
+        kd.finish()
+        print("not ok - kd: no kd> prompt after boot")
+        return 0, 1, 0
+    for name, ok, out in kd_checks(kd):
+        if ok:
+            passed += 1
+        else:
+            failed += 1
+            print("not ok - kd: %s\n%s" % (name, "\n".join("    | " + l for l in (out or "(QEMU ended)").split("\n"))))
+    status = kd.finish("q")
+    if status == PASS_STATUS:
+        passed += 1
+    else:
+        failed += 1
+        print("not ok - kd: q must leave QEMU with status %d, got %s" % (PASS_STATUS, status))
+    print("kd: %d passed, %d failed (%.1f s; log build/test-logs/%s.serial.log)" %
+          (passed, failed, time.monotonic() - start, kd.name))
+    return passed, failed, 0
 
 
 # ---- bench -----------------------------------------------------------------------
@@ -885,6 +1159,7 @@ def main():
     h = sub.add_parser("bench-host")
     h.add_argument("binaries", nargs="+", help="host benchmark programs to run")
     sub.add_parser("gdb")
+    sub.add_parser("kd", help="the kd> shell session alone")
     i = sub.add_parser("iso", help="print the path of an ISO that boots with --cmdline")
     i.add_argument("--cmdline", default="")
     opts = ap.parse_args()
@@ -897,6 +1172,11 @@ def main():
         return cmd_bench(opts)
     if opts.cmd == "bench-host":
         return cmd_bench_host(opts)
+    if opts.cmd == "kd":
+        os.makedirs(LOGS, exist_ok=True)
+        p, f, k = run_kd()
+        print("%d passed, %d failed, %d skipped" % (p, f, k))
+        return 0 if f == 0 and p > 0 else 1
     p, f, k = run_gdb()
     print("%d passed, %d failed, %d skipped" % (p, f, k))
     return 0 if f == 0 and p > 0 else 1

@@ -21,6 +21,8 @@
 
 VOID KiSerialInitialize(VOID);
 VOID KiSerialWrite(PCSTR Text, SIZE_T Length);
+/* A received byte, if one is waiting (polled; any IRQL): the kd> shell's input. */
+BOOLEAN KiSerialReadByte(PUCHAR Byte);
 VOID KiVgaInitialize(PVOID TextBuffer, ULONG Width, ULONG Height);
 VOID KiVgaWrite(PCSTR Text, SIZE_T Length, UCHAR Attribute);
 VOID KiVgaClear(UCHAR Attribute);
@@ -119,6 +121,8 @@ __attribute__((noreturn)) VOID KiBugCheckWithFrame(ULONG Code, ULONG_PTR P1, ULO
                                                    ULONG_PTR P3, ULONG_PTR P4,
                                                    PKTRAP_FRAME TrapFrame);
 VOID KiPrintBacktrace(ULONG64 Rip, ULONG64 Rbp);
+/* The kd> shell on COM1 (kernel/kd/kdshell.c), started once the kernel is ready. */
+VOID KdStartShell(VOID);
 VOID KiPrintRegisters(const KTRAP_FRAME *TrapFrame);
 
 /* Linker-script symbols (linker.ld). */
@@ -146,6 +150,8 @@ VOID HalpRequestSelfInterrupt(ULONG Vector);
 VOID HalpCalibrateTimeStampCounter(VOID);
 /* Leave QEMU through isa-debug-exit (port 0xF4): status (Code << 1) | 1. */
 __attribute__((noreturn)) VOID HalpQemuExit(UCHAR Code);
+/* Reset the machine (power.c): the kd> shell's .reboot. */
+__attribute__((noreturn)) VOID HalpResetMachine(VOID);
 
 /* The IRQL rule checks (KiIrqlViolation, KI_CHECK_IRQL_*) are in ke.h: Mm uses them too. */
 
@@ -214,6 +220,9 @@ typedef struct _KTHREAD {
     ULONG NextProcessor;                /* where it runs or last ran */
     struct _KI_EXCEPTION_FRAME *ExceptionList;  /* innermost __try (except.c) */
 } KTHREAD;
+
+/* Every thread's KTHREAD (thread.c); InUse marks the live ones. */
+extern KTHREAD KiThreads[KI_MAX_THREADS];
 
 /* ---- Interrupt objects ------------------------------------------------------------- */
 

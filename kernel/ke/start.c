@@ -13,7 +13,8 @@
  * interrupts are enabled last.
  * Then Mica prints "Mica ready" and offers the boot to the start-up tasks
  * (test=PATTERN runs tests, bench=PATTERN runs benchmarks: see
- * KI_STARTUP_TASK); when none takes it, it idles.
+ * KI_STARTUP_TASK); when none takes it, the kd> shell starts on COM1
+ * (kernel/kd/kdshell.c) and the initial thread idles.
  */
 #include "ke_internal.h"
 #include "../../mm/mm.h"
@@ -96,5 +97,6 @@ VOID KiSystemStartup(ULONG64 BootInfoPhysical, ULONG Magic)
     for (const KI_STARTUP_TASK *t = __start_ki_startup_tasks; t < __stop_ki_startup_tasks; t++)
         if (t->Routine())
             HalpQemuExit(0x10);
+    KdStartShell();                     /* no task took the boot: a person did */
     KiWaitForever();
 }
