@@ -912,6 +912,27 @@ def kd_checks(kd):
         yield "!pte of the mapping: frame fee00, N flag", has(out, "pfn fee00") and \
             re.search(r"pfn fee00 +-+[A-Z-]*N", out or "") is not None, out
         kd.command(".free %s" % m.group(1))
+    out = kd.command(".alloc lookaside 0n48 Kdlk")
+    m = re.search(r"lookaside: ([0-9a-f]{16}), entries of 48 bytes", out or "")
+    yield ".alloc lookaside", m is not None, out
+    if m:
+        out = kd.command("!lookaside %s" % m.group(1))
+        yield "!lookaside shows the list's one allocate and free", \
+            has(out, "Tag Kdlk", "Size           =       48", "TotalAllocates =        1",
+                "TotalFrees =        1", "AllocateMisses =        1") and \
+            re.search(r"Cached = 1\b", out or "") is not None, out
+        out = kd.command("!timer")
+        yield "!timer lists the lookaside scan's periodic timer", \
+            re.search(r"^[0-9a-f]{16} +-?\d+ +1000  [0-9a-f]{16}   ExpLookaside\S+\+0x0$", out or "", re.M) \
+            is not None and has(out, "Total Timers:"), out
+        out = kd.command(".free %s" % m.group(1))
+        yield ".free deletes the lookaside list", has(out, "freed"), out
+        out = kd.command("!lookaside %s" % m.group(1))
+        yield "!lookaside of a deleted list is an error", one_error(out, "not a lookaside list"), out
+    out = kd.command("!ready")
+    yield "!ready", out is not None and ("No threads in READY state" in out or "Ready Threads at" in out), out
+    out = kd.command("!dpcs")
+    yield "!dpcs", has(out, "CPU Type", " 0: "), out
     # Totals agree.
     out = kd.command("!vm")
     phys_pages = re.search(r"Physical Memory: +(\d+)", out or "")

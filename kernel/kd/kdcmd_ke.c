@@ -274,3 +274,89 @@ static NTSTATUS KdpCmdIdt(ULONG Argc, PCHAR Argv[])
     return STATUS_SUCCESS;
 }
 KD_COMMAND("!idt", KD_GROUP_KERNEL, "", "interrupt vectors and their handlers", KdpCmdIdt);
+
+/* ---- !ready, !dpcs, !timer --------------------------------------------------------------- */
+
+#define KD_SNAPSHOT_MAX 64
+
+static NTSTATUS KdpCmdReady(ULONG Argc, PCHAR Argv[])
+{
+    static PKTHREAD threads[KD_SNAPSHOT_MAX];
+    ULONG n;
+    LONG priority = -1;
+
+    UNREFERENCED_PARAMETER(Argv);
+    if (Argc != 1)
+        return KdpError(STATUS_INVALID_PARAMETER, "usage: !ready");
+    n = KiSnapshotReadyThreads(threads, KD_SNAPSHOT_MAX);
+    for (ULONG i = 0; i < n && i < KD_SNAPSHOT_MAX; i++) {
+        if (threads[i]->Priority != priority) {
+            priority = threads[i]->Priority;
+            DbgPrint("Ready Threads at priority %d\n", priority);
+        }
+        DbgPrint("    ");
+        KdpPrintThread(threads[i], FALSE);
+    }
+    if (n == 0)
+        DbgPrint("No threads in READY state\n");
+    return STATUS_SUCCESS;
+}
+KD_COMMAND("!ready", KD_GROUP_KERNEL, "", "threads waiting for a processor, by priority", KdpCmdReady);
+
+static NTSTATUS KdpCmdDpcs(ULONG Argc, PCHAR Argv[])
+{
+    static KI_DPC_SNAPSHOT dpcs[KD_SNAPSHOT_MAX];
+
+    UNREFERENCED_PARAMETER(Argv);
+    if (Argc != 1)
+        return KdpError(STATUS_INVALID_PARAMETER, "usage: !dpcs");
+    DbgPrint("CPU Type      KDPC               Function\n");
+    for (ULONG cpu = 0; cpu < MAXIMUM_PROCESSORS; cpu++) {
+        PKPRCB prcb = KiProcessorBlock[cpu];
+        ULONG n;
+        if (prcb == NULL)
+            continue;
+        n = KiSnapshotDpcQueue(prcb, dpcs, KD_SNAPSHOT_MAX);
+        for (ULONG i = 0; i < n && i < KD_SNAPSHOT_MAX; i++) {
+            char name[96];
+            if (!KeSymbolizeAddress((ULONG_PTR)dpcs[i].DeferredRoutine, name, sizeof(name)))
+                RtlSnprintf(name, sizeof(name), "%016llx", (ULONG64)dpcs[i].DeferredRoutine);
+            DbgPrint("%2u: %-8s %016llx   %s\n", cpu,
+                     dpcs[i].Importance == HighImportance ? "High" : "Normal", (ULONG64)dpcs[i].Dpc,
+                     name);
+        }
+        if (n == 0)
+            DbgPrint("%2u: no queued DPCs\n", cpu);
+    }
+    return STATUS_SUCCESS;
+}
+KD_COMMAND("!dpcs", KD_GROUP_KERNEL, "", "each processor's DPC queue", KdpCmdDpcs);
+
+#define KD_100NS_PER_MS 10000
+
+static NTSTATUS KdpCmdTimer(ULONG Argc, PCHAR Argv[])
+{
+    static KI_TIMER_SNAPSHOT timers[KD_SNAPSHOT_MAX];
+    ULONG64 now = KeQueryInterruptTime();
+    ULONG n;
+
+    UNREFERENCED_PARAMETER(Argv);
+    if (Argc != 1)
+        return KdpError(STATUS_INVALID_PARAMETER, "usage: !timer");
+    n = KiSnapshotTimers(timers, KD_SNAPSHOT_MAX);
+    DbgPrint("Dump system timers\n\nInterrupt time: %016llx (%llu ms since boot)\n\n", now,
+             now / KD_100NS_PER_MS);
+    DbgPrint("Timer              Due in (ms)  Period  DPC                Routine\n");
+    for (ULONG i = 0; i < n && i < KD_SNAPSHOT_MAX; i++) {
+        char name[96] = "(waits only)";
+        LONG64 due = (LONG64)(timers[i].DueTime - now) / KD_100NS_PER_MS;
+        if (timers[i].DeferredRoutine != NULL &&
+            !KeSymbolizeAddress((ULONG_PTR)timers[i].DeferredRoutine, name, sizeof(name)))
+            RtlSnprintf(name, sizeof(name), "%016llx", (ULONG64)timers[i].DeferredRoutine);
+        DbgPrint("%016llx %12lld %7u  %016llx   %s\n", (ULONG64)timers[i].Timer, due,
+                 timers[i].Period, (ULONG64)timers[i].Dpc, name);
+    }
+    DbgPrint("Total Timers: %u\n", n);
+    return STATUS_SUCCESS;
+}
+KD_COMMAND("!timer", KD_GROUP_KERNEL, "", "queued timers, soonest first", KdpCmdTimer);

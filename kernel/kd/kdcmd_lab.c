@@ -6,6 +6,8 @@
  *   .alloc pool SIZE TAG [paged]   ExAllocatePoolWithTag (NonPagedPoolNx or PagedPool)
  *   .alloc contig SIZE             MmAllocateContiguousMemory (below 4 GiB)
  *   .alloc pages SIZE              MmAllocatePagesForMdlEx + MmMapLockedPagesSpecifyCache
+ *   .alloc lookaside SIZE TAG      ExInitializeNPagedLookasideList, then one entry
+ *                                  allocated and freed back (so !lookaside has counts)
  *   .map PHYS SIZE CACHETYPE       MmMapIoSpace (0 noncached, 1 cached, 2 write-combined)
  *   .free ADDR                     the matching free for any of them
  *   .touch ADDR                    read a byte (a paged-pool page is demand-zeroed)
@@ -19,7 +21,7 @@
 #define KD_MAX_ALLOCATIONS 32
 #define KD_FILL_BYTE 0x5A       /* what .alloc writes, so db shows the block is ours */
 
-typedef enum _KD_ALLOCATION_KIND { KdPool = 1, KdContig, KdPages, KdMap } KD_ALLOCATION_KIND;
+typedef enum _KD_ALLOCATION_KIND { KdPool = 1, KdContig, KdPages, KdMap, KdLookaside } KD_ALLOCATION_KIND;
 
 typedef struct _KD_ALLOCATION {
     PVOID Va;
@@ -96,15 +98,35 @@ static NTSTATUS KdpCmdAlloc(ULONG Argc, PCHAR Argv[])
         }
         DbgPrint("MDL %016llx, %llu pages\n", (ULONG64)mdl, (ULONG64)BYTES_TO_PAGES(size));
         *slot = (KD_ALLOCATION){va, size, KdPages, 0, mdl};
+    } else if (strcmp(Argv[1], "lookaside") == 0 && Argc == 4) {
+        PNPAGED_LOOKASIDE_LIST list;
+        ULONG tag;
+        PVOID entry;
+        if (!KdpParseTag(Argv[3], &tag))
+            return STATUS_INVALID_PARAMETER;
+        if (size < LOOKASIDE_MINIMUM_BLOCK_SIZE || size > PAGE_SIZE)
+            return KdpError(STATUS_INVALID_PARAMETER, "a lookaside entry is %u to %u bytes",
+                            (ULONG)LOOKASIDE_MINIMUM_BLOCK_SIZE, (ULONG)PAGE_SIZE);
+        /* NT wants the list head in nonpaged memory, 16-byte aligned (pool gives both). */
+        list = ExAllocatePoolWithTag(NonPagedPoolNx, sizeof(*list), tag);
+        if (list == NULL)
+            return KdpError(STATUS_INSUFFICIENT_RESOURCES, "no pool for the list head");
+        ExInitializeNPagedLookasideList(list, NULL, NULL, 0, size, tag, 0);
+        entry = ExAllocateFromNPagedLookasideList(list);
+        if (entry != NULL)
+            ExFreeToNPagedLookasideList(list, entry);
+        *slot = (KD_ALLOCATION){list, size, KdLookaside, tag, NULL};
+        DbgPrint("lookaside: %016llx, entries of %llu bytes, tag %s\n", (ULONG64)list, size, Argv[3]);
+        return STATUS_SUCCESS;
     } else {
-        return KdpError(STATUS_INVALID_PARAMETER, "usage: .alloc pool|contig|pages SIZE [TAG [paged]]");
+        return KdpError(STATUS_INVALID_PARAMETER, "usage: .alloc pool|contig|pages|lookaside SIZE [TAG [paged]]");
     }
     if (slot->Kind != KdPool || MmIsAddressValid(va))
         RtlFillMemory(va, size, KD_FILL_BYTE);
     KdpReportAllocation(Argv[1], va, size);
     return STATUS_SUCCESS;
 }
-KD_COMMAND(".alloc", KD_GROUP_TEACH, "pool|contig|pages SIZE [TAG [paged]]",
+KD_COMMAND(".alloc", KD_GROUP_TEACH, "pool|contig|pages|lookaside SIZE [TAG [paged]]",
            "allocate (filled with 0x5A) through the NT API", KdpCmdAlloc);
 
 static NTSTATUS KdpCmdMap(ULONG Argc, PCHAR Argv[])
@@ -156,6 +178,10 @@ static NTSTATUS KdpCmdFree(ULONG Argc, PCHAR Argv[])
             ExFreePool(a->Mdl);
             break;
         case KdMap: MmUnmapIoSpace(a->Va, a->Size); break;
+        case KdLookaside:
+            ExDeleteNPagedLookasideList(a->Va);
+            ExFreePoolWithTag(a->Va, a->Tag);
+            break;
         }
         DbgPrint("freed %016llx\n", va);
         a->Kind = 0;

@@ -339,3 +339,43 @@ static NTSTATUS KdpCmdRuntree(ULONG Argc, PCHAR Argv[])
 }
 KD_COMMAND("!runtree", KD_GROUP_MM, "[lowPFN highPFN]", "free physical runs (contiguous allocator)",
            KdpCmdRuntree);
+
+/* ---- !lookaside ------------------------------------------------------------------------ */
+
+#define KD_LOOKASIDE_MAX 64
+
+static NTSTATUS KdpCmdLookaside(ULONG Argc, PCHAR Argv[])
+{
+    static EXP_LOOKASIDE_SNAPSHOT lists[KD_LOOKASIDE_MAX];
+    ULONG64 only = 0;
+    ULONG n, shown = 0;
+
+    if (Argc > 2 || (Argc == 2 && !KdpParseNumber(Argv[1], &only)))
+        return Argc > 2 ? KdpError(STATUS_INVALID_PARAMETER, "usage: !lookaside [address]")
+                        : STATUS_INVALID_PARAMETER;
+    n = ExpSnapshotLookasideLists(lists, KD_LOOKASIDE_MAX);
+    for (ULONG i = 0; i < n && i < KD_LOOKASIDE_MAX; i++) {
+        EXP_LOOKASIDE_SNAPSHOT *l = &lists[i];
+        char tag[5];
+        if (only != 0 && (ULONG64)l->Address != only)
+            continue;
+        shown++;
+        DbgPrint("Lookaside @ %016llx  Tag %s\n", (ULONG64)l->Address, ExpTagName(l->Tag, tag));
+        DbgPrint("    Type           =     %04x %s\n", (ULONG)l->Type,
+                 (l->Type & BASE_POOL_TYPE_MASK) == POOL_TYPE_PAGED ? "PagedPool" : "NonPagedPool");
+        DbgPrint("    Current Depth  = %8u   Max Depth  = %8u   Cached = %u\n", l->Depth,
+                 l->MaximumDepth, l->Cached);
+        DbgPrint("    Size           = %8u\n", l->Size);
+        DbgPrint("    AllocateMisses = %8u   FreeMisses = %8u\n", l->AllocateMisses, l->FreeMisses);
+        DbgPrint("    TotalAllocates = %8u   TotalFrees = %8u\n", l->TotalAllocates, l->TotalFrees);
+        DbgPrint("    Hit Rate       = %7u%%   Hit Rate   = %7u%%\n",
+                 l->TotalAllocates ? (l->TotalAllocates - l->AllocateMisses) * 100 / l->TotalAllocates : 0,
+                 l->TotalFrees ? (l->TotalFrees - l->FreeMisses) * 100 / l->TotalFrees : 0);
+    }
+    if (only != 0 && shown == 0)
+        return KdpError(STATUS_NOT_FOUND, "%llx is not a lookaside list", only);
+    if (n == 0)
+        DbgPrint("No lookaside lists are initialized\n");
+    return STATUS_SUCCESS;
+}
+KD_COMMAND("!lookaside", KD_GROUP_MM, "[address]", "lookaside lists: depth, hits, misses", KdpCmdLookaside);

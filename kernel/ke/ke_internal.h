@@ -224,6 +224,18 @@ typedef struct _KTHREAD {
 /* Every thread's KTHREAD (thread.c); InUse marks the live ones. */
 extern KTHREAD KiThreads[KI_MAX_THREADS];
 
+/* Copies the kd> shell prints (!timer, !ready, !dpcs): taken under the
+ * owner's lock, printed after it is released. */
+typedef struct _KI_TIMER_SNAPSHOT {
+    PKTIMER Timer;
+    ULONG64 DueTime;                    /* interrupt time, 100 ns units */
+    PKDPC Dpc;
+    PKDEFERRED_ROUTINE DeferredRoutine;
+    ULONG Period;
+} KI_TIMER_SNAPSHOT, *PKI_TIMER_SNAPSHOT;
+ULONG KiSnapshotTimers(PKI_TIMER_SNAPSHOT Out, ULONG Max);
+ULONG KiSnapshotReadyThreads(PKTHREAD *Out, ULONG Max);
+
 /* ---- Interrupt objects ------------------------------------------------------------- */
 
 typedef struct _KINTERRUPT {
@@ -279,6 +291,13 @@ typedef struct _KPRCB {
     volatile BOOLEAN Frozen;            /* stopped by another processor's bug check */
     struct _KI_EXCEPTION_FRAME *ExceptionList;  /* KTHREAD.ExceptionList before threads exist */
 } KPRCB, *PKPRCB;
+
+typedef struct _KI_DPC_SNAPSHOT {
+    PKDPC Dpc;
+    PKDEFERRED_ROUTINE DeferredRoutine;
+    UCHAR Importance;
+} KI_DPC_SNAPSHOT, *PKI_DPC_SNAPSHOT;
+ULONG KiSnapshotDpcQueue(struct _KPRCB *Prcb, PKI_DPC_SNAPSHOT Out, ULONG Max);
 
 extern KPRCB KiProcessorBlock0;
 /* Every started processor's KPRCB by number (NT's KiProcessorBlock). */
