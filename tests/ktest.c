@@ -251,7 +251,7 @@ static NTSTATUS KtestShellCommand(ULONG Argc, PCHAR Argv[])
     DbgPrint("%u passed, %u failed, %u skipped\n", KtestPassed, KtestFailed, KtestSkipped);
     return STATUS_SUCCESS;
 }
-KD_COMMAND(".test", KD_GROUP_TEACH, "PATTERN", "run the in-kernel tests that match", KtestShellCommand);
+KD_THREAD_COMMAND(".test", KD_GROUP_TEACH, "PATTERN", "run the in-kernel tests that match", KtestShellCommand);
 
 KAFFINITY KtestOnOneProcessorBegin(void)
 {

@@ -741,7 +741,8 @@ def cmd_test(opts):
 # ---- the kd> shell -----------------------------------------------------------------
 
 KD_CONFIG = "bios-128m"
-KD_PROMPT = "kd> "
+# "kd> " from the shell thread; "0: kd> " (the processor) when broken in.
+KD_PROMPT_RE = re.compile(r"\n((?:\d+: )?kd> )")
 KD_TIMEOUT = 60             # seconds for the whole session
 KD_ERROR_RE = re.compile(r"^error: ")
 
@@ -756,6 +757,7 @@ class KdSession:
         self.buf = b""
         self.cond = threading.Condition()
         self.proc = None
+        self.prompt = None
         self.log = []
         self.status = None
 
@@ -790,23 +792,24 @@ class KdSession:
         with self.cond:
             while True:
                 text = self.buf.decode("utf-8", "replace")
-                i = text.find("\n" + KD_PROMPT)
-                if i >= 0:
-                    out = text[:i]
-                    self.buf = text[i + 1 + len(KD_PROMPT):].encode()
+                m = KD_PROMPT_RE.search(text)
+                if m:
+                    out = text[:m.start()]
+                    self.prompt = m.group(1)
+                    self.buf = text[m.end():].encode()
                     return out.replace("\r", "")
                 if text.endswith("\0EOF"):
                     return None
                 self.cond.wait(1)
 
-    def command(self, keys):
-        """Type keys and Enter; what the command printed (the echo removed)."""
-        self.proc.stdin.write(keys.encode() + b"\r")
+    def command(self, keys, enter=True):
+        """Type keys (and Enter); what the command printed (the echo removed)."""
+        self.proc.stdin.write(keys.encode() + (b"\r" if enter else b""))
         self.proc.stdin.flush()
         out = self.wait_prompt()
         self.log.append((keys, out))
-        if out is None:
-            return None
+        if out is None or not enter:
+            return out
         return out.split("\n", 1)[1] if "\n" in out else ""
 
     def finish(self, keys="q"):
@@ -828,15 +831,18 @@ class KdSession:
         return self.status
 
 
+def has(out, *needles):
+    return out is not None and all(n in out for n in needles)
+
+
+def one_error(out, needle):
+    """Exactly one line, an error line that says needle."""
+    lines = [l for l in (out or "").split("\n") if l.strip()]
+    return len(lines) == 1 and KD_ERROR_RE.match(lines[0]) is not None and needle in lines[0]
+
+
 def kd_checks(kd):
     """Drive the shell against known state; yields (name, ok, detail)."""
-    def has(out, *needles):
-        return out is not None and all(n in out for n in needles)
-
-    def one_error(out, needle):
-        lines = [l for l in (out or "").split("\n") if l.strip()]
-        return len(lines) == 1 and KD_ERROR_RE.match(lines[0]) and needle in lines[0]
-
     out = kd.command("help")
     yield "help lists grouped commands", has(out, "memory manager:", "kernel:", "!pte", "!pfn",
                                              ".alloc", "help"), out
@@ -959,7 +965,7 @@ def kd_checks(kd):
     yield "!thread * lists the threads", has(out, "IopWorkerThread", "KdpShellThread"), out
     out = kd.command("k")
     yield "k is symbolized down to the shell thread", \
-        has(out, "KdpCmdK+", "KdpExecuteLine+", "KdpShellThread+"), out
+        has(out, "KdpCmdK+", "KdpExecuteLine+", "KdpShellLoop+", "KiThreadStartup+"), out
     out = kd.command("r")
     yield "r", has(out, "cr3=", "rsp="), out
     out = kd.command("lm")
@@ -991,6 +997,54 @@ def kd_checks(kd):
     out = kd.command(".test printf.*")
     yield ".test runs in-kernel tests", out is not None and \
         re.search(r"^\d+ passed, 0 failed", out, re.M) is not None and "ok 1 - printf." in out, out
+    # Break-in: Ctrl-C at the idle prompt stops processor 0 in its clock interrupt.
+    out = kd.command("\x03", enter=False)
+    yield "Ctrl-C breaks in (prompt 0: kd>)", kd.prompt == "0: kd> " and \
+        has(out, "Break instruction exception", "processor 0 stopped at"), out
+    out = kd.command("!irql")
+    yield "!irql broken in: the IRQL before the break", \
+        re.search(r"Debugger saved IRQL for processor 0x0 -- [0-2] \(", out or "") is not None, out
+    out = kd.command("r")
+    yield "r broken in: the interrupted registers", has(out, "RIP=", "RFLAGS=", "CR3="), out
+    out = kd.command("k")
+    yield "k broken in: the interrupted stack", out is not None and \
+        re.search(r"#0 +[0-9a-f]{16} \S+\+0x", out) is not None and "KdpCmdK" not in out, out
+    out = kd.command(".alloc pool 10 Kdbi")
+    yield "broken in, .alloc is refused", one_error(out, "needs the kd> thread"), out
+    out = kd.command("!pte %x" % 0xfffff6fb7dbed000)
+    yield "broken in, !pte works", has(out, "PXE at"), out
+    out = kd.command("g")
+    yield "g resumes and the kd> thread prompts again", kd.prompt == "kd> ", out
+    out = kd.command("!irql")
+    yield "after g the shell thread runs", has(out, "-- 0 (LOW_LEVEL)"), out
+    out = kd.command("g")
+    yield "g when not broken in is an error", one_error(out, "the machine is running"), out
+    # The shell after a bug check.
+    out = kd.command(".crash")
+    yield ".crash: blue screen, then the shell", kd.prompt == "0: kd> " and \
+        has(out, "*** STOP: 0x000000E2", "MANUALLY_INITIATED_CRASH", "inspection only"), out
+    out = kd.command("!analyze -v")
+    yield "!analyze names the bug check and its stack", \
+        has(out, "MANUALLY_INITIATED_CRASH (e2)", "Arg1: 0000000000000000", "FAULTING_IP:",
+            "KdpCmdCrash+", "KdpExecuteLine+") and \
+        re.search(r"FAULTING_IP:\n[0-9a-f]{16} KeBugCheckEx\+", out) is not None, out
+    out = kd.command("g")
+    yield "g after a bug check is refused", one_error(out, "cannot be continued"), out
+    out = kd.command("!vm")
+    yield "!vm after a bug check", has(out, "Physical Memory:"), out
+    out = kd.command(".test printf.*")
+    yield ".test after a bug check is refused", one_error(out, "not after a bug check"), out
+
+
+def kd_break_checks(kd, banner):
+    """kd=break: the shell at the end of phase 0, before the I/O manager starts."""
+    yield "kd=break stops at the end of phase 0", kd.prompt == "0: kd> " and \
+        "kd=break: stopped at the end of phase 0" in (banner or "") and \
+        READY not in (banner or ""), banner
+    out = kd.command("k")
+    yield "k at kd=break shows KiSystemStartup", has(out, "KiSystemStartup+"), out
+    out = kd.command("g")
+    yield "g goes on to 'Mica ready' and the kd> thread", kd.prompt == "kd> " and has(out, READY), out
 
 
 def run_kd():
@@ -1015,6 +1069,17 @@ def run_kd():
     else:
         failed += 1
         print("not ok - kd: q must leave QEMU with status %d, got %s" % (PASS_STATUS, status))
+    kb = KdSession("kd-break", "kd=break")
+    banner = kb.start()
+    for name, ok, out in kd_break_checks(kb, banner):
+        if ok:
+            passed += 1
+        else:
+            failed += 1
+            print("not ok - kd: %s\n%s" % (name, "\n".join("    | " + l for l in (out or "(QEMU ended)").split("\n"))))
+    if kb.finish("q") != PASS_STATUS:
+        failed += 1
+        print("not ok - kd: q after kd=break must leave QEMU with status %d" % PASS_STATUS)
     print("kd: %d passed, %d failed (%.1f s; log build/test-logs/%s.serial.log)" %
           (passed, failed, time.monotonic() - start, kd.name))
     return passed, failed, 0

@@ -23,16 +23,25 @@ typedef NTSTATUS (*PKD_COMMAND_ROUTINE)(ULONG Argc, PCHAR Argv[]);
 
 typedef struct _KD_COMMAND {
     PCSTR Name;                 /* what is typed: "!pte", "db", ".alloc" */
+    ULONG Flags;                /* KD_F_* */
     PCSTR Group;                /* help's heading */
     PCSTR Syntax;               /* arguments, for help */
     PCSTR Help;                 /* one line */
     PKD_COMMAND_ROUTINE Routine;
 } KD_COMMAND, *PKD_COMMAND;
 
+/* The command calls the Mm/Ex API or takes locks: only the shell thread
+ * (PASSIVE_LEVEL) runs it, never the break-in or post-bug-check shell. */
+#define KD_F_THREAD 0x1
+
 #define KD_COMMAND_SECTION __attribute__((used, section("kd_commands"), aligned(8)))
-#define KD_COMMAND(Name_, Group_, Syntax_, Help_, Routine_)                                  \
-    static const KD_COMMAND KdCommand_##Routine_ KD_COMMAND_SECTION = {Name_, Group_, Syntax_, \
-                                                                         Help_, Routine_}
+#define KD_COMMAND_FLAGS(Name_, Flags_, Group_, Syntax_, Help_, Routine_)                     \
+    static const KD_COMMAND KdCommand_##Routine_ KD_COMMAND_SECTION = {Name_, Flags_, Group_,  \
+                                                                         Syntax_, Help_, Routine_}
+#define KD_COMMAND(Name_, Group_, Syntax_, Help_, Routine_) \
+    KD_COMMAND_FLAGS(Name_, 0, Group_, Syntax_, Help_, Routine_)
+#define KD_THREAD_COMMAND(Name_, Group_, Syntax_, Help_, Routine_) \
+    KD_COMMAND_FLAGS(Name_, KD_F_THREAD, Group_, Syntax_, Help_, Routine_)
 
 /* Command groups, in the order help prints them. */
 #define KD_GROUP_MM      "memory manager"
@@ -62,9 +71,29 @@ BOOLEAN KdpReadMemory(ULONG64 Address, PVOID Buffer, SIZE_T Length);
 BOOLEAN KdpParseTag(PCSTR Text, PULONG Tag);
 
 /* Input (kdinput.c): the next line typed on COM1, edited and with history. */
-VOID KdpReadLine(PCHAR Line, SIZE_T Size);
+VOID KdpReadLine(PCSTR Prompt, PCHAR Line, SIZE_T Size);
+extern BOOLEAN KdpInputEnabled;
+extern volatile ULONG KdpBreakCount;
 
-/* The shell's processor-independent core: run one command line. */
+/* The shell's core: run one command line; the read-run loop (until `g`). */
 VOID KdpExecuteLine(PCHAR Line);
+VOID KdpShellLoop(PCSTR Prompt, BOOLEAN BreakIn);
+
+/*
+ * Where the shell runs (kdbreak.c). Active: the break-in or post-bug-check
+ * shell, on Processor, at HIGH_LEVEL with the others frozen. Frame (may be
+ * NULL), Rip/Rbp and SavedIrql describe the moment before the break.
+ */
+typedef struct _KD_CONTEXT {
+    volatile BOOLEAN Active;
+    BOOLEAN Continue;           /* `g` typed */
+    ULONG Reason;               /* KD_REASON_* */
+    ULONG Processor;
+    PKTRAP_FRAME Frame;
+    ULONG64 Rip, Rbp;
+    KIRQL SavedIrql;
+} KD_CONTEXT;
+extern KD_CONTEXT KdpContext;
+static inline BOOLEAN KdpDebuggerActive(VOID) { return KdpContext.Active; }
 
 #endif

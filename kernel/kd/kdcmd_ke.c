@@ -45,10 +45,16 @@ static NTSTATUS KdpCmdIrql(ULONG Argc, PCHAR Argv[])
     PKPRCB prcb;
     NTSTATUS status = KdpProcessorArgument(Argc, Argv, &prcb);
 
+    KIRQL irql;
+
     if (!NT_SUCCESS(status))
         return status;
-    DbgPrint("Debugger saved IRQL for processor 0x%x -- %u (%s)\n", prcb->Number,
-             prcb->CurrentIrql, KdpIrqlName(prcb->CurrentIrql));
+    /* Broken in: this processor's IRQL before the break, not the shell's HIGH_LEVEL.
+     * A frozen processor's KPRCB still holds the IRQL it was stopped at. */
+    irql = KdpDebuggerActive() && prcb->Number == KdpContext.Processor ? KdpContext.SavedIrql
+                                                                        : prcb->CurrentIrql;
+    DbgPrint("Debugger saved IRQL for processor 0x%x -- %u (%s)\n", prcb->Number, irql,
+             KdpIrqlName(irql));
     return STATUS_SUCCESS;
 }
 KD_COMMAND("!irql", KD_GROUP_KERNEL, "[processor]", "a processor's IRQL", KdpCmdIrql);
@@ -131,10 +137,13 @@ static NTSTATUS KdpCmdK(ULONG Argc, PCHAR Argv[])
     UNREFERENCED_PARAMETER(Argv);
     if (Argc != 1)
         return KdpError(STATUS_INVALID_PARAMETER, "usage: k");
-    KiPrintBacktrace((ULONG64)KdpCmdK, (ULONG64)__builtin_frame_address(0));
+    if (KdpDebuggerActive())
+        KiPrintBacktrace(KdpContext.Rip, KdpContext.Rbp);      /* the interrupted code */
+    else
+        KiPrintBacktrace((ULONG64)KdpCmdK, (ULONG64)__builtin_frame_address(0));
     return STATUS_SUCCESS;
 }
-KD_COMMAND("k", KD_GROUP_KERNEL, "", "the shell thread's stack, symbolized", KdpCmdK);
+KD_COMMAND("k", KD_GROUP_KERNEL, "", "the stack, symbolized (broken in: the interrupted code's)", KdpCmdK);
 
 static NTSTATUS KdpCmdR(ULONG Argc, PCHAR Argv[])
 {
@@ -143,6 +152,10 @@ static NTSTATUS KdpCmdR(ULONG Argc, PCHAR Argv[])
     UNREFERENCED_PARAMETER(Argv);
     if (Argc != 1)
         return KdpError(STATUS_INVALID_PARAMETER, "usage: r");
+    if (KdpDebuggerActive() && KdpContext.Frame != NULL) {
+        KiPrintRegisters(KdpContext.Frame);                     /* the interrupted code's */
+        return STATUS_SUCCESS;
+    }
     __asm__ __volatile__("mov %%cr0, %0" : "=r"(cr0));
     __asm__ __volatile__("mov %%cr2, %0" : "=r"(cr2));
     __asm__ __volatile__("mov %%cr3, %0" : "=r"(cr3));
@@ -150,13 +163,14 @@ static NTSTATUS KdpCmdR(ULONG Argc, PCHAR Argv[])
     __asm__ __volatile__("mov %%rsp, %0" : "=r"(rsp));
     __asm__ __volatile__("mov %%rbp, %0" : "=r"(rbp));
     __asm__ __volatile__("pushfq; pop %0" : "=r"(rflags));
-    DbgPrint("(the shell thread's own context: there is no break-in frame)\n");
+    DbgPrint("(%s: there is no trap frame)\n", KdpDebuggerActive() ? "the debugger's own context"
+                                                                  : "the kd> thread's own context");
     DbgPrint("rsp=%016llx rbp=%016llx efl=%08llx\n", rsp, rbp, rflags);
     DbgPrint("cr0=%016llx cr2=%016llx cr3=%016llx\ncr4=%016llx cr8=%016llx\n", cr0, cr2, cr3, cr4,
              (ULONG64)KeGetCurrentIrql());
     return STATUS_SUCCESS;
 }
-KD_COMMAND("r", KD_GROUP_KERNEL, "", "registers (control registers, stack)", KdpCmdR);
+KD_COMMAND("r", KD_GROUP_KERNEL, "", "registers (broken in: the interrupted code's)", KdpCmdR);
 
 /* ---- db/dw/dd/dq ----------------------------------------------------------------------- */
 
@@ -301,7 +315,7 @@ static NTSTATUS KdpCmdReady(ULONG Argc, PCHAR Argv[])
         DbgPrint("No threads in READY state\n");
     return STATUS_SUCCESS;
 }
-KD_COMMAND("!ready", KD_GROUP_KERNEL, "", "threads waiting for a processor, by priority", KdpCmdReady);
+KD_THREAD_COMMAND("!ready", KD_GROUP_KERNEL, "", "threads waiting for a processor, by priority", KdpCmdReady);
 
 static NTSTATUS KdpCmdDpcs(ULONG Argc, PCHAR Argv[])
 {
@@ -330,7 +344,7 @@ static NTSTATUS KdpCmdDpcs(ULONG Argc, PCHAR Argv[])
     }
     return STATUS_SUCCESS;
 }
-KD_COMMAND("!dpcs", KD_GROUP_KERNEL, "", "each processor's DPC queue", KdpCmdDpcs);
+KD_THREAD_COMMAND("!dpcs", KD_GROUP_KERNEL, "", "each processor's DPC queue", KdpCmdDpcs);
 
 #define KD_100NS_PER_MS 10000
 
@@ -359,4 +373,4 @@ static NTSTATUS KdpCmdTimer(ULONG Argc, PCHAR Argv[])
     DbgPrint("Total Timers: %u\n", n);
     return STATUS_SUCCESS;
 }
-KD_COMMAND("!timer", KD_GROUP_KERNEL, "", "queued timers, soonest first", KdpCmdTimer);
+KD_THREAD_COMMAND("!timer", KD_GROUP_KERNEL, "", "queued timers, soonest first", KdpCmdTimer);

@@ -126,7 +126,7 @@ static NTSTATUS KdpCmdAlloc(ULONG Argc, PCHAR Argv[])
     KdpReportAllocation(Argv[1], va, size);
     return STATUS_SUCCESS;
 }
-KD_COMMAND(".alloc", KD_GROUP_TEACH, "pool|contig|pages|lookaside SIZE [TAG [paged]]",
+KD_THREAD_COMMAND(".alloc", KD_GROUP_TEACH, "pool|contig|pages|lookaside SIZE [TAG [paged]]",
            "allocate (filled with 0x5A) through the NT API", KdpCmdAlloc);
 
 static NTSTATUS KdpCmdMap(ULONG Argc, PCHAR Argv[])
@@ -155,7 +155,7 @@ static NTSTATUS KdpCmdMap(ULONG Argc, PCHAR Argv[])
     KdpReportAllocation("map", va, size);
     return STATUS_SUCCESS;
 }
-KD_COMMAND(".map", KD_GROUP_TEACH, "PHYS SIZE CACHETYPE", "MmMapIoSpace", KdpCmdMap);
+KD_THREAD_COMMAND(".map", KD_GROUP_TEACH, "PHYS SIZE CACHETYPE", "MmMapIoSpace", KdpCmdMap);
 
 static NTSTATUS KdpCmdFree(ULONG Argc, PCHAR Argv[])
 {
@@ -189,7 +189,7 @@ static NTSTATUS KdpCmdFree(ULONG Argc, PCHAR Argv[])
     }
     return KdpError(STATUS_INVALID_PARAMETER, "%llx was not allocated with .alloc or .map", va);
 }
-KD_COMMAND(".free", KD_GROUP_TEACH, "ADDR", "free what .alloc or .map returned", KdpCmdFree);
+KD_THREAD_COMMAND(".free", KD_GROUP_TEACH, "ADDR", "free what .alloc or .map returned", KdpCmdFree);
 
 static NTSTATUS KdpCmdTouch(ULONG Argc, PCHAR Argv[])
 {
@@ -221,7 +221,7 @@ static NTSTATUS KdpCmdTouch(ULONG Argc, PCHAR Argv[])
     DbgPrint("%016llx: %02x\n", va, value);
     return STATUS_SUCCESS;
 }
-KD_COMMAND(".touch", KD_GROUP_TEACH, "ADDR", "read one byte (paged pool is demand-zeroed)", KdpCmdTouch);
+KD_THREAD_COMMAND(".touch", KD_GROUP_TEACH, "ADDR", "read one byte (paged pool is demand-zeroed)", KdpCmdTouch);
 
 static NTSTATUS KdpCmdReboot(ULONG Argc, PCHAR Argv[])
 {

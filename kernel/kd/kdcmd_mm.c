@@ -208,7 +208,7 @@ static NTSTATUS KdpCmdPool(ULONG Argc, PCHAR Argv[])
         return KdpError(STATUS_INVALID_PARAMETER, "%llx is not in a pool page", va);
     return STATUS_SUCCESS;
 }
-KD_COMMAND("!pool", KD_GROUP_MM, "ADDR", "every block of ADDR's pool page, * on ADDR's", KdpCmdPool);
+KD_THREAD_COMMAND("!pool", KD_GROUP_MM, "ADDR", "every block of ADDR's pool page, * on ADDR's", KdpCmdPool);
 
 /* A tag pattern as !poolused takes it: '?' matches one character, '*' the rest. */
 static BOOLEAN KdpTagMatches(PCSTR Pattern, ULONG Tag)
@@ -267,7 +267,7 @@ static NTSTATUS KdpCmdPoolused(ULONG Argc, PCHAR Argv[])
         DbgPrint(" (no tag matches)\n");
     return STATUS_SUCCESS;
 }
-KD_COMMAND("!poolused", KD_GROUP_MM, "[tag]", "pool use per tag (? and * match)", KdpCmdPoolused);
+KD_THREAD_COMMAND("!poolused", KD_GROUP_MM, "[tag]", "pool use per tag (? and * match)", KdpCmdPoolused);
 
 static NTSTATUS KdpCmdPoolfind(ULONG Argc, PCHAR Argv[])
 {
@@ -282,7 +282,7 @@ static NTSTATUS KdpCmdPoolfind(ULONG Argc, PCHAR Argv[])
     DbgPrint("%u allocation%s with tag '%s'\n", found, found == 1 ? "" : "s", Argv[1]);
     return STATUS_SUCCESS;
 }
-KD_COMMAND("!poolfind", KD_GROUP_MM, "tag", "every live allocation with that tag", KdpCmdPoolfind);
+KD_THREAD_COMMAND("!poolfind", KD_GROUP_MM, "tag", "every live allocation with that tag", KdpCmdPoolfind);
 
 /* ---- system PTEs and the free-run tree --------------------------------------------------- */
 
@@ -378,4 +378,4 @@ static NTSTATUS KdpCmdLookaside(ULONG Argc, PCHAR Argv[])
         DbgPrint("No lookaside lists are initialized\n");
     return STATUS_SUCCESS;
 }
-KD_COMMAND("!lookaside", KD_GROUP_MM, "[address]", "lookaside lists: depth, hits, misses", KdpCmdLookaside);
+KD_THREAD_COMMAND("!lookaside", KD_GROUP_MM, "[address]", "lookaside lists: depth, hits, misses", KdpCmdLookaside);

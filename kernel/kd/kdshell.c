@@ -183,6 +183,12 @@ VOID KdpExecuteLine(PCHAR Line)
         DbgPrint("error: unknown command '%s' (help lists them)\n", argv[0]);
         return;
     }
+    if ((command->Flags & KD_F_THREAD) && KdpDebuggerActive()) {
+        DbgPrint("error: %s needs the kd> thread at PASSIVE_LEVEL: %s\n", argv[0],
+                 KdpContext.Reason == KD_REASON_BUGCHECK ? "not after a bug check"
+                                                         : "g first, then run it at kd>");
+        return;
+    }
     KdpErrorText[0] = 0;
     status = command->Routine(argc, argv);
     if (!NT_SUCCESS(status))
@@ -191,15 +197,17 @@ VOID KdpExecuteLine(PCHAR Line)
 
 /* ---- the thread -------------------------------------------------------------------------- */
 
-static VOID KdpShellThread(PVOID Context)
+/*
+ * Read and run lines until `g` ends a break-in (the thread's loop never
+ * ends). The buffers are the loop's own, on its stack: a break-in's loop
+ * may interrupt the thread's in the middle of a line.
+ */
+VOID KdpShellLoop(PCSTR Prompt, BOOLEAN BreakIn)
 {
-    static char line[KD_LINE_MAX], last[KD_LINE_MAX], work[KD_LINE_MAX];
+    char line[KD_LINE_MAX], last[KD_LINE_MAX] = "", work[KD_LINE_MAX];
 
-    UNREFERENCED_PARAMETER(Context);
-    DbgPrint("kd: the Mica debugger shell; help lists its commands\n");
-    for (;;) {
-        DbgPrint("kd> ");
-        KdpReadLine(line, sizeof(line));
+    while (!(BreakIn && KdpContext.Continue)) {
+        KdpReadLine(Prompt, line, sizeof(line));
         if (line[0] == 0)
             RtlCopyMemory(line, last, sizeof(line));        /* Enter repeats */
         else
@@ -207,6 +215,13 @@ static VOID KdpShellThread(PVOID Context)
         RtlCopyMemory(work, line, sizeof(work));            /* parsing writes NULs */
         KdpExecuteLine(work);
     }
+}
+
+static VOID KdpShellThread(PVOID Context)
+{
+    UNREFERENCED_PARAMETER(Context);
+    DbgPrint("kd: the Mica debugger shell; help lists its commands, Ctrl-C breaks in\n");
+    KdpShellLoop("kd> ", FALSE);
 }
 
 VOID KdStartShell(VOID)
@@ -217,6 +232,7 @@ VOID KdStartShell(VOID)
 
     if (KeQueryBootOption("kd", value, sizeof(value)) && strcmp(value, "off") == 0)
         return;
+    KdpInputEnabled = TRUE;
     status = PsCreateSystemThread(&handle, 0, NULL, NULL, NULL, KdpShellThread, NULL);
     if (!NT_SUCCESS(status)) {
         DbgPrint("kd: no shell thread (status %08x)\n", status);

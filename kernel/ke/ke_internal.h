@@ -34,6 +34,7 @@ VOID KiConsoleInitialize(VOID);
 VOID KiConsoleWrite(PCSTR Text, SIZE_T Length);
 /* After a bug check froze the other processors: write without the console lock. */
 VOID KiConsoleBreakLock(VOID);
+VOID KiConsoleRestoreLock(VOID);
 /* Switch the screen to the blue-screen colours and clear it. */
 VOID KiConsoleEnterBugCheck(VOID);
 /* KiConsoleSuspendScreen/ResumeScreen (for Mm's page-table switch): ke.h. */
@@ -123,6 +124,21 @@ __attribute__((noreturn)) VOID KiBugCheckWithFrame(ULONG Code, ULONG_PTR P1, ULO
 VOID KiPrintBacktrace(ULONG64 Rip, ULONG64 Rbp);
 /* The kd> shell on COM1 (kernel/kd/kdshell.c), started once the kernel is ready. */
 VOID KdStartShell(VOID);
+/*
+ * The break-in (kernel/kd/kdbreak.c). KdPollBreakIn, from processor 0's
+ * clock interrupt, drains COM1 and says whether Ctrl-C came. KdEnterDebugger
+ * runs the shell on this processor at HIGH_LEVEL, interrupts off, the others
+ * frozen, polled I/O; TrapFrame, or else Rip/Rbp (0: the caller's own
+ * context), and SavedIrql are what !irql, r, k and !analyze show. It returns after `g`, except
+ * after a bug check (Reason KD_REASON_BUGCHECK), where `g` is refused.
+ */
+#define KD_REASON_BREAKIN  0
+#define KD_REASON_BOOT     1            /* kd=break */
+#define KD_REASON_BUGCHECK 2
+BOOLEAN KdPollBreakIn(VOID);
+VOID KdEnterDebugger(PKTRAP_FRAME TrapFrame, ULONG64 Rip, ULONG64 Rbp, KIRQL SavedIrql, ULONG Reason);
+/* After a bug check: is a person there to use the shell (no test=/bench=, or kd=on)? */
+BOOLEAN KdShellAfterBugCheck(VOID);
 VOID KiPrintRegisters(const KTRAP_FRAME *TrapFrame);
 
 /* Linker-script symbols (linker.ld). */
@@ -400,6 +416,11 @@ VOID KiIpiRequestDispatch(ULONG Number);
 BOOLEAN KiFreezeRequested(VOID);
 __attribute__((noreturn)) VOID KiFreezeExecution(VOID);
 VOID KiFreezeOtherProcessors(VOID);
+/* The debugger's freeze, which ends: the others spin in their NMI handler
+ * (KiDebuggerFreezeHere) until KiThawOtherProcessors. */
+VOID KiFreezeOtherProcessorsForDebugger(VOID);
+VOID KiThawOtherProcessors(VOID);
+BOOLEAN KiDebuggerFreezeHere(VOID);
 VOID KiReserveStartupPages(VOID);
 VOID KiStartOtherProcessors(VOID);
 __attribute__((noreturn)) VOID KiSystemStartupProcessor(PKPRCB Prcb);

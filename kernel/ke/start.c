@@ -43,6 +43,7 @@ static __attribute__((noreturn)) void KiWaitForever(void)
 VOID KiSystemStartup(ULONG64 BootInfoPhysical, ULONG Magic)
 {
     NTSTATUS status;
+    char kd[16];
 
     KiSerialInitialize();
     KiInitializeGdt();
@@ -89,6 +90,8 @@ VOID KiSystemStartup(ULONG64 BootInfoPhysical, ULONG Magic)
     HalpInitializeSystemTime();         /* the RTC; needs interrupt time and the FADT */
     _enable();
     KiStartOtherProcessors();
+    if (KeQueryBootOption("kd", kd, sizeof(kd)) && strcmp(kd, "break") == 0)
+        KdEnterDebugger(NULL, 0, 0, KeGetCurrentIrql(), KD_REASON_BOOT);   /* KD's -b */
     IoInitSystem();                     /* phase 1: worker threads, built-in drivers */
 
     KiReadyTsc = KeReadTimeStampCounter();
