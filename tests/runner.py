@@ -971,8 +971,13 @@ def kd_checks(kd):
     out = kd.command("lm")
     yield "lm", has(out, "ffffffff80", "mica"), out
     out = kd.command("!idt")
-    yield "!idt shows symbolized handlers", re.search(r"^0e:\s+ffffffff8\S+ \S+\+0x", out or "", re.M) \
-        is not None, out
+    m = re.search(r"^0e:\s+(ffffffff8[0-9a-f]+) \S+\+0x", out or "", re.M)
+    yield "!idt shows symbolized handlers", m is not None, out
+    if m:
+        out = kd.command("!pte %s" % m.group(1))
+        flags = re.findall(r"pfn [0-9a-f]+ +([-A-Z]{11})", out or "")
+        yield "!pte of kernel code: read-only, executable (K R E V)", \
+            len(flags) >= 2 and flags[-1][7:] == "KREV", out
     # Line editing: backspace, Ctrl-U, history.
     out = kd.command("!irqX\x7fl")
     yield "backspace edits the line", has(out, "Debugger saved IRQL"), out
