@@ -1,13 +1,14 @@
 # Mica - build, run, debug, test, benchmark.
 #
 #   make            build/mica.elf and build/mica.iso (BIOS + UEFI GRUB ISO)
-#   make run        boot the ISO in QEMU, serial console on this terminal (Ctrl-A X quits);
+#   make run        boot the ISO in QEMU, serial console on this terminal, ending at the
+#                   kd> prompt (q or Ctrl-A X quits; Ctrl-C breaks in);
 #                   MEM=256M SMP=1 CMDLINE='...' (e.g. SMP=4 CMDLINE='numproc=2')
 #   make run-uefi   the same under OVMF;  make run-gui: with a window
 #   make debug      QEMU stopped at reset, gdbstub on 127.0.0.1:$(GDBPORT)
 #   make gdb        GDB attached to `make debug` with the kernel's symbols
 #   make test       host unit tests, in-kernel tests in every configuration,
-#                   bug-check tests and the GDB session test
+#                   bug-check tests, the kd> shell session and the GDB session test
 #   make bench      benchmarks (BENCH=pattern) -> build/bench/results.tsv
 #   make deps       install the Debian packages all of this needs
 #
