@@ -752,8 +752,8 @@ class KdSession:
     serial port (stdin) and reads what each command printed up to the next
     prompt. Paging is never on, so the output is whole."""
 
-    def __init__(self, name="kd-shell", cmdline="kd=on"):
-        self.name, self.cmdline = name, cmdline
+    def __init__(self, name="kd-shell", cmdline="kd=on", smp=1):
+        self.name, self.cmdline, self.smp = name, cmdline, smp
         self.buf = b""
         self.cond = threading.Condition()
         self.proc = None
@@ -764,7 +764,7 @@ class KdSession:
     def start(self):
         config = TEST_CONFIGS[KD_CONFIG]
         iso = make_iso(self.cmdline)
-        args = ["qemu-system-x86_64", "-cpu", QEMU_CPU, "-accel", accel(1), "-smp", "1",
+        args = ["qemu-system-x86_64", "-cpu", QEMU_CPU, "-accel", accel(self.smp), "-smp", str(self.smp),
                 "-m", config["mem"], "-cdrom", iso, "-display", "none", "-monitor", "none",
                 "-serial", "stdio", "-no-reboot", "-M", "pc",
                 "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
@@ -1042,12 +1042,15 @@ def kd_checks(kd):
 
 
 def kd_break_checks(kd, banner):
-    """kd=break: the shell at the end of phase 0, before the I/O manager starts."""
+    """kd=break (two processors): the shell at the end of phase 0, before the
+    I/O manager starts, with processor 1 frozen until g."""
     yield "kd=break stops at the end of phase 0", kd.prompt == "0: kd> " and \
         "kd=break: stopped at the end of phase 0" in (banner or "") and \
         READY not in (banner or ""), banner
     out = kd.command("k")
     yield "k at kd=break shows KiSystemStartup", has(out, "KiSystemStartup+"), out
+    out = kd.command("!prcb 1")
+    yield "the other processor is frozen while broken in", has(out, "PRCB for Processor 1", "(frozen)"), out
     out = kd.command("g")
     yield "g goes on to 'Mica ready' and the kd> thread", kd.prompt == "kd> " and has(out, READY), out
 
@@ -1074,7 +1077,7 @@ def run_kd():
     else:
         failed += 1
         print("not ok - kd: q must leave QEMU with status %d, got %s" % (PASS_STATUS, status))
-    kb = KdSession("kd-break", "kd=break")
+    kb = KdSession("kd-break", "kd=break", smp=2)      # two processors: one is frozen
     banner = kb.start()
     for name, ok, out in kd_break_checks(kb, banner):
         if ok:
