@@ -52,11 +52,13 @@ import os
 import re
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import zlib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.join(ROOT, "build")
@@ -752,8 +754,8 @@ class KdSession:
     serial port (stdin) and reads what each command printed up to the next
     prompt. Paging is never on, so the output is whole."""
 
-    def __init__(self, name="kd-shell", cmdline="kd=on", smp=1):
-        self.name, self.cmdline, self.smp = name, cmdline, smp
+    def __init__(self, name="kd-shell", cmdline="kd=on", smp=1, gdb_port=None):
+        self.name, self.cmdline, self.smp, self.gdb_port = name, cmdline, smp, gdb_port
         self.buf = b""
         self.cond = threading.Condition()
         self.proc = None
@@ -769,6 +771,8 @@ class KdSession:
                 "-serial", "stdio", "-no-reboot", "-M", "pc",
                 "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
                 "-d", qemu_debug(), "-D", os.path.join(LOGS, self.name + ".qemu.log")]
+        if self.gdb_port:
+            args += ["-gdb", "tcp:127.0.0.1:%d" % self.gdb_port]
         self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT)
         self.timer = threading.Timer(KD_TIMEOUT, self.proc.kill)
@@ -1002,6 +1006,8 @@ def kd_checks(kd):
     out = kd.command(".test printf.*")
     yield ".test runs in-kernel tests", out is not None and \
         re.search(r"^\d+ passed, 0 failed", out, re.M) is not None and "ok 1 - printf." in out, out
+    if kd.gdb_port:
+        yield from kd_gdb_checks(kd)
     # Break-in: Ctrl-C at the idle prompt stops processor 0 in its clock interrupt.
     out = kd.command("\x03", enter=False)
     yield "Ctrl-C breaks in (prompt 0: kd>)", kd.prompt == "0: kd> " and \
@@ -1041,6 +1047,85 @@ def kd_checks(kd):
     yield ".test after a bug check is refused", one_error(out, "not after a bug check"), out
 
 
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def gdb_batch(port, commands, timeout=120):
+    """GDB attached to the running QEMU: each command's output, in order."""
+    args = ["gdb", "-q", "-nx", "-batch", "-iex", "set auto-load safe-path /",
+            "-x", os.path.join(ROOT, "tests", "gdb", "mica.gdb"),
+            "-ex", "target remote 127.0.0.1:%d" % port]
+    for c in commands:
+        args += ["-ex", "echo @@@\\n", "-ex", c]
+    args += ["-ex", "echo @@@\\n", "-ex", "detach", ELF]
+    r = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+                       stdin=subprocess.DEVNULL)
+    parts = (r.stdout + r.stderr).split("@@@\n")
+    return [p.rstrip("\n") for p in parts[1:len(commands) + 1]], r.stdout + r.stderr
+
+
+def same_lines(a, b):
+    norm = lambda t: [l.rstrip() for l in (t or "").strip("\n").split("\n")]
+    return a is not None and b is not None and norm(a) == norm(b)
+
+
+def kd_gdb_checks(kd):
+    """GDB's mica-* commands print what the shell prints for the same state."""
+    out = kd.command(".alloc pool 0n64 Kdgb")
+    m = re.search(r"pool: ([0-9a-f]{16}), 64 bytes, physical ([0-9a-f]{16})", out or "")
+    yield ".alloc pool for the GDB comparison", m is not None, out
+    if not m:
+        return
+    va, pfn = m.group(1), "%x" % (int(m.group(2), 16) >> 12)
+    shell = {"pte": kd.command("!pte " + va), "pfn": kd.command("!pfn " + pfn),
+             "vm": kd.command("!vm"), "pte-text": kd.command("!pte fffffa8000000000")}
+    png = os.path.join(LOGS, "kd-memmap.png")
+    if os.path.exists(png):
+        os.remove(png)
+    try:
+        outs, whole = gdb_batch(kd.gdb_port, ["mica-pte " + va, "mica-pfn " + pfn, "mica-vm",
+                                              "mica-pte fffffa8000000000", "mica-irql 0",
+                                              "mica-memmap " + png, "print MmHighestPhysicalPage"])
+    except subprocess.TimeoutExpired:
+        yield "GDB attaches to the running kernel", False, "gdb timed out"
+        return
+    with open(os.path.join(LOGS, "kd-gdb.log"), "w") as f:
+        f.write(whole)
+    yield "GDB attaches to the running kernel", len(outs) == 7, whole
+    if len(outs) != 7:
+        return
+    yield "mica-pte prints what !pte prints", same_lines(outs[0], shell["pte"]), \
+        "gdb:\n%s\nshell:\n%s" % (outs[0], shell["pte"])
+    yield "mica-pfn prints what !pfn prints", same_lines(outs[1], shell["pfn"]), \
+        "gdb:\n%s\nshell:\n%s" % (outs[1], shell["pfn"])
+    yield "mica-vm prints what !vm prints", same_lines(outs[2], shell["vm"]), \
+        "gdb:\n%s\nshell:\n%s" % (outs[2], shell["vm"])
+    yield "mica-pte of the PFN database's page", same_lines(outs[3], shell["pte-text"]), \
+        "gdb:\n%s\nshell:\n%s" % (outs[3], shell["pte-text"])
+    yield "mica-irql", re.match(r"Debugger saved IRQL for processor 0x0 -- \d+ \(\w+\)$", outs[4]) \
+        is not None, outs[4]
+    # The picture: a valid PNG, 256 pixels a row, one pixel per page up to the highest PFN.
+    ok, why = False, outs[5]
+    try:
+        highest = int(re.search(r"= (\d+)", outs[6]).group(1))
+        with open(png, "rb") as f:
+            data = f.read()
+        width, height = struct.unpack(">II", data[16:24])
+        idat = data[data.index(b"IDAT") + 4:data.index(b"IEND") - 8]
+        raw = zlib.decompress(idat)
+        ok = data[:8] == b"\x89PNG\r\n\x1a\n" and width == 256 and \
+            height == (highest + 1 + 255) // 256 and len(raw) == height * (1 + 3 * width) and \
+            "Free" in outs[5] and "Active" in outs[5]
+    except (OSError, ValueError, AttributeError, zlib.error) as e:
+        why += "\n%s" % e
+    yield "mica-memmap writes a PNG of the PFN database", ok, why
+    out = kd.command("!irql")
+    yield "the shell goes on after GDB detaches", has(out, "Debugger saved IRQL"), out
+
+
 def kd_break_checks(kd, banner):
     """kd=break (two processors): the shell at the end of phase 0, before the
     I/O manager starts, with processor 1 frozen until g."""
@@ -1057,7 +1142,7 @@ def kd_break_checks(kd, banner):
 
 def run_kd():
     """The kd> shell boot: every command against known state, then q."""
-    kd = KdSession()
+    kd = KdSession(gdb_port=free_port())
     start = time.monotonic()
     banner = kd.start()
     passed = failed = 0

@@ -140,8 +140,8 @@ static NTSTATUS KdpCmdVm(ULONG Argc, PCHAR Argv[])
     KdpVmLine("Available Pages:", MmAvailablePages);
     KdpVmLine("Free System PTEs:", MiFreeSystemPteCount());
     KdpVmLine("Modified Pages:", MmModifiedPageListHead.Total);
-    KdpVmLine("NonPagedPool Usage:",
-              MiPoolPagesInUse(EXP_NONPAGED_EXECUTE) + MiPoolPagesInUse(EXP_NONPAGED_NX));
+    /* Both nonpaged descriptors take pages from one region: ask for it once. */
+    KdpVmLine("NonPagedPool Usage:", MiPoolPagesInUse(EXP_NONPAGED_NX));
     KdpVmLine("NonPagedPool Max:", MM_NONPAGED_POOL_PAGES);
     KdpVmLine("PagedPool Usage:", MiPoolPagesInUse(EXP_PAGED));
     KdpVmLine("PagedPool Maximum:", MM_PAGED_POOL_PAGES);
