@@ -903,7 +903,19 @@ def kd_checks(kd):
         yield ".free contig", has(out, "freed"), out
     out = kd.command(".alloc pages 3000")
     m = re.search(r"pages: ([0-9a-f]{16}), 12288 bytes", out or "")
-    yield ".alloc pages maps an MDL", m is not None and has(out, "MDL", "3 pages"), out
+    mdl = re.search(r"MDL ([0-9a-f]{16}), 3 pages", out or "")
+    yield ".alloc pages maps an MDL", m is not None and mdl is not None, out
+    if m and mdl:
+        out = kd.command("!mdl %s" % mdl.group(1))
+        arr = re.search(r"PFN array: ([0-9a-f]+) ([0-9a-f]+) ([0-9a-f]+)$", out or "", re.M)
+        yield "!mdl shows 3 pages mapped at the VA", arr is not None and \
+            has(out, "3 pages", "MappedSystemVa %s" % m.group(1), "ByteCount 3000"), out
+        if arr:
+            out = kd.command("!pte %x" % (int(m.group(1), 16) + 0x2000))
+            pf = re.findall(r"pfn ([0-9a-f]+)", out or "")
+            yield "!pte of the MDL's third page is its third PFN", pf and pf[-1] == arr.group(3), out
+        out = kd.command("!mdl %x" % (int(mdl.group(1), 16) + 8))
+        yield "!mdl of what is no MDL is an error", one_error(out, "does not look like an MDL"), out
     if m:
         out = kd.command(".free %s" % m.group(1))
         yield ".free pages", has(out, "freed"), out

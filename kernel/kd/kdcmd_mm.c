@@ -379,3 +379,39 @@ static NTSTATUS KdpCmdLookaside(ULONG Argc, PCHAR Argv[])
     return STATUS_SUCCESS;
 }
 KD_THREAD_COMMAND("!lookaside", KD_GROUP_MM, "[address]", "lookaside lists: depth, hits, misses", KdpCmdLookaside);
+
+/* ---- !mdl ------------------------------------------------------------------------------ */
+
+#define KD_MDL_MAX_PAGES 512
+
+static NTSTATUS KdpCmdMdl(ULONG Argc, PCHAR Argv[])
+{
+    ULONG64 a;
+    MDL mdl;
+    PFN_NUMBER pages, pfn;
+
+    if (Argc != 2)
+        return KdpError(STATUS_INVALID_PARAMETER, "usage: !mdl ADDR");
+    if (!KdpParseNumber(Argv[1], &a))
+        return STATUS_INVALID_PARAMETER;
+    if ((a & 7) != 0 || !KdpReadMemory(a, &mdl, sizeof(mdl)))
+        return KdpError(STATUS_INVALID_PARAMETER, "%llx is not mapped (or not aligned)", a);
+    /* An MDL's Size covers its header and its PFN array: a cheap sanity check. */
+    pages = ADDRESS_AND_SIZE_TO_SPAN_PAGES((PVOID)((ULONG64)mdl.StartVa + mdl.ByteOffset), mdl.ByteCount);
+    if ((ULONG)mdl.Size < sizeof(MDL) + pages * sizeof(PFN_NUMBER) || pages > KD_MDL_MAX_PAGES ||
+        ((ULONG64)mdl.StartVa & (PAGE_SIZE - 1)) != 0 || mdl.ByteOffset >= PAGE_SIZE)
+        return KdpError(STATUS_INVALID_PARAMETER, "%llx does not look like an MDL", a);
+    DbgPrint("Mdl %016llx: %llu pages, Flags %04x\n", a, (ULONG64)pages, (USHORT)mdl.MdlFlags);
+    DbgPrint("    StartVa %016llx  ByteOffset %x  ByteCount %x  MappedSystemVa %016llx\n",
+             (ULONG64)mdl.StartVa, mdl.ByteOffset, mdl.ByteCount, (ULONG64)mdl.MappedSystemVa);
+    DbgPrint("    Next %016llx  Size %x\n", (ULONG64)mdl.Next, (USHORT)mdl.Size);
+    DbgPrint("    PFN array:");
+    for (PFN_NUMBER i = 0; i < pages; i++) {
+        if (!KdpReadMemory(a + sizeof(MDL) + i * sizeof(PFN_NUMBER), &pfn, sizeof(pfn)))
+            return KdpError(STATUS_INVALID_PARAMETER, "the PFN array is not mapped");
+        DbgPrint("%s %llx", i % 8 == 0 && i ? "\n              " : "", (ULONG64)pfn);
+    }
+    DbgPrint("\n");
+    return STATUS_SUCCESS;
+}
+KD_COMMAND("!mdl", KD_GROUP_MM, "ADDR", "an MDL: its range, flags and PFN array", KdpCmdMdl);
