@@ -1,13 +1,14 @@
 # Mica - build, run, debug, test, benchmark.
 #
 #   make            build/mica.elf and build/mica.iso (BIOS + UEFI GRUB ISO)
-#   make run        boot the ISO in QEMU, serial console on this terminal (Ctrl-A X quits);
+#   make run        boot the ISO in QEMU, serial console on this terminal, ending at the
+#                   kd> prompt (q or Ctrl-A X quits; Ctrl-C breaks in);
 #                   MEM=256M SMP=1 CMDLINE='...' (e.g. SMP=4 CMDLINE='numproc=2')
 #   make run-uefi   the same under OVMF;  make run-gui: with a window
 #   make debug      QEMU stopped at reset, gdbstub on 127.0.0.1:$(GDBPORT)
 #   make gdb        GDB attached to `make debug` with the kernel's symbols
 #   make test       host unit tests, in-kernel tests in every configuration,
-#                   bug-check tests and the GDB session test
+#                   bug-check tests, the kd> shell session and the GDB session test
 #   make bench      benchmarks (BENCH=pattern) -> build/bench/results.tsv
 #   make deps       install the Debian packages all of this needs
 #
@@ -180,29 +181,34 @@ OVMF_VARS := /usr/share/OVMF/OVMF_VARS_4M.fd
 UEFI_FLASH = -drive if=pflash,format=raw,unit=0,readonly=on,file=$(OVMF_CODE) \
              -drive if=pflash,format=raw,unit=1,file=$(B)/ovmf-vars.fd
 
+# The serial console on this terminal, multiplexed with QEMU's monitor (Ctrl-A C
+# switches, Ctrl-A X quits). signal=off: Ctrl-C goes to the guest, where it
+# breaks into the kd> shell, instead of killing QEMU.
+SERIAL_CONSOLE := -chardev stdio,id=con,mux=on,signal=off -serial chardev:con -mon chardev=con,mode=readline
+
 # CMDLINE="..." boots a one-entry ISO with that kernel command line instead of the menu.
 RUN_ISO = $(if $(CMDLINE),$$($(PYTHON) tests/runner.py iso --cmdline '$(CMDLINE)'),$(B)/mica.iso)
 
 run: check-deps
 	@$(MAKE) --no-print-directory all
 	@echo "Booting Mica (serial console; Ctrl-A X quits QEMU)"
-	$(QEMU) $(QEMU_COMMON) -M pc -cdrom $(RUN_ISO) -display none -serial mon:stdio; \
+	$(QEMU) $(QEMU_COMMON) -M pc -cdrom $(RUN_ISO) -display none $(SERIAL_CONSOLE); \
 	  s=$$?; [ $$s -eq 0 ] || [ $$s -eq 33 ] || { echo "QEMU exit status $$s (33 = tests passed)"; exit $$s; }
 
 run-uefi: check-deps
 	@$(MAKE) --no-print-directory all
 	cp $(OVMF_VARS) $(B)/ovmf-vars.fd
 	@echo "Booting Mica under OVMF (serial console; Ctrl-A X quits QEMU)"
-	$(QEMU) $(QEMU_COMMON) -M q35 $(UEFI_FLASH) -cdrom $(RUN_ISO) -display none -serial mon:stdio
+	$(QEMU) $(QEMU_COMMON) -M q35 $(UEFI_FLASH) -cdrom $(RUN_ISO) -display none $(SERIAL_CONSOLE)
 
 run-gui: check-deps
 	@$(MAKE) --no-print-directory all
-	$(QEMU) $(QEMU_COMMON) -M pc -cdrom $(RUN_ISO) -serial mon:stdio
+	$(QEMU) $(QEMU_COMMON) -M pc -cdrom $(RUN_ISO) $(SERIAL_CONSOLE)
 
 debug: check-deps
 	@$(MAKE) --no-print-directory all
 	@echo "QEMU is stopped at the reset vector; in another terminal: make gdb GDBPORT=$(GDBPORT)"
-	$(QEMU) $(QEMU_COMMON) -M pc -cdrom $(RUN_ISO) -display none -serial mon:stdio \
+	$(QEMU) $(QEMU_COMMON) -M pc -cdrom $(RUN_ISO) -display none $(SERIAL_CONSOLE) \
 	  -S -gdb tcp:127.0.0.1:$(GDBPORT)
 
 gdb: $(B)/mica.elf

@@ -394,3 +394,33 @@ VOID ExDeleteLookasideListEx(PLOOKASIDE_LIST_EX Lookaside)
     ExpRemoveLookaside(&Lookaside->L);
     ExpFlushLookaside(&Lookaside->L, TRUE);
 }
+
+/*
+ * The kd> shell's !lookaside: copies of up to Max lists' heads (counters,
+ * depth, tag), taken under the list-of-lists lock so that a list deleted
+ * meanwhile is never read; returns how many lists there are.
+ */
+ULONG ExpSnapshotLookasideLists(PEXP_LOOKASIDE_SNAPSHOT Out, ULONG Max)
+{
+    KIRQL old;
+    ULONG n = 0;
+
+    KeAcquireSpinLock(&ExpLookasideLock, &old);
+    for (PLIST_ENTRY e = ExpLookasideListHead.Flink; e != &ExpLookasideListHead; e = e->Flink, n++)
+        if (n < Max) {
+            PGENERAL_LOOKASIDE_POOL l = CONTAINING_RECORD(e, GENERAL_LOOKASIDE_POOL, ListEntry);
+            Out[n].Address = l;
+            Out[n].Type = l->Type;
+            Out[n].Tag = l->Tag;
+            Out[n].Size = l->Size;
+            Out[n].Depth = l->Depth;
+            Out[n].MaximumDepth = l->MaximumDepth;
+            Out[n].TotalAllocates = l->TotalAllocates;
+            Out[n].AllocateMisses = l->AllocateMisses;
+            Out[n].TotalFrees = l->TotalFrees;
+            Out[n].FreeMisses = l->FreeMisses;
+            Out[n].Cached = ExQueryDepthSList(&l->ListHead);
+        }
+    KeReleaseSpinLock(&ExpLookasideLock, old);
+    return n;
+}

@@ -375,4 +375,14 @@ typedef struct _EPROCESS_QUOTA_BLOCK {
 } EPROCESS_QUOTA_BLOCK, *PEPROCESS_QUOTA_BLOCK;
 extern EPROCESS_QUOTA_BLOCK PspDefaultQuotaBlock;
 
+/* lookaside.c: what the kd> shell's !lookaside prints, one list each. */
+typedef struct _EXP_LOOKASIDE_SNAPSHOT {
+    PVOID Address;
+    POOL_TYPE Type;
+    ULONG Tag, Size;
+    USHORT Depth, MaximumDepth, Cached;
+    ULONG TotalAllocates, AllocateMisses, TotalFrees, FreeMisses;
+} EXP_LOOKASIDE_SNAPSHOT, *PEXP_LOOKASIDE_SNAPSHOT;
+ULONG ExpSnapshotLookasideLists(PEXP_LOOKASIDE_SNAPSHOT Out, ULONG Max);
+
 #endif

@@ -24,6 +24,7 @@
  * implemented", KtestLabTodoCheck), batch, alone and bug-check tests alike.
  */
 #include "../kernel/ke/ke_internal.h"
+#include "../kernel/kd/kd_internal.h"
 #include "ktest.h"
 
 #define KTEST_PASS 0x10
@@ -143,6 +144,28 @@ static VOID KtestOnBugCheck(PVOID Buffer, ULONG Length)
     KtestFinish();
 }
 
+/* Every batch test (not one that must boot alone) matching Pattern, in link order. */
+static void KtestRunBatch(PCSTR Pattern)
+{
+    for (const KTEST_CASE *t = __start_ktest_cases; t < __stop_ktest_cases; t++) {
+        if (!KtestMatch(Pattern, t->Suite, t->Name) || (t->Flags & KTEST_F_ALONE))
+            continue;
+        KtestCurrent = t;
+        KtestCurrentFailed = 0;
+        KtestSkipReason = NULL;
+        KtestExpected.Armed = FALSE;
+        KtestActive = TRUE;
+        KtestLabTodoBefore = KiLabTodoCount;
+        t->Routine();
+        KtestActive = FALSE;
+        KtestLabTodoCheck(KtestLabTodoBefore);
+        /* A test that pinned itself and returned early leaves no trace. */
+        if (KeGetCurrentThread()->SystemAffinityActive)
+            KeRevertToUserAffinityThreadEx(0);
+        KtestRecord(!KtestCurrentFailed, NULL, KtestSkipReason);
+    }
+}
+
 static BOOLEAN KtestRunIfRequested(VOID)
 {
     static char pattern[256];
@@ -193,27 +216,42 @@ static BOOLEAN KtestRunIfRequested(VOID)
         KtestListed++;
     }
     DbgPrint("1..%u\n", selected);
-    for (t = __start_ktest_cases; t < __stop_ktest_cases; t++) {
-        if (!KtestMatch(pattern, t->Suite, t->Name) || (t->Flags & KTEST_F_ALONE))
-            continue;
-        KtestCurrent = t;
-        KtestCurrentFailed = 0;
-        KtestSkipReason = NULL;
-        KtestExpected.Armed = FALSE;
-        KtestActive = TRUE;
-        KtestLabTodoBefore = KiLabTodoCount;
-        t->Routine();
-        KtestActive = FALSE;
-        KtestLabTodoCheck(KtestLabTodoBefore);
-        /* A test that pinned itself and returned early leaves no trace. */
-        if (KeGetCurrentThread()->SystemAffinityActive)
-            KeRevertToUserAffinityThreadEx(0);
-        KtestRecord(!KtestCurrentFailed, NULL, KtestSkipReason);
-    }
+    KtestRunBatch(pattern);
     KtestFinish();
 }
 
 KI_STARTUP_TASK("test", KtestRunIfRequested);
+
+/*
+ * The kd> shell's `.test PATTERN` (registered here, in the kd_commands
+ * section, so the kernel never names the test harness): the batch tests
+ * that match run in the shell's thread and print as a test= boot does,
+ * and the shell comes back. Tests that must boot alone are only named.
+ */
+static NTSTATUS KtestShellCommand(ULONG Argc, PCHAR Argv[])
+{
+    ULONG selected = 0;
+
+    if (Argc != 2)
+        return KdpError(STATUS_INVALID_PARAMETER, "usage: .test PATTERN (suite.name, * and ? match)");
+    for (const KTEST_CASE *t = __start_ktest_cases; t < __stop_ktest_cases; t++) {
+        if (!KtestMatch(Argv[1], t->Suite, t->Name))
+            continue;
+        if (t->Flags & KTEST_F_ALONE)
+            DbgPrint("# %s.%s must boot alone: make run CMDLINE='test=%s.%s'\n", t->Suite, t->Name,
+                     t->Suite, t->Name);
+        else
+            selected++;
+    }
+    if (selected == 0)
+        return KdpError(STATUS_NOT_FOUND, "no batch test matches '%s'", Argv[1]);
+    KtestNumber = KtestPassed = KtestFailed = KtestSkipped = KtestListed = 0;
+    DbgPrint("1..%u\n", selected);
+    KtestRunBatch(Argv[1]);
+    DbgPrint("%u passed, %u failed, %u skipped\n", KtestPassed, KtestFailed, KtestSkipped);
+    return STATUS_SUCCESS;
+}
+KD_THREAD_COMMAND(".test", KD_GROUP_TEACH, "PATTERN", "run the in-kernel tests that match", KtestShellCommand);
 
 KAFFINITY KtestOnOneProcessorBegin(void)
 {

@@ -5,6 +5,7 @@
     runner.py bench  [--pattern P] [--only CONFIG]
     runner.py bench-host BINARY...   (used by `make bench-host`)
     runner.py gdb
+    runner.py kd                    (the kd> shell session alone)
     runner.py iso --cmdline "..."   (used by `make run CMDLINE=...`)
 
 Every boot goes through the real path: a GRUB ISO (BIOS or UEFI firmware)
@@ -36,6 +37,10 @@ each is then booted alone and passes only if the kernel stops with that
 code (the kernel itself checks the parameters it was told to expect).
 Reset tests ("# reset-test NAME") boot alone too and pass only if the
 runner sees the machine reset: they prove that triple faults are caught.
+
+One more boot has no test= at all: the runner types commands at the kd>
+shell on QEMU's serial port (stdin) and checks what each prints against
+state it made itself (KdSession, kd_checks), then leaves with `q`.
 """
 
 import argparse
@@ -47,11 +52,13 @@ import os
 import re
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import zlib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.join(ROOT, "build")
@@ -714,6 +721,14 @@ def cmd_test(opts):
         p, f = run_cpu_checks(opts, failures)
         add((p, f, 0))
 
+    # The kd> shell: one boot without test=, driven through the serial port.
+    if (opts.pattern in ("all", "*") or opts.pattern.startswith("kd")) and \
+            (only is None or "kd-shell" in only):
+        p, f, k = run_kd()
+        add((p, f, k))
+        if f:
+            failures.append("kd-shell: %d checks failed (build/test-logs/kd-shell.serial.log)" % f)
+
     if not opts.no_gdb:
         add(run_gdb())
 
@@ -723,6 +738,456 @@ def cmd_test(opts):
             print("  - " + f)
     print("%d passed, %d failed, %d skipped" % tuple(total))
     return 0 if total[1] == 0 and total[0] + total[2] > 0 else 1
+
+
+# ---- the kd> shell -----------------------------------------------------------------
+
+KD_CONFIG = "bios-128m"
+# "kd> " from the shell thread; "0: kd> " (the processor) when broken in.
+KD_PROMPT_RE = re.compile(r"\n((?:\d+: )?kd> )")
+KD_TIMEOUT = 60             # seconds for the whole session
+KD_ERROR_RE = re.compile(r"^error: ")
+
+
+class KdSession:
+    """A boot without test=: the runner types at the kd> prompt on QEMU's
+    serial port (stdin) and reads what each command printed up to the next
+    prompt. Paging is never on, so the output is whole."""
+
+    def __init__(self, name="kd-shell", cmdline="kd=on", smp=1, gdb_port=None):
+        self.name, self.cmdline, self.smp, self.gdb_port = name, cmdline, smp, gdb_port
+        self.buf = b""
+        self.cond = threading.Condition()
+        self.proc = None
+        self.prompt = None
+        self.log = []
+        self.status = None
+
+    def start(self):
+        config = TEST_CONFIGS[KD_CONFIG]
+        iso = make_iso(self.cmdline)
+        args = ["qemu-system-x86_64", "-cpu", QEMU_CPU, "-accel", accel(self.smp), "-smp", str(self.smp),
+                "-m", config["mem"], "-cdrom", iso, "-display", "none", "-monitor", "none",
+                "-serial", "stdio", "-no-reboot", "-M", "pc",
+                "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
+                "-d", qemu_debug(), "-D", os.path.join(LOGS, self.name + ".qemu.log")]
+        if self.gdb_port:
+            args += ["-gdb", "tcp:127.0.0.1:%d" % self.gdb_port]
+        self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT)
+        self.timer = threading.Timer(KD_TIMEOUT, self.proc.kill)
+        self.timer.start()
+        threading.Thread(target=self._reader, daemon=True).start()
+        return self.wait_prompt()
+
+    def _reader(self):
+        while True:
+            data = self.proc.stdout.read1(4096)
+            with self.cond:
+                if not data:
+                    self.buf += b"\0EOF"
+                    self.cond.notify_all()
+                    return
+                self.buf += data
+                self.cond.notify_all()
+
+    def wait_prompt(self):
+        """The text up to the next prompt (consumed), or None if QEMU ended."""
+        with self.cond:
+            while True:
+                text = self.buf.decode("utf-8", "replace")
+                m = KD_PROMPT_RE.search(text)
+                if m:
+                    out = text[:m.start()]
+                    self.prompt = m.group(1)
+                    self.buf = text[m.end():].encode()
+                    return out.replace("\r", "")
+                if text.endswith("\0EOF"):
+                    return None
+                self.cond.wait(1)
+
+    def command(self, keys, enter=True):
+        """Type keys (and Enter); what the command printed (the echo removed)."""
+        self.proc.stdin.write(keys.encode() + (b"\r" if enter else b""))
+        self.proc.stdin.flush()
+        out = self.wait_prompt()
+        self.log.append((keys, out))
+        if out is None or not enter:
+            return out
+        return out.split("\n", 1)[1] if "\n" in out else ""
+
+    def finish(self, keys="q"):
+        """Send the last command (q leaves QEMU) and collect the exit status."""
+        self.proc.stdin.write(keys.encode() + b"\r")
+        self.proc.stdin.flush()
+        try:
+            self.status = self.proc.wait(KD_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.status = self.proc.wait()
+        self.timer.cancel()
+        with self.cond:
+            tail = self.buf.decode("utf-8", "replace").replace("\0EOF", "")
+        self.log.append((keys, tail))
+        with open(os.path.join(LOGS, self.name + ".serial.log"), "w") as f:
+            for k, out in self.log:
+                f.write("kd> %r\n%s\n" % (k, out))
+        return self.status
+
+
+def has(out, *needles):
+    return out is not None and all(n in out for n in needles)
+
+
+def one_error(out, needle):
+    """Exactly one line, an error line that says needle."""
+    lines = [l for l in (out or "").split("\n") if l.strip()]
+    return len(lines) == 1 and KD_ERROR_RE.match(lines[0]) is not None and needle in lines[0]
+
+
+def kd_checks(kd):
+    """Drive the shell against known state; yields (name, ok, detail)."""
+    out = kd.command("help")
+    yield "help lists grouped commands", has(out, "memory manager:", "kernel:", "!pte", "!pfn",
+                                             ".alloc", "help"), out
+    # Known state: a nonpaged pool block with a fresh tag.
+    out = kd.command(".alloc pool 0n200 Kdts")
+    m = re.search(r"pool: ([0-9a-f]{16}), 200 bytes, physical ([0-9a-f]{16})", out or "")
+    yield ".alloc pool prints the block", m is not None, out
+    if not m:
+        return
+    va, phys = int(m.group(1), 16), int(m.group(2), 16)
+    out = kd.command("!poolused Kdts")
+    yield "!poolused shows the tag's one block", \
+        re.search(r"^ Kdts +1 +(\d+) +0 +0$", out or "", re.M) is not None, out
+    out = kd.command("!poolfind Kdts")
+    yield "!poolfind finds the block", has(out, "%016X" % va, "Kdts", "1 allocation with tag"), out
+    out = kd.command("!pool %x" % va)
+    yield "!pool marks the block with *", \
+        re.search(r"^\*%016X size: +[0-9a-f]+ previous size: +[0-9a-f]+ +\(Allocated\) Kdts" %
+                  (va - 16), out or "", re.M) is not None, out
+    out = kd.command("db %x L 0n16" % va)
+    yield "db shows the 0x5A fill", has(out, "5a 5a 5a 5a 5a 5a 5a 5a-5a 5a 5a 5a 5a 5a 5a 5a",
+                                        "ZZZZZZZZZZZZZZZZ"), out
+    out = kd.command("dq %x L 2" % va)
+    yield "dq shows quad words", has(out, "5a5a5a5a5a5a5a5a 5a5a5a5a5a5a5a5a"), out
+    out = kd.command("!pte %x" % va)
+    pfns = re.findall(r"pfn ([0-9a-f]+) +([-A-Z]{11})", out or "")
+    ptes = re.findall(r"PTE at ([0-9a-f]{16})", out or "")
+    yield "!pte walks four levels to the block's frame", \
+        len(pfns) == 4 and int(pfns[3][0], 16) == phys >> 12 and pfns[3][1].endswith("KW-V") and \
+        has(out, "PXE at", "PPE at", "PDE at"), out
+    if ptes and pfns:
+        out = kd.command("!pfn %s" % pfns[-1][0])
+        yield "!pfn points back at the PTE", \
+            re.search(r"pteaddress %s" % ptes[0].upper(), out or "") is not None and \
+            has(out, "Active"), out
+        out = kd.command("!pfn %x" % va)
+        yield "!pfn of a VA is its frame's", has(out, "PFN %08X" % (phys >> 12)), out
+    out = kd.command(".free %x" % va)
+    yield ".free frees it", has(out, "freed"), out
+    out = kd.command("!poolused Kdts")
+    yield "!poolused after .free shows none", \
+        re.search(r"^ Kdts +0 +0 +0 +0$", out or "", re.M) is not None, out
+    # Contiguous memory: the frames are consecutive.
+    out = kd.command(".alloc contig 2000")
+    m = re.search(r"contig: ([0-9a-f]{16}), 8192 bytes, physical ([0-9a-f]{16})", out or "")
+    yield ".alloc contig", m is not None, out
+    if m:
+        cva, cphys = int(m.group(1), 16), int(m.group(2), 16)
+        out = kd.command("!pte %x" % (cva + 0x1000))
+        pf = re.findall(r"pfn ([0-9a-f]+)", out or "")
+        yield "!pte: contiguous pages are consecutive frames", \
+            pf and int(pf[-1], 16) == (cphys >> 12) + 1, out
+        out = kd.command(".free %x" % cva)
+        yield ".free contig", has(out, "freed"), out
+    out = kd.command(".alloc pages 3000")
+    m = re.search(r"pages: ([0-9a-f]{16}), 12288 bytes", out or "")
+    mdl = re.search(r"MDL ([0-9a-f]{16}), 3 pages", out or "")
+    yield ".alloc pages maps an MDL", m is not None and mdl is not None, out
+    if m and mdl:
+        out = kd.command("!mdl %s" % mdl.group(1))
+        arr = re.search(r"PFN array: ([0-9a-f]+) ([0-9a-f]+) ([0-9a-f]+)$", out or "", re.M)
+        yield "!mdl shows 3 pages mapped at the VA", arr is not None and \
+            has(out, "3 pages", "MappedSystemVa %s" % m.group(1), "ByteCount 3000"), out
+        if arr:
+            out = kd.command("!pte %x" % (int(m.group(1), 16) + 0x2000))
+            pf = re.findall(r"pfn ([0-9a-f]+)", out or "")
+            yield "!pte of the MDL's third page is its third PFN", pf and pf[-1] == arr.group(3), out
+        out = kd.command("!mdl %x" % (int(mdl.group(1), 16) + 8))
+        yield "!mdl of what is no MDL is an error", one_error(out, "does not look like an MDL"), out
+    if m:
+        out = kd.command(".free %s" % m.group(1))
+        yield ".free pages", has(out, "freed"), out
+    out = kd.command(".alloc pool 100 Kdpg paged")
+    m = re.search(r"pool: ([0-9a-f]{16})", out or "")
+    yield ".alloc pool paged", m is not None, out
+    if m:
+        out = kd.command(".touch %s" % m.group(1))
+        yield ".touch reads the paged block", has(out, "%s: 5a" % m.group(1)), out
+        kd.command(".free %s" % m.group(1))
+    out = kd.command(".map fee00000 1000 0")
+    m = re.search(r"map: ([0-9a-f]{16}), 4096 bytes, physical 00000000fee00000", out or "")
+    yield ".map maps the local APIC uncached", m is not None, out
+    if m:
+        out = kd.command("!pte %s" % m.group(1))
+        yield "!pte of the mapping: frame fee00, N flag", has(out, "pfn fee00") and \
+            re.search(r"pfn fee00 +-+[A-Z-]*N", out or "") is not None, out
+        kd.command(".free %s" % m.group(1))
+    out = kd.command(".alloc lookaside 0n48 Kdlk")
+    m = re.search(r"lookaside: ([0-9a-f]{16}), entries of 48 bytes", out or "")
+    yield ".alloc lookaside", m is not None, out
+    if m:
+        out = kd.command("!lookaside %s" % m.group(1))
+        yield "!lookaside shows the list's one allocate and free", \
+            has(out, "Tag Kdlk", "Size           =       48", "TotalAllocates =        1",
+                "TotalFrees =        1", "AllocateMisses =        1") and \
+            re.search(r"Cached = 1\b", out or "") is not None, out
+        out = kd.command("!timer")
+        yield "!timer lists the lookaside scan's periodic timer", \
+            re.search(r"^[0-9a-f]{16} +-?\d+ +1000  [0-9a-f]{16}   ExpLookaside\S+\+0x0$", out or "", re.M) \
+            is not None and has(out, "Total Timers:"), out
+        out = kd.command(".free %s" % m.group(1))
+        yield ".free deletes the lookaside list", has(out, "freed"), out
+        out = kd.command("!lookaside %s" % m.group(1))
+        yield "!lookaside of a deleted list is an error", one_error(out, "not a lookaside list"), out
+    out = kd.command("!ready")
+    yield "!ready", out is not None and ("No threads in READY state" in out or "Ready Threads at" in out), out
+    out = kd.command("!dpcs")
+    yield "!dpcs", has(out, "CPU Type", " 0: "), out
+    # Totals agree.
+    out = kd.command("!vm")
+    phys_pages = re.search(r"Physical Memory: +(\d+)", out or "")
+    yield "!vm", phys_pages is not None and has(out, "Available Pages:", "Free System PTEs:",
+                                                "NonPagedPool Usage:", "Commit limit:"), out
+    out = kd.command("!memusage")
+    total = re.search(r"TOTAL: +(\d+)", out or "")
+    yield "!memusage totals the PFN database = !vm's physical memory", \
+        total and phys_pages and total.group(1) == phys_pages.group(1), out
+    out = kd.command("!sysptes")
+    yield "!sysptes", has(out, "Total System Ptes", "free ptes"), out
+    out = kd.command("!runtree 0 1000")
+    yield "!runtree", has(out, "Free-run tree:", "Free runs in PFN 0-1000"), out
+    out = kd.command("!irql")
+    yield "!irql: the shell runs at PASSIVE_LEVEL", \
+        has(out, "Debugger saved IRQL for processor 0x0 -- 0 (LOW_LEVEL)"), out
+    out = kd.command("")
+    yield "Enter repeats the last command", has(out, "Debugger saved IRQL for processor 0x0"), out
+    out = kd.command("!prcb")
+    yield "!prcb", has(out, "PRCB for Processor 0", "Current IRQL -- 0"), out
+    out = kd.command("!thread")
+    yield "!thread: the shell's own thread", has(out, "RUNNING", "KdpShellThread"), out
+    out = kd.command("!thread *")
+    yield "!thread * lists the threads", has(out, "IopWorkerThread", "KdpShellThread"), out
+    out = kd.command("k")
+    yield "k is symbolized down to the shell thread", \
+        has(out, "KdpCmdK+", "KdpExecuteLine+", "KdpShellLoop+", "KiThreadStartup+"), out
+    out = kd.command("r")
+    yield "r", has(out, "cr3=", "rsp="), out
+    out = kd.command("lm")
+    yield "lm", has(out, "ffffffff80", "mica"), out
+    out = kd.command("!idt")
+    m = re.search(r"^0e:\s+(ffffffff8[0-9a-f]+) \S+\+0x", out or "", re.M)
+    yield "!idt shows symbolized handlers", m is not None, out
+    if m:
+        out = kd.command("!pte %s" % m.group(1))
+        flags = re.findall(r"pfn [0-9a-f]+ +([-A-Z]{11})", out or "")
+        yield "!pte of kernel code: read-only, executable (K R E V)", \
+            len(flags) >= 2 and flags[-1][7:] == "KREV", out
+    # Line editing: backspace, Ctrl-U, history.
+    out = kd.command("!irqX\x7fl")
+    yield "backspace edits the line", has(out, "Debugger saved IRQL"), out
+    out = kd.command("garbage\x15lm")
+    yield "Ctrl-U erases the line", has(out, "mica") and "garbage" not in out, out
+    kd.command("!sysptes")
+    out = kd.command("\x1b[A\x1b[A")
+    yield "up arrow recalls history", has(out, "start             end"), out
+    # Malformed input: one error line each, never a fault.
+    for keys, needle in [("foo", "unknown command 'foo'"), ("!pte zz", "'zz' is not a number"),
+                         ("db 0", "0 is not mapped"), ("dq fffff6fb7dbed000 L 0", "count must be"),
+                         ("!pfn 7fffffffff", "is not RAM"), ("!pool 1234", "is not mapped"),
+                         ("!pte 1234567812345678", "not a canonical"),
+                         ("!pool fffff80000000000", "is not mapped"),
+                         (".touch fffff88fff000000", "would bug check 0x50"),
+                         (".touch 1000", "raised c0000005"),
+                         (".free 1234", "was not allocated"), ("!poolfind toolong", "not a pool tag"),
+                         ("!thread 1234", "is not a thread"), ("!irql 40", "has not started"),
+                         (".alloc pool 0 Kdzz", "size must be")]:
+        out = kd.command(keys)
+        yield "malformed %r gives one error line" % keys, one_error(out, needle), out
+    out = kd.command(".test printf.*")
+    yield ".test runs in-kernel tests", out is not None and \
+        re.search(r"^\d+ passed, 0 failed", out, re.M) is not None and "ok 1 - printf." in out, out
+    if kd.gdb_port:
+        yield from kd_gdb_checks(kd)
+    # Break-in: Ctrl-C at the idle prompt stops processor 0 in its clock interrupt.
+    out = kd.command("\x03", enter=False)
+    yield "Ctrl-C breaks in (prompt 0: kd>)", kd.prompt == "0: kd> " and \
+        has(out, "Break instruction exception", "processor 0 stopped at"), out
+    out = kd.command("!irql")
+    yield "!irql broken in: the IRQL before the break", \
+        re.search(r"Debugger saved IRQL for processor 0x0 -- [0-2] \(", out or "") is not None, out
+    out = kd.command("r")
+    yield "r broken in: the interrupted registers", has(out, "RIP=", "RFLAGS=", "CR3="), out
+    out = kd.command("k")
+    yield "k broken in: the interrupted stack", out is not None and \
+        re.search(r"#0 +[0-9a-f]{16} \S+\+0x", out) is not None and "KdpCmdK" not in out, out
+    out = kd.command(".alloc pool 10 Kdbi")
+    yield "broken in, .alloc is refused", one_error(out, "needs the kd> thread"), out
+    out = kd.command("!pte %x" % 0xfffff6fb7dbed000)
+    yield "broken in, !pte works", has(out, "PXE at"), out
+    out = kd.command("g")
+    yield "g resumes and the kd> thread prompts again", kd.prompt == "kd> ", out
+    out = kd.command("!irql")
+    yield "after g the shell thread runs", has(out, "-- 0 (LOW_LEVEL)"), out
+    out = kd.command("g")
+    yield "g when not broken in is an error", one_error(out, "the machine is running"), out
+    # The shell after a bug check.
+    out = kd.command(".crash")
+    yield ".crash: blue screen, then the shell", kd.prompt == "0: kd> " and \
+        has(out, "*** STOP: 0x000000E2", "MANUALLY_INITIATED_CRASH", "inspection only"), out
+    out = kd.command("!analyze -v")
+    yield "!analyze names the bug check and its stack", \
+        has(out, "MANUALLY_INITIATED_CRASH (e2)", "Arg1: 0000000000000000", "FAULTING_IP:",
+            "KdpCmdCrash+", "KdpExecuteLine+") and \
+        re.search(r"FAULTING_IP:\n[0-9a-f]{16} KeBugCheckEx\+", out) is not None, out
+    out = kd.command("g")
+    yield "g after a bug check is refused", one_error(out, "cannot be continued"), out
+    out = kd.command("!vm")
+    yield "!vm after a bug check", has(out, "Physical Memory:"), out
+    out = kd.command(".test printf.*")
+    yield ".test after a bug check is refused", one_error(out, "not after a bug check"), out
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def gdb_batch(port, commands, timeout=120):
+    """GDB attached to the running QEMU: each command's output, in order."""
+    args = ["gdb", "-q", "-nx", "-batch", "-iex", "set auto-load safe-path /",
+            "-x", os.path.join(ROOT, "tests", "gdb", "mica.gdb"),
+            "-ex", "target remote 127.0.0.1:%d" % port]
+    for c in commands:
+        args += ["-ex", "echo @@@\\n", "-ex", c]
+    args += ["-ex", "echo @@@\\n", "-ex", "detach", ELF]
+    r = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+                       stdin=subprocess.DEVNULL)
+    parts = (r.stdout + r.stderr).split("@@@\n")
+    return [p.rstrip("\n") for p in parts[1:len(commands) + 1]], r.stdout + r.stderr
+
+
+def same_lines(a, b):
+    norm = lambda t: [l.rstrip() for l in (t or "").strip("\n").split("\n")]
+    return a is not None and b is not None and norm(a) == norm(b)
+
+
+def kd_gdb_checks(kd):
+    """GDB's mica-* commands print what the shell prints for the same state."""
+    out = kd.command(".alloc pool 0n64 Kdgb")
+    m = re.search(r"pool: ([0-9a-f]{16}), 64 bytes, physical ([0-9a-f]{16})", out or "")
+    yield ".alloc pool for the GDB comparison", m is not None, out
+    if not m:
+        return
+    va, pfn = m.group(1), "%x" % (int(m.group(2), 16) >> 12)
+    shell = {"pte": kd.command("!pte " + va), "pfn": kd.command("!pfn " + pfn),
+             "vm": kd.command("!vm"), "pte-text": kd.command("!pte fffffa8000000000")}
+    png = os.path.join(LOGS, "kd-memmap.png")
+    if os.path.exists(png):
+        os.remove(png)
+    try:
+        outs, whole = gdb_batch(kd.gdb_port, ["mica-pte " + va, "mica-pfn " + pfn, "mica-vm",
+                                              "mica-pte fffffa8000000000", "mica-irql 0",
+                                              "mica-memmap " + png, "print MmHighestPhysicalPage"])
+    except subprocess.TimeoutExpired:
+        yield "GDB attaches to the running kernel", False, "gdb timed out"
+        return
+    with open(os.path.join(LOGS, "kd-gdb.log"), "w") as f:
+        f.write(whole)
+    yield "GDB attaches to the running kernel", len(outs) == 7, whole
+    if len(outs) != 7:
+        return
+    yield "mica-pte prints what !pte prints", same_lines(outs[0], shell["pte"]), \
+        "gdb:\n%s\nshell:\n%s" % (outs[0], shell["pte"])
+    yield "mica-pfn prints what !pfn prints", same_lines(outs[1], shell["pfn"]), \
+        "gdb:\n%s\nshell:\n%s" % (outs[1], shell["pfn"])
+    yield "mica-vm prints what !vm prints", same_lines(outs[2], shell["vm"]), \
+        "gdb:\n%s\nshell:\n%s" % (outs[2], shell["vm"])
+    yield "mica-pte of the PFN database's page", same_lines(outs[3], shell["pte-text"]), \
+        "gdb:\n%s\nshell:\n%s" % (outs[3], shell["pte-text"])
+    yield "mica-irql", re.match(r"Debugger saved IRQL for processor 0x0 -- \d+ \(\w+\)$", outs[4]) \
+        is not None, outs[4]
+    # The picture: a valid PNG, 256 pixels a row, one pixel per page up to the highest PFN.
+    ok, why = False, outs[5]
+    try:
+        highest = int(re.search(r"= (\d+)", outs[6]).group(1))
+        with open(png, "rb") as f:
+            data = f.read()
+        width, height = struct.unpack(">II", data[16:24])
+        idat = data[data.index(b"IDAT") + 4:data.index(b"IEND") - 8]
+        raw = zlib.decompress(idat)
+        ok = data[:8] == b"\x89PNG\r\n\x1a\n" and width == 256 and \
+            height == (highest + 1 + 255) // 256 and len(raw) == height * (1 + 3 * width) and \
+            "Free" in outs[5] and "Active" in outs[5]
+    except (OSError, ValueError, AttributeError, zlib.error) as e:
+        why += "\n%s" % e
+    yield "mica-memmap writes a PNG of the PFN database", ok, why
+    out = kd.command("!irql")
+    yield "the shell goes on after GDB detaches", has(out, "Debugger saved IRQL"), out
+
+
+def kd_break_checks(kd, banner):
+    """kd=break (two processors): the shell at the end of phase 0, before the
+    I/O manager starts, with processor 1 frozen until g."""
+    yield "kd=break stops at the end of phase 0", kd.prompt == "0: kd> " and \
+        "kd=break: stopped at the end of phase 0" in (banner or "") and \
+        READY not in (banner or ""), banner
+    out = kd.command("k")
+    yield "k at kd=break shows KiSystemStartup", has(out, "KiSystemStartup+"), out
+    out = kd.command("!prcb 1")
+    yield "the other processor is frozen while broken in", has(out, "PRCB for Processor 1", "(frozen)"), out
+    out = kd.command("g")
+    yield "g goes on to 'Mica ready' and the kd> thread", kd.prompt == "kd> " and has(out, READY), out
+
+
+def run_kd():
+    """The kd> shell boot: every command against known state, then q."""
+    kd = KdSession(gdb_port=free_port())
+    start = time.monotonic()
+    banner = kd.start()
+    passed = failed = 0
+    if banner is None:
+        kd.finish()
+        print("not ok - kd: no kd> prompt after boot")
+        return 0, 1, 0
+    for name, ok, out in kd_checks(kd):
+        if ok:
+            passed += 1
+        else:
+            failed += 1
+            print("not ok - kd: %s\n%s" % (name, "\n".join("    | " + l for l in (out or "(QEMU ended)").split("\n"))))
+    status = kd.finish("q")
+    if status == PASS_STATUS:
+        passed += 1
+    else:
+        failed += 1
+        print("not ok - kd: q must leave QEMU with status %d, got %s" % (PASS_STATUS, status))
+    kb = KdSession("kd-break", "kd=break", smp=2)      # two processors: one is frozen
+    banner = kb.start()
+    for name, ok, out in kd_break_checks(kb, banner):
+        if ok:
+            passed += 1
+        else:
+            failed += 1
+            print("not ok - kd: %s\n%s" % (name, "\n".join("    | " + l for l in (out or "(QEMU ended)").split("\n"))))
+    if kb.finish("q") != PASS_STATUS:
+        failed += 1
+        print("not ok - kd: q after kd=break must leave QEMU with status %d" % PASS_STATUS)
+    print("kd: %d passed, %d failed (%.1f s; log build/test-logs/%s.serial.log)" %
+          (passed, failed, time.monotonic() - start, kd.name))
+    return passed, failed, 0
 
 
 # ---- bench -----------------------------------------------------------------------
@@ -885,6 +1350,7 @@ def main():
     h = sub.add_parser("bench-host")
     h.add_argument("binaries", nargs="+", help="host benchmark programs to run")
     sub.add_parser("gdb")
+    sub.add_parser("kd", help="the kd> shell session alone")
     i = sub.add_parser("iso", help="print the path of an ISO that boots with --cmdline")
     i.add_argument("--cmdline", default="")
     opts = ap.parse_args()
@@ -897,6 +1363,11 @@ def main():
         return cmd_bench(opts)
     if opts.cmd == "bench-host":
         return cmd_bench_host(opts)
+    if opts.cmd == "kd":
+        os.makedirs(LOGS, exist_ok=True)
+        p, f, k = run_kd()
+        print("%d passed, %d failed, %d skipped" % (p, f, k))
+        return 0 if f == 0 and p > 0 else 1
     p, f, k = run_gdb()
     print("%d passed, %d failed, %d skipped" % (p, f, k))
     return 0 if f == 0 and p > 0 else 1

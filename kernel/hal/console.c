@@ -81,6 +81,13 @@ VOID KiConsoleBreakLock(VOID)
     KiConsoleLockBroken = TRUE;
 }
 
+/* The kd> break-in froze the others only for a while: after `g` the lock
+ * works again (a frozen holder finishes its line and releases it). */
+VOID KiConsoleRestoreLock(VOID)
+{
+    KiConsoleLockBroken = FALSE;
+}
+
 VOID KiConsoleWrite(PCSTR Text, SIZE_T Length)
 {
     ULONG64 flags = __readeflags();

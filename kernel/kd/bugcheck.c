@@ -210,6 +210,9 @@ VOID KiBugCheckWithFrame(ULONG Code, ULONG_PTR P1, ULONG_PTR P2, ULONG_PTR P3, U
     KiPrintBacktrace(rip, rbp);
 
     KiInvokeBugCheckCallbacks();
+    /* A person at the console gets the kd> shell to look around (kdbreak.c). */
+    if (KdShellAfterBugCheck())
+        KdEnterDebugger(TrapFrame, rip, rbp, (KIRQL)irql, KD_REASON_BUGCHECK);
     DbgPrint("\nSystem halted.\n");
     KiHaltForever();
 }

@@ -56,12 +56,20 @@ BOOLEAN KeSymbolizeAddress(ULONG_PTR Address, PCHAR Buffer, SIZE_T Size)
 
 /*
  * A frame pointer is trusted only when it is 8-byte aligned and the 16
- * bytes it points at lie in the kernel's data/bss (where every stack lives
- * until Mm gives threads stacks of their own).
+ * bytes it points at lie in the kernel's data/bss (the boot and idle
+ * stacks) or in the current thread's own stack [StackLimit, StackBase).
  */
 static BOOLEAN KiIsFrameReadable(ULONG64 Rbp)
 {
-    return (Rbp & 7) == 0 && Rbp >= (ULONG64)KiDataStart && Rbp + 16 <= (ULONG64)KiDataEnd;
+    PKPRCB prcb = KeGetCurrentPrcb();
+    PKTHREAD thread = prcb != NULL ? prcb->CurrentThread : NULL;
+
+    if ((Rbp & 7) != 0)
+        return FALSE;
+    if (Rbp >= (ULONG64)KiDataStart && Rbp + 16 <= (ULONG64)KiDataEnd)
+        return TRUE;
+    return thread != NULL && thread->StackLimit != 0 && Rbp >= thread->StackLimit &&
+           Rbp + 16 <= thread->StackBase;
 }
 
 VOID KiPrintBacktrace(ULONG64 Rip, ULONG64 Rbp)

@@ -224,3 +224,24 @@ VOID KeFlushQueuedDpcs(VOID)
     KeWaitForSingleObject(&done, Executive, KernelMode, FALSE, NULL);
     KeSetEvent(&KiFlushInUse, IO_NO_INCREMENT, FALSE);
 }
+
+/*
+ * The kd> shell's !dpcs: up to Max DPCs queued on Prcb's processor, in
+ * queue order, copied under its DPC lock; returns how many are queued.
+ */
+ULONG KiSnapshotDpcQueue(PKPRCB Prcb, PKI_DPC_SNAPSHOT Out, ULONG Max)
+{
+    KIRQL old;
+    ULONG n = 0;
+
+    KeAcquireSpinLock(&Prcb->DpcLock, &old);
+    for (PLIST_ENTRY e = Prcb->DpcListHead.Flink; e != &Prcb->DpcListHead; e = e->Flink, n++)
+        if (n < Max) {
+            PKDPC d = CONTAINING_RECORD(e, KDPC, DpcListEntry);
+            Out[n].Dpc = d;
+            Out[n].DeferredRoutine = d->DeferredRoutine;
+            Out[n].Importance = d->Importance;
+        }
+    KeReleaseSpinLock(&Prcb->DpcLock, old);
+    return n;
+}

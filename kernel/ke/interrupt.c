@@ -345,6 +345,10 @@ BOOLEAN KiDispatchInterruptVector(PKTRAP_FRAME TrapFrame)
     _enable();
     if (vector == KI_VECTOR_CLOCK) {
         KiClockInterrupt();
+        /* NT's KeUpdateSystemTime polls for a break-in each tick; here
+         * processor 0 does, and the shell runs on it (kernel/kd/kdbreak.c). */
+        if (KeGetCurrentPrcb()->Number == 0 && KdPollBreakIn())
+            KdEnterDebugger(TrapFrame, 0, 0, old, KD_REASON_BREAKIN);
     } else if (vector == KI_VECTOR_IPI) {
         KiIpiInterrupt();
     } else {

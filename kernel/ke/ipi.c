@@ -28,6 +28,7 @@ volatile CCHAR KeNumberProcessors = 1;
 volatile KAFFINITY KeActiveProcessors = 1;
 
 static volatile BOOLEAN KiFreezeRequest;
+static volatile BOOLEAN KiDebuggerFreeze;       /* the kd> break-in's freeze: it ends */
 
 KAFFINITY KeQueryActiveProcessors(VOID)
 {
@@ -289,4 +290,53 @@ VOID KiFreezeOtherProcessors(VOID)
     KiConsoleBreakLock();
     if (late != 0)
         DbgPrint("*** processors %llx did not stop for the bug check\n", (ULONG64)late);
+}
+
+/* ---- Freezing the others for the debugger, until `g` ----------------------- */
+
+/*
+ * The kd> break-in stops the others as a bug check does (an NMI reaches
+ * them at any IRQL), but they wait in their NMI handler, spinning, and go
+ * back to what they were doing when KiThawOtherProcessors clears the flag.
+ * Interrupts are off here, at HIGH_LEVEL.
+ */
+VOID KiFreezeOtherProcessorsForDebugger(VOID)
+{
+    PKPRCB prcb = KeGetCurrentPrcb();
+    KAFFINITY others = KeActiveProcessors & ~AFFINITY_MASK(prcb->Number);
+    ULONG64 start, limit;
+
+    if (others == 0)
+        return;
+    KiDebuggerFreeze = TRUE;
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    HalpApicSendNmiToOthers();
+    start = KeReadTimeStampCounter();
+    limit = KeTimeStampFrequency / 1000 * KI_FREEZE_WAIT_MS;
+    for (KAFFINITY t = others; t != 0; t &= t - 1) {
+        PKPRCB target = KiProcessorBlock[__builtin_ctzll(t)];
+        while (!target->Frozen && KeReadTimeStampCounter() - start < limit)
+            __asm__ __volatile__("pause");
+        if (!target->Frozen)
+            DbgPrint("kd: processor %u did not stop\n", target->Number);
+    }
+}
+
+VOID KiThawOtherProcessors(VOID)
+{
+    __atomic_store_n(&KiDebuggerFreeze, FALSE, __ATOMIC_RELEASE);
+}
+
+/* From the NMI handler: TRUE (after the thaw) if this NMI was the debugger's freeze. */
+BOOLEAN KiDebuggerFreezeHere(VOID)
+{
+    PKPRCB prcb = KeGetCurrentPrcb();
+
+    if (!__atomic_load_n(&KiDebuggerFreeze, __ATOMIC_ACQUIRE))
+        return FALSE;
+    prcb->Frozen = TRUE;
+    while (__atomic_load_n(&KiDebuggerFreeze, __ATOMIC_ACQUIRE))
+        __asm__ __volatile__("pause");
+    prcb->Frozen = FALSE;
+    return TRUE;
 }

@@ -21,6 +21,8 @@
 
 VOID KiSerialInitialize(VOID);
 VOID KiSerialWrite(PCSTR Text, SIZE_T Length);
+/* A received byte, if one is waiting (polled; any IRQL): the kd> shell's input. */
+BOOLEAN KiSerialReadByte(PUCHAR Byte);
 VOID KiVgaInitialize(PVOID TextBuffer, ULONG Width, ULONG Height);
 VOID KiVgaWrite(PCSTR Text, SIZE_T Length, UCHAR Attribute);
 VOID KiVgaClear(UCHAR Attribute);
@@ -32,6 +34,7 @@ VOID KiConsoleInitialize(VOID);
 VOID KiConsoleWrite(PCSTR Text, SIZE_T Length);
 /* After a bug check froze the other processors: write without the console lock. */
 VOID KiConsoleBreakLock(VOID);
+VOID KiConsoleRestoreLock(VOID);
 /* Switch the screen to the blue-screen colours and clear it. */
 VOID KiConsoleEnterBugCheck(VOID);
 /* KiConsoleSuspendScreen/ResumeScreen (for Mm's page-table switch): ke.h. */
@@ -119,6 +122,23 @@ __attribute__((noreturn)) VOID KiBugCheckWithFrame(ULONG Code, ULONG_PTR P1, ULO
                                                    ULONG_PTR P3, ULONG_PTR P4,
                                                    PKTRAP_FRAME TrapFrame);
 VOID KiPrintBacktrace(ULONG64 Rip, ULONG64 Rbp);
+/* The kd> shell on COM1 (kernel/kd/kdshell.c), started once the kernel is ready. */
+VOID KdStartShell(VOID);
+/*
+ * The break-in (kernel/kd/kdbreak.c). KdPollBreakIn, from processor 0's
+ * clock interrupt, drains COM1 and says whether Ctrl-C came. KdEnterDebugger
+ * runs the shell on this processor at HIGH_LEVEL, interrupts off, the others
+ * frozen, polled I/O; TrapFrame, or else Rip/Rbp (0: the caller's own
+ * context), and SavedIrql are what !irql, r, k and !analyze show. It returns after `g`, except
+ * after a bug check (Reason KD_REASON_BUGCHECK), where `g` is refused.
+ */
+#define KD_REASON_BREAKIN  0
+#define KD_REASON_BOOT     1            /* kd=break */
+#define KD_REASON_BUGCHECK 2
+BOOLEAN KdPollBreakIn(VOID);
+VOID KdEnterDebugger(PKTRAP_FRAME TrapFrame, ULONG64 Rip, ULONG64 Rbp, KIRQL SavedIrql, ULONG Reason);
+/* After a bug check: is a person there to use the shell (no test=/bench=, or kd=on)? */
+BOOLEAN KdShellAfterBugCheck(VOID);
 VOID KiPrintRegisters(const KTRAP_FRAME *TrapFrame);
 
 /* Linker-script symbols (linker.ld). */
@@ -146,6 +166,8 @@ VOID HalpRequestSelfInterrupt(ULONG Vector);
 VOID HalpCalibrateTimeStampCounter(VOID);
 /* Leave QEMU through isa-debug-exit (port 0xF4): status (Code << 1) | 1. */
 __attribute__((noreturn)) VOID HalpQemuExit(UCHAR Code);
+/* Reset the machine (power.c): the kd> shell's .reboot. */
+__attribute__((noreturn)) VOID HalpResetMachine(VOID);
 
 /* The IRQL rule checks (KiIrqlViolation, KI_CHECK_IRQL_*) are in ke.h: Mm uses them too. */
 
@@ -215,6 +237,21 @@ typedef struct _KTHREAD {
     struct _KI_EXCEPTION_FRAME *ExceptionList;  /* innermost __try (except.c) */
 } KTHREAD;
 
+/* Every thread's KTHREAD (thread.c); InUse marks the live ones. */
+extern KTHREAD KiThreads[KI_MAX_THREADS];
+
+/* Copies the kd> shell prints (!timer, !ready, !dpcs): taken under the
+ * owner's lock, printed after it is released. */
+typedef struct _KI_TIMER_SNAPSHOT {
+    PKTIMER Timer;
+    ULONG64 DueTime;                    /* interrupt time, 100 ns units */
+    PKDPC Dpc;
+    PKDEFERRED_ROUTINE DeferredRoutine;
+    ULONG Period;
+} KI_TIMER_SNAPSHOT, *PKI_TIMER_SNAPSHOT;
+ULONG KiSnapshotTimers(PKI_TIMER_SNAPSHOT Out, ULONG Max);
+ULONG KiSnapshotReadyThreads(PKTHREAD *Out, ULONG Max);
+
 /* ---- Interrupt objects ------------------------------------------------------------- */
 
 typedef struct _KINTERRUPT {
@@ -270,6 +307,13 @@ typedef struct _KPRCB {
     volatile BOOLEAN Frozen;            /* stopped by another processor's bug check */
     struct _KI_EXCEPTION_FRAME *ExceptionList;  /* KTHREAD.ExceptionList before threads exist */
 } KPRCB, *PKPRCB;
+
+typedef struct _KI_DPC_SNAPSHOT {
+    PKDPC Dpc;
+    PKDEFERRED_ROUTINE DeferredRoutine;
+    UCHAR Importance;
+} KI_DPC_SNAPSHOT, *PKI_DPC_SNAPSHOT;
+ULONG KiSnapshotDpcQueue(struct _KPRCB *Prcb, PKI_DPC_SNAPSHOT Out, ULONG Max);
 
 extern KPRCB KiProcessorBlock0;
 /* Every started processor's KPRCB by number (NT's KiProcessorBlock). */
@@ -372,6 +416,11 @@ VOID KiIpiRequestDispatch(ULONG Number);
 BOOLEAN KiFreezeRequested(VOID);
 __attribute__((noreturn)) VOID KiFreezeExecution(VOID);
 VOID KiFreezeOtherProcessors(VOID);
+/* The debugger's freeze, which ends: the others spin in their NMI handler
+ * (KiDebuggerFreezeHere) until KiThawOtherProcessors. */
+VOID KiFreezeOtherProcessorsForDebugger(VOID);
+VOID KiThawOtherProcessors(VOID);
+BOOLEAN KiDebuggerFreezeHere(VOID);
 VOID KiReserveStartupPages(VOID);
 VOID KiStartOtherProcessors(VOID);
 __attribute__((noreturn)) VOID KiSystemStartupProcessor(PKPRCB Prcb);

@@ -481,3 +481,20 @@ VOID KiProcessorIdleReady(VOID)
     KiIdleSummary |= AFFINITY_MASK(KeGetCurrentPrcb()->Number);
     KiReleaseDispatcherLock(old);
 }
+
+/*
+ * The kd> shell's !ready: up to Max ready threads, highest priority first,
+ * copied under the dispatcher lock; returns how many are ready.
+ */
+ULONG KiSnapshotReadyThreads(PKTHREAD *Out, ULONG Max)
+{
+    KIRQL old = KiAcquireDispatcherLock();
+    ULONG n = 0;
+
+    for (LONG p = MAXIMUM_PRIORITY - 1; p >= 0; p--)
+        for (PLIST_ENTRY e = KiReadyQueues[p].Flink; e != &KiReadyQueues[p]; e = e->Flink, n++)
+            if (n < Max)
+                Out[n] = CONTAINING_RECORD(e, KTHREAD, ReadyListEntry);
+    KiReleaseDispatcherLock(old);
+    return n;
+}

@@ -13,7 +13,8 @@
  * interrupts are enabled last.
  * Then Mica prints "Mica ready" and offers the boot to the start-up tasks
  * (test=PATTERN runs tests, bench=PATTERN runs benchmarks: see
- * KI_STARTUP_TASK); when none takes it, it idles.
+ * KI_STARTUP_TASK); when none takes it, the kd> shell starts on COM1
+ * (kernel/kd/kdshell.c) and the initial thread idles.
  */
 #include "ke_internal.h"
 #include "../../mm/mm.h"
@@ -42,6 +43,7 @@ static __attribute__((noreturn)) void KiWaitForever(void)
 VOID KiSystemStartup(ULONG64 BootInfoPhysical, ULONG Magic)
 {
     NTSTATUS status;
+    char kd[16];
 
     KiSerialInitialize();
     KiInitializeGdt();
@@ -88,6 +90,8 @@ VOID KiSystemStartup(ULONG64 BootInfoPhysical, ULONG Magic)
     HalpInitializeSystemTime();         /* the RTC; needs interrupt time and the FADT */
     _enable();
     KiStartOtherProcessors();
+    if (KeQueryBootOption("kd", kd, sizeof(kd)) && strcmp(kd, "break") == 0)
+        KdEnterDebugger(NULL, 0, 0, KeGetCurrentIrql(), KD_REASON_BOOT);   /* KD's -b */
     IoInitSystem();                     /* phase 1: worker threads, built-in drivers */
 
     KiReadyTsc = KeReadTimeStampCounter();
@@ -96,5 +100,6 @@ VOID KiSystemStartup(ULONG64 BootInfoPhysical, ULONG Magic)
     for (const KI_STARTUP_TASK *t = __start_ki_startup_tasks; t < __stop_ki_startup_tasks; t++)
         if (t->Routine())
             HalpQemuExit(0x10);
+    KdStartShell();                     /* no task took the boot: a person did */
     KiWaitForever();
 }

@@ -24,7 +24,7 @@ _Static_assert(__builtin_offsetof(KTHREAD, KernelStack) == 24, "swap.asm KTHREAD
 #define KI_SYSTEM_THREAD_PRIORITY 8      /* NT's default for PsCreateSystemThread */
 #define KI_INITIAL_RFLAGS 0x2            /* interrupts off until KiThreadStartup */
 
-static KTHREAD KiThreads[KI_MAX_THREADS];
+KTHREAD KiThreads[KI_MAX_THREADS];         /* also read by kd>'s !thread */
 static KTHREAD KiInitialThread;          /* the boot stack's thread */
 static KTHREAD KiIdleThreads[MAXIMUM_PROCESSORS];
 static KSPIN_LOCK KiThreadTableLock;

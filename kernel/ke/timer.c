@@ -184,3 +184,25 @@ BOOLEAN KeReadStateTimer(PKTIMER Timer)
 {
     return __atomic_load_n(&Timer->Header.SignalState, __ATOMIC_ACQUIRE) != 0;
 }
+
+/*
+ * The kd> shell's !timer: a copy of up to Max queued timers, soonest
+ * first, taken under the dispatcher lock; returns how many are queued.
+ */
+ULONG KiSnapshotTimers(PKI_TIMER_SNAPSHOT Out, ULONG Max)
+{
+    KIRQL old = KiAcquireDispatcherLock();
+    ULONG n = 0;
+
+    for (PLIST_ENTRY e = KiTimerListHead.Flink; e != &KiTimerListHead; e = e->Flink, n++)
+        if (n < Max) {
+            PKTIMER t = CONTAINING_RECORD(e, KTIMER, TimerListEntry);
+            Out[n].Timer = t;
+            Out[n].DueTime = t->DueTime.QuadPart;
+            Out[n].Dpc = t->Dpc;
+            Out[n].DeferredRoutine = t->Dpc != NULL ? t->Dpc->DeferredRoutine : NULL;
+            Out[n].Period = t->Period;
+        }
+    KiReleaseDispatcherLock(old);
+    return n;
+}

@@ -163,6 +163,9 @@ VOID KiDispatchTrap(PKTRAP_FRAME TrapFrame)
         KiPageFault(TrapFrame);
         return;
     }
+    /* The kd> break-in's freeze: wait here, then go on as if nothing happened. */
+    if (TrapFrame->Vector == EXCEPTION_NMI && !KiFreezeRequested() && KiDebuggerFreezeHere())
+        return;
     if (TrapFrame->Vector < 32)
         KiUnhandledException(TrapFrame);
     /* An interrupt is no exception of the code it interrupted: a bug check

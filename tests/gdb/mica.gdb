@@ -47,3 +47,7 @@ document longmode
 Hardware breakpoint on long_mode_high (boot/entry.asm): the first instruction
 at a higher-half address, just before the jump to KiSystemStartup.
 end
+
+# The kd> shell's commands in GDB (mica-pte, mica-pfn, mica-vm, mica-irql,
+# mica-memmap FILE.png); run from the top of the tree, as `make gdb` does.
+source tests/gdb/mica_kd.py

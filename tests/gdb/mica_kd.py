@@ -1,0 +1,286 @@
+# mica_kd.py - the kd> shell's memory-manager commands in GDB: mica-pte,
+# mica-pfn, mica-vm, mica-irql and mica-memmap (a PNG of the PFN database).
+# Sourced by tests/gdb/mica.gdb.
+#
+# Each prints what the shell's command of the same name prints
+# (kernel/kd/kdcmd_mm.c, kdcmd_ke.c), line for line, so the two can be
+# compared. Structures (MMPFN, KPRCB) and enums (MMLISTS) come from DWARF;
+# the #define'd addresses and bits from KdGdbConstants, which the kernel
+# compiles from its headers (kernel/kd/kdgdb.c): a changed header cannot
+# leave these commands behind. PTEs are read at their self-map addresses,
+# as the shell reads them, never by walking CR3.
+import struct
+import zlib
+
+import gdb
+
+LIST_NAMES = ["Zeroed", "Free", "Standby", "Modified", "ModifiedNoWrite", "Bad", "Active",
+              "Transition"]
+CACHE_NAMES = ["NonCached", "Cached", "WriteComb", "NotMapped"]
+
+
+def const(name):
+    return int(gdb.parse_and_eval("KdGdbConstants.%s" % name))
+
+
+def u64(address):
+    data = gdb.selected_inferior().read_memory(address, 8)
+    return struct.unpack("<Q", bytes(data))[0]
+
+
+def number(text):
+    """WinDbg's numbers, as the shell reads them: hex, 0x, 0n decimal, backticks."""
+    t = text.replace("`", "")
+    if t[:2].lower() == "0n":
+        return int(t[2:], 10)
+    return int(t, 16)
+
+
+def selfmap_entry(va, level):
+    base = [0, const("PteBase"), const("PdeBase"), const("PpeBase"), const("PxeBase")][level]
+    index = (va >> (9 * level)) & ((1 << (48 - 9 * level)) - 8)
+    return base + index
+
+
+def canonical(va):
+    return va - (1 << 64) if va & (1 << 63) else va
+
+
+def pte_flags(v, level):
+    c = const
+    return "".join([
+        "C" if v & (1 << 9) else "-",
+        "G" if v & c("PteGlobal") else "-",
+        "L" if level > 1 and v & c("PteLargePage") else "-",
+        "D" if v & c("PteDirty") else "-",
+        "A" if v & c("PteAccessed") else "-",
+        "N" if v & c("PteCacheDisable") else "-",
+        "T" if v & c("PteWriteThrough") else "-",
+        "U" if v & c("PteOwner") else "K",
+        "W" if v & c("PteWrite") else "R",
+        "-" if v & c("PteNoExecute") else "E",
+        "V" if v & c("PteValid") else "-",
+    ])
+
+
+def pte_text(va):
+    names = ["", "PTE", "PDE", "PPE", "PXE"]
+    if const("PteBase") <= va <= const("PteTop"):
+        # MiGetVirtualAddressMappedByPte: shift out 16 + 9 bits, sign-extend back.
+        t = (va << 25) & ((1 << 64) - 1)
+        va = ((t - (1 << 64) if t & (1 << 63) else t) >> 16) & ((1 << 64) - 1)
+    entries = {}
+    levels = 0
+    for level in (4, 3, 2, 1):
+        entries[level] = u64(selfmap_entry(va, level))
+        levels += 1
+        v = entries[level]
+        if not v & const("PteValid") or (1 < level < 4 and v & const("PteLargePage")):
+            break
+    out = ["                                           VA %016x" % va]
+    out.append("".join("%s at %016x    " % (names[4 - i], selfmap_entry(va, 4 - i))
+                       for i in range(levels)))
+    out.append("".join("contains %016x  " % entries[4 - i] for i in range(levels)))
+    row = ""
+    for i in range(levels):
+        v = entries[4 - i]
+        if not v & const("PteValid"):
+            row += "not valid                "
+        else:
+            row += "pfn %-8x %s  " % ((v & const("PteFrameMask")) >> const("PageShift"),
+                                      pte_flags(v, 4 - i))
+    out.append(row)
+    return "\n".join(out)
+
+
+def pfn_is_ram(n):
+    runs = gdb.parse_and_eval("MiPhysicalRuns")
+    for i in range(int(gdb.parse_and_eval("MiPhysicalRunCount"))):
+        base, count = int(runs[i]["BasePage"]), int(runs[i]["PageCount"])
+        if base <= n < base + count:
+            return True
+    return False
+
+
+def pfn_entry(n):
+    mmpfn = gdb.lookup_type("MMPFN")
+    return gdb.Value(const("PfnDatabase") + n * mmpfn.sizeof).cast(mmpfn.pointer()).dereference()
+
+
+def pfn_text(n):
+    p = pfn_entry(n)
+    flags = int(p["Flags"])
+    loc, cache = int(p["PageLocation"]), int(p["CacheAttribute"])
+    return "\n".join([
+        "    PFN %08X at address %016X" % (n, const("PfnDatabase") + n * gdb.lookup_type("MMPFN").sizeof),
+        "    flink       %08X  blink / share count %08X  pteaddress %016X" %
+        (int(p["u1"]["Flink"]), int(p["u2"]["Blink"]), int(p["PteAddress"]) & ((1 << 64) - 1)),
+        "    reference count %04X    used entry count  %04X      %s" %
+        (int(p["ReferenceCount"]), int(p["UsedPageTableEntries"]),
+         CACHE_NAMES[cache] if cache < len(CACHE_NAMES) else "?"),
+        "    restore pte %016X  containing page %06X  %s  %s%s%s%s%s" %
+        (int(p["OriginalPte"]["Long"]), int(p["PteFrame"]),
+         LIST_NAMES[loc] if loc < len(LIST_NAMES) else "?",
+         "M " if flags & const("PfnModified") else "",
+         "PageTable " if flags & const("PfnPageTable") else "",
+         "Locked " if flags & const("PfnLocked") else "",
+         "StartOfAllocation " if flags & const("PfnStartOfAllocation") else "",
+         "EndOfAllocation" if flags & const("PfnEndOfAllocation") else ""),
+    ])
+
+
+def vm_text():
+    def line(name, pages):
+        return "%-27s%10d (%12d Kb)" % (name, pages, pages * 4)
+    ev = lambda e: int(gdb.parse_and_eval(e))
+    return "\n".join([
+        "Page File: none (Mica has no paging file yet)",
+        line("Physical Memory:", ev("MmNumberOfPhysicalPages")),
+        line("Available Pages:", ev("MmAvailablePages")),
+        line("Free System PTEs:", ev("MiSystemPteTree.FreeCount") + ev("MiSystemPtesCached")),
+        line("Modified Pages:", ev("MmModifiedPageListHead.Total")),
+        line("NonPagedPool Usage:", ev("MiPoolPages[0]") - ev("MiPoolTree[0].FreeCount")),
+        line("NonPagedPool Max:", const("NonPagedPoolPages")),
+        line("PagedPool Usage:", ev("MiPoolPages[1]") - ev("MiPoolTree[1].FreeCount")),
+        line("PagedPool Maximum:", const("PagedPoolPages")),
+        line("Special Pool Max:", const("SpecialPoolPages")),
+        line("Committed pages:", ev("MmTotalCommittedPages")),
+        line("Commit limit:", ev("MmTotalCommitLimit")),
+    ])
+
+
+IRQL_NAMES = {0: "LOW_LEVEL", 1: "APC_LEVEL", 2: "DISPATCH_LEVEL", 12: "SYNCH_LEVEL",
+              13: "CLOCK_LEVEL", 14: "IPI_LEVEL", 15: "HIGH_LEVEL"}
+
+
+def irql_text(cpu):
+    prcb = gdb.parse_and_eval("KiProcessorBlock[%d]" % cpu)
+    if int(prcb) == 0:
+        raise gdb.GdbError("processor %x has not started" % cpu)
+    irql = int(prcb["CurrentIrql"])
+    return "Debugger saved IRQL for processor 0x%x -- %d (%s)" % (
+        cpu, irql, IRQL_NAMES.get(irql, "device IRQL"))
+
+
+# One colour per PFN list; active pages by what holds them (the PFN flags).
+MEMMAP_COLOURS = {
+    "Zeroed": (120, 200, 255), "Free": (40, 120, 220), "Standby": (240, 220, 60),
+    "Modified": (250, 140, 30), "ModifiedNoWrite": (200, 100, 20), "Bad": (200, 0, 0),
+    "Transition": (160, 80, 160), "Active": (60, 180, 60), "Active: page table": (0, 100, 0),
+    "Active: locked (kernel, boot data)": (120, 120, 120), "not RAM": (0, 0, 0),
+}
+MEMMAP_WIDTH = 256
+
+
+def field_offset(type_name, field):
+    for f in gdb.lookup_type(type_name).fields():
+        if f.name == field:
+            return f.bitpos // 8
+    raise gdb.GdbError("%s has no field %s" % (type_name, field))
+
+
+def memmap_category(location, flags):
+    name = LIST_NAMES[location] if location < len(LIST_NAMES) else "Bad"
+    if name == "Active":
+        if flags & const("PfnPageTable"):
+            return "Active: page table"
+        if flags & const("PfnLocked"):
+            return "Active: locked (kernel, boot data)"
+    return name
+
+
+def write_png(path, width, height, rows):
+    """rows: height lists of width (r, g, b); an 8-bit RGB PNG, zlib only."""
+    def chunk(kind, data):
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body) & 0xFFFFFFFF)
+    raw = b"".join(b"\0" + bytes(c for px in row for c in px) for row in rows)
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n")
+        f.write(chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)))
+        f.write(chunk(b"IDAT", zlib.compress(raw, 9)))
+        f.write(chunk(b"IEND", b""))
+
+
+class MicaCommand(gdb.Command):
+    def __init__(self, name, fn, usage):
+        super().__init__(name, gdb.COMMAND_USER)
+        self.fn, self.usage = fn, usage
+        self.__doc__ = usage
+
+    def invoke(self, arg, from_tty):
+        try:
+            print(self.fn(gdb.string_to_argv(arg)))
+        except (ValueError, IndexError):
+            raise gdb.GdbError("usage: " + self.usage)
+
+
+def cmd_pte(argv):
+    if len(argv) != 1:
+        raise ValueError
+    return pte_text(number(argv[0]))
+
+
+def cmd_pfn(argv):
+    if len(argv) != 1:
+        raise ValueError
+    n = number(argv[0])
+    if n >= const("SystemRangeStart"):
+        pte = u64(selfmap_entry(n, 1))
+        n = (pte & const("PteFrameMask")) >> const("PageShift")
+    if not pfn_is_ram(n):
+        raise gdb.GdbError("page %x is not RAM Mica manages" % n)
+    return pfn_text(n)
+
+
+def cmd_vm(argv):
+    if argv:
+        raise ValueError
+    return vm_text()
+
+
+def cmd_irql(argv):
+    return irql_text(number(argv[0]) if argv else 0)
+
+
+def cmd_memmap(argv):
+    if len(argv) != 1:
+        raise ValueError
+    highest = int(gdb.parse_and_eval("MmHighestPhysicalPage"))
+    pages = highest + 1
+    cats = ["not RAM"] * pages
+    size = gdb.lookup_type("MMPFN").sizeof
+    loc_at, flags_at = field_offset("MMPFN", "PageLocation"), field_offset("MMPFN", "Flags")
+    runs = gdb.parse_and_eval("MiPhysicalRuns")
+    # The PFN database is backed only where RAM is: read it a run at a time.
+    for i in range(int(gdb.parse_and_eval("MiPhysicalRunCount"))):
+        base, count = int(runs[i]["BasePage"]), int(runs[i]["PageCount"])
+        data = bytes(gdb.selected_inferior().read_memory(const("PfnDatabase") + base * size,
+                                                         count * size))
+        for k in range(count):
+            if base + k < pages:
+                cats[base + k] = memmap_category(data[k * size + loc_at], data[k * size + flags_at])
+    height = (pages + MEMMAP_WIDTH - 1) // MEMMAP_WIDTH
+    counts = {}
+    for cat in cats:
+        counts[cat] = counts.get(cat, 0) + 1
+    rows = []
+    for y in range(height):
+        rows.append([MEMMAP_COLOURS[cats[n]] if n < pages else MEMMAP_COLOURS["not RAM"]
+                     for n in range(y * MEMMAP_WIDTH, (y + 1) * MEMMAP_WIDTH)])
+    write_png(argv[0], MEMMAP_WIDTH, height, rows)
+    legend = ["%s: %dx%d, one pixel per page (PFN 0-%x), %d pages a row" %
+              (argv[0], MEMMAP_WIDTH, height, highest, MEMMAP_WIDTH)]
+    for cat, rgb in MEMMAP_COLOURS.items():
+        if counts.get(cat):
+            legend.append("  #%02x%02x%02x %-36s %8d pages" % (rgb + (cat, counts[cat])))
+    return "\n".join(legend)
+
+
+for _name, _fn, _usage in [("mica-pte", cmd_pte, "mica-pte VA|PTE-address: as kd> !pte"),
+                           ("mica-pfn", cmd_pfn, "mica-pfn PFN|VA: as kd> !pfn"),
+                           ("mica-vm", cmd_vm, "mica-vm: as kd> !vm"),
+                           ("mica-irql", cmd_irql, "mica-irql [processor]: as kd> !irql"),
+                           ("mica-memmap", cmd_memmap,
+                            "mica-memmap FILE.png: the PFN database as a picture, one pixel a page")]:
+    MicaCommand(_name, _fn, _usage)
