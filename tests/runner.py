@@ -47,6 +47,7 @@ import os
 import re
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -123,6 +124,19 @@ QEMU_CPU = "qemu64,+nx,+pdpe1gb"
 PCI_TEST_DEVICES = ["-device", "pci-bridge,id=pcitest.br,chassis_nr=1,addr=0x5",
                     "-device", "virtio-rng-pci,bus=pcitest.br,addr=0x3",
                     "-device", "edu,addr=0x4"]
+# AHCI disks every test boot has (tests/kernel/test_ahci.c), made by the
+# Makefile with tests/mkdisk.py (each sector tagged with its LBA): disk 0 is
+# marked for Mica (the driver may write it), disk 1 is not (it must stay
+# unchanged). Each boot gets its own copies in build/test-logs/, checked
+# after QEMU exits. pc gets QEMU's add-on `-device ahci`; q35 (the UEFI
+# configurations) has the ICH9 HBA built in, whose buses are ide.0-5 (the
+# CD-ROM is on ide.2).
+DISK_DIR = os.path.join(BUILD, "disk")
+TEST_DISKS = [("test-marked.img", 8, True), ("test-unmarked.img", 2, False)]
+BENCH_DISK = ("bench.img", 256, True)
+DISK_WRITE_LBA, DISK_WRITE_SECTORS = 8192, 64     # ahci.writes_read_back_and_reach_the_disk
+DISK_WRITE_MAGIC = 0x5449525741434D49
+DISK_WRITE_TEST = "ahci.writes_read_back_and_reach_the_disk"
 PCI_TREE_BEGIN = "# pci-tree begin"
 PCI_TREE_END = "# pci-tree end"
 PCI_TREE_TEST = "pci.tree_printed_for_runner"
@@ -256,6 +270,55 @@ def make_iso(cmdline):
         return iso
 
 
+def disk_image(name, mib, mark):
+    """build/disk/<name> (the Makefile makes it; made here if missing)."""
+    path = os.path.join(DISK_DIR, name)
+    if not os.path.exists(path):
+        os.makedirs(DISK_DIR, exist_ok=True)
+        subprocess.run([sys.executable, os.path.join(ROOT, "tests", "mkdisk.py"), path, str(mib)] +
+                       (["--mark"] if mark else []), check=True)
+    return path
+
+
+def ahci_args(firmware, images):
+    """QEMU arguments attaching the images as AHCI disks 0, 1, ..."""
+    args = [] if firmware == "uefi" else ["-device", "ahci,id=ahci"]
+    for i, path in enumerate(images):
+        bus = ("ide.%d" if firmware == "uefi" else "ahci.%d") % i
+        args += ["-drive", "id=d%d,file=%s,format=raw,if=none" % (i, path),
+                 "-device", "ide-hd,drive=d%d,bus=%s" % (i, bus)]
+    return args
+
+
+def check_test_disks(boot):
+    """Reasons the disk images are not what the tests left (empty: fine):
+    the unmarked copy must equal its original; the marked one must hold
+    the write test's pattern where it wrote (if it passed) and its tags
+    everywhere else."""
+    if not boot.disks:
+        return []
+    why = []
+    (marked, marked_src), (unmarked, unmarked_src) = boot.disks
+    with open(unmarked, "rb") as a, open(unmarked_src, "rb") as b:
+        if a.read() != b.read():
+            why.append("the unmarked disk image was written (%s)" % unmarked)
+    wrote = any(ok and name == DISK_WRITE_TEST for ok, name, _ in boot.results())
+    with open(marked, "rb") as f:
+        data = f.read()
+    bad = []
+    for lba in range(len(data) // 512):
+        sector = data[lba * 512:(lba + 1) * 512]
+        if wrote and DISK_WRITE_LBA <= lba < DISK_WRITE_LBA + DISK_WRITE_SECTORS:
+            want = struct.pack("<QQ", lba, DISK_WRITE_MAGIC) + bytes((lba + i) & 0xFF for i in range(16, 512))
+            if sector != want:
+                bad.append(lba)
+        elif struct.unpack_from("<Q", sector)[0] != lba:
+            bad.append(lba)
+    if bad:
+        why.append("the marked disk image has %d unexpected sectors (first LBA %d)" % (len(bad), bad[0]))
+    return why
+
+
 def qmp_query_pci(path):
     """QEMU's own PCI tree (QMP query-pci), or an error string."""
     try:
@@ -350,6 +413,7 @@ class Boot:
         self.cpu = cpu
         self.stop_on = list(stop_on)        # kill QEMU at the first line containing one
         self.pci_qemu = None                # QEMU's query-pci at the kernel's "# pci-tree end"
+        self.disks = []                     # (this boot's copy, original) per test disk
         self.lines = []
         self.status = None
         self.timed_out = False
@@ -373,6 +437,18 @@ class Boot:
             qmp_dir = tempfile.mkdtemp(prefix="mica-qmp-")
             qmp = os.path.join(qmp_dir, "qmp.sock")
             args += PCI_TEST_DEVICES + ["-qmp", "unix:%s,server=on,wait=off" % qmp]
+            for i, (image, mib, mark) in enumerate(TEST_DISKS):
+                src = disk_image(image, mib, mark)
+                copy = os.path.join(LOGS, "%s.disk%d.img" % (self.name, i))
+                shutil.copy(src, copy)
+                self.disks.append((copy, src))
+            args += ahci_args(fw, [c for c, _ in self.disks])
+        elif self.config.get("disk"):
+            image = disk_image(*self.config["disk"])
+            with open(image, "rb") as f:          # into the host's page cache
+                while f.read(1 << 20):
+                    pass
+            args += ahci_args(fw, [image])
         if fw == "uefi":
             vars_copy = os.path.join(LOGS, self.name + ".ovmf-vars.fd")
             shutil.copy(OVMF_VARS, vars_copy)
@@ -533,6 +609,7 @@ def judge_batch(boot):
     if not results and not listed:
         why.append("no test ran")
     why += judge_pci_tree(boot)
+    why += check_test_disks(boot)
     if why and failed == 0:
         failed = 1           # the configuration itself failed
     return passed, failed, skipped, why

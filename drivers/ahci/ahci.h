@@ -201,6 +201,7 @@ typedef struct _AHCI_PORT {
     AHCI_SLOT Slots[AHCI_SLOTS];
     /* Counters for tests and the boot line. */
     volatile LONG64 Commands, Interrupts, Errors, Batches;
+    ULONG MaxInFlight;                  /* most slots issued at once */
 } AHCI_PORT, *PAHCI_PORT;
 
 typedef struct _AHCI_HBA {

@@ -236,6 +236,16 @@ NTSTATUS AhciPortStart(PAHCI_HBA Hba, ULONG Number, PAHCI_PORT Port)
 
 /* ---- The queue ---- */
 
+/* Freestanding: no libgcc popcount. */
+static ULONG CountBits(ULONG Bits)
+{
+    ULONG n = 0;
+
+    for (; Bits != 0; Bits &= Bits - 1)
+        n++;
+    return n;
+}
+
 static VOID Issue(PAHCI_PORT Port, ULONG Bits, ULONG NcqBits)
 {
     /* The tables and headers must be in memory before the HBA reads them. */
@@ -246,6 +256,8 @@ static VOID Issue(PAHCI_PORT Port, ULONG Bits, ULONG NcqBits)
     Port->Issued |= Bits;
     Port->NcqIssued |= NcqBits;
     Port->Batches++;
+    if (CountBits(Port->Issued) > Port->MaxInFlight)
+        Port->MaxInFlight = CountBits(Port->Issued);
 }
 
 /* Fill slot's table from its list (any IRQL <= DISPATCH, slot is ours). */
