@@ -54,6 +54,7 @@ static BOOLEAN KbaAlloc(PAHCI_PORT Disk, PKBA_IO Io, ULONG Length)
     Io->Mdl = Io->Buffer ? IoAllocateMdl(Io->Buffer, Length, FALSE, FALSE, NULL) : NULL;
     if (Io->Buffer == NULL || Io->Irp == NULL || Io->Mdl == NULL)
         return FALSE;
+    RtlZeroMemory(Io->Buffer, Length);  /* a written sector is its tag, then zeros: mkdisk.py's */
     MmBuildMdlForNonPagedPool(Io->Mdl);
     Io->Length = Length;
     return TRUE;
