@@ -99,7 +99,9 @@ MM_SUITES = ["contig", "paging", "pool*", "lookaside", "blackbox", "dma"]
 #     runs on what started.
 EXTRA_BOOTS = {
     "bios-128m-verifier": ("bios-128m", ["all"], "verifier=special"),
-    "bios-6g-nolowmem": ("bios-6g", MM_SUITES, "nolowmem"),
+    # ...and the AHCI tests with the controller driven as a 32-bit master
+    # (ahcidma=32): buffers above 4 GiB bounce through map registers.
+    "bios-6g-nolowmem": ("bios-6g", MM_SUITES + ["ahci"], "nolowmem ahcidma=32"),
     "bios-1g-smp4-onecpu": ("bios-1g-smp4", ["boot", "smp"], "onecpu"),
     "bios-1g-smp4-numproc2": ("bios-1g-smp4", ["boot", "smp"], "numproc=2"),
     # pcicfg=port: q35 has ECAM, so this is where the port mechanism must

@@ -133,9 +133,21 @@ static NTSTATUS TakeOwnership(PAHCI_HBA Hba)
     return STATUS_SUCCESS;
 }
 
+/* ahcidma=32: drive the HBA as if CAP.S64A were 0 (a 32-bit master), so
+ * buffers above 4 GiB go through the adapter's map registers. */
+static BOOLEAN Forced32Bit(VOID)
+{
+    char value[8];
+
+    return KeQueryBootOption("ahcidma", value, sizeof(value)) && strcmp(value, "32") == 0;
+}
+
 static NTSTATUS GetAdapter(PAHCI_HBA Hba)
 {
     DEVICE_DESCRIPTION d;
+
+    if (Forced32Bit())
+        Hba->Cap &= ~AHCI_CAP_S64A;
 
     RtlZeroMemory(&d, sizeof(d));
     d.Version = DEVICE_DESCRIPTION_VERSION;
