@@ -233,13 +233,16 @@ $(B)/host/host-tests: $(HOST_SRC) $(wildcard kernel/*.h kernel/*/*.h mm/*.h test
 # Tagged disk images (tests/mkdisk.py: every sector starts with its LBA) for
 # the AHCI tests (an 8 MiB one marked for Mica, a 2 MiB unmarked one; the
 # runner attaches copies to every test boot) and the bench-disk benchmarks.
-TEST_DISKS := $(B)/disk/test-marked.img $(B)/disk/test-unmarked.img
+TEST_DISKS := $(B)/disk/test-marked.img $(B)/disk/test-unmarked.img $(B)/disk/test-errors.img
 $(B)/disk/test-marked.img: tests/mkdisk.py
 	@mkdir -p $(dir $@)
 	$(PYTHON) tests/mkdisk.py $@ 8 --mark
 $(B)/disk/test-unmarked.img: tests/mkdisk.py
 	@mkdir -p $(dir $@)
 	$(PYTHON) tests/mkdisk.py $@ 2
+$(B)/disk/test-errors.img: tests/mkdisk.py
+	@mkdir -p $(dir $@)
+	$(PYTHON) tests/mkdisk.py $@ 1 --mark
 $(B)/disk/bench.img: tests/mkdisk.py
 	@mkdir -p $(dir $@)
 	$(PYTHON) tests/mkdisk.py $@ 256 --mark

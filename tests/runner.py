@@ -141,11 +141,31 @@ PCI_TEST_DEVICES = ["-device", "pci-bridge,id=pcitest.br,chassis_nr=1,addr=0x5",
 # configurations) has the ICH9 HBA built in, whose buses are ide.0-5 (the
 # CD-ROM is on ide.2).
 DISK_DIR = os.path.join(BUILD, "disk")
-TEST_DISKS = [("test-marked.img", 8, True), ("test-unmarked.img", 2, False)]
+TEST_DISKS = [("test-marked.img", 8, True), ("test-unmarked.img", 2, False),
+              ("test-errors.img", 1, True)]
+# Disk 2 sits on QEMU's blkdebug driver, which fails reads of sector 100 and
+# writes of sector 200 with EIO (the device reports an ATA error): the
+# ahci.*error* tests check that only those requests fail and the port
+# recovers.
+BLKDEBUG_DISK = 2
+BLKDEBUG_CONFIG = """[inject-error]
+event = "read_aio"
+errno = "5"
+sector = "100"
+once = "off"
+
+[inject-error]
+event = "write_aio"
+errno = "5"
+sector = "200"
+once = "off"
+"""
+DISK_ERROR_WRITES = [(184, 8), (208, 8)]           # ahci.write_error_fails_alone: what must land
 BENCH_DISK = ("bench.img", 256, True)
 DISK_WRITE_LBA, DISK_WRITE_SECTORS = 8192, 64     # ahci.writes_read_back_and_reach_the_disk
 DISK_WRITE_MAGIC = 0x5449525741434D49
 DISK_WRITE_TEST = "ahci.writes_read_back_and_reach_the_disk"
+DISK_ERROR_TEST = "ahci.write_error_fails_alone"
 PCI_TREE_BEGIN = "# pci-tree begin"
 PCI_TREE_END = "# pci-tree end"
 PCI_TREE_TEST = "pci.tree_printed_for_runner"
@@ -289,11 +309,15 @@ def disk_image(name, mib, mark):
     return path
 
 
-def ahci_args(firmware, images):
-    """QEMU arguments attaching the images as AHCI disks 0, 1, ..."""
+def ahci_args(firmware, images, blkdebug=None):
+    """QEMU arguments attaching the images as AHCI disks 0, 1, ...; the
+    image at index BLKDEBUG_DISK through blkdebug with config `blkdebug`."""
     args = [] if firmware == "uefi" else ["-device", "ahci,id=ahci"]
     for i, path in enumerate(images):
-        bus = ("ide.%d" if firmware == "uefi" else "ahci.%d") % i
+        # q35's -cdrom is on ide.2: the disks go around it.
+        bus = ("ide.%d" % (i if i < 2 else i + 1)) if firmware == "uefi" else "ahci.%d" % i
+        if blkdebug and i == BLKDEBUG_DISK:
+            path = "blkdebug:%s:%s" % (blkdebug, path)
         args += ["-drive", "id=d%d,file=%s,format=raw,if=none" % (i, path),
                  "-device", "ide-hd,drive=d%d,bus=%s" % (i, bus)]
     return args
@@ -307,7 +331,7 @@ def check_test_disks(boot):
     if not boot.disks:
         return []
     why = []
-    (marked, marked_src), (unmarked, unmarked_src) = boot.disks
+    (marked, marked_src), (unmarked, unmarked_src), (errors, _) = boot.disks
     with open(unmarked, "rb") as a, open(unmarked_src, "rb") as b:
         if a.read() != b.read():
             why.append("the unmarked disk image was written (%s)" % unmarked)
@@ -325,6 +349,17 @@ def check_test_disks(boot):
             bad.append(lba)
     if bad:
         why.append("the marked disk image has %d unexpected sectors (first LBA %d)" % (len(bad), bad[0]))
+    # The error disk: the writes around the failing one landed once, the
+    # failing one left its sectors as they were, nothing else changed.
+    wrote = any(ok and name == DISK_ERROR_TEST for ok, name, _ in boot.results())
+    landed = {lba for first, n in DISK_ERROR_WRITES for lba in range(first, first + n)} if wrote else set()
+    with open(errors, "rb") as f:
+        data = f.read()
+    bad = [lba for lba in range(len(data) // 512)
+           if data[lba * 512:lba * 512 + 8] != struct.pack("<Q", lba) or
+           (lba in landed) != (data[lba * 512 + 8:lba * 512 + 16] == struct.pack("<Q", DISK_WRITE_MAGIC))]
+    if bad:
+        why.append("the error disk image has %d unexpected sectors (first LBA %d)" % (len(bad), bad[0]))
     return why
 
 
@@ -451,7 +486,10 @@ class Boot:
                 copy = os.path.join(LOGS, "%s.disk%d.img" % (self.name, i))
                 shutil.copy(src, copy)
                 self.disks.append((copy, src))
-            args += ahci_args(fw, [c for c, _ in self.disks])
+            blkdebug = os.path.join(LOGS, self.name + ".blkdebug.cfg")
+            with open(blkdebug, "w") as f:
+                f.write(BLKDEBUG_CONFIG)
+            args += ahci_args(fw, [c for c, _ in self.disks], blkdebug)
         elif self.config.get("disk"):
             image = disk_image(*self.config["disk"])
             with open(image, "rb") as f:          # into the host's page cache

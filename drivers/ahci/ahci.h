@@ -58,6 +58,7 @@
 #define PX_CMD_SUD  (1u << 1)
 #define PX_CMD_POD  (1u << 2)
 #define PX_CMD_FRE  (1u << 4)
+#define PX_CMD_CCS(c) (((c) >> 8) & 0x1F)   /* the slot the HBA is processing */
 #define PX_CMD_FR   (1u << 14)
 #define PX_CMD_CR   (1u << 15)
 
@@ -197,6 +198,7 @@ typedef struct _AHCI_PORT {
     ULONG Issued;                       /* slots written to PxCI */
     ULONG NcqIssued;                    /* of which NCQ (tracked in PxSACT) */
     BOOLEAN FlushActive;
+    ULONG Retry;                        /* slots to start again, one at a time, after an error */
     volatile ULONG PendingIs;           /* PxIS bits the ISR acknowledged */
     AHCI_SLOT Slots[AHCI_SLOTS];
     /* Counters for tests and the boot line. */

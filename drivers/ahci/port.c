@@ -261,7 +261,7 @@ static VOID Issue(PAHCI_PORT Port, ULONG Bits, ULONG NcqBits)
 }
 
 /* Fill slot's table from its list (any IRQL <= DISPATCH, slot is ours). */
-static VOID BuildSlot(PAHCI_PORT Port, ULONG Slot)
+static VOID BuildSlot(PAHCI_PORT Port, ULONG Slot, BOOLEAN Ncq)
 {
     PAHCI_SLOT s = &Port->Slots[Slot];
     PAHCI_PRD prd = (PAHCI_PRD)(TableOf(Port, Slot) + AHCI_CT_PRDT_OFFSET);
@@ -279,12 +279,12 @@ static VOID BuildSlot(PAHCI_PORT Port, ULONG Slot)
             left -= part;
         }
     }
-    if (Port->Ncq)
+    if (Ncq)
         command = s->Write ? ATA_WRITE_FPDMA_QUEUED : ATA_READ_FPDMA_QUEUED;
     else
         command = s->Write ? ATA_WRITE_DMA_EXT : ATA_READ_DMA_EXT;
     BuildFis(TableOf(Port, Slot), command, s->Lba, count == ATA_MAX_SECTORS_LBA48 ? 0 : count,
-             Port->Ncq, Slot);
+             Ncq, Slot);
     Port->CmdList[Slot].Flags = AHCI_CMD_CFL_H2D | (s->Write ? AHCI_CMD_WRITE : 0) | AHCI_CMD_PRDTL(n);
     Port->CmdList[Slot].Prdbc = 0;
 }
@@ -299,14 +299,17 @@ static VOID ListControl(PDEVICE_OBJECT DeviceObject, PIRP Irp, PSCATTER_GATHER_L
     UNREFERENCED_PARAMETER(DeviceObject);
     UNREFERENCED_PARAMETER(Irp);
     s->Sg = Sg;
-    BuildSlot(port, slot);
+    BuildSlot(port, slot, port->Ncq);
     if (__atomic_compare_exchange_n(&s->State, &expected, SlotReady, FALSE, __ATOMIC_ACQ_REL,
                                     __ATOMIC_ACQUIRE))
         return;                         /* inside GetScatterGatherList: the pump starts it */
     /* Later, from a free of map registers: start it alone. */
     KeAcquireSpinLockAtDpcLevel(&port->Lock);
     s->State = SlotIssued;
-    Issue(port, 1u << slot, port->Ncq ? 1u << slot : 0);
+    if (port->Retry != 0)
+        port->Retry |= 1u << slot;      /* recovering: no queued command now */
+    else
+        Issue(port, 1u << slot, port->Ncq ? 1u << slot : 0);
     KeReleaseSpinLockFromDpcLevel(&port->Lock);
 }
 
@@ -343,6 +346,18 @@ static VOID Pump(PAHCI_PORT Port, PLIST_ENTRY Done)
     PDMA_ADAPTER dma = Port->Hba->Dma;
     ULONG bits = 0;
 
+    /* After an error, the commands it interrupted go again one at a time,
+     * as non-queued commands, so the one that fails again is known; new
+     * requests wait until they are through. */
+    if (Port->Retry != 0) {
+        if (Port->Issued == 0) {
+            ULONG slot = __builtin_ctz(Port->Retry);
+            Port->Retry &= ~(1u << slot);
+            BuildSlot(Port, slot, FALSE);
+            Issue(Port, 1u << slot, 0);
+        }
+        return;
+    }
     while (!IsListEmpty(&Port->Queue) && !Port->FlushActive) {
         PIRP irp = CONTAINING_RECORD(Port->Queue.Flink, IRP, Tail.Overlay.ListEntry);
         PIO_STACK_LOCATION stack = IoGetCurrentIrpStackLocation(irp);
@@ -445,15 +460,21 @@ static NTSTATUS ErrorStatus(ULONG Is)
 /*
  * Lock held, after an error interrupt (AHCI 6.2.2): stop the port (which
  * clears PxCI and PxSACT), clear the errors, COMRESET when the device
- * stays busy, start it again. Every command still issued ends with the
- * error's status.
+ * stays busy, start it again. Failed is the non-queued command that
+ * failed (the caller's choice): it ends with the error's status and the
+ * others go again. After an NCQ error every queued command goes again,
+ * one at a time as a non-queued command (Pump), which finds the culprit
+ * without READ LOG EXT (QEMU has no log page 10h).
  */
-static VOID Recover(PAHCI_PORT Port, ULONG Is, PSCATTER_GATHER_LIST *Put, BOOLEAN *PutWrite, ULONG *Puts,
-                    PLIST_ENTRY Done)
+static VOID Recover(PAHCI_PORT Port, ULONG Is, ULONG Failed, PSCATTER_GATHER_LIST *Put, BOOLEAN *PutWrite,
+                    ULONG *Puts, PLIST_ENTRY Done)
 {
-    ULONG cmd = AhciRead(Port->Regs, PX_CMD);
+    ULONG cmd = AhciRead(Port->Regs, PX_CMD), failed = Failed;
 
     Port->Errors++;
+    DbgPrint("ahci: disk %u: error (PxIS %08x, PxTFD %08x, PxSERR %08x), %u commands issued; recovering\n",
+             Port->DiskNumber, Is, AhciRead(Port->Regs, PX_TFD), AhciRead(Port->Regs, PX_SERR),
+             CountBits(Port->Issued));
     AhciWrite(Port->Regs, PX_CMD, cmd & ~PX_CMD_ST);
     WaitPort(Port, PX_CMD, PX_CMD_CR, 0, PORT_STOP_WAIT_MS);
     AhciWrite(Port->Regs, PX_SERR, ~0u);
@@ -467,17 +488,18 @@ static VOID Recover(PAHCI_PORT Port, ULONG Is, PSCATTER_GATHER_LIST *Put, BOOLEA
         WaitPort(Port, PX_TFD, PX_TFD_BSY | PX_TFD_DRQ, 0, PORT_READY_WAIT_MS);
         AhciWrite(Port->Regs, PX_SERR, ~0u);
     }
-    for (ULONG pending = Port->Issued; pending != 0; pending &= pending - 1) {
-        ULONG slot = __builtin_ctz(pending);
+    if (failed != 0) {
+        ULONG slot = __builtin_ctz(failed);
         PAHCI_SLOT s = &Port->Slots[slot];
         if (s->Sg != NULL) {
             Put[*Puts] = s->Sg;
             PutWrite[(*Puts)++] = s->Write;
         }
         s->State = SlotFree;
-        Port->Busy &= ~(1u << slot);
+        Port->Busy &= ~failed;
         FinishPiece(Port, s->Irp, ErrorStatus(Is), Done);
     }
+    Port->Retry |= Port->Issued & ~failed;
     Port->Issued = Port->NcqIssued = 0;
     AhciWrite(Port->Regs, PX_CMD, AhciRead(Port->Regs, PX_CMD) | PX_CMD_ST);
 }
@@ -487,18 +509,26 @@ VOID AhciPortService(PAHCI_PORT Port)
 {
     PSCATTER_GATHER_LIST put[AHCI_SLOTS];
     BOOLEAN putWrite[AHCI_SLOTS];
-    ULONG puts = 0, is, active = 0, finished;
+    ULONG puts = 0, is, active = 0, finished, failed = 0, nonQueued;
     LIST_ENTRY done;
 
     InitializeListHead(&done);
     KeAcquireSpinLockAtDpcLevel(&Port->Lock);
     is = __atomic_exchange_n(&Port->PendingIs, 0, __ATOMIC_ACQUIRE);
     Port->Interrupts++;
+    /* A failed non-queued command: the one at PxCMD.CCS, else the first
+     * issued. It does not count as finished even if its PxCI bit is clear
+     * (QEMU before 7.2.6 clears it; the spec and later QEMU keep it). */
+    if ((is & PX_IS_ERRORS) && (nonQueued = Port->Issued & ~Port->NcqIssued) != 0) {
+        failed = 1u << PX_CMD_CCS(AhciRead(Port->Regs, PX_CMD));
+        if ((failed & nonQueued) == 0)
+            failed = nonQueued & -nonQueued;
+    }
     if (Port->NcqIssued != 0)
         active |= AhciRead(Port->Regs, PX_SACT);
     if (Port->Issued & ~Port->NcqIssued)
         active |= AhciRead(Port->Regs, PX_CI);
-    finished = Port->Issued & ~active;
+    finished = Port->Issued & ~active & ~failed;
     for (ULONG pending = finished; pending != 0; pending &= pending - 1) {
         ULONG slot = __builtin_ctz(pending);
         PAHCI_SLOT s = &Port->Slots[slot];
@@ -513,7 +543,7 @@ VOID AhciPortService(PAHCI_PORT Port)
     Port->Issued &= ~finished;
     Port->NcqIssued &= ~finished;
     if (is & PX_IS_ERRORS)
-        Recover(Port, is, put, putWrite, &puts, &done);
+        Recover(Port, is, failed, put, putWrite, &puts, &done);
     Pump(Port, &done);
     KeReleaseSpinLockFromDpcLevel(&Port->Lock);
     Finish(Port, put, putWrite, puts, &done);

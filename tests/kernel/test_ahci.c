@@ -213,16 +213,24 @@ KTEST(ahci, reads_into_pages_for_mdl_above_4g_when_there)
 
 /* Many requests at once: NCQ keeps several commands in the device. */
 #define KTA_FLIGHT 64
+typedef struct _KTA_FLIGHT_STATE KTA_FLIGHT_STATE;
+/* A request's context: Irp->Tail.Overlay.DriverContext belongs to the
+ * driver while the IRP is there, so the caller keeps its own. */
 typedef struct {
+    KTA_FLIGHT_STATE *State;
+    ULONG Index;
+} KTA_ONE;
+struct _KTA_FLIGHT_STATE {
     KEVENT Done;
     volatile LONG Left;
     NTSTATUS Status[KTA_FLIGHT];
-} KTA_FLIGHT_STATE;
+    KTA_ONE One[KTA_FLIGHT];
+};
 
 static NTSTATUS KtaOneDone(PDEVICE_OBJECT DeviceObject, PIRP Irp, PVOID Context)
 {
-    KTA_FLIGHT_STATE *f = Context;
-    ULONG i = (ULONG)(ULONG_PTR)Irp->Tail.Overlay.DriverContext[0];
+    KTA_FLIGHT_STATE *f = ((KTA_ONE *)Context)->State;
+    ULONG i = ((KTA_ONE *)Context)->Index;
 
     UNREFERENCED_PARAMETER(DeviceObject);
     f->Status[i] = Irp->IoStatus.Status;
@@ -258,8 +266,9 @@ KTEST(ahci, many_reads_in_flight)
         offset.QuadPart = (LONGLONG)(lbas[i] * KTA_SECTOR);
         irp = IoBuildAsynchronousFsdRequest(IRP_MJ_READ, disk->Self, pool + i * 4096, 4096, &offset, &iosb);
         KASSERT_TRUE(irp != NULL);
-        irp->Tail.Overlay.DriverContext[0] = (PVOID)(ULONG_PTR)i;
-        IoSetCompletionRoutine(irp, KtaOneDone, &f, TRUE, TRUE, TRUE);
+        f.One[i].State = &f;
+        f.One[i].Index = i;
+        IoSetCompletionRoutine(irp, KtaOneDone, &f.One[i], TRUE, TRUE, TRUE);
         IoCallDriver(disk->Self, irp);
     }
     KeWaitForSingleObject(&f.Done, Executive, KernelMode, FALSE, NULL);
@@ -395,4 +404,138 @@ KTEST(ahci, geometry_and_device_property_as_nt_answers)
     q.PropertyId = StorageAdapterProperty;
     KEXPECT_EQ(IotestIoctl(disk->Self, IOCTL_STORAGE_QUERY_PROPERTY, &q, sizeof(q), out, sizeof(out), NULL),
                STATUS_NOT_SUPPORTED);
+}
+
+/* ---- Errors: disk 2 sits on QEMU's blkdebug (tests/runner.py), which
+ * fails reads of sector 100 and writes of sector 200. ---- */
+#define KTA_ERRORS_MIB   1
+#define KTA_BAD_READ     100
+#define KTA_BAD_WRITE    200
+
+/* Count IRPs sent at once and wait for all; each one's status kept. */
+typedef struct _KTA_BATCH KTA_BATCH;
+typedef struct {
+    KTA_BATCH *Batch;
+    ULONG Index;
+} KTA_BATCH_ONE;
+struct _KTA_BATCH {
+    KEVENT Done;
+    volatile LONG Left;
+    NTSTATUS Status[32];
+    KTA_BATCH_ONE One[32];
+};
+
+static NTSTATUS KtaBatchDone(PDEVICE_OBJECT DeviceObject, PIRP Irp, PVOID Context)
+{
+    KTA_BATCH *b = ((KTA_BATCH_ONE *)Context)->Batch;
+    ULONG i = ((KTA_BATCH_ONE *)Context)->Index;
+
+    UNREFERENCED_PARAMETER(DeviceObject);
+    b->Status[i] = Irp->IoStatus.Status;
+    MmUnlockPages(Irp->MdlAddress);
+    IoFreeMdl(Irp->MdlAddress);
+    Irp->MdlAddress = NULL;
+    IoFreeIrp(Irp);
+    if (__atomic_sub_fetch(&b->Left, 1, __ATOMIC_ACQ_REL) == 0)
+        KeSetEvent(&b->Done, IO_NO_INCREMENT, FALSE);
+    return STATUS_MORE_PROCESSING_REQUIRED;
+}
+
+/* Count requests of Sectors each, at Lbas, from Buffer (Sectors apart), all at once. */
+static VOID KtaBatch(PAHCI_PORT Disk, ULONG Major, KTA_BATCH *B, PUCHAR Buffer, const ULONG64 *Lbas,
+                     ULONG Count, ULONG Sectors)
+{
+    KIRQL irql;
+
+    KeInitializeEvent(&B->Done, NotificationEvent, FALSE);
+    B->Left = (LONG)Count;
+    KeRaiseIrql(DISPATCH_LEVEL, &irql);     /* all queued before the first completes */
+    for (ULONG i = 0; i < Count; i++) {
+        IO_STATUS_BLOCK iosb;
+        LARGE_INTEGER offset = {.QuadPart = (LONGLONG)(Lbas[i] * KTA_SECTOR)};
+        PIRP irp;
+
+        KeLowerIrql(irql);              /* building locks pages: below DISPATCH_LEVEL */
+        irp = IoBuildAsynchronousFsdRequest(Major, Disk->Self, Buffer + (SIZE_T)i * Sectors * KTA_SECTOR,
+                                            Sectors * KTA_SECTOR, &offset, &iosb);
+        KeRaiseIrql(DISPATCH_LEVEL, &irql);
+        if (irp == NULL) {
+            B->Status[i] = STATUS_INSUFFICIENT_RESOURCES;
+            if (__atomic_sub_fetch(&B->Left, 1, __ATOMIC_ACQ_REL) == 0)
+                KeSetEvent(&B->Done, IO_NO_INCREMENT, FALSE);
+            continue;
+        }
+        B->One[i].Batch = B;
+        B->One[i].Index = i;
+        IoSetCompletionRoutine(irp, KtaBatchDone, &B->One[i], TRUE, TRUE, TRUE);
+        IoCallDriver(Disk->Self, irp);
+    }
+    KeLowerIrql(irql);
+    KeWaitForSingleObject(&B->Done, Executive, KernelMode, FALSE, NULL);
+}
+
+KTEST(ahci, read_error_fails_alone_and_port_recovers)
+{
+    PAHCI_PORT disk = KtaDisk(KTA_ERRORS_MIB);
+    static KTA_BATCH b;
+    ULONG64 lbas[32];
+    PUCHAR buffer;
+    LONG64 errors;
+    ULONG bad = 0, failed = 0;
+
+    KASSERT_TRUE(disk != NULL);
+    buffer = ExAllocatePoolWithTag(NonPagedPoolNx, 32 * 8 * KTA_SECTOR, KTA_TAG);
+    KASSERT_TRUE(buffer != NULL);
+    errors = disk->Errors;
+    /* Alone: the device's error is NT's STATUS_DEVICE_DATA_ERROR. */
+    KEXPECT_EQ(KtaRead(disk, buffer, KTA_BAD_READ - 4, 8), STATUS_DEVICE_DATA_ERROR);
+    KEXPECT_GT(disk->Errors, errors);  /* a queued command: again alone, which fails too */
+    KEXPECT_EQ(KtaReadChecked(disk, buffer, KTA_BAD_READ + 4, 8), 0);   /* the port works again */
+    /* 32 at once (queued): only the one over sector 100 fails. */
+    for (ULONG i = 0; i < 32; i++)
+        lbas[i] = i * 8;
+    RtlFillMemory(buffer, 32 * 8 * KTA_SECTOR, 0xEE);
+    KtaBatch(disk, IRP_MJ_READ, &b, buffer, lbas, 32, 8);
+    for (ULONG i = 0; i < 32; i++) {
+        BOOLEAN covers = lbas[i] <= KTA_BAD_READ && KTA_BAD_READ < lbas[i] + 8;
+        if (covers) {
+            KEXPECT_EQ(b.Status[i], STATUS_DEVICE_DATA_ERROR);
+            continue;
+        }
+        failed += !NT_SUCCESS(b.Status[i]);
+        bad += KtaBadTags(buffer + i * 8 * KTA_SECTOR, lbas[i], 8);
+    }
+    KEXPECT_EQ(failed, 0);
+    KEXPECT_EQ(bad, 0);
+    KEXPECT_EQ(KtaReadChecked(disk, buffer, 0, KTA_BAD_READ - 4), 0);
+    KEXPECT_EQ(KtaReadChecked(disk, buffer, KTA_BAD_READ + 1, 150), 0);
+    ExFreePoolWithTag(buffer, KTA_TAG);
+}
+
+/* Three writes at once, the middle one over sector 200: it fails, the
+ * others land once (the runner checks the image after the boot). */
+KTEST(ahci, write_error_fails_alone)
+{
+    PAHCI_PORT disk = KtaDisk(KTA_ERRORS_MIB);
+    static KTA_BATCH b;
+    static const ULONG64 lbas[3] = {184, 196, 208};
+    PUCHAR buffer, in;
+
+    KASSERT_TRUE(disk != NULL);
+    buffer = ExAllocatePoolWithTag(NonPagedPoolNx, 3 * 8 * KTA_SECTOR, KTA_TAG);
+    in = ExAllocatePoolWithTag(NonPagedPoolNx, 32 * KTA_SECTOR, KTA_TAG);
+    KASSERT_TRUE(buffer != NULL && in != NULL);
+    for (ULONG i = 0; i < 3; i++)
+        for (ULONG j = 0; j < 8; j++)
+            KtaPattern(buffer + (i * 8 + j) * KTA_SECTOR, lbas[i] + j);
+    KtaBatch(disk, IRP_MJ_WRITE, &b, buffer, lbas, 3, 8);
+    KEXPECT_EQ(b.Status[0], STATUS_SUCCESS);
+    KEXPECT_EQ(b.Status[1], STATUS_DEVICE_DATA_ERROR);
+    KEXPECT_EQ(b.Status[2], STATUS_SUCCESS);
+    KEXPECT_EQ(KtaRead(disk, in, 184, 32), STATUS_SUCCESS);
+    KEXPECT_EQ(RtlCompareMemory(in, buffer, 8 * KTA_SECTOR), 8 * KTA_SECTOR);
+    KEXPECT_EQ(KtaBadTags(in + 8 * KTA_SECTOR, 192, 16), 0);
+    KEXPECT_EQ(RtlCompareMemory(in + 24 * KTA_SECTOR, buffer + 16 * KTA_SECTOR, 8 * KTA_SECTOR), 8 * KTA_SECTOR);
+    ExFreePoolWithTag(buffer, KTA_TAG);
+    ExFreePoolWithTag(in, KTA_TAG);
 }
