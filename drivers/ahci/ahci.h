@@ -204,6 +204,13 @@ typedef struct _AHCI_PORT {
     /* Counters for tests and the boot line. */
     volatile LONG64 Commands, Interrupts, Errors, Batches;
     ULONG MaxInFlight;                  /* most slots issued at once */
+    /* The per-command timeout: a periodic timer; no completion for
+     * TimeoutTicks ticks while commands are issued is a timeout. */
+    KTIMER Watchdog;
+    KDPC WatchdogDpc;
+    ULONG64 Completed, LastCompleted;   /* pieces finished (Lock) */
+    ULONG StallTicks, TimeoutTicks;
+    volatile LONG64 Timeouts;
 } AHCI_PORT, *PAHCI_PORT;
 
 typedef struct _AHCI_HBA {
@@ -237,6 +244,9 @@ static inline VOID AhciWrite(PUCHAR Base, ULONG Offset, ULONG Value)
     WRITE_REGISTER_ULONG((volatile ULONG *)(Base + Offset), Value);
 }
 
+#define AHCI_WATCHDOG_MS       250
+#define AHCI_TIMEOUT_TICKS     (10000 / AHCI_WATCHDOG_MS)  /* 10 s, disk.sys's default */
+
 /* port.c */
 NTSTATUS AhciPortStart(PAHCI_HBA Hba, ULONG Number, PAHCI_PORT Port);
 BOOLEAN AhciPortStop(PAHCI_PORT Port);
@@ -244,6 +254,7 @@ NTSTATUS AhciPortIdentify(PAHCI_PORT Port);
 NTSTATUS AhciPortReadPolled(PAHCI_PORT Port, ULONG64 Lba);
 VOID AhciPortQueue(PAHCI_PORT Port, PIRP Irp);
 VOID AhciPortService(PAHCI_PORT Port);
+VOID AhciPortStartWatchdog(PAHCI_PORT Port);
 
 /* disk.c */
 NTSTATUS AhciCreateDisk(PAHCI_HBA Hba, ULONG Number);

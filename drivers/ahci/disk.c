@@ -109,6 +109,7 @@ NTSTATUS AhciCreateDisk(PAHCI_HBA Hba, ULONG Number)
     Hba->Ports[Number] = port;
     AhciWrite(port->Regs, PX_IS, ~0u);
     AhciWrite(port->Regs, PX_IE, PX_IE_WANTED);
+    AhciPortStartWatchdog(port);
     DbgPrint("ahci: disk %u (port %u): \"%s\" serial \"%s\" fw \"%s\", %llu MiB (%llu x %u B, physical %u B), "
              "%s, NCQ %s (depth %u), write cache %s; %s\n",
              n, Number, port->Model, port->Serial, port->Firmware,

@@ -466,8 +466,8 @@ static NTSTATUS ErrorStatus(ULONG Is)
  * one at a time as a non-queued command (Pump), which finds the culprit
  * without READ LOG EXT (QEMU has no log page 10h).
  */
-static VOID Recover(PAHCI_PORT Port, ULONG Is, ULONG Failed, PSCATTER_GATHER_LIST *Put, BOOLEAN *PutWrite,
-                    ULONG *Puts, PLIST_ENTRY Done)
+static VOID Recover(PAHCI_PORT Port, ULONG Is, NTSTATUS Status, ULONG Failed, PSCATTER_GATHER_LIST *Put,
+                    BOOLEAN *PutWrite, ULONG *Puts, PLIST_ENTRY Done)
 {
     ULONG cmd = AhciRead(Port->Regs, PX_CMD), failed = Failed;
 
@@ -497,29 +497,27 @@ static VOID Recover(PAHCI_PORT Port, ULONG Is, ULONG Failed, PSCATTER_GATHER_LIS
         }
         s->State = SlotFree;
         Port->Busy &= ~failed;
-        FinishPiece(Port, s->Irp, ErrorStatus(Is), Done);
+        FinishPiece(Port, s->Irp, Status, Done);
     }
     Port->Retry |= Port->Issued & ~failed;
     Port->Issued = Port->NcqIssued = 0;
     AhciWrite(Port->Regs, PX_CMD, AhciRead(Port->Regs, PX_CMD) | PX_CMD_ST);
 }
 
-/* DISPATCH_LEVEL (the HBA's DPC): what the port's interrupt said. */
-VOID AhciPortService(PAHCI_PORT Port)
+/*
+ * Lock held: what the port says now. Is holds the interrupt's PxIS bits
+ * (0 from the watchdog); TimedOut: the watchdog saw no progress, so what
+ * is still issued after the finished ones are taken is stuck.
+ */
+static VOID ServiceLocked(PAHCI_PORT Port, ULONG Is, BOOLEAN TimedOut, PSCATTER_GATHER_LIST *Put,
+                          BOOLEAN *PutWrite, ULONG *Puts, PLIST_ENTRY Done)
 {
-    PSCATTER_GATHER_LIST put[AHCI_SLOTS];
-    BOOLEAN putWrite[AHCI_SLOTS];
-    ULONG puts = 0, is, active = 0, finished, failed = 0, nonQueued;
-    LIST_ENTRY done;
+    ULONG active = 0, finished, failed = 0, nonQueued;
 
-    InitializeListHead(&done);
-    KeAcquireSpinLockAtDpcLevel(&Port->Lock);
-    is = __atomic_exchange_n(&Port->PendingIs, 0, __ATOMIC_ACQUIRE);
-    Port->Interrupts++;
     /* A failed non-queued command: the one at PxCMD.CCS, else the first
      * issued. It does not count as finished even if its PxCI bit is clear
      * (QEMU before 7.2.6 clears it; the spec and later QEMU keep it). */
-    if ((is & PX_IS_ERRORS) && (nonQueued = Port->Issued & ~Port->NcqIssued) != 0) {
+    if ((Is & PX_IS_ERRORS) && (nonQueued = Port->Issued & ~Port->NcqIssued) != 0) {
         failed = 1u << PX_CMD_CCS(AhciRead(Port->Regs, PX_CMD));
         if ((failed & nonQueued) == 0)
             failed = nonQueued & -nonQueued;
@@ -533,18 +531,87 @@ VOID AhciPortService(PAHCI_PORT Port)
         ULONG slot = __builtin_ctz(pending);
         PAHCI_SLOT s = &Port->Slots[slot];
         if (s->Sg != NULL) {
-            put[puts] = s->Sg;
-            putWrite[puts++] = s->Write;
+            Put[*Puts] = s->Sg;
+            PutWrite[(*Puts)++] = s->Write;
         }
         s->State = SlotFree;
         Port->Busy &= ~(1u << slot);
-        FinishPiece(Port, s->Irp, STATUS_SUCCESS, &done);
+        Port->Completed++;
+        FinishPiece(Port, s->Irp, STATUS_SUCCESS, Done);
     }
     Port->Issued &= ~finished;
     Port->NcqIssued &= ~finished;
-    if (is & PX_IS_ERRORS)
-        Recover(Port, is, failed, put, putWrite, &puts, &done);
-    Pump(Port, &done);
+    if (Is & PX_IS_ERRORS) {
+        Recover(Port, Is, ErrorStatus(Is), failed, Put, PutWrite, Puts, Done);
+    } else if (TimedOut && Port->Issued != 0) {
+        /* A stuck non-queued command is the one at CCS; stuck queued
+         * ones go again one at a time, and one that sticks again then
+         * ends with STATUS_IO_TIMEOUT. */
+        nonQueued = Port->Issued & ~Port->NcqIssued;
+        if (nonQueued != 0) {
+            failed = 1u << PX_CMD_CCS(AhciRead(Port->Regs, PX_CMD));
+            if ((failed & nonQueued) == 0)
+                failed = nonQueued & -nonQueued;
+        }
+        Port->Timeouts++;
+        Recover(Port, 0, STATUS_IO_TIMEOUT, failed, Put, PutWrite, Puts, Done);
+    }
+    Pump(Port, Done);
+}
+
+/* DISPATCH_LEVEL (the HBA's DPC): what the port's interrupt said. */
+VOID AhciPortService(PAHCI_PORT Port)
+{
+    PSCATTER_GATHER_LIST put[AHCI_SLOTS];
+    BOOLEAN putWrite[AHCI_SLOTS];
+    ULONG puts = 0, is;
+    LIST_ENTRY done;
+
+    InitializeListHead(&done);
+    KeAcquireSpinLockAtDpcLevel(&Port->Lock);
+    is = __atomic_exchange_n(&Port->PendingIs, 0, __ATOMIC_ACQUIRE);
+    Port->Interrupts++;
+    ServiceLocked(Port, is, FALSE, put, putWrite, &puts, &done);
     KeReleaseSpinLockFromDpcLevel(&Port->Lock);
     Finish(Port, put, putWrite, puts, &done);
+}
+
+/* The watchdog's DPC, every AHCI_WATCHDOG_MS: commands issued and none
+ * finished for TimeoutTicks ticks is a timeout (a lost interrupt too: what
+ * did finish completes as usual). */
+static VOID Watchdog(PKDPC Dpc, PVOID Context, PVOID Argument1, PVOID Argument2)
+{
+    PAHCI_PORT port = Context;
+    PSCATTER_GATHER_LIST put[AHCI_SLOTS];
+    BOOLEAN putWrite[AHCI_SLOTS];
+    ULONG puts = 0;
+    LIST_ENTRY done;
+
+    UNREFERENCED_PARAMETER(Dpc);
+    UNREFERENCED_PARAMETER(Argument1);
+    UNREFERENCED_PARAMETER(Argument2);
+    InitializeListHead(&done);
+    KeAcquireSpinLockAtDpcLevel(&port->Lock);
+    if (port->Issued == 0 || port->Completed != port->LastCompleted) {
+        port->LastCompleted = port->Completed;
+        port->StallTicks = 0;
+    } else if (++port->StallTicks >= port->TimeoutTicks) {
+        port->StallTicks = 0;
+        DbgPrint("ahci: disk %u: no completion for %u ms\n", port->DiskNumber,
+                 port->TimeoutTicks * AHCI_WATCHDOG_MS);
+        ServiceLocked(port, 0, TRUE, put, putWrite, &puts, &done);
+    }
+    KeReleaseSpinLockFromDpcLevel(&port->Lock);
+    Finish(port, put, putWrite, puts, &done);
+}
+
+/* The disk exists (its extension is final): start the watchdog. */
+VOID AhciPortStartWatchdog(PAHCI_PORT Port)
+{
+    LARGE_INTEGER due = {.QuadPart = -10000LL * AHCI_WATCHDOG_MS};
+
+    Port->TimeoutTicks = AHCI_TIMEOUT_TICKS;
+    KeInitializeTimer(&Port->Watchdog);
+    KeInitializeDpc(&Port->WatchdogDpc, Watchdog, Port);
+    KeSetTimerEx(&Port->Watchdog, due, AHCI_WATCHDOG_MS, &Port->WatchdogDpc);
 }

@@ -474,6 +474,59 @@ static VOID KtaBatch(PAHCI_PORT Disk, ULONG Major, KTA_BATCH *B, PUCHAR Buffer, 
     KeWaitForSingleObject(&B->Done, Executive, KernelMode, FALSE, NULL);
 }
 
+/* A port that stops answering (here: its PxCMD.ST cleared behind the
+ * driver's back, so PxCI is never looked at): the watchdog sees no
+ * completion for TimeoutTicks ticks, recovers the port, and the stuck
+ * commands go again and succeed. */
+KTEST(ahci, stalled_port_times_out_and_recovers)
+{
+    PAHCI_PORT disk = KtaDisk(KTA_MARKED_MIB);
+    static KTA_BATCH b;
+    static const ULONG64 lbas[4] = {10, 500, 3000, 9000};
+    LARGE_INTEGER limit = {.QuadPart = -50000000LL};        /* 5 s */
+    LONG64 timeouts;
+    PUCHAR buffer;
+    KIRQL irql;
+    ULONG bad = 0;
+
+    KASSERT_TRUE(disk != NULL);
+    buffer = ExAllocatePoolWithTag(NonPagedPoolNx, 4 * 8 * KTA_SECTOR, KTA_TAG);
+    KASSERT_TRUE(buffer != NULL);
+    timeouts = disk->Timeouts;
+    disk->TimeoutTicks = 2;             /* 500 ms instead of 10 s */
+    KeAcquireSpinLock(&disk->Lock, &irql);
+    AhciWrite(disk->Regs, PX_CMD, AhciRead(disk->Regs, PX_CMD) & ~PX_CMD_ST);
+    KeReleaseSpinLock(&disk->Lock, irql);
+    RtlFillMemory(buffer, 4 * 8 * KTA_SECTOR, 0xEE);
+    KeInitializeEvent(&b.Done, NotificationEvent, FALSE);
+    b.Left = 4;
+    for (ULONG i = 0; i < 4; i++) {
+        IO_STATUS_BLOCK iosb;
+        LARGE_INTEGER offset = {.QuadPart = (LONGLONG)(lbas[i] * KTA_SECTOR)};
+        PIRP irp = IoBuildAsynchronousFsdRequest(IRP_MJ_READ, disk->Self, buffer + i * 8 * KTA_SECTOR,
+                                                 8 * KTA_SECTOR, &offset, &iosb);
+        KASSERT_TRUE(irp != NULL);
+        b.One[i].Batch = &b;
+        b.One[i].Index = i;
+        IoSetCompletionRoutine(irp, KtaBatchDone, &b.One[i], TRUE, TRUE, TRUE);
+        IoCallDriver(disk->Self, irp);
+    }
+    if (KeWaitForSingleObject(&b.Done, Executive, KernelMode, FALSE, &limit) == STATUS_TIMEOUT) {
+        KtestFail(__FILE__, __LINE__, "no completion 5 s after the port stalled");
+        AhciWrite(disk->Regs, PX_CMD, AhciRead(disk->Regs, PX_CMD) | PX_CMD_ST);
+        KeWaitForSingleObject(&b.Done, Executive, KernelMode, FALSE, NULL);
+    }
+    disk->TimeoutTicks = AHCI_TIMEOUT_TICKS;
+    for (ULONG i = 0; i < 4; i++) {
+        KEXPECT_EQ(b.Status[i], STATUS_SUCCESS);
+        bad += KtaBadTags(buffer + i * 8 * KTA_SECTOR, lbas[i], 8);
+    }
+    KEXPECT_EQ(bad, 0);
+    KEXPECT_EQ(disk->Timeouts, timeouts + 1);
+    KEXPECT_EQ(KtaReadChecked(disk, buffer, 77, 32), 0);
+    ExFreePoolWithTag(buffer, KTA_TAG);
+}
+
 KTEST(ahci, read_error_fails_alone_and_port_recovers)
 {
     PAHCI_PORT disk = KtaDisk(KTA_ERRORS_MIB);
