@@ -514,19 +514,22 @@ static VOID ServiceLocked(PAHCI_PORT Port, ULONG Is, BOOLEAN TimedOut, PSCATTER_
 {
     ULONG active = 0, finished, failed = 0, nonQueued;
 
-    /* A failed non-queued command: the one at PxCMD.CCS, else the first
-     * issued. It does not count as finished even if its PxCI bit is clear
-     * (QEMU before 7.2.6 clears it; the spec and later QEMU keep it). */
-    if ((Is & PX_IS_ERRORS) && (nonQueued = Port->Issued & ~Port->NcqIssued) != 0) {
-        failed = 1u << PX_CMD_CCS(AhciRead(Port->Regs, PX_CMD));
-        if ((failed & nonQueued) == 0)
-            failed = nonQueued & -nonQueued;
-    }
     if (Port->NcqIssued != 0)
         active |= AhciRead(Port->Regs, PX_SACT);
     if (Port->Issued & ~Port->NcqIssued)
         active |= AhciRead(Port->Regs, PX_CI);
-    finished = Port->Issued & ~active & ~failed;
+    /* A failed non-queued command keeps its PxCI bit (AHCI 6.2.2.1; QEMU
+     * since 7.2.6): the one at PxCMD.CCS, else the first still set. A
+     * non-queued command whose bit is clear finished, whatever error an
+     * NCQ completion reported meanwhile (QEMU sends the last error status
+     * with later set-device-bits FISes). */
+    nonQueued = Port->Issued & ~Port->NcqIssued & active;
+    if ((Is & PX_IS_ERRORS) && nonQueued != 0) {
+        failed = 1u << PX_CMD_CCS(AhciRead(Port->Regs, PX_CMD));
+        if ((failed & nonQueued) == 0)
+            failed = nonQueued & -nonQueued;
+    }
+    finished = Port->Issued & ~active;
     for (ULONG pending = finished; pending != 0; pending &= pending - 1) {
         ULONG slot = __builtin_ctz(pending);
         PAHCI_SLOT s = &Port->Slots[slot];
