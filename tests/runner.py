@@ -458,6 +458,7 @@ class Boot:
         self.stop_on = list(stop_on)        # kill QEMU at the first line containing one
         self.pci_qemu = None                # QEMU's query-pci at the kernel's "# pci-tree end"
         self.disks = []                     # (this boot's copy, original) per test disk
+        self.disk_problems = []             # check_test_disks, right after QEMU exits
         self.lines = []
         self.status = None
         self.timed_out = False
@@ -526,6 +527,12 @@ class Boot:
                     self.pci_qemu = qmp_query_pci(qmp)
         self.status = proc.wait()
         timer.cancel()
+        # The disks are checked now and their copies (11 MiB a boot) dropped
+        # unless something is wrong with them.
+        self.disk_problems = check_test_disks(self)
+        if not self.disk_problems:
+            for copy, _ in self.disks:
+                os.remove(copy)
         if qmp_dir:
             shutil.rmtree(qmp_dir, ignore_errors=True)
         self.seconds = time.monotonic() - start
@@ -656,7 +663,7 @@ def judge_batch(boot):
     if not results and not listed:
         why.append("no test ran")
     why += judge_pci_tree(boot)
-    why += check_test_disks(boot)
+    why += boot.disk_problems
     if why and failed == 0:
         failed = 1           # the configuration itself failed
     return passed, failed, skipped, why
