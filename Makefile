@@ -29,6 +29,12 @@ ACCEL   ?= $(shell sh tests/accel-probe.sh)
 MEM     ?= 256M
 SMP     ?= 1
 CMDLINE ?=
+# DISK=path attaches a raw image as an AHCI disk to `make run`/`run-uefi`
+# (README "Disks": the driver writes it only if it carries the Mica mark).
+DISK ?=
+DISK_PC = $(if $(DISK),-device ahci$(comma)id=ahci -drive id=d0$(comma)file=$(DISK)$(comma)format=raw$(comma)if=none -device ide-hd$(comma)drive=d0$(comma)bus=ahci.0)
+DISK_Q35 = $(if $(DISK),-drive id=d0$(comma)file=$(DISK)$(comma)format=raw$(comma)if=none -device ide-hd$(comma)drive=d0$(comma)bus=ide.0)
+comma := ,
 
 B := build
 
@@ -96,6 +102,9 @@ $(B)/obj/tests/drivers/%.o: tests/drivers/%.c tests/wdmcheck.sh
 # which includes <wdm.h> as a driver header does).
 $(B)/obj/tests/kernel/test_pci.o: CFLAGS += -Ikernel
 $(B)/obj/tests/kernel/test_pci_%.o: CFLAGS += -Ikernel
+# The AHCI tests and benchmark read the driver's records (drivers/ahci/ahci.h).
+$(B)/obj/tests/kernel/test_ahci.o: CFLAGS += -Ikernel
+$(B)/obj/tests/bench/bench_ahci.o: CFLAGS += -Ikernel
 
 $(B)/obj/%.o: %.asm
 	@mkdir -p $(dir $@)
@@ -192,14 +201,14 @@ RUN_ISO = $(if $(CMDLINE),$$($(PYTHON) tests/runner.py iso --cmdline '$(CMDLINE)
 run: check-deps
 	@$(MAKE) --no-print-directory all
 	@echo "Booting Mica (serial console; Ctrl-A X quits QEMU)"
-	$(QEMU) $(QEMU_COMMON) -M pc -cdrom $(RUN_ISO) -display none $(SERIAL_CONSOLE); \
+	$(QEMU) $(QEMU_COMMON) -M pc -cdrom $(RUN_ISO) $(DISK_PC) -display none $(SERIAL_CONSOLE); \
 	  s=$$?; [ $$s -eq 0 ] || [ $$s -eq 33 ] || { echo "QEMU exit status $$s (33 = tests passed)"; exit $$s; }
 
 run-uefi: check-deps
 	@$(MAKE) --no-print-directory all
 	cp $(OVMF_VARS) $(B)/ovmf-vars.fd
 	@echo "Booting Mica under OVMF (serial console; Ctrl-A X quits QEMU)"
-	$(QEMU) $(QEMU_COMMON) -M q35 $(UEFI_FLASH) -cdrom $(RUN_ISO) -display none $(SERIAL_CONSOLE)
+	$(QEMU) $(QEMU_COMMON) -M q35 $(UEFI_FLASH) -cdrom $(RUN_ISO) $(DISK_Q35) -display none $(SERIAL_CONSOLE)
 
 run-gui: check-deps
 	@$(MAKE) --no-print-directory all
@@ -227,8 +236,25 @@ $(B)/host/host-tests: $(HOST_SRC) $(wildcard kernel/*.h kernel/*/*.h mm/*.h test
 	@mkdir -p $(dir $@)
 	$(HOSTCC) $(HOST_CFLAGS) -o $@ $(HOST_SRC)
 
+# Tagged disk images (tests/mkdisk.py: every sector starts with its LBA) for
+# the AHCI tests (an 8 MiB one marked for Mica, a 2 MiB unmarked one; the
+# runner attaches copies to every test boot) and the bench-disk benchmarks.
+TEST_DISKS := $(B)/disk/test-marked.img $(B)/disk/test-unmarked.img $(B)/disk/test-errors.img
+$(B)/disk/test-marked.img: tests/mkdisk.py
+	@mkdir -p $(dir $@)
+	$(PYTHON) tests/mkdisk.py $@ 8 --mark
+$(B)/disk/test-unmarked.img: tests/mkdisk.py
+	@mkdir -p $(dir $@)
+	$(PYTHON) tests/mkdisk.py $@ 2
+$(B)/disk/test-errors.img: tests/mkdisk.py
+	@mkdir -p $(dir $@)
+	$(PYTHON) tests/mkdisk.py $@ 1 --mark
+$(B)/disk/bench.img: tests/mkdisk.py
+	@mkdir -p $(dir $@)
+	$(PYTHON) tests/mkdisk.py $@ 256 --mark
+
 test: check-deps
-	@$(MAKE) --no-print-directory all $(B)/host/host-tests test-labs test-wdmcheck test-labtodo
+	@$(MAKE) --no-print-directory all $(B)/host/host-tests test-labs test-wdmcheck test-labtodo $(TEST_DISKS)
 	$(PYTHON) tests/runner.py test
 	$(PYTHON) tests/labs/labtool.py check --quick
 
@@ -252,7 +278,7 @@ test-wdmcheck:
 test-labs:
 	$(PYTHON) -m unittest discover -q -s tests/labs -p 'test_*.py'
 
-test-qemu: check-deps all
+test-qemu: check-deps all $(TEST_DISKS)
 	$(PYTHON) tests/runner.py test --no-host --no-gdb
 
 test-gdb: check-deps all
@@ -292,7 +318,7 @@ lab-check: check-deps
 
 BENCH ?= all
 bench: check-deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all $(B)/disk/bench.img
 	$(PYTHON) tests/runner.py bench --pattern '$(BENCH)'
 
 # The pool on the host against glibc and mimalloc: one source

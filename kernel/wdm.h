@@ -23,5 +23,6 @@
 #include "../mm/mm.h"
 #include "io/io.h"
 #include "hal/dma.h"
+#include "io/ntdddisk.h"
 
 #endif

@@ -84,6 +84,11 @@ BENCH_CONFIGS = {
     "bench-1g": {"firmware": "bios", "mem": "1G"},
     "bench-6g": {"firmware": "bios", "mem": "6G"},
     "bench-1g-smp4": {"firmware": "bios", "mem": "1G", "smp": 4},
+    # The AHCI benchmarks (tests/bench/bench_ahci.c) in the issue's QEMU line:
+    # -M pc, -device ahci,id=ahci, a 256 MiB tagged raw image as ide-hd on
+    # ahci.0 (read once on the host before the boot: page cache). Only the
+    # ahci.* benchmarks run here, and they run only here.
+    "bench-disk": {"firmware": "bios", "mem": "512M", "disk": ("bench.img", 256, True), "bench": "ahci"},
 }
 # The suites that exercise the memory manager (blackbox: contiguous DMA
 # memory below 4 GiB, which nolowmem keeps on a list of its own).
@@ -100,7 +105,9 @@ MM_SUITES = ["contig", "paging", "pool*", "lookaside", "blackbox", "dma"]
 #     runs on what started.
 EXTRA_BOOTS = {
     "bios-128m-verifier": ("bios-128m", ["all"], "verifier=special"),
-    "bios-6g-nolowmem": ("bios-6g", MM_SUITES, "nolowmem"),
+    # ...and the AHCI tests with the controller driven as a 32-bit master
+    # (ahcidma=32): buffers above 4 GiB bounce through map registers.
+    "bios-6g-nolowmem": ("bios-6g", MM_SUITES + ["ahci"], "nolowmem ahcidma=32"),
     "bios-1g-smp4-onecpu": ("bios-1g-smp4", ["boot", "smp"], "onecpu"),
     "bios-1g-smp4-numproc2": ("bios-1g-smp4", ["boot", "smp"], "numproc=2"),
     # pcicfg=port: q35 has ECAM, so this is where the port mechanism must
@@ -108,8 +115,10 @@ EXTRA_BOOTS = {
     # pcimsi=off: the PCI bus driver hands out INTx lines only, so the edu
     # driver's CONNECT_MESSAGE_BASED falls back to its level-triggered,
     # shared line: on q35 (ICH9 routing) here, on pc (PIIX3) below.
-    "uefi-256m-pcicfgport": ("uefi-256m", ["pci*"], "pcicfg=port pcimsi=off"),
-    "bios-128m-pcimsioff": ("bios-128m", ["pci*"], "pcimsi=off"),
+    # The AHCI tests run there too: the controller's INTx line (shared,
+    # level-triggered) instead of its MSI.
+    "uefi-256m-pcicfgport": ("uefi-256m", ["pci*", "ahci"], "pcicfg=port pcimsi=off"),
+    "bios-128m-pcimsioff": ("bios-128m", ["pci*", "ahci"], "pcimsi=off"),
 }
 BUGCHECK_CONFIG = "bios-128m"
 # Bug-check tests that need several processors boot alone in this
@@ -130,6 +139,39 @@ QEMU_CPU = "qemu64,+nx,+pdpe1gb"
 PCI_TEST_DEVICES = ["-device", "pci-bridge,id=pcitest.br,chassis_nr=1,addr=0x5",
                     "-device", "virtio-rng-pci,bus=pcitest.br,addr=0x3",
                     "-device", "edu,addr=0x4"]
+# AHCI disks every test boot has (tests/kernel/test_ahci.c), made by the
+# Makefile with tests/mkdisk.py (each sector tagged with its LBA): disk 0 is
+# marked for Mica (the driver may write it), disk 1 is not (it must stay
+# unchanged). Each boot gets its own copies in build/test-logs/, checked
+# after QEMU exits. pc gets QEMU's add-on `-device ahci`; q35 (the UEFI
+# configurations) has the ICH9 HBA built in, whose buses are ide.0-5 (the
+# CD-ROM is on ide.2).
+DISK_DIR = os.path.join(BUILD, "disk")
+TEST_DISKS = [("test-marked.img", 8, True), ("test-unmarked.img", 2, False),
+              ("test-errors.img", 1, True)]
+# Disk 2 sits on QEMU's blkdebug driver, which fails reads of sector 100 and
+# writes of sector 200 with EIO (the device reports an ATA error): the
+# ahci.*error* tests check that only those requests fail and the port
+# recovers.
+BLKDEBUG_DISK = 2
+BLKDEBUG_CONFIG = """[inject-error]
+event = "read_aio"
+errno = "5"
+sector = "100"
+once = "off"
+
+[inject-error]
+event = "write_aio"
+errno = "5"
+sector = "200"
+once = "off"
+"""
+DISK_ERROR_WRITES = [(184, 8), (208, 8)]           # ahci.write_error_fails_alone: what must land
+BENCH_DISK = ("bench.img", 256, True)
+DISK_WRITE_LBA, DISK_WRITE_SECTORS = 8192, 64     # ahci.writes_read_back_and_reach_the_disk
+DISK_WRITE_MAGIC = 0x5449525741434D49
+DISK_WRITE_TEST = "ahci.writes_read_back_and_reach_the_disk"
+DISK_ERROR_TEST = "ahci.write_error_fails_alone"
 PCI_TREE_BEGIN = "# pci-tree begin"
 PCI_TREE_END = "# pci-tree end"
 PCI_TREE_TEST = "pci.tree_printed_for_runner"
@@ -263,6 +305,70 @@ def make_iso(cmdline):
         return iso
 
 
+def disk_image(name, mib, mark):
+    """build/disk/<name> (the Makefile makes it; made here if missing)."""
+    path = os.path.join(DISK_DIR, name)
+    if not os.path.exists(path):
+        os.makedirs(DISK_DIR, exist_ok=True)
+        subprocess.run([sys.executable, os.path.join(ROOT, "tests", "mkdisk.py"), path, str(mib)] +
+                       (["--mark"] if mark else []), check=True)
+    return path
+
+
+def ahci_args(firmware, images, blkdebug=None):
+    """QEMU arguments attaching the images as AHCI disks 0, 1, ...; the
+    image at index BLKDEBUG_DISK through blkdebug with config `blkdebug`."""
+    args = [] if firmware == "uefi" else ["-device", "ahci,id=ahci"]
+    for i, path in enumerate(images):
+        # q35's -cdrom is on ide.2: the disks go around it.
+        bus = ("ide.%d" % (i if i < 2 else i + 1)) if firmware == "uefi" else "ahci.%d" % i
+        if blkdebug and i == BLKDEBUG_DISK:
+            path = "blkdebug:%s:%s" % (blkdebug, path)
+        args += ["-drive", "id=d%d,file=%s,format=raw,if=none" % (i, path),
+                 "-device", "ide-hd,drive=d%d,bus=%s" % (i, bus)]
+    return args
+
+
+def check_test_disks(boot):
+    """Reasons the disk images are not what the tests left (empty: fine):
+    the unmarked copy must equal its original; the marked one must hold
+    the write test's pattern where it wrote (if it passed) and its tags
+    everywhere else."""
+    if not boot.disks:
+        return []
+    why = []
+    (marked, marked_src), (unmarked, unmarked_src), (errors, _) = boot.disks
+    with open(unmarked, "rb") as a, open(unmarked_src, "rb") as b:
+        if a.read() != b.read():
+            why.append("the unmarked disk image was written (%s)" % unmarked)
+    wrote = any(ok and name == DISK_WRITE_TEST for ok, name, _ in boot.results())
+    with open(marked, "rb") as f:
+        data = f.read()
+    bad = []
+    for lba in range(len(data) // 512):
+        sector = data[lba * 512:(lba + 1) * 512]
+        if wrote and DISK_WRITE_LBA <= lba < DISK_WRITE_LBA + DISK_WRITE_SECTORS:
+            want = struct.pack("<QQ", lba, DISK_WRITE_MAGIC) + bytes((lba + i) & 0xFF for i in range(16, 512))
+            if sector != want:
+                bad.append(lba)
+        elif struct.unpack_from("<Q", sector)[0] != lba:
+            bad.append(lba)
+    if bad:
+        why.append("the marked disk image has %d unexpected sectors (first LBA %d)" % (len(bad), bad[0]))
+    # The error disk: the writes around the failing one landed once, the
+    # failing one left its sectors as they were, nothing else changed.
+    wrote = any(ok and name == DISK_ERROR_TEST for ok, name, _ in boot.results())
+    landed = {lba for first, n in DISK_ERROR_WRITES for lba in range(first, first + n)} if wrote else set()
+    with open(errors, "rb") as f:
+        data = f.read()
+    bad = [lba for lba in range(len(data) // 512)
+           if data[lba * 512:lba * 512 + 8] != struct.pack("<Q", lba) or
+           (lba in landed) != (data[lba * 512 + 8:lba * 512 + 16] == struct.pack("<Q", DISK_WRITE_MAGIC))]
+    if bad:
+        why.append("the error disk image has %d unexpected sectors (first LBA %d)" % (len(bad), bad[0]))
+    return why
+
+
 def qmp_query_pci(path):
     """QEMU's own PCI tree (QMP query-pci), or an error string."""
     try:
@@ -357,6 +463,8 @@ class Boot:
         self.cpu = cpu
         self.stop_on = list(stop_on)        # kill QEMU at the first line containing one
         self.pci_qemu = None                # QEMU's query-pci at the kernel's "# pci-tree end"
+        self.disks = []                     # (this boot's copy, original) per test disk
+        self.disk_problems = []             # check_test_disks, right after QEMU exits
         self.lines = []
         self.status = None
         self.timed_out = False
@@ -380,6 +488,21 @@ class Boot:
             qmp_dir = tempfile.mkdtemp(prefix="mica-qmp-")
             qmp = os.path.join(qmp_dir, "qmp.sock")
             args += PCI_TEST_DEVICES + ["-qmp", "unix:%s,server=on,wait=off" % qmp]
+            for i, (image, mib, mark) in enumerate(TEST_DISKS):
+                src = disk_image(image, mib, mark)
+                copy = os.path.join(LOGS, "%s.disk%d.img" % (self.name, i))
+                shutil.copy(src, copy)
+                self.disks.append((copy, src))
+            blkdebug = os.path.join(LOGS, self.name + ".blkdebug.cfg")
+            with open(blkdebug, "w") as f:
+                f.write(BLKDEBUG_CONFIG)
+            args += ahci_args(fw, [c for c, _ in self.disks], blkdebug)
+        elif self.config.get("disk"):
+            image = disk_image(*self.config["disk"])
+            with open(image, "rb") as f:          # into the host's page cache
+                while f.read(1 << 20):
+                    pass
+            args += ahci_args(fw, [image])
         if fw == "uefi":
             vars_copy = os.path.join(LOGS, self.name + ".ovmf-vars.fd")
             shutil.copy(OVMF_VARS, vars_copy)
@@ -410,6 +533,12 @@ class Boot:
                     self.pci_qemu = qmp_query_pci(qmp)
         self.status = proc.wait()
         timer.cancel()
+        # The disks are checked now and their copies (11 MiB a boot) dropped
+        # unless something is wrong with them.
+        self.disk_problems = check_test_disks(self)
+        if not self.disk_problems:
+            for copy, _ in self.disks:
+                os.remove(copy)
         if qmp_dir:
             shutil.rmtree(qmp_dir, ignore_errors=True)
         self.seconds = time.monotonic() - start
@@ -540,6 +669,7 @@ def judge_batch(boot):
     if not results and not listed:
         why.append("no test ran")
     why += judge_pci_tree(boot)
+    why += boot.disk_problems
     if why and failed == 0:
         failed = 1           # the configuration itself failed
     return passed, failed, skipped, why
@@ -1197,18 +1327,39 @@ def median(values):
     return v[len(v) // 2]
 
 
+def bench_pattern(cfg, pattern):
+    """The bench= pattern a configuration boots with, or None to skip it: a
+    configuration with benchmarks of its own ("bench": their suite) runs
+    only those, and only when asked; the others leave those suites out."""
+    own = [c["bench"] for c in BENCH_CONFIGS.values() if c.get("bench")]
+    items = [p for p in pattern.split(",") if p]
+
+    def owned(item, suites):
+        return any(fnmatch.fnmatchcase(s, item.split(".")[0]) for s in suites)
+    if cfg.get("bench"):
+        if pattern in ("all", "*"):
+            return cfg["bench"] + "*"
+        mine = [p for p in items if owned(p, [cfg["bench"]])]
+    else:
+        if pattern in ("all", "*"):
+            return pattern
+        mine = [p for p in items if not owned(p, own)]
+    return ",".join(mine) if mine else None
+
+
 def cmd_bench(opts):
     if "int" in qemu_debug().split(","):
         print("note: QEMU_DEBUG has int: QEMU logs every interrupt, so every figure that "
               "involves an interrupt or a fault is inflated")
     os.makedirs(LOGS, exist_ok=True)
     os.makedirs(os.path.join(BUILD, "bench"), exist_ok=True)
-    configs = [c for c in BENCH_CONFIGS if not opts.only or c in opts.only.split(",")]
+    configs = [c for c in BENCH_CONFIGS if (not opts.only or c in opts.only.split(","))
+               and bench_pattern(BENCH_CONFIGS[c], opts.pattern) is not None]
     rows = []           # (config, name, value, unit)
     for c in configs:
         cfg = BENCH_CONFIGS[c]
         # The main run, then two short boots: boot figures are medians of three.
-        main = Boot(c, cfg, "bench=" + opts.pattern).run()
+        main = Boot(c, cfg, "bench=" + bench_pattern(cfg, opts.pattern)).run()
         # One at a time: a second QEMU on the other core would skew the timing.
         extra = [Boot("%s-boot%d" % (c, i), cfg, "bench=boot").run() for i in (1, 2)]
         why = main.why_failed()

@@ -1,0 +1,620 @@
+/*
+ * port.c - one AHCI port with an ATA disk behind it: its memory (command
+ * list, received-FIS area and command tables, all in one common buffer
+ * from the DMA adapter), start and stop (AHCI 10.3.1), polled commands for
+ * IDENTIFY and the mark at start-up, and the request queue.
+ *
+ * The queue keeps the slots full: an IRP is cut into pieces of at most
+ * Hba->MaxTransfer bytes, each piece takes a free slot and a scatter/gather
+ * list from the adapter (GetScatterGatherList: the device sees only
+ * logical addresses), and every slot made ready in one pass is started
+ * with one PxSACT and one PxCI write. With NCQ (CAP.SNCQ and IDENTIFY word
+ * 76 bit 8) pieces are READ/WRITE FPDMA QUEUED, up to the device's queue
+ * depth at once; without it READ/WRITE DMA EXT (the HBA runs them in slot
+ * order). FLUSH CACHE EXT is not queued: it waits for an idle port and
+ * holds the port until it ends.
+ *
+ * Port->Lock (DISPATCH_LEVEL) guards the queue and the slots. A slot's
+ * scatter/gather callback may run inside GetScatterGatherList (the usual
+ * case: the pump then starts it with the batch) or later, from the free of
+ * map registers another list held (it then starts itself): the slot's
+ * State, moved with compare-and-swap, says which. Lists are put back and
+ * IRPs completed only after the lock is dropped, since a put may run a
+ * waiting callback that takes the lock.
+ */
+#include "ahci.h"
+
+#define PORT_STOP_WAIT_MS   500         /* AHCI 10.1.2: CR and FR clear within 500 ms */
+#define PORT_READY_WAIT_MS  1000
+#define POLLED_WAIT_MS      5000
+#define COMRESET_HOLD_US    1000        /* AHCI 10.4.2: DET=1 for at least 1 ms */
+
+/* Irp->Tail.Overlay.DriverContext: what the queue keeps per IRP. */
+#define IRP_NEXT(Irp)        (*(ULONG_PTR *)&(Irp)->Tail.Overlay.DriverContext[0])
+#define IRP_OUTSTANDING(Irp) (*(ULONG_PTR *)&(Irp)->Tail.Overlay.DriverContext[1])
+#define IRP_STATUS(Irp)      (*(ULONG_PTR *)&(Irp)->Tail.Overlay.DriverContext[2])
+
+static BOOLEAN WaitPort(PAHCI_PORT Port, ULONG Offset, ULONG Mask, ULONG Value, ULONG Milliseconds)
+{
+    for (ULONG i = 0; i <= Milliseconds * 10; i++) {
+        if ((AhciRead(Port->Regs, Offset) & Mask) == Value)
+            return TRUE;
+        KeStallExecutionProcessor(100);
+    }
+    return FALSE;
+}
+
+/* AHCI 10.1.2: ST off and CR clear, then FRE off and FR clear. */
+BOOLEAN AhciPortStop(PAHCI_PORT Port)
+{
+    ULONG cmd = AhciRead(Port->Regs, PX_CMD);
+
+    AhciWrite(Port->Regs, PX_CMD, cmd & ~PX_CMD_ST);
+    if (!WaitPort(Port, PX_CMD, PX_CMD_CR, 0, PORT_STOP_WAIT_MS))
+        return FALSE;
+    cmd = AhciRead(Port->Regs, PX_CMD);
+    AhciWrite(Port->Regs, PX_CMD, cmd & ~PX_CMD_FRE);
+    return WaitPort(Port, PX_CMD, PX_CMD_FR, 0, PORT_STOP_WAIT_MS);
+}
+
+static PUCHAR TableOf(PAHCI_PORT Port, ULONG Slot)
+{
+    return Port->Tables + (SIZE_T)Slot * AHCI_CMD_TABLE_BYTES;
+}
+
+/* The register H2D FIS of an LBA48 command (count in the COUNT field), or
+ * of an NCQ one (count in FEATURES, the tag in COUNT bits 7:3). */
+static VOID BuildFis(PUCHAR Fis, UCHAR Command, ULONG64 Lba, ULONG Count, BOOLEAN Ncq, ULONG Tag)
+{
+    RtlZeroMemory(Fis, 20);
+    Fis[0] = FIS_TYPE_REG_H2D;
+    Fis[1] = FIS_H2D_COMMAND;
+    Fis[2] = Command;
+    Fis[4] = (UCHAR)Lba;
+    Fis[5] = (UCHAR)(Lba >> 8);
+    Fis[6] = (UCHAR)(Lba >> 16);
+    Fis[7] = Command == ATA_IDENTIFY_DEVICE ? 0 : ATA_DEVICE_LBA;
+    Fis[8] = (UCHAR)(Lba >> 24);
+    Fis[9] = (UCHAR)(Lba >> 32);
+    Fis[10] = (UCHAR)(Lba >> 40);
+    if (Ncq) {
+        Fis[3] = (UCHAR)Count;
+        Fis[11] = (UCHAR)(Count >> 8);
+        Fis[12] = (UCHAR)(Tag << 3);
+    } else {
+        Fis[12] = (UCHAR)Count;
+        Fis[13] = (UCHAR)(Count >> 8);
+    }
+}
+
+static VOID SetPrd(PAHCI_PRD Prd, ULONG64 Address, ULONG Length)
+{
+    Prd->Dba = (ULONG)Address;
+    Prd->Dbau = (ULONG)(Address >> 32);
+    Prd->Reserved = 0;
+    Prd->Dbc = Length - 1;              /* zero-based; Length is even, so bit 0 is set */
+}
+
+/* A command on slot 0 with interrupts off, waited for by polling: only at
+ * start-up, before the port takes requests. Length 0: no data. */
+static NTSTATUS Polled(PAHCI_PORT Port, UCHAR Command, ULONG64 Lba, ULONG Count, ULONG Length)
+{
+    PAHCI_CMD_HEADER h = &Port->CmdList[0];
+    PUCHAR table = TableOf(Port, 0);
+
+    BuildFis(table, Command, Lba, Count, FALSE, 0);
+    if (Length != 0)
+        SetPrd((PAHCI_PRD)(table + AHCI_CT_PRDT_OFFSET), Port->ScratchLogical, Length);
+    h->Flags = AHCI_CMD_CFL_H2D | AHCI_CMD_PRDTL(Length != 0 ? 1 : 0);
+    h->Prdbc = 0;
+    AhciWrite(Port->Regs, PX_IS, ~0u);
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    AhciWrite(Port->Regs, PX_CI, 1);
+    for (ULONG i = 0; i <= POLLED_WAIT_MS * 10; i++) {
+        if (AhciRead(Port->Regs, PX_IS) & PX_IS_ERRORS)
+            return STATUS_IO_DEVICE_ERROR;
+        if ((AhciRead(Port->Regs, PX_CI) & 1) == 0)
+            return STATUS_SUCCESS;
+        KeStallExecutionProcessor(100);
+    }
+    return STATUS_IO_TIMEOUT;
+}
+
+NTSTATUS AhciPortReadPolled(PAHCI_PORT Port, ULONG64 Lba)
+{
+    return Polled(Port, ATA_READ_DMA_EXT, Lba, 1, Port->SectorSize);
+}
+
+/* ATA strings are big-endian words, padded with spaces. */
+static VOID IdString(const USHORT *Id, ULONG Word, ULONG Chars, char *Out)
+{
+    for (ULONG i = 0; i < Chars / 2; i++) {
+        Out[2 * i] = (char)(Id[Word + i] >> 8);
+        Out[2 * i + 1] = (char)Id[Word + i];
+    }
+    Out[Chars] = 0;
+    for (LONG i = (LONG)Chars - 1; i >= 0 && (Out[i] == ' ' || Out[i] == 0); i--)
+        Out[i] = 0;
+}
+
+NTSTATUS AhciPortIdentify(PAHCI_PORT Port)
+{
+    const USHORT *id = (const USHORT *)Port->Scratch;
+    NTSTATUS status = Polled(Port, ATA_IDENTIFY_DEVICE, 0, 0, 512);
+
+    if (!NT_SUCCESS(status))
+        return status;
+    IdString(id, ID_MODEL, 40, Port->Model);
+    IdString(id, ID_SERIAL, 20, Port->Serial);
+    IdString(id, ID_FIRMWARE, 8, Port->Firmware);
+    Port->Lba48 = (id[ID_CMDSET_83] & (1u << 10)) != 0;
+    if (Port->Lba48)
+        Port->Sectors = id[ID_LBA48_SECTORS] | (ULONG64)id[ID_LBA48_SECTORS + 1] << 16 |
+                        (ULONG64)id[ID_LBA48_SECTORS + 2] << 32 | (ULONG64)id[ID_LBA48_SECTORS + 3] << 48;
+    else
+        Port->Sectors = id[ID_LBA28_SECTORS] | (ULONG64)id[ID_LBA28_SECTORS + 1] << 16;
+    Port->SectorSize = 512;
+    Port->PhysicalSectorSize = 512;
+    if ((id[ID_SECTOR_SIZE] & 0xC000) == 0x4000) {
+        if (id[ID_SECTOR_SIZE] & (1u << 12))
+            Port->SectorSize = 2 * (id[ID_LOGICAL_SIZE] | (ULONG)id[ID_LOGICAL_SIZE + 1] << 16);
+        Port->PhysicalSectorSize = Port->SectorSize;
+        if (id[ID_SECTOR_SIZE] & (1u << 13))
+            Port->PhysicalSectorSize <<= (id[ID_SECTOR_SIZE] & 0xF);
+    }
+    Port->Ncq = (Port->Hba->Cap & AHCI_CAP_SNCQ) && (id[ID_SATA_CAP] & (1u << 8)) && Port->Lba48;
+    Port->QueueDepth = Port->Hba->Slots;
+    if (Port->Ncq && (ULONG)(id[ID_QUEUE_DEPTH] & 0x1F) + 1 < Port->QueueDepth)
+        Port->QueueDepth = (id[ID_QUEUE_DEPTH] & 0x1F) + 1;
+    Port->WriteCacheSupported = (id[ID_CMDSET_82] & (1u << 5)) != 0;
+    Port->WriteCacheEnabled = (id[ID_CMDSET_85] & (1u << 5)) != 0;
+    if (!Port->Lba48 || Port->SectorSize < 512 || Port->SectorSize > PAGE_SIZE)
+        return STATUS_NOT_SUPPORTED;    /* CHS/LBA28-only and odd sector sizes are not driven */
+    return STATUS_SUCCESS;
+}
+
+/* AHCI 10.3.1 and 10.1.2: the port's memory, FRE, the device's signature,
+ * then ST. Interrupts stay off until the disk exists (PxIE by the caller). */
+NTSTATUS AhciPortStart(PAHCI_HBA Hba, ULONG Number, PAHCI_PORT Port)
+{
+    PHYSICAL_ADDRESS logical;
+    ULONG64 base, clb, fb;
+    ULONG sig;
+
+    Port->Hba = Hba;
+    Port->Number = Number;
+    Port->Regs = Hba->Abar + AHCI_PORT_BASE(Number);
+    KeInitializeSpinLock(&Port->Lock);
+    InitializeListHead(&Port->Queue);
+    if (!AhciPortStop(Port))
+        return STATUS_IO_TIMEOUT;
+    /* Spin the device up (a no-op without CAP.SSS) and look for it. */
+    AhciWrite(Port->Regs, PX_CMD, AhciRead(Port->Regs, PX_CMD) | PX_CMD_SUD | PX_CMD_POD);
+    if (!WaitPort(Port, PX_SSTS, 0xF, PX_SSTS_DET_PRESENT, 20))
+        return STATUS_NO_SUCH_DEVICE;
+
+    /* Scratch page, command list, received FIS, then the tables: the
+     * buffer is page-aligned, so each part keeps its alignment. */
+    Port->CommonBytes = PAGE_SIZE + AHCI_CMD_LIST_BYTES + 1024 + AHCI_SLOTS * AHCI_CMD_TABLE_BYTES;
+    Port->Common = Hba->Dma->DmaOperations->AllocateCommonBuffer(Hba->Dma, Port->CommonBytes, &logical, FALSE);
+    if (Port->Common == NULL)
+        return STATUS_INSUFFICIENT_RESOURCES;
+    RtlZeroMemory(Port->Common, Port->CommonBytes);
+    Port->CommonLogical = logical;
+    base = (ULONG64)logical.QuadPart;
+    Port->Scratch = Port->Common;
+    Port->ScratchLogical = base;
+    Port->CmdList = (PAHCI_CMD_HEADER)(Port->Common + PAGE_SIZE);
+    clb = base + PAGE_SIZE;
+    Port->RecvFis = Port->Common + PAGE_SIZE + AHCI_CMD_LIST_BYTES;
+    fb = clb + AHCI_CMD_LIST_BYTES;
+    Port->Tables = Port->RecvFis + 1024;
+    Port->TablesLogical = fb + 1024;
+    for (ULONG s = 0; s < AHCI_SLOTS; s++) {
+        ULONG64 ct = Port->TablesLogical + (ULONG64)s * AHCI_CMD_TABLE_BYTES;
+        Port->CmdList[s].Ctba = (ULONG)ct;
+        Port->CmdList[s].Ctbau = (ULONG)(ct >> 32);
+        Port->Slots[s].Port = Port;
+    }
+    AhciWrite(Port->Regs, PX_CLB, (ULONG)clb);
+    AhciWrite(Port->Regs, PX_CLBU, (ULONG)(clb >> 32));
+    AhciWrite(Port->Regs, PX_FB, (ULONG)fb);
+    AhciWrite(Port->Regs, PX_FBU, (ULONG)(fb >> 32));
+    AhciWrite(Port->Regs, PX_SERR, ~0u);
+    AhciWrite(Port->Regs, PX_IS, ~0u);
+    AhciWrite(Port->Regs, PX_CMD, AhciRead(Port->Regs, PX_CMD) | PX_CMD_FRE);
+    /* The device's first D2H FIS (signature, status) arrives once FRE is on. */
+    if (!WaitPort(Port, PX_TFD, PX_TFD_BSY | PX_TFD_DRQ, 0, PORT_READY_WAIT_MS))
+        return STATUS_IO_TIMEOUT;
+    sig = AhciRead(Port->Regs, PX_SIG);
+    if (sig != PX_SIG_ATA)
+        return STATUS_NO_SUCH_DEVICE;   /* ATAPI (q35's CD-ROM), port multipliers, ... */
+    AhciWrite(Port->Regs, PX_SERR, ~0u);
+    AhciWrite(Port->Regs, PX_CMD, AhciRead(Port->Regs, PX_CMD) | PX_CMD_ST);
+    return STATUS_SUCCESS;
+}
+
+/* ---- The queue ---- */
+
+/* Freestanding: no libgcc popcount. */
+static ULONG CountBits(ULONG Bits)
+{
+    ULONG n = 0;
+
+    for (; Bits != 0; Bits &= Bits - 1)
+        n++;
+    return n;
+}
+
+static VOID Issue(PAHCI_PORT Port, ULONG Bits, ULONG NcqBits)
+{
+    /* The tables and headers must be in memory before the HBA reads them. */
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    if (NcqBits != 0)
+        AhciWrite(Port->Regs, PX_SACT, NcqBits);
+    AhciWrite(Port->Regs, PX_CI, Bits);
+    Port->Issued |= Bits;
+    Port->NcqIssued |= NcqBits;
+    Port->Batches++;
+    if (CountBits(Port->Issued) > Port->MaxInFlight)
+        Port->MaxInFlight = CountBits(Port->Issued);
+}
+
+/* Fill slot's table from its list (any IRQL <= DISPATCH, slot is ours). */
+static VOID BuildSlot(PAHCI_PORT Port, ULONG Slot, BOOLEAN Ncq)
+{
+    PAHCI_SLOT s = &Port->Slots[Slot];
+    PAHCI_PRD prd = (PAHCI_PRD)(TableOf(Port, Slot) + AHCI_CT_PRDT_OFFSET);
+    ULONG n = 0;
+    ULONG count = s->Length / Port->SectorSize;
+    UCHAR command;
+
+    for (ULONG i = 0; i < s->Sg->NumberOfElements; i++) {
+        ULONG64 a = (ULONG64)s->Sg->Elements[i].Address.QuadPart;
+        ULONG left = s->Sg->Elements[i].Length;
+        while (left != 0) {             /* a PRD holds at most 4 MiB */
+            ULONG part = left < AHCI_PRD_MAX_BYTES ? left : AHCI_PRD_MAX_BYTES;
+            SetPrd(&prd[n++], a, part);
+            a += part;
+            left -= part;
+        }
+    }
+    if (Ncq)
+        command = s->Write ? ATA_WRITE_FPDMA_QUEUED : ATA_READ_FPDMA_QUEUED;
+    else
+        command = s->Write ? ATA_WRITE_DMA_EXT : ATA_READ_DMA_EXT;
+    BuildFis(TableOf(Port, Slot), command, s->Lba, count == ATA_MAX_SECTORS_LBA48 ? 0 : count,
+             Ncq, Slot);
+    Port->CmdList[Slot].Flags = AHCI_CMD_CFL_H2D | (s->Write ? AHCI_CMD_WRITE : 0) | AHCI_CMD_PRDTL(n);
+    Port->CmdList[Slot].Prdbc = 0;
+}
+
+static VOID ListControl(PDEVICE_OBJECT DeviceObject, PIRP Irp, PSCATTER_GATHER_LIST Sg, PVOID Context)
+{
+    PAHCI_SLOT s = Context;
+    PAHCI_PORT port = s->Port;
+    ULONG slot = (ULONG)(s - port->Slots);
+    LONG expected = SlotBuilding;
+
+    UNREFERENCED_PARAMETER(DeviceObject);
+    UNREFERENCED_PARAMETER(Irp);
+    s->Sg = Sg;
+    BuildSlot(port, slot, port->Ncq);
+    if (__atomic_compare_exchange_n(&s->State, &expected, SlotReady, FALSE, __ATOMIC_ACQ_REL,
+                                    __ATOMIC_ACQUIRE))
+        return;                         /* inside GetScatterGatherList: the pump starts it */
+    /* Later, from a free of map registers: start it alone. */
+    KeAcquireSpinLockAtDpcLevel(&port->Lock);
+    s->State = SlotIssued;
+    if (port->Retry != 0)
+        port->Retry |= 1u << slot;      /* recovering: no queued command now */
+    else
+        Issue(port, 1u << slot, port->Ncq ? 1u << slot : 0);
+    KeReleaseSpinLockFromDpcLevel(&port->Lock);
+}
+
+/* A piece ended: the IRP completes (onto Done) when it was the last one. */
+static VOID FinishPiece(PAHCI_PORT Port, PIRP Irp, NTSTATUS Status, PLIST_ENTRY Done)
+{
+    PIO_STACK_LOCATION stack = IoGetCurrentIrpStackLocation(Irp);
+
+    if (!NT_SUCCESS(Status) && NT_SUCCESS((NTSTATUS)IRP_STATUS(Irp)))
+        IRP_STATUS(Irp) = (ULONG_PTR)(ULONG)Status;
+    if (stack->MajorFunction == IRP_MJ_FLUSH_BUFFERS) {
+        Port->FlushActive = FALSE;
+        IRP_OUTSTANDING(Irp) = 0;
+    } else if (--IRP_OUTSTANDING(Irp) != 0 || IRP_NEXT(Irp) != stack->Parameters.Read.Length) {
+        return;
+    }
+    Irp->IoStatus.Status = (NTSTATUS)(ULONG)IRP_STATUS(Irp);
+    Irp->IoStatus.Information = NT_SUCCESS(Irp->IoStatus.Status) &&
+                                stack->MajorFunction != IRP_MJ_FLUSH_BUFFERS ? stack->Parameters.Read.Length : 0;
+    InsertTailList(Done, &Irp->Tail.Overlay.ListEntry);
+}
+
+static ULONG FreeSlot(PAHCI_PORT Port)
+{
+    ULONG usable = Port->QueueDepth >= 32 ? ~0u : (1u << Port->QueueDepth) - 1;
+    ULONG free = ~Port->Busy & usable;
+
+    return free == 0 ? 32 : (ULONG)__builtin_ctz(free);
+}
+
+/* Lock held: start as many pieces as there are free slots, in one batch. */
+static VOID Pump(PAHCI_PORT Port, PLIST_ENTRY Done)
+{
+    PDMA_ADAPTER dma = Port->Hba->Dma;
+    ULONG bits = 0;
+
+    /* After an error, the commands it interrupted go again one at a time,
+     * as non-queued commands, so the one that fails again is known; new
+     * requests wait until they are through. */
+    if (Port->Retry != 0) {
+        if (Port->Issued == 0) {
+            ULONG slot = __builtin_ctz(Port->Retry);
+            Port->Retry &= ~(1u << slot);
+            BuildSlot(Port, slot, FALSE);
+            Issue(Port, 1u << slot, 0);
+        }
+        return;
+    }
+    while (!IsListEmpty(&Port->Queue) && !Port->FlushActive) {
+        PIRP irp = CONTAINING_RECORD(Port->Queue.Flink, IRP, Tail.Overlay.ListEntry);
+        PIO_STACK_LOCATION stack = IoGetCurrentIrpStackLocation(irp);
+        ULONG slot = FreeSlot(Port), length, offset;
+        PAHCI_SLOT s;
+        LONG expected = SlotBuilding;
+        NTSTATUS status;
+
+        if (slot == 32)
+            break;
+        s = &Port->Slots[slot];
+        if (stack->MajorFunction == IRP_MJ_FLUSH_BUFFERS) {
+            /* Not a queued command: only on an idle port (AHCI 8.3.1). */
+            if (Port->Busy != 0 || bits != 0)
+                break;
+            RemoveEntryList(&irp->Tail.Overlay.ListEntry);
+            BuildFis(TableOf(Port, slot), ATA_FLUSH_CACHE_EXT, 0, 0, FALSE, 0);
+            Port->CmdList[slot].Flags = AHCI_CMD_CFL_H2D;
+            s->Irp = irp;
+            s->Sg = NULL;
+            s->State = SlotIssued;
+            Port->Busy |= 1u << slot;
+            Port->FlushActive = TRUE;
+            Issue(Port, 1u << slot, 0);
+            Port->Commands++;
+            return;
+        }
+        offset = (ULONG)IRP_NEXT(irp);
+        length = stack->Parameters.Read.Length - offset;
+        if (length > Port->Hba->MaxTransfer)
+            length = Port->Hba->MaxTransfer;
+        IRP_NEXT(irp) += length;
+        IRP_OUTSTANDING(irp)++;
+        if (IRP_NEXT(irp) == stack->Parameters.Read.Length)
+            RemoveEntryList(&irp->Tail.Overlay.ListEntry);
+        s->Irp = irp;
+        s->Sg = NULL;
+        s->Write = stack->MajorFunction == IRP_MJ_WRITE;
+        s->Offset = offset;
+        s->Length = length;
+        s->Lba = ((ULONG64)stack->Parameters.Read.ByteOffset.QuadPart + offset) / Port->SectorSize;
+        s->State = SlotBuilding;
+        Port->Busy |= 1u << slot;
+        Port->Commands++;
+        status = dma->DmaOperations->GetScatterGatherList(dma, Port->Self, irp->MdlAddress,
+                                                          (PUCHAR)MmGetMdlVirtualAddress(irp->MdlAddress) + offset,
+                                                          length, ListControl, s, s->Write);
+        if (!NT_SUCCESS(status)) {
+            s->State = SlotFree;
+            Port->Busy &= ~(1u << slot);
+            FinishPiece(Port, irp, status, Done);
+            continue;
+        }
+        if (__atomic_compare_exchange_n(&s->State, &expected, SlotDeferred, FALSE, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_ACQUIRE))
+            continue;                   /* waits for map registers; starts itself */
+        s->State = SlotIssued;
+        bits |= 1u << slot;
+    }
+    if (bits != 0)
+        Issue(Port, bits, Port->Ncq ? bits : 0);
+}
+
+static VOID Finish(PAHCI_PORT Port, PSCATTER_GATHER_LIST *Put, BOOLEAN *PutWrite, ULONG Puts, PLIST_ENTRY Done)
+{
+    PDMA_ADAPTER dma = Port->Hba->Dma;
+
+    for (ULONG i = 0; i < Puts; i++)
+        dma->DmaOperations->PutScatterGatherList(dma, Put[i], PutWrite[i]);
+    while (!IsListEmpty(Done)) {
+        PIRP irp = CONTAINING_RECORD(RemoveHeadList(Done), IRP, Tail.Overlay.ListEntry);
+        IoCompleteRequest(irp, IO_DISK_INCREMENT);
+    }
+}
+
+/* IRQL <= DISPATCH_LEVEL; the IRP is marked pending and validated. */
+VOID AhciPortQueue(PAHCI_PORT Port, PIRP Irp)
+{
+    LIST_ENTRY done;
+    KIRQL irql;
+
+    IRP_NEXT(Irp) = 0;
+    IRP_OUTSTANDING(Irp) = 0;
+    IRP_STATUS(Irp) = (ULONG_PTR)(ULONG)STATUS_SUCCESS;
+    InitializeListHead(&done);
+    KeAcquireSpinLock(&Port->Lock, &irql);
+    InsertTailList(&Port->Queue, &Irp->Tail.Overlay.ListEntry);
+    Pump(Port, &done);
+    KeReleaseSpinLock(&Port->Lock, irql);
+    Finish(Port, NULL, NULL, 0, &done);
+}
+
+static NTSTATUS ErrorStatus(ULONG Is)
+{
+    if (Is & PX_IS_TFES)
+        return STATUS_DEVICE_DATA_ERROR;
+    return STATUS_IO_DEVICE_ERROR;
+}
+
+/*
+ * Lock held, after an error interrupt (AHCI 6.2.2): stop the port (which
+ * clears PxCI and PxSACT), clear the errors, COMRESET when the device
+ * stays busy, start it again. Failed is the non-queued command that
+ * failed (the caller's choice): it ends with the error's status and the
+ * others go again. After an NCQ error every queued command goes again,
+ * one at a time as a non-queued command (Pump), which finds the culprit
+ * without READ LOG EXT (QEMU has no log page 10h).
+ */
+static VOID Recover(PAHCI_PORT Port, ULONG Is, NTSTATUS Status, ULONG Failed, PSCATTER_GATHER_LIST *Put,
+                    BOOLEAN *PutWrite, ULONG *Puts, PLIST_ENTRY Done)
+{
+    ULONG cmd = AhciRead(Port->Regs, PX_CMD), failed = Failed;
+
+    Port->Errors++;
+    DbgPrint("ahci: disk %u: error (PxIS %08x, PxTFD %08x, PxSERR %08x), %u commands issued; recovering\n",
+             Port->DiskNumber, Is, AhciRead(Port->Regs, PX_TFD), AhciRead(Port->Regs, PX_SERR),
+             CountBits(Port->Issued));
+    AhciWrite(Port->Regs, PX_CMD, cmd & ~PX_CMD_ST);
+    WaitPort(Port, PX_CMD, PX_CMD_CR, 0, PORT_STOP_WAIT_MS);
+    AhciWrite(Port->Regs, PX_SERR, ~0u);
+    AhciWrite(Port->Regs, PX_IS, ~0u);
+    if (AhciRead(Port->Regs, PX_TFD) & (PX_TFD_BSY | PX_TFD_DRQ)) {
+        ULONG sctl = AhciRead(Port->Regs, PX_SCTL) & ~0xFu;
+        AhciWrite(Port->Regs, PX_SCTL, sctl | PX_SCTL_DET_INIT);
+        KeStallExecutionProcessor(COMRESET_HOLD_US);
+        AhciWrite(Port->Regs, PX_SCTL, sctl);
+        WaitPort(Port, PX_SSTS, 0xF, PX_SSTS_DET_PRESENT, PORT_READY_WAIT_MS);
+        WaitPort(Port, PX_TFD, PX_TFD_BSY | PX_TFD_DRQ, 0, PORT_READY_WAIT_MS);
+        AhciWrite(Port->Regs, PX_SERR, ~0u);
+    }
+    if (failed != 0) {
+        ULONG slot = __builtin_ctz(failed);
+        PAHCI_SLOT s = &Port->Slots[slot];
+        if (s->Sg != NULL) {
+            Put[*Puts] = s->Sg;
+            PutWrite[(*Puts)++] = s->Write;
+        }
+        s->State = SlotFree;
+        Port->Busy &= ~failed;
+        FinishPiece(Port, s->Irp, Status, Done);
+    }
+    Port->Retry |= Port->Issued & ~failed;
+    Port->Issued = Port->NcqIssued = 0;
+    AhciWrite(Port->Regs, PX_CMD, AhciRead(Port->Regs, PX_CMD) | PX_CMD_ST);
+}
+
+/*
+ * Lock held: what the port says now. Is holds the interrupt's PxIS bits
+ * (0 from the watchdog); TimedOut: the watchdog saw no progress, so what
+ * is still issued after the finished ones are taken is stuck.
+ */
+static VOID ServiceLocked(PAHCI_PORT Port, ULONG Is, BOOLEAN TimedOut, PSCATTER_GATHER_LIST *Put,
+                          BOOLEAN *PutWrite, ULONG *Puts, PLIST_ENTRY Done)
+{
+    ULONG active = 0, finished, failed = 0, nonQueued;
+
+    if (Port->NcqIssued != 0)
+        active |= AhciRead(Port->Regs, PX_SACT);
+    if (Port->Issued & ~Port->NcqIssued)
+        active |= AhciRead(Port->Regs, PX_CI);
+    /* A failed non-queued command keeps its PxCI bit (AHCI 6.2.2.1; QEMU
+     * since 7.2.6): the one at PxCMD.CCS, else the first still set. A
+     * non-queued command whose bit is clear finished, whatever error an
+     * NCQ completion reported meanwhile (QEMU sends the last error status
+     * with later set-device-bits FISes). */
+    nonQueued = Port->Issued & ~Port->NcqIssued & active;
+    if ((Is & PX_IS_ERRORS) && nonQueued != 0) {
+        failed = 1u << PX_CMD_CCS(AhciRead(Port->Regs, PX_CMD));
+        if ((failed & nonQueued) == 0)
+            failed = nonQueued & -nonQueued;
+    }
+    finished = Port->Issued & ~active;
+    for (ULONG pending = finished; pending != 0; pending &= pending - 1) {
+        ULONG slot = __builtin_ctz(pending);
+        PAHCI_SLOT s = &Port->Slots[slot];
+        if (s->Sg != NULL) {
+            Put[*Puts] = s->Sg;
+            PutWrite[(*Puts)++] = s->Write;
+        }
+        s->State = SlotFree;
+        Port->Busy &= ~(1u << slot);
+        Port->Completed++;
+        FinishPiece(Port, s->Irp, STATUS_SUCCESS, Done);
+    }
+    Port->Issued &= ~finished;
+    Port->NcqIssued &= ~finished;
+    if (Is & PX_IS_ERRORS) {
+        Recover(Port, Is, ErrorStatus(Is), failed, Put, PutWrite, Puts, Done);
+    } else if (TimedOut && Port->Issued != 0) {
+        /* A stuck non-queued command is the one at CCS; stuck queued
+         * ones go again one at a time, and one that sticks again then
+         * ends with STATUS_IO_TIMEOUT. */
+        nonQueued = Port->Issued & ~Port->NcqIssued;
+        if (nonQueued != 0) {
+            failed = 1u << PX_CMD_CCS(AhciRead(Port->Regs, PX_CMD));
+            if ((failed & nonQueued) == 0)
+                failed = nonQueued & -nonQueued;
+        }
+        Port->Timeouts++;
+        Recover(Port, 0, STATUS_IO_TIMEOUT, failed, Put, PutWrite, Puts, Done);
+    }
+    Pump(Port, Done);
+}
+
+/* DISPATCH_LEVEL (the HBA's DPC): what the port's interrupt said. */
+VOID AhciPortService(PAHCI_PORT Port)
+{
+    PSCATTER_GATHER_LIST put[AHCI_SLOTS];
+    BOOLEAN putWrite[AHCI_SLOTS];
+    ULONG puts = 0, is;
+    LIST_ENTRY done;
+
+    InitializeListHead(&done);
+    KeAcquireSpinLockAtDpcLevel(&Port->Lock);
+    is = __atomic_exchange_n(&Port->PendingIs, 0, __ATOMIC_ACQUIRE);
+    Port->Interrupts++;
+    ServiceLocked(Port, is, FALSE, put, putWrite, &puts, &done);
+    KeReleaseSpinLockFromDpcLevel(&Port->Lock);
+    Finish(Port, put, putWrite, puts, &done);
+}
+
+/* The watchdog's DPC, every AHCI_WATCHDOG_MS: commands issued and none
+ * finished for TimeoutTicks ticks is a timeout (a lost interrupt too: what
+ * did finish completes as usual). */
+static VOID Watchdog(PKDPC Dpc, PVOID Context, PVOID Argument1, PVOID Argument2)
+{
+    PAHCI_PORT port = Context;
+    PSCATTER_GATHER_LIST put[AHCI_SLOTS];
+    BOOLEAN putWrite[AHCI_SLOTS];
+    ULONG puts = 0;
+    LIST_ENTRY done;
+
+    UNREFERENCED_PARAMETER(Dpc);
+    UNREFERENCED_PARAMETER(Argument1);
+    UNREFERENCED_PARAMETER(Argument2);
+    InitializeListHead(&done);
+    KeAcquireSpinLockAtDpcLevel(&port->Lock);
+    if (port->Issued == 0 || port->Completed != port->LastCompleted) {
+        port->LastCompleted = port->Completed;
+        port->StallTicks = 0;
+    } else if (++port->StallTicks >= port->TimeoutTicks) {
+        port->StallTicks = 0;
+        DbgPrint("ahci: disk %u: no completion for %u ms\n", port->DiskNumber,
+                 port->TimeoutTicks * AHCI_WATCHDOG_MS);
+        ServiceLocked(port, 0, TRUE, put, putWrite, &puts, &done);
+    }
+    KeReleaseSpinLockFromDpcLevel(&port->Lock);
+    Finish(port, put, putWrite, puts, &done);
+}
+
+/* The disk exists (its extension is final): start the watchdog. */
+VOID AhciPortStartWatchdog(PAHCI_PORT Port)
+{
+    LARGE_INTEGER due = {.QuadPart = -10000LL * AHCI_WATCHDOG_MS};
+
+    Port->TimeoutTicks = AHCI_TIMEOUT_TICKS;
+    KeInitializeTimer(&Port->Watchdog);
+    KeInitializeDpc(&Port->WatchdogDpc, Watchdog, Port);
+    KeSetTimerEx(&Port->Watchdog, due, AHCI_WATCHDOG_MS, &Port->WatchdogDpc);
+}
