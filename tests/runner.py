@@ -171,6 +171,7 @@ BENCH_DISK = ("bench.img", 256, True)
 DISK_WRITE_LBA, DISK_WRITE_SECTORS = 8192, 64     # ahci.writes_read_back_and_reach_the_disk
 DISK_WRITE_MAGIC = 0x5449525741434D49
 DISK_WRITE_TEST = "ahci.writes_read_back_and_reach_the_disk"
+DISK_PERSIST_TEST = "ahci.written_data_survives_a_reboot"
 DISK_ERROR_TEST = "ahci.write_error_fails_alone"
 PCI_TREE_BEGIN = "# pci-tree begin"
 PCI_TREE_END = "# pci-tree end"
@@ -341,7 +342,7 @@ def check_test_disks(boot):
     with open(unmarked, "rb") as a, open(unmarked_src, "rb") as b:
         if a.read() != b.read():
             why.append("the unmarked disk image was written (%s)" % unmarked)
-    wrote = any(ok and name == DISK_WRITE_TEST for ok, name, _ in boot.results())
+    wrote = boot.written_before or any(ok and name == DISK_WRITE_TEST for ok, name, _ in boot.results())
     with open(marked, "rb") as f:
         data = f.read()
     bad = []
@@ -457,8 +458,12 @@ def judge_pci_tree(boot):
 class Boot:
     """One QEMU run: its serial output, exit status and timing."""
 
-    def __init__(self, name, config, cmdline, extra_args=(), cpu=QEMU_CPU, stop_on=()):
+    def __init__(self, name, config, cmdline, extra_args=(), cpu=QEMU_CPU, stop_on=(),
+                 disks=None, keep_disks=False, written_before=False):
         self.name, self.config, self.cmdline = name, config, cmdline
+        self.reuse_disks = disks            # an earlier boot's copies, to boot on again
+        self.keep_disks = keep_disks        # leave the copies for a later boot
+        self.written_before = written_before  # the write test's pattern is already there
         self.extra_args = list(extra_args)
         self.cpu = cpu
         self.stop_on = list(stop_on)        # kill QEMU at the first line containing one
@@ -488,11 +493,14 @@ class Boot:
             qmp_dir = tempfile.mkdtemp(prefix="mica-qmp-")
             qmp = os.path.join(qmp_dir, "qmp.sock")
             args += PCI_TEST_DEVICES + ["-qmp", "unix:%s,server=on,wait=off" % qmp]
-            for i, (image, mib, mark) in enumerate(TEST_DISKS):
-                src = disk_image(image, mib, mark)
-                copy = os.path.join(LOGS, "%s.disk%d.img" % (self.name, i))
-                shutil.copy(src, copy)
-                self.disks.append((copy, src))
+            if self.reuse_disks:
+                self.disks = list(self.reuse_disks)
+            else:
+                for i, (image, mib, mark) in enumerate(TEST_DISKS):
+                    src = disk_image(image, mib, mark)
+                    copy = os.path.join(LOGS, "%s.disk%d.img" % (self.name, i))
+                    shutil.copy(src, copy)
+                    self.disks.append((copy, src))
             blkdebug = os.path.join(LOGS, self.name + ".blkdebug.cfg")
             with open(blkdebug, "w") as f:
                 f.write(BLKDEBUG_CONFIG)
@@ -536,7 +544,7 @@ class Boot:
         # The disks are checked now and their copies (11 MiB a boot) dropped
         # unless something is wrong with them.
         self.disk_problems = check_test_disks(self)
-        if not self.disk_problems:
+        if not self.disk_problems and not self.keep_disks:
             for copy, _ in self.disks:
                 os.remove(copy)
         if qmp_dir:
@@ -850,6 +858,14 @@ def cmd_test(opts):
     if opts.pattern in ("all", "*") or opts.pattern.startswith("cpucheck"):
         p, f = run_cpu_checks(opts, failures)
         add((p, f, 0))
+
+    # Persistence: two boots on one disk image (written, then read back).
+    if (opts.pattern in ("all", "*") or opts.pattern.startswith("ahci")) and \
+            (only is None or "ahci-persist" in only):
+        p, f = run_persist()
+        add((p, f, 0))
+        if f:
+            failures.append("ahci-persist (build/test-logs/ahci-persist-*.serial.log)")
 
     # The kd> shell: one boot without test=, driven through the serial port.
     if (opts.pattern in ("all", "*") or opts.pattern.startswith("kd")) and \
@@ -1280,6 +1296,29 @@ def kd_break_checks(kd, banner):
     yield "the other processor is frozen while broken in", has(out, "PRCB for Processor 1", "(frozen)"), out
     out = kd.command("g")
     yield "g goes on to 'Mica ready' and the kd> thread", kd.prompt == "kd> " and has(out, READY), out
+
+
+def run_persist():
+    """Data written survives a reboot: boot bios-128m once to run the write
+    test, keeping its disk copies, then again on those copies to read the
+    sectors back (ahci.written_data_survives_a_reboot, which only runs with
+    ahcipersist). Both boots' images are checked as every test boot's are."""
+    config = TEST_CONFIGS["bios-128m"]
+    first = Boot("ahci-persist-1", config, "test=" + DISK_WRITE_TEST, keep_disks=True).run()
+    why = (first.why_failed() or []) + first.disk_problems
+    if not any(ok for ok, name, _ in first.results() if name == DISK_WRITE_TEST):
+        why.append("the write test did not pass in the first boot")
+    if not why:
+        second = Boot("ahci-persist-2", config, "test=" + DISK_PERSIST_TEST + " ahcipersist",
+                      disks=first.disks, written_before=True).run()
+        why = (second.why_failed() or []) + second.disk_problems
+        if not any(ok for ok, name, reason in second.results() if name == DISK_PERSIST_TEST and not reason):
+            why.append("%s did not pass in the second boot" % DISK_PERSIST_TEST)
+    if why:                                 # the copies stay in build/test-logs/
+        print("not ok - ahci-persist: " + "; ".join(why))
+        return 0, 1
+    print("ok - ahci-persist (written in one boot, read back in the next)")
+    return 1, 0
 
 
 def run_kd():

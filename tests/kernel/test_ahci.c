@@ -327,6 +327,36 @@ KTEST(ahci, writes_read_back_and_reach_the_disk)
     ExFreePoolWithTag(in, KTA_TAG);
 }
 
+/*
+ * Persistence: the runner boots twice on one copy of the marked image (its
+ * "ahci-persist" step): the first boot runs the write test above, the
+ * second (with the boot option ahcipersist) reads what the first wrote. In
+ * any other boot the sectors hold their tags, so this test skips there.
+ */
+KTEST(ahci, written_data_survives_a_reboot)
+{
+    PAHCI_PORT disk = KtaDisk(KTA_MARKED_MIB);
+    ULONG bytes = KTA_WRITE_SECTORS * KTA_SECTOR, bad = 0;
+    PUCHAR in, want;
+
+    if (!KeQueryBootOption("ahcipersist", NULL, 0))
+        KTEST_SKIP("needs the image an earlier boot wrote (tests/runner.py's ahci-persist step)");
+    KASSERT_TRUE(disk != NULL);
+    in = ExAllocatePoolWithTag(NonPagedPoolNx, bytes, KTA_TAG);
+    want = ExAllocatePoolWithTag(NonPagedPoolNx, KTA_SECTOR, KTA_TAG);
+    KASSERT_TRUE(in != NULL && want != NULL);
+    RtlFillMemory(in, bytes, 0xEE);
+    KEXPECT_EQ(KtaRead(disk, in, KTA_WRITE_LBA, KTA_WRITE_SECTORS), STATUS_SUCCESS);
+    for (ULONG i = 0; i < KTA_WRITE_SECTORS; i++) {
+        KtaPattern(want, KTA_WRITE_LBA + i);
+        if (RtlCompareMemory(in + i * KTA_SECTOR, want, KTA_SECTOR) != KTA_SECTOR)
+            bad++;
+    }
+    KEXPECT_EQ(bad, 0);
+    ExFreePoolWithTag(want, KTA_TAG);
+    ExFreePoolWithTag(in, KTA_TAG);
+}
+
 KTEST(ahci, unmarked_disk_is_read_only)
 {
     PAHCI_PORT disk = KtaDisk(KTA_UNMARKED_MIB);
