@@ -267,15 +267,20 @@ VOID KiFreezeExecution(VOID)
  * blue screen goes on) until each says it is frozen. Then the console
  * lock is broken, as a frozen processor may have held it.
  */
-VOID KiFreezeOtherProcessors(VOID)
+/*
+ * Raise Flag, NMI every other processor and wait (at most
+ * KI_FREEZE_WAIT_MS) until each says it is frozen; the processors that
+ * did not answer. Interrupts are off here.
+ */
+static KAFFINITY KiStopOthers(volatile BOOLEAN *Flag)
 {
     PKPRCB prcb = KeGetCurrentPrcb();
     KAFFINITY others = KeActiveProcessors & ~AFFINITY_MASK(prcb->Number), late = 0;
     ULONG64 start, limit;
 
     if (others == 0)
-        return;
-    KiFreezeRequest = TRUE;
+        return 0;
+    *Flag = TRUE;
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
     HalpApicSendNmiToOthers();
     start = KeReadTimeStampCounter();
@@ -287,6 +292,16 @@ VOID KiFreezeOtherProcessors(VOID)
         if (!target->Frozen)
             late |= AFFINITY_MASK(target->Number);
     }
+    return late;
+}
+
+VOID KiFreezeOtherProcessors(VOID)
+{
+    KAFFINITY late;
+
+    if ((KeActiveProcessors & ~AFFINITY_MASK(KeGetCurrentPrcb()->Number)) == 0)
+        return;
+    late = KiStopOthers(&KiFreezeRequest);
     KiConsoleBreakLock();
     if (late != 0)
         DbgPrint("*** processors %llx did not stop for the bug check\n", (ULONG64)late);
@@ -302,24 +317,10 @@ VOID KiFreezeOtherProcessors(VOID)
  */
 VOID KiFreezeOtherProcessorsForDebugger(VOID)
 {
-    PKPRCB prcb = KeGetCurrentPrcb();
-    KAFFINITY others = KeActiveProcessors & ~AFFINITY_MASK(prcb->Number);
-    ULONG64 start, limit;
+    KAFFINITY late = KiStopOthers(&KiDebuggerFreeze);
 
-    if (others == 0)
-        return;
-    KiDebuggerFreeze = TRUE;
-    __atomic_thread_fence(__ATOMIC_SEQ_CST);
-    HalpApicSendNmiToOthers();
-    start = KeReadTimeStampCounter();
-    limit = KeTimeStampFrequency / 1000 * KI_FREEZE_WAIT_MS;
-    for (KAFFINITY t = others; t != 0; t &= t - 1) {
-        PKPRCB target = KiProcessorBlock[__builtin_ctzll(t)];
-        while (!target->Frozen && KeReadTimeStampCounter() - start < limit)
-            __asm__ __volatile__("pause");
-        if (!target->Frozen)
-            DbgPrint("kd: processor %u did not stop\n", target->Number);
-    }
+    for (; late != 0; late &= late - 1)
+        DbgPrint("kd: processor %u did not stop\n", (ULONG)__builtin_ctzll(late));
 }
 
 VOID KiThawOtherProcessors(VOID)
