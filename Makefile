@@ -51,7 +51,8 @@ KERNEL_C := $(wildcard kernel/*/*.c mm/*.c drivers/*/*.c tests/drivers/*.c) \
             tests/ktest.c tests/kbench.c tests/ktest_common.c \
             $(wildcard tests/kernel/*.c tests/unit/*.c tests/bench/*.c)
 KERNEL_ASM := $(wildcard boot/*.asm kernel/*/*.asm)
-KERNEL_OBJ := $(KERNEL_C:%.c=$(B)/obj/%.o) $(KERNEL_ASM:%.asm=$(B)/obj/%.o) $(B)/obj/gen/font.o
+KERNEL_OBJ := $(KERNEL_C:%.c=$(B)/obj/%.o) $(KERNEL_ASM:%.asm=$(B)/obj/%.o) $(B)/obj/gen/font.o \
+              $(B)/obj/gen/kddt_table.o
 
 # Hardware-free sources the host unit tests compile natively.
 HOST_SRC := kernel/rtl/printf.c kernel/ke/cmdline.c kernel/ke/multiboot.c kernel/hal/acpi.c kernel/hal/rtctime.c \
@@ -116,6 +117,16 @@ $(B)/gen/font.c: $(FONT_SRC)
 	sed 's/^unsigned char ascii_bitmaps\[\]/const unsigned char KiFontBitmaps[]/' $< > $@
 
 $(B)/obj/gen/font.o: $(B)/gen/font.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+# kd>'s `dt` table: member names, offsets and sizes read by GDB from the
+# DWARF of kdcmd_dt.o, which lists the types (kernel/kd/mkdt.py).
+$(B)/gen/kddt_table.c: $(B)/obj/kernel/kd/kdcmd_dt.o kernel/kd/mkdt.py
+	@mkdir -p $(dir $@)
+	$(GDB) -q -nx -batch -x kernel/kd/mkdt.py -ex "mkdt $@.tmp" $< && mv $@.tmp $@
+
+$(B)/obj/gen/kddt_table.o: $(B)/gen/kddt_table.c kernel/kd/kddt.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 

@@ -1062,6 +1062,7 @@ def kd_checks(kd):
             yield "!pte of the MDL's third page is its third PFN", pf and pf[-1] == arr.group(3), out
         out = kd.command("!mdl %x" % (int(mdl.group(1), 16) + 8))
         yield "!mdl of what is no MDL is an error", one_error(out, "does not look like an MDL"), out
+        yield from kd_dt_checks(kd, mdl.group(1))
     if m:
         out = kd.command(".free %s" % m.group(1))
         yield ".free pages", has(out, "freed"), out
@@ -1203,6 +1204,25 @@ def kd_checks(kd):
     yield "!vm after a bug check", has(out, "Physical Memory:"), out
     out = kd.command(".test printf.*")
     yield ".test after a bug check is refused", one_error(out, "not after a bug check"), out
+
+
+def kd_dt_checks(kd, mdl):
+    """dt: WinDbg's layout, offsets from the generated table, values at an address."""
+    out = kd.command("dt MMPFN")
+    yield "dt MMPFN: WinDbg's layout", has(out, "mica!_MMPFN\n", "   +0x000 u1               : <unnamed-tag>",
+                                            "   +0x008 PteAddress       : Ptr64 _MMPTE",
+                                            "   +0x020 OriginalPte      : _MMPTE"), out
+    out = kd.command("dt _MMPTE_HARDWARE")
+    yield "dt shows bit fields as Pos, Bits", has(out, "   +0x000 Valid            : Pos 0, 1 Bit\n",
+                                                   ": Pos 12, "), out
+    out = kd.command("dt MDL %s" % mdl)
+    yield "dt MDL ADDR shows the values", has(out, "   +0x028 ByteCount        : 0x3000",
+                                              "   +0x008 Size             : 0n") and \
+        re.search(r"\+0x018 MappedSystemVa   : 0xffff[0-9a-f]{4}`[0-9a-f]{8}", out or "") is not None, out
+    for keys, needle in [("dt NOSUCH", "no type 'NOSUCH'"), ("dt MDL 1234", "1234 is not mapped"),
+                         ("dt", "usage: dt")]:
+        out = kd.command(keys)
+        yield "malformed %r gives one error line" % keys, one_error(out, needle), out
 
 
 def free_port():
