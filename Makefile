@@ -103,6 +103,8 @@ $(B)/obj/tests/drivers/%.o: tests/drivers/%.c tests/wdmcheck.sh
 # which includes <wdm.h> as a driver header does).
 $(B)/obj/tests/kernel/test_pci.o: CFLAGS += -Ikernel
 $(B)/obj/tests/kernel/test_pci_%.o: CFLAGS += -Ikernel
+# kd>'s !pcitree reads the PCI bus driver's records (drivers/pci/pcidrv.h).
+$(B)/obj/kernel/kd/kdcmd_io.o: CFLAGS += -Ikernel
 # The AHCI tests and benchmark read the driver's records (drivers/ahci/ahci.h).
 $(B)/obj/tests/kernel/test_ahci.o: CFLAGS += -Ikernel
 $(B)/obj/tests/bench/bench_ahci.o: CFLAGS += -Ikernel

@@ -917,6 +917,7 @@ class KdSession:
                 "-serial", "stdio", "-no-reboot", "-M", "pc",
                 "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
                 "-d", qemu_debug(), "-D", os.path.join(LOGS, self.name + ".qemu.log")]
+        args += PCI_TEST_DEVICES        # a bridge's bus and edu's stacked FDO for !pcitree, !devobj
         if self.gdb_port:
             args += ["-gdb", "tcp:127.0.0.1:%d" % self.gdb_port]
         self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -1098,6 +1099,7 @@ def kd_checks(kd):
         yield ".free deletes the lookaside list", has(out, "freed"), out
         out = kd.command("!lookaside %s" % m.group(1))
         yield "!lookaside of a deleted list is an error", one_error(out, "not a lookaside list"), out
+    yield from kd_io_checks(kd)
     out = kd.command("!ready")
     yield "!ready", out is not None and ("No threads in READY state" in out or "Ready Threads at" in out), out
     out = kd.command("!dpcs")
@@ -1221,6 +1223,59 @@ def kd_dt_checks(kd, mdl):
         re.search(r"\+0x018 MappedSystemVa   : 0xffff[0-9a-f]{4}`[0-9a-f]{8}", out or "") is not None, out
     for keys, needle in [("dt NOSUCH", "no type 'NOSUCH'"), ("dt MDL 1234", "1234 is not mapped"),
                          ("dt", "usage: dt")]:
+        out = kd.command(keys)
+        yield "malformed %r gives one error line" % keys, one_error(out, needle), out
+
+
+def kd_io_checks(kd):
+    """!drvobj, !devobj, !irp, !pcitree, .alloc mdl/irp against the boot's
+    devices (edu behind the PCI bus driver, a bridge's bus) and fresh objects."""
+    out = kd.command("!drvobj")
+    yield "!drvobj lists the drivers", has(out, "\\Driver\\Pci", "\\Driver\\Edu"), out
+    out = kd.command("!drvobj edu 7")
+    devs = re.findall(r"^([0-9a-f]{16})\s*$", out or "", re.M)
+    yield "!drvobj edu 7: its device, entry points, dispatch", \
+        has(out, "Driver object (", ") is for:\n \\Driver\\Edu", "Device Object list:",
+            "DriverEntry:   ", "AddDevice:     ", "[1b] IRP_MJ_PNP") and len(devs) == 1, out
+    out = kd.command("!devobj \\Device\\Edu0")
+    lower = re.search(r"AttachedTo \(Lower\) ([0-9a-f]{16}) \\Driver\\Pci", out or "")
+    yield "!devobj by name: the FDO on the PCI PDO", lower is not None and devs and \
+        has(out, "Device object (%s) is for:" % devs[0], "\\Driver\\Edu DriverObject"), out
+    if lower:
+        out = kd.command("!devobj %s" % lower.group(1))
+        yield "!devobj of the PDO: edu's FDO above", \
+            has(out, "AttachedDevice (Upper) %s \\Driver\\Edu" % devs[0], "\\Driver\\Pci"), out
+    out = kd.command("!pcitree")
+    yield "!pcitree: edu on bus 0, virtio-rng behind the bridge on bus 1", \
+        re.search(r"^  \(d=4,  f=0\) 123411e8 devext [0-9a-f]{16} devstack %s " %
+                  (devs[0] if devs else "x"), out or "", re.M) is not None and \
+        re.search(r"^  Bus 0x1\n    \(d=3,  f=0\) 1af41005 ", out or "", re.M) is not None and \
+        has(out, "0604 PCI-PCI Bridge", "Total PCI functions ="), out
+    out = kd.command(".alloc irp 3")
+    m = re.search(r"irp: ([0-9a-f]{16}), 3 stack locations", out or "")
+    yield ".alloc irp", m is not None, out
+    if m:
+        out = kd.command("!irp %s" % m.group(1))
+        yield "!irp: 3 stacks, none current yet", \
+            has(out, "Irp is active with 3 stacks 4 is current", "No System Buffer") and \
+            (out or "").count("[IRP_MJ_CREATE(0), N/A(0)]") == 3, out
+        out = kd.command("dt IRP %s" % m.group(1))
+        yield "dt IRP: StackCount and CurrentLocation", \
+            has(out, "StackCount       : 0n3", "CurrentLocation  : 0n4"), out
+        out = kd.command(".free %s" % m.group(1))
+        yield ".free irp", has(out, "freed"), out
+    out = kd.command(".alloc mdl 2100")
+    m = re.search(r"mdl: ([0-9a-f]{16}) describes ([0-9a-f]{16}), 8448 bytes, 3 pages", out or "")
+    yield ".alloc mdl", m is not None, out
+    if m:
+        out = kd.command("!mdl %s" % m.group(1))
+        yield "!mdl of .alloc mdl: 3 pages, ByteCount 2100", has(out, "3 pages", "ByteCount 2100"), out
+        out = kd.command(".free %s" % m.group(1))
+        yield ".free mdl", has(out, "freed"), out
+        out = kd.command("!poolused Kdmd")
+        yield ".free mdl frees its buffer too", re.search(r"^ Kdmd +0 +0 ", out or "", re.M) is not None, out
+    for keys, needle in [("!devobj 1234", "not a device object"), ("!drvobj nosuch", "no driver 'nosuch'"),
+                         ("!irp fffff80000000000", "is not an IRP"), (".alloc irp 0n17", "1 to 16")]:
         out = kd.command(keys)
         yield "malformed %r gives one error line" % keys, one_error(out, needle), out
 

@@ -16,7 +16,6 @@
 
 extern const IO_BUILTIN_DRIVER __start_io_builtin_drivers[], __stop_io_builtin_drivers[];
 
-#define IOP_MAX_BUILTIN_DRIVERS 32
 #define IOP_DRIVER_NAME_CHARS 64
 
 typedef struct _IOP_DRIVER_BLOCK {
@@ -73,6 +72,11 @@ static PDRIVER_OBJECT IopLoadBuiltinDriverLocked(const IO_BUILTIN_DRIVER *Entry)
         d->Flags &= ~DO_DEVICE_INITIALIZING;
     IopBuiltinDriverObjects[index] = driver;
     return driver;
+}
+
+PDRIVER_OBJECT IopGetBuiltinDriver(ULONG Index)
+{
+    return Index < IOP_MAX_BUILTIN_DRIVERS ? IopBuiltinDriverObjects[Index] : NULL;
 }
 
 static char IopLower(char c)

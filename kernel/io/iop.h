@@ -56,6 +56,11 @@ VOID IopDereferenceDevice(PDEVICE_OBJECT DeviceObject);
 BOOLEAN IopReferenceObject(PVOID Object);
 BOOLEAN IopDereferenceObject(PVOID Object);
 
+/* driver.c: the Index'th built-in driver's object, or NULL (not loaded, or
+ * Index past the table): how the kd> shell's !drvobj finds drivers. */
+#define IOP_MAX_BUILTIN_DRIVERS 32
+PDRIVER_OBJECT IopGetBuiltinDriver(ULONG Index);
+
 /* irp.c: the default dispatch routine of every MajorFunction slot. */
 NTSTATUS IopInvalidDeviceRequest(PDEVICE_OBJECT DeviceObject, PIRP Irp);
 

@@ -46,6 +46,7 @@ typedef struct _KD_COMMAND {
 /* Command groups, in the order help prints them. */
 #define KD_GROUP_MM      "memory manager"
 #define KD_GROUP_KERNEL  "kernel"
+#define KD_GROUP_IO      "I/O"
 #define KD_GROUP_TEACH   "teaching (call the API)"
 #define KD_GROUP_SHELL   "shell"
 

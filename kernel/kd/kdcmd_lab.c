@@ -8,6 +8,9 @@
  *   .alloc pages SIZE              MmAllocatePagesForMdlEx + MmMapLockedPagesSpecifyCache
  *   .alloc lookaside SIZE TAG      ExInitializeNPagedLookasideList, then one entry
  *                                  allocated and freed back (so !lookaside has counts)
+ *   .alloc mdl SIZE                a nonpaged pool buffer described by IoAllocateMdl +
+ *                                  MmBuildMdlForNonPagedPool (.free takes the MDL's address)
+ *   .alloc irp STACKS              IoAllocateIrp (so !irp and dt IRP have one to show)
  *   .map PHYS SIZE CACHETYPE       MmMapIoSpace (0 noncached, 1 cached, 2 write-combined)
  *   .free ADDR                     the matching free for any of them
  *   .touch ADDR                    read a byte (a paged-pool page is demand-zeroed)
@@ -17,11 +20,17 @@
  * routine undoes it; the shell is one thread, so the table needs no lock.
  */
 #include "kd_internal.h"
+#include "../io/io.h"
 
 #define KD_MAX_ALLOCATIONS 32
 #define KD_FILL_BYTE 0x5A       /* what .alloc writes, so db shows the block is ours */
+#define KD_MAX_IRP_STACKS 16
 
-typedef enum _KD_ALLOCATION_KIND { KdPool = 1, KdContig, KdPages, KdMap, KdLookaside } KD_ALLOCATION_KIND;
+#define KD_MDL_TAG 'dmdK'     /* "Kdmd": .alloc mdl's buffers */
+
+typedef enum _KD_ALLOCATION_KIND {
+    KdPool = 1, KdContig, KdPages, KdMap, KdLookaside, KdMdl, KdIrp
+} KD_ALLOCATION_KIND;
 
 typedef struct _KD_ALLOCATION {
     PVOID Va;
@@ -29,6 +38,7 @@ typedef struct _KD_ALLOCATION {
     KD_ALLOCATION_KIND Kind;
     ULONG Tag;
     PMDL Mdl;                   /* .alloc pages */
+    PVOID Buffer;               /* .alloc mdl: what the MDL (at Va) describes */
 } KD_ALLOCATION;
 
 static KD_ALLOCATION KdpAllocations[KD_MAX_ALLOCATIONS];
@@ -73,13 +83,13 @@ static NTSTATUS KdpCmdAlloc(ULONG Argc, PCHAR Argv[])
         va = ExAllocatePoolWithTag(paged ? PagedPool : NonPagedPoolNx, size, tag);
         if (va == NULL)
             return KdpError(STATUS_INSUFFICIENT_RESOURCES, "ExAllocatePoolWithTag failed");
-        *slot = (KD_ALLOCATION){va, size, KdPool, tag, NULL};
+        *slot = (KD_ALLOCATION){va, size, KdPool, tag, NULL, NULL};
     } else if (strcmp(Argv[1], "contig") == 0 && Argc == 3) {
         PHYSICAL_ADDRESS highest = {.QuadPart = MM_4GB - 1};
         va = MmAllocateContiguousMemory(size, highest);
         if (va == NULL)
             return KdpError(STATUS_INSUFFICIENT_RESOURCES, "MmAllocateContiguousMemory failed");
-        *slot = (KD_ALLOCATION){va, size, KdContig, 0, NULL};
+        *slot = (KD_ALLOCATION){va, size, KdContig, 0, NULL, NULL};
     } else if (strcmp(Argv[1], "pages") == 0 && Argc == 3) {
         PHYSICAL_ADDRESS low = {.QuadPart = 0}, high = {.QuadPart = -1}, skip = {.QuadPart = 0};
         PMDL mdl = MmAllocatePagesForMdlEx(low, high, skip, size, MmCached, 0);
@@ -97,7 +107,7 @@ static NTSTATUS KdpCmdAlloc(ULONG Argc, PCHAR Argv[])
             return KdpError(STATUS_INSUFFICIENT_RESOURCES, "MmMapLockedPagesSpecifyCache failed");
         }
         DbgPrint("MDL %016llx, %llu pages\n", (ULONG64)mdl, (ULONG64)BYTES_TO_PAGES(size));
-        *slot = (KD_ALLOCATION){va, size, KdPages, 0, mdl};
+        *slot = (KD_ALLOCATION){va, size, KdPages, 0, mdl, NULL};
     } else if (strcmp(Argv[1], "lookaside") == 0 && Argc == 4) {
         PNPAGED_LOOKASIDE_LIST list;
         ULONG tag;
@@ -115,18 +125,47 @@ static NTSTATUS KdpCmdAlloc(ULONG Argc, PCHAR Argv[])
         entry = ExAllocateFromNPagedLookasideList(list);
         if (entry != NULL)
             ExFreeToNPagedLookasideList(list, entry);
-        *slot = (KD_ALLOCATION){list, size, KdLookaside, tag, NULL};
+        *slot = (KD_ALLOCATION){list, size, KdLookaside, tag, NULL, NULL};
         DbgPrint("lookaside: %016llx, entries of %llu bytes, tag %s\n", (ULONG64)list, size, Argv[3]);
         return STATUS_SUCCESS;
+    } else if (strcmp(Argv[1], "mdl") == 0 && Argc == 3) {
+        PVOID buffer;
+        PMDL mdl;
+        buffer = ExAllocatePoolWithTag(NonPagedPoolNx, size, KD_MDL_TAG);
+        if (buffer == NULL)
+            return KdpError(STATUS_INSUFFICIENT_RESOURCES, "no nonpaged pool for the buffer");
+        RtlFillMemory(buffer, size, KD_FILL_BYTE);
+        mdl = IoAllocateMdl(buffer, (ULONG)size, FALSE, FALSE, NULL);
+        if (mdl == NULL) {
+            ExFreePoolWithTag(buffer, KD_MDL_TAG);
+            return KdpError(STATUS_INSUFFICIENT_RESOURCES, "IoAllocateMdl failed");
+        }
+        MmBuildMdlForNonPagedPool(mdl);
+        *slot = (KD_ALLOCATION){mdl, size, KdMdl, KD_MDL_TAG, NULL, buffer};
+        DbgPrint("mdl: %016llx describes %016llx, %llu bytes, %llu pages\n", (ULONG64)mdl,
+                 (ULONG64)buffer, size, (ULONG64)ADDRESS_AND_SIZE_TO_SPAN_PAGES(buffer, size));
+        return STATUS_SUCCESS;
+    } else if (strcmp(Argv[1], "irp") == 0 && Argc == 3) {
+        PIRP irp;
+        if (size > KD_MAX_IRP_STACKS)
+            return KdpError(STATUS_INVALID_PARAMETER, "an IRP here has 1 to %u stack locations",
+                            KD_MAX_IRP_STACKS);
+        irp = IoAllocateIrp((CCHAR)size, FALSE);
+        if (irp == NULL)
+            return KdpError(STATUS_INSUFFICIENT_RESOURCES, "IoAllocateIrp failed");
+        *slot = (KD_ALLOCATION){irp, size, KdIrp, 0, NULL, NULL};
+        DbgPrint("irp: %016llx, %llu stack locations\n", (ULONG64)irp, size);
+        return STATUS_SUCCESS;
     } else {
-        return KdpError(STATUS_INVALID_PARAMETER, "usage: .alloc pool|contig|pages|lookaside SIZE [TAG [paged]]");
+        return KdpError(STATUS_INVALID_PARAMETER,
+                        "usage: .alloc pool|contig|pages|lookaside|mdl|irp SIZE [TAG [paged]]");
     }
     if (slot->Kind != KdPool || MmIsAddressValid(va))
         RtlFillMemory(va, size, KD_FILL_BYTE);
     KdpReportAllocation(Argv[1], va, size);
     return STATUS_SUCCESS;
 }
-KD_THREAD_COMMAND(".alloc", KD_GROUP_TEACH, "pool|contig|pages|lookaside SIZE [TAG [paged]]",
+KD_THREAD_COMMAND(".alloc", KD_GROUP_TEACH, "pool|contig|pages|lookaside|mdl|irp SIZE [TAG]",
            "allocate (filled with 0x5A) through the NT API", KdpCmdAlloc);
 
 static NTSTATUS KdpCmdMap(ULONG Argc, PCHAR Argv[])
@@ -151,7 +190,7 @@ static NTSTATUS KdpCmdMap(ULONG Argc, PCHAR Argv[])
     va = MmMapIoSpace(pa, size, (MEMORY_CACHING_TYPE)cache);
     if (va == NULL)
         return KdpError(STATUS_INSUFFICIENT_RESOURCES, "MmMapIoSpace refused");
-    *slot = (KD_ALLOCATION){va, size, KdMap, 0, NULL};
+    *slot = (KD_ALLOCATION){va, size, KdMap, 0, NULL, NULL};
     KdpReportAllocation("map", va, size);
     return STATUS_SUCCESS;
 }
@@ -182,6 +221,11 @@ static NTSTATUS KdpCmdFree(ULONG Argc, PCHAR Argv[])
             ExDeleteNPagedLookasideList(a->Va);
             ExFreePoolWithTag(a->Va, a->Tag);
             break;
+        case KdMdl:
+            IoFreeMdl(a->Va);           /* built for nonpaged pool: nothing locked, nothing mapped */
+            ExFreePoolWithTag(a->Buffer, a->Tag);
+            break;
+        case KdIrp: IoFreeIrp(a->Va); break;
         }
         DbgPrint("freed %016llx\n", va);
         a->Kind = 0;

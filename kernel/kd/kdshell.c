@@ -104,7 +104,7 @@ BOOLEAN KdpReadMemory(ULONG64 Address, PVOID Buffer, SIZE_T Length)
 
 /* ---- the table -------------------------------------------------------------------------- */
 
-static const PCSTR KdpGroups[] = {KD_GROUP_MM, KD_GROUP_KERNEL, KD_GROUP_TEACH, KD_GROUP_SHELL};
+static const PCSTR KdpGroups[] = {KD_GROUP_MM, KD_GROUP_KERNEL, KD_GROUP_IO, KD_GROUP_TEACH, KD_GROUP_SHELL};
 
 /* The group's next command after Previous in name order (NULL: the first), or NULL. */
 static const KD_COMMAND *KdpNextInGroup(PCSTR Group, const KD_COMMAND *Previous)
