@@ -6,7 +6,7 @@
  * selected routine's figures. The QEMU runner adds the host-side
  * boot.wall_ms and writes build/bench/results.tsv.
  */
-#include "../kernel/ke/ke_internal.h"
+#include "../kernel/kd/kd_internal.h"
 #include "kbench.h"
 #include "ktest.h"
 
@@ -70,3 +70,30 @@ static BOOLEAN KbenchRunIfRequested(VOID)
 }
 
 KI_STARTUP_TASK("bench", KbenchRunIfRequested);
+
+/*
+ * The kd> shell's `.bench PATTERN` (registered here, as .test is in
+ * ktest.c, so the kernel never names the harness): the benchmarks that
+ * match run in the shell's thread and print their figures as a bench= boot
+ * does, so a student can time the routine they just changed, or break in
+ * GDB inside it.
+ */
+static NTSTATUS KbenchShellCommand(ULONG Argc, PCHAR Argv[])
+{
+    ULONG ran = 0;
+
+    if (Argc != 2)
+        return KdpError(STATUS_INVALID_PARAMETER, "usage: .bench PATTERN (suite.name, * and ? match)");
+    for (const KBENCH_CASE *b = __start_kbench_cases; b < __stop_kbench_cases; b++) {
+        if (!KbenchMatch(Argv[1], b->Name))
+            continue;
+        if (ran++ == 0)
+            KbenchReport("tsc.hz", KeTimeStampFrequency, "Hz");
+        b->Routine();
+    }
+    if (ran == 0)
+        return KdpError(STATUS_NOT_FOUND, "no benchmark matches '%s'", Argv[1]);
+    DbgPrint("kbench: %u routine%s run\n", ran, ran == 1 ? "" : "s");
+    return STATUS_SUCCESS;
+}
+KD_THREAD_COMMAND(".bench", KD_GROUP_TEACH, "PATTERN", "run the in-kernel benchmarks that match", KbenchShellCommand);

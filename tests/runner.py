@@ -1100,6 +1100,20 @@ def kd_checks(kd):
         out = kd.command("!lookaside %s" % m.group(1))
         yield "!lookaside of a deleted list is an error", one_error(out, "not a lookaside list"), out
     yield from kd_io_checks(kd)
+    yield from kd_phys_checks(kd)
+    out = kd.command("!pcr")
+    prcb = kd.command("!prcb")
+    cur = re.search(r"PRCB for Processor 0 at ([0-9a-f]{16})", prcb or "")
+    yield "!pcr: the KPRCB !prcb shows, with the GDT and TSS GDTR and TR name", cur is not None and \
+        has(out, "KPCR for Processor 0 at %s:" % cur.group(1), "Prcb: %s" % cur.group(1),
+            "Irql: 0000000000000000") and \
+        re.search(r"GDT: ffffffff8[0-9a-f]{7}\n\s+TSS: ffffffff8", out or "") is not None, out
+    out = kd.command(".bench irql")
+    yield ".bench runs a benchmark in the shell", \
+        re.search(r"^bench irql\.raise_lower \d+ cycles$", out or "", re.M) is not None and \
+        has(out, "bench tsc.hz", "kbench: 1 routine run"), out
+    out = kd.command(".bench nosuch")
+    yield "malformed '.bench nosuch' gives one error line", one_error(out, "no benchmark matches"), out
     out = kd.command("!ready")
     yield "!ready", out is not None and ("No threads in READY state" in out or "Ready Threads at" in out), out
     out = kd.command("!dpcs")
@@ -1280,6 +1294,36 @@ def kd_io_checks(kd):
         yield "malformed %r gives one error line" % keys, one_error(out, needle), out
 
 
+def kd_phys_checks(kd):
+    """!contig and !memmap see a fresh 64-page contiguous allocation."""
+    out = kd.command(".alloc contig 40000")
+    m = re.search(r"contig: ([0-9a-f]{16}), 262144 bytes, physical ([0-9a-f]{16})", out or "")
+    yield ".alloc contig 64 pages", m is not None, out
+    if not m:
+        return
+    va, first = m.group(1), int(m.group(2), 16) >> 12
+    out = kd.command("!contig")
+    yield "!contig lists the run: PFNs, pages, physical, VA", \
+        re.search(r"^  %08x   %08x        64  %016x  %s$" % (first, first + 63, first << 12, va),
+                  out or "", re.M) is not None and has(out, "longest free run"), out
+    out = kd.command("!memmap 0n16")
+    cells = {}
+    for row, line in re.findall(r"^([0-9a-f]{8}) (\S+)$", out or "", re.M):
+        for i, c in enumerate(line):
+            cells[int(row, 16) + 16 * i] = c
+    inside = [p for p in range(first, first + 64) if p % 16 == 0 and p + 15 < first + 64]
+    legend = re.findall(r"^  (\S) .+? +(\d+)$", out or "", re.M)
+    yield "!memmap: the run's groups are C", len(inside) >= 3 and \
+        all(cells.get(p) == "C" for p in inside) and int(dict(legend).get("C", 0)) >= 64, out
+    vm = kd.command("!vm")
+    phys = re.search(r"Physical Memory: +(\d+)", vm or "")
+    yield "!memmap's RAM pages add up to !vm's physical memory", phys is not None and \
+        sum(int(n) for c, n in legend if c != ".") == int(phys.group(1)), out
+    out = kd.command(".free %s" % va)
+    out = kd.command("!contig")
+    yield "!contig after .free: the run is gone", out is not None and "%08x   " % first not in out, out
+
+
 def free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -1369,6 +1413,9 @@ def kd_break_checks(kd, banner):
     yield "k at kd=break shows KiSystemStartup", has(out, "KiSystemStartup+"), out
     out = kd.command("!prcb 1")
     yield "the other processor is frozen while broken in", has(out, "PRCB for Processor 1", "(frozen)"), out
+    out = kd.command("!pcr 1")
+    yield "!pcr 1: processor 1's own GDT and TSS", \
+        re.search(r"GDT: ffff[0-9a-f]{12}\n\s+TSS: ffff", out or "") is not None and has(out, "(frozen)"), out
     out = kd.command("g")
     yield "g goes on to 'Mica ready' and the kd> thread", kd.prompt == "kd> " and has(out, READY), out
 

@@ -71,6 +71,10 @@ BOOLEAN KdpReadMemory(ULONG64 Address, PVOID Buffer, SIZE_T Length);
 /* A pool tag typed as four characters ("Kdal"); FALSE if it is not 1-4 characters. */
 BOOLEAN KdpParseTag(PCSTR Text, PULONG Tag);
 
+/* Processor N's KPRCB from Argv[1] if given (default: the current one);
+ * an error if N has not started (kdcmd_ke.c). */
+NTSTATUS KdpProcessorArgument(ULONG Argc, PCHAR Argv[], PKPRCB *Prcb);
+
 /* Input (kdinput.c): the next line typed on COM1, edited and with history. */
 VOID KdpReadLine(PCSTR Prompt, PCHAR Line, SIZE_T Size);
 extern BOOLEAN KdpInputEnabled;

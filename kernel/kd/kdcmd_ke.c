@@ -23,8 +23,7 @@ static PCSTR KdpIrqlName(KIRQL Irql)
     }
 }
 
-/* Processor N's KPRCB from an optional argument (default: the current one). */
-static NTSTATUS KdpProcessorArgument(ULONG Argc, PCHAR Argv[], PKPRCB *Prcb)
+NTSTATUS KdpProcessorArgument(ULONG Argc, PCHAR Argv[], PKPRCB *Prcb)
 {
     ULONG64 n;
 
