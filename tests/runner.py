@@ -1108,6 +1108,17 @@ def kd_checks(kd):
         has(out, "KPCR for Processor 0 at %s:" % cur.group(1), "Prcb: %s" % cur.group(1),
             "Irql: 0000000000000000") and \
         re.search(r"GDT: ffffffff8[0-9a-f]{7}\n\s+TSS: ffffffff8", out or "") is not None, out
+    out = kd.command("!analyze -show 50 fffff8a000001000 2 ffffffff80101234 0")
+    yield "!analyze -show explains each argument of a stop code", \
+        has(out, "PAGE_FAULT_IN_NONPAGED_AREA (50)", "Arg1: fffff8a000001000, memory referenced",
+            "Arg2: 0000000000000002, 0 read, 2 write, 10 execute",
+            "Arg3: ffffffff80101234, address of the instruction that referenced memory"), out
+    out = kd.command("!analyze -show c2 7 0 5a5a 1000")
+    yield "!analyze -show: a subtype's own meanings (BAD_POOL_CALLER 7: a double free)", \
+        has(out, "BAD_POOL_CALLER (c2)", "freed twice", "Arg3: 0000000000005a5a, the pool header's contents",
+            "Arg4: 0000000000001000, the block's address"), out
+    out = kd.command("!analyze")
+    yield "!analyze with no bug check is an error", one_error(out, "no bug check has happened"), out
     out = kd.command(".bench irql")
     yield ".bench runs a benchmark in the shell", \
         re.search(r"^bench irql\.raise_lower \d+ cycles$", out or "", re.M) is not None and \
@@ -1211,7 +1222,8 @@ def kd_checks(kd):
         has(out, "*** STOP: 0x000000E2", "MANUALLY_INITIATED_CRASH", "inspection only"), out
     out = kd.command("!analyze -v")
     yield "!analyze names the bug check and its stack", \
-        has(out, "MANUALLY_INITIATED_CRASH (e2)", "Arg1: 0000000000000000", "FAULTING_IP:",
+        has(out, "MANUALLY_INITIATED_CRASH (e2)", "asked for on purpose", "Arg1: 0000000000000000, 0\n",
+            "FAULTING_IP:",
             "KdpCmdCrash+", "KdpExecuteLine+") and \
         re.search(r"FAULTING_IP:\n[0-9a-f]{16} KeBugCheckEx\+", out) is not None, out
     out = kd.command("g")

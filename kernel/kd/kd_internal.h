@@ -75,6 +75,9 @@ BOOLEAN KdpParseTag(PCSTR Text, PULONG Tag);
  * an error if N has not started (kdcmd_ke.c). */
 NTSTATUS KdpProcessorArgument(ULONG Argc, PCHAR Argv[], PKPRCB *Prcb);
 
+/* !analyze's explanation of a stop code and its four arguments (kdanalyze.c). */
+VOID KdpExplainBugCheck(ULONG Code, const ULONG64 Args[4]);
+
 /* Input (kdinput.c): the next line typed on COM1, edited and with history. */
 VOID KdpReadLine(PCSTR Prompt, PCHAR Line, SIZE_T Size);
 extern BOOLEAN KdpInputEnabled;

@@ -116,23 +116,41 @@ KD_COMMAND(".crash", KD_GROUP_SHELL, "", "bug check 0xE2 (MANUALLY_INITIATED_CRA
 
 /* ---- !analyze ------------------------------------------------------------------------- */
 
-static NTSTATUS KdpCmdAnalyze(ULONG Argc, PCHAR Argv[])
+static VOID KdpAnalyzeBanner(VOID)
 {
-    ULONG code = (ULONG)KiBugCheckData[0];
-    char where[96];
-
-    UNREFERENCED_PARAMETER(Argv);
-    if (Argc > 2 || (Argc == 2 && strcmp(Argv[1], "-v") != 0))
-        return KdpError(STATUS_INVALID_PARAMETER, "usage: !analyze [-v]");
-    if (!KdpDebuggerActive() || KdpContext.Reason != KD_REASON_BUGCHECK)
-        return KdpError(STATUS_NOT_FOUND, "no bug check has happened");
     DbgPrint("*******************************************************************************\n");
     DbgPrint("*                        Bugcheck Analysis                                    *\n");
     DbgPrint("*******************************************************************************\n\n");
-    DbgPrint("%s (%x)\n", KiBugCheckCodeName(code), code);
-    DbgPrint("Arguments:\n");
-    for (ULONG i = 1; i <= 4; i++)
-        DbgPrint("Arg%u: %016llx\n", i, (ULONG64)KiBugCheckData[i]);
+}
+
+/*
+ * !analyze [-v]: the bug check that stopped the machine, each argument
+ * explained, the faulting address and the stack. !analyze -show CODE
+ * [ARG1..ARG4] explains any stop code without one having happened, as
+ * WinDbg's does.
+ */
+static NTSTATUS KdpCmdAnalyze(ULONG Argc, PCHAR Argv[])
+{
+    ULONG64 args[4] = {0}, code;
+    char where[96];
+
+    if (Argc >= 3 && strcmp(Argv[1], "-show") == 0) {
+        if (Argc > 7 || !KdpParseNumber(Argv[2], &code) || code > 0xFFFFFFFFULL)
+            return KdpError(STATUS_INVALID_PARAMETER, "usage: !analyze -show CODE [ARG1 [ARG2 [ARG3 [ARG4]]]]");
+        for (ULONG i = 3; i < Argc; i++)
+            if (!KdpParseNumber(Argv[i], &args[i - 3]))
+                return STATUS_INVALID_PARAMETER;
+        KdpExplainBugCheck((ULONG)code, args);
+        return STATUS_SUCCESS;
+    }
+    if (Argc > 2 || (Argc == 2 && strcmp(Argv[1], "-v") != 0))
+        return KdpError(STATUS_INVALID_PARAMETER, "usage: !analyze [-v] | -show CODE [ARGS]");
+    if (!KdpDebuggerActive() || KdpContext.Reason != KD_REASON_BUGCHECK)
+        return KdpError(STATUS_NOT_FOUND, "no bug check has happened (!analyze -show CODE explains one)");
+    KdpAnalyzeBanner();
+    for (ULONG i = 0; i < 4; i++)
+        args[i] = KiBugCheckData[i + 1];
+    KdpExplainBugCheck((ULONG)KiBugCheckData[0], args);
     if (!KeSymbolizeAddress(KdpContext.Rip, where, sizeof(where)))
         RtlSnprintf(where, sizeof(where), "?");
     DbgPrint("\nFAULTING_IP:\n%016llx %s\n\nPROCESSOR: %u  IRQL: %u\n\nSTACK_TEXT:\n",
@@ -140,5 +158,5 @@ static NTSTATUS KdpCmdAnalyze(ULONG Argc, PCHAR Argv[])
     KiPrintBacktrace(KdpContext.Rip, KdpContext.Rbp);
     return STATUS_SUCCESS;
 }
-KD_COMMAND("!analyze", KD_GROUP_KERNEL, "[-v]", "the bug check: code, arguments, faulting IP, stack",
+KD_COMMAND("!analyze", KD_GROUP_KERNEL, "[-v] | -show CODE [ARGS]", "the bug check: code, arguments, faulting IP, stack",
            KdpCmdAnalyze);
