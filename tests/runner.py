@@ -1369,22 +1369,28 @@ def kd_gdb_checks(kd):
     if not m:
         return
     va, pfn = m.group(1), "%x" % (int(m.group(2), 16) >> 12)
+    threads = kd.command("!thread *")
+    worker = re.search(r"^THREAD ([0-9a-f]{16}) .* WAIT .*Start IopWorkerThread", threads or "", re.M)
+    worker = worker.group(1) if worker else "0"
     shell = {"pte": kd.command("!pte " + va), "pfn": kd.command("!pfn " + pfn),
-             "vm": kd.command("!vm"), "pte-text": kd.command("!pte fffffa8000000000")}
+             "vm": kd.command("!vm"), "pte-text": kd.command("!pte fffffa8000000000"),
+             "pool": kd.command("!pool " + va), "poolused": kd.command("!poolused Kdgb"),
+             "memusage": kd.command("!memusage"), "thread": kd.command("!thread " + worker)}
     png = os.path.join(LOGS, "kd-memmap.png")
     if os.path.exists(png):
         os.remove(png)
+    gdb_commands = ["mica-pte " + va, "mica-pfn " + pfn, "mica-vm", "mica-pte fffffa8000000000",
+                    "mica-irql 0", "mica-memmap " + png, "print MmHighestPhysicalPage",
+                    "mica-pool " + va, "poolused Kdgb", "memusage", "mica-thread " + worker, "pte " + va]
     try:
-        outs, whole = gdb_batch(kd.gdb_port, ["mica-pte " + va, "mica-pfn " + pfn, "mica-vm",
-                                              "mica-pte fffffa8000000000", "mica-irql 0",
-                                              "mica-memmap " + png, "print MmHighestPhysicalPage"])
+        outs, whole = gdb_batch(kd.gdb_port, gdb_commands)
     except subprocess.TimeoutExpired:
         yield "GDB attaches to the running kernel", False, "gdb timed out"
         return
     with open(os.path.join(LOGS, "kd-gdb.log"), "w") as f:
         f.write(whole)
-    yield "GDB attaches to the running kernel", len(outs) == 7, whole
-    if len(outs) != 7:
+    yield "GDB attaches to the running kernel", len(outs) == len(gdb_commands), whole
+    if len(outs) != len(gdb_commands):
         return
     yield "mica-pte prints what !pte prints", same_lines(outs[0], shell["pte"]), \
         "gdb:\n%s\nshell:\n%s" % (outs[0], shell["pte"])
@@ -1394,6 +1400,17 @@ def kd_gdb_checks(kd):
         "gdb:\n%s\nshell:\n%s" % (outs[2], shell["vm"])
     yield "mica-pte of the PFN database's page", same_lines(outs[3], shell["pte-text"]), \
         "gdb:\n%s\nshell:\n%s" % (outs[3], shell["pte-text"])
+    for i, key, name in [(7, "pool", "mica-pool prints what !pool prints"),
+                         (8, "poolused", "poolused (alias of mica-poolused) prints what !poolused prints"),
+                         (9, "memusage", "memusage (alias of mica-memusage) prints what !memusage prints"),
+                         (10, "thread", "mica-thread prints what !thread prints (a waiting worker)"),
+                         (11, "pte", "pte (alias of mica-pte) prints what !pte prints")]:
+        ok = same_lines(outs[i], shell[key]) and "error" not in outs[i].lower()
+        if key == "poolused":
+            ok = ok and re.search(r"^ Kdgb +1 +\d+ +0 +0$", outs[i], re.M) is not None
+        if key == "pool":
+            ok = ok and "*" in outs[i]
+        yield name, ok, "gdb:\n%s\nshell:\n%s" % (outs[i], shell[key])
     yield "mica-irql", re.match(r"Debugger saved IRQL for processor 0x0 -- \d+ \(\w+\)$", outs[4]) \
         is not None, outs[4]
     # The picture: a valid PNG, 256 pixels a row, one pixel per page up to the highest PFN.

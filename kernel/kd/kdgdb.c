@@ -16,6 +16,9 @@ typedef struct _KD_GDB_CONSTANTS {
     ULONG64 PteDirty, PteLargePage, PteGlobal, PteNoExecute, PteFrameMask;
     ULONG64 PfnModified, PfnPageTable, PfnLocked, PfnStartOfAllocation, PfnEndOfAllocation;
     ULONG64 PageShift;
+    /* mica-pool: the pools' address ranges and the block headers' units. */
+    ULONG64 NonPagedPoolStart, NonPagedPoolEnd, PagedPoolStart, PagedPoolEnd;
+    ULONG64 PoolBlockShift, PoolIndexCached, ProtectedPool;
 } KD_GDB_CONSTANTS;
 
 const KD_GDB_CONSTANTS KdGdbConstants __attribute__((used)) = {
@@ -28,4 +31,7 @@ const KD_GDB_CONSTANTS KdGdbConstants __attribute__((used)) = {
     MI_PFN_MODIFIED, MI_PFN_PAGE_TABLE, MI_PFN_LOCKED, MI_PFN_START_OF_ALLOCATION,
     MI_PFN_END_OF_ALLOCATION,
     PAGE_SHIFT,
+    MM_NONPAGED_POOL_START, MM_NONPAGED_POOL_END, MM_PAGED_POOL_START,
+    MM_PAGED_POOL_START + (MM_PAGED_POOL_PAGES << PAGE_SHIFT),
+    POOL_BLOCK_SHIFT, EXP_POOL_INDEX_CACHED, PROTECTED_POOL,
 };

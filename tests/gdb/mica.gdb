@@ -48,6 +48,8 @@ Hardware breakpoint on long_mode_high (boot/entry.asm): the first instruction
 at a higher-half address, just before the jump to KiSystemStartup.
 end
 
-# The kd> shell's commands in GDB (mica-pte, mica-pfn, mica-vm, mica-irql,
-# mica-memmap FILE.png); run from the top of the tree, as `make gdb` does.
+# The kd> shell's commands in GDB (mica-pte, mica-pfn, mica-vm, mica-memusage,
+# mica-pool, mica-poolused, mica-irql, mica-thread, mica-memmap FILE.png; the
+# same without "mica-" except thread, which is GDB's own); run from the top
+# of the tree, as `make gdb` does.
 source tests/gdb/mica_kd.py

@@ -1,6 +1,9 @@
-# mica_kd.py - the kd> shell's memory-manager commands in GDB: mica-pte,
-# mica-pfn, mica-vm, mica-irql and mica-memmap (a PNG of the PFN database).
-# Sourced by tests/gdb/mica.gdb.
+# mica_kd.py - the kd> shell's commands in GDB: mica-pte, mica-pfn, mica-vm,
+# mica-memusage, mica-pool, mica-poolused, mica-irql, mica-thread and
+# mica-memmap (a PNG of the PFN database), each also without the prefix
+# where GDB has no command of that name (pte, pfn, vm, memusage, pool,
+# poolused, irql, memmap; GDB's own `thread` stays). Sourced by
+# tests/gdb/mica.gdb.
 #
 # Each prints what the shell's command of the same name prints
 # (kernel/kd/kdcmd_mm.c, kdcmd_ke.c), line for line, so the two can be
@@ -277,10 +280,207 @@ def cmd_memmap(argv):
     return "\n".join(legend)
 
 
-for _name, _fn, _usage in [("mica-pte", cmd_pte, "mica-pte VA|PTE-address: as kd> !pte"),
-                           ("mica-pfn", cmd_pfn, "mica-pfn PFN|VA: as kd> !pfn"),
-                           ("mica-vm", cmd_vm, "mica-vm: as kd> !vm"),
-                           ("mica-irql", cmd_irql, "mica-irql [processor]: as kd> !irql"),
-                           ("mica-memmap", cmd_memmap,
-                            "mica-memmap FILE.png: the PFN database as a picture, one pixel a page")]:
-    MicaCommand(_name, _fn, _usage)
+
+def memusage_text():
+    counts = [0] * len(LIST_NAMES)
+    page_tables = locked = total = 0
+    size = gdb.lookup_type("MMPFN").sizeof
+    loc_at, flags_at = field_offset("MMPFN", "PageLocation"), field_offset("MMPFN", "Flags")
+    runs = gdb.parse_and_eval("MiPhysicalRuns")
+    active = LIST_NAMES.index("Active")
+    for i in range(int(gdb.parse_and_eval("MiPhysicalRunCount"))):
+        base, count = int(runs[i]["BasePage"]), int(runs[i]["PageCount"])
+        data = bytes(gdb.selected_inferior().read_memory(const("PfnDatabase") + base * size, count * size))
+        for k in range(count):
+            loc, flags = data[k * size + loc_at], data[k * size + flags_at]
+            total += 1
+            if loc < len(counts):
+                counts[loc] += 1
+            if loc == active and flags & const("PfnPageTable"):
+                page_tables += 1
+            if loc == active and flags & const("PfnLocked"):
+                locked += 1
+    rows = [("Zeroed", 0), ("Free", 1), ("Standby", 2), ("Modified", 3), ("ModifiedNoWrite", 4),
+            ("Active/Valid", 6), ("Transition", 7), ("Bad", 5)]
+    out = ["loading PFN database"]
+    out += ["%19s: %8d (%10d kb)" % (name, counts[i], counts[i] * 4) for name, i in rows]
+    out.append("%19s: %8d (%10d kb)" % ("TOTAL", total, total * 4))
+    out.append("  of the active pages: %d page tables, %d locked (kernel image, boot data)" %
+               (page_tables, locked))
+    return "\n".join(out)
+
+
+def tag_name(tag):
+    return "".join(chr(c) if 0x20 <= c < 0x7F else "." for c in struct.pack("<I", tag & 0xFFFFFFFF))
+
+
+def tag_matches(pattern, tag):
+    """As kd> !poolused: '?' one character, '*' the rest, short patterns padded with blanks."""
+    name = struct.pack("<I", tag & 0xFFFFFFFF).decode("latin-1")
+    for i in range(4):
+        p = pattern[i] if i < len(pattern) else None
+        if p == "*":
+            return True
+        if p is None:
+            return name[i] == " "
+        if p != "?" and p != name[i]:
+            return False
+    return len(pattern) == 4 or pattern[4] == "*"
+
+
+def poolused_text(pattern):
+    """PoolMon's counters, summed over the per-processor tables (pooltrack.c)."""
+    table = gdb.parse_and_eval("ExpPoolTrackTable")
+    cpus = int(gdb.parse_and_eval("ExpTrackProcessors"))
+    entries = int(table[0].type.sizeof // table[0][0].type.sizeof)
+    sums = {}
+    for cpu in range(cpus):
+        for i in range(entries):
+            e = table[cpu][i]
+            key = int(e["Key"])
+            if key == 0:
+                continue
+            t = sums.setdefault(key, [0, 0, 0, 0])
+            t[0] += int(e["Allocs"][0]) - int(e["Frees"][0])
+            t[1] += int(e["Bytes"][0])
+            t[2] += int(e["Allocs"][1]) - int(e["Frees"][1])
+            t[3] += int(e["Bytes"][1])
+    out = [" Sorting by Tag", "", "                            NonPaged                   Paged",
+           " Tag     Allocs       Used     Allocs       Used", ""]
+    shown = 0
+    for key in sorted(sums, key=tag_name):
+        np, npb, pg, pgb = sums[key]
+        if pattern is not None and not tag_matches(pattern, key):
+            continue
+        if pattern is None and np == 0 and pg == 0:
+            continue
+        out.append(" %-4s %10d %10d %10d %10d" % (tag_name(key), np & 0xFFFFFFFF, npb, pg & 0xFFFFFFFF, pgb))
+        shown += 1
+    if shown == 0:
+        out.append(" (no tag matches)")
+    return "\n".join(out)
+
+
+def pool_text(va):
+    """The blocks of va's small-block pool page, as kd> !pool prints them."""
+    if const("NonPagedPoolStart") <= va < const("NonPagedPoolEnd"):
+        region = "Nonpaged"
+    elif const("PagedPoolStart") <= va < const("PagedPoolEnd"):
+        region = "Paged"
+    else:
+        raise gdb.GdbError("%x is not in a pool page" % va)
+    page = va & ~((1 << const("PageShift")) - 1)
+    page_size = 1 << const("PageShift")
+    shift = const("PoolBlockShift")
+    header = gdb.lookup_type("POOL_HEADER")
+    try:
+        data = bytes(gdb.selected_inferior().read_memory(page, page_size))
+    except gdb.MemoryError:
+        raise gdb.GdbError("%x is not mapped" % va)
+    at = {f.name: f.bitpos // 8 for f in header.fields()}
+    first_size = data[at["BlockSize"]]
+    if first_size == 0 or data[at["PreviousSize"]] != 0:
+        raise gdb.GdbError("%x: not a small-block pool page (a big page, special pool or a kept "
+                           "empty page): kd> !pool says which" % va)
+    out = ["Pool page %016X region is %s pool" % (va, region)]
+    offset = 0
+    while True:
+        size, prev = data[offset + at["BlockSize"]], data[offset + at["PreviousSize"]]
+        ptype, index = data[offset + at["PoolType"]], data[offset + at["PoolIndex"]]
+        tag = struct.unpack("<I", data[offset + at["PoolTag"]:offset + at["PoolTag"] + 4])[0]
+        entry = page + offset
+        here = entry <= va < entry + (size << shift)
+        state = "(Free)     " if ptype == 0 else "(Lookaside)" if index & const("PoolIndexCached") \
+            else "(Allocated)"
+        out.append("%s%016X size: %4x previous size: %4x  %s %s" %
+                   ("*" if here else " ", entry, size << shift, prev << shift, state,
+                    "" if ptype == 0 else tag_name(tag)))
+        if size == 0 or offset + (size << shift) >= page_size:
+            break
+        offset += size << shift
+    return "\n".join(out)
+
+
+THREAD_STATES = ["INITIALIZED", "READY", "RUNNING", "STANDBY", "TERMINATED", "WAIT"]
+
+
+def symbolize(address):
+    """Name+0xoffset, as the kernel's KeSymbolizeAddress prints it."""
+    text = gdb.execute("info symbol 0x%x" % address, to_string=True).strip()
+    m = text.split(" in section ")[0]
+    if text.startswith("No symbol"):
+        return "%016x" % address
+    name, _, off = m.partition(" + ")
+    return "%s+0x%x" % (name, int(off) if off else 0)
+
+
+def thread_text(t, long_form):
+    state = int(t["State"])
+    out = ["THREAD %016x  Cid %d  %s%s  Priority %d  Processor %d  Start %s" % (
+        int(t.address), int(t["ThreadId"]),
+        THREAD_STATES[state] if state < len(THREAD_STATES) else "?",
+        " (idle)" if int(t["IdleThread"]) else "", int(t["Priority"]), int(t["NextProcessor"]),
+        symbolize(int(t["StartRoutine"])))]
+    if long_form:
+        out.append("    Stack %016x - %016x  saved RSP %016x" %
+                   (int(t["StackLimit"]), int(t["StackBase"]), int(t["KernelStack"])))
+        out.append("    BasePriority %d  Quantum %d  ContextSwitches %d  Affinity %x" %
+                   (int(t["BasePriority"]), int(t["Quantum"]), int(t["ContextSwitches"]),
+                    int(t["Affinity"]) & ((1 << 64) - 1)))
+        if state == THREAD_STATES.index("WAIT"):
+            blocks = t["WaitBlock"]
+            for i in range(min(int(t["WaitCount"]), blocks.type.range()[1] + 1)):
+                out.append("    waiting on %016x" % int(blocks[i]["Object"]))
+    return "\n".join(out)
+
+
+def cmd_memusage(argv):
+    if argv:
+        raise ValueError
+    return memusage_text()
+
+
+def cmd_poolused(argv):
+    if len(argv) > 1 or (argv and not 1 <= len(argv[0]) <= 4):
+        raise ValueError
+    return poolused_text(argv[0] if argv else None)
+
+
+def cmd_pool(argv):
+    if len(argv) != 1:
+        raise ValueError
+    return pool_text(number(argv[0]))
+
+
+def cmd_thread(argv):
+    threads = gdb.parse_and_eval("KiThreads")
+    count = threads.type.range()[1] + 1
+    if argv == ["*"]:
+        return "\n".join(thread_text(threads[i], False) for i in range(count) if int(threads[i]["InUse"]))
+    if len(argv) != 1:
+        raise ValueError
+    a = number(argv[0])
+    base, size = int(threads[0].address), threads[0].type.sizeof
+    if not base <= a < base + count * size or (a - base) % size or not int(threads[(a - base) // size]["InUse"]):
+        raise gdb.GdbError("%x is not a thread (mica-thread * lists them)" % a)
+    return thread_text(threads[(a - base) // size], True)
+
+
+COMMANDS = [
+    ("pte", cmd_pte, "mica-pte VA|PTE-address: as kd> !pte"),
+    ("pfn", cmd_pfn, "mica-pfn PFN|VA: as kd> !pfn"),
+    ("vm", cmd_vm, "mica-vm: as kd> !vm"),
+    ("memusage", cmd_memusage, "mica-memusage: as kd> !memusage"),
+    ("pool", cmd_pool, "mica-pool ADDR: as kd> !pool (small-block pages)"),
+    ("poolused", cmd_poolused, "mica-poolused [TAG]: as kd> !poolused (? and * match)"),
+    ("irql", cmd_irql, "mica-irql [processor]: as kd> !irql"),
+    ("thread", cmd_thread, "mica-thread ADDR | *: as kd> !thread ADDR or !thread *"),
+    ("memmap", cmd_memmap, "mica-memmap FILE.png: the PFN database as a picture, one pixel a page"),
+]
+for _name, _fn, _usage in COMMANDS:
+    MicaCommand("mica-" + _name, _fn, _usage)
+    # The alias without the prefix only where GDB has no such command (`thread` is GDB's).
+    try:
+        gdb.execute("help " + _name, to_string=True)
+    except gdb.error:
+        gdb.execute("alias %s = mica-%s" % (_name, _name))
