@@ -953,6 +953,24 @@ class KdSession:
                     return None
                 self.cond.wait(1)
 
+    def wait_text(self, needle, timeout=20):
+        """The text up to and including needle (consumed), or None."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                text = self.buf.decode("utf-8", "replace")
+                i = text.find(needle)
+                if i >= 0:
+                    self.buf = text[i + len(needle):].encode()
+                    return text[:i + len(needle)].replace("\r", "")
+                if text.endswith("\0EOF") or time.monotonic() > deadline:
+                    return None
+                self.cond.wait(1)
+
+    def send(self, keys):
+        self.proc.stdin.write(keys.encode())
+        self.proc.stdin.flush()
+
     def command(self, keys, enter=True):
         """Type keys (and Enter); what the command printed (the echo removed)."""
         self.proc.stdin.write(keys.encode() + (b"\r" if enter else b""))
@@ -1101,6 +1119,7 @@ def kd_checks(kd):
         yield "!lookaside of a deleted list is an error", one_error(out, "not a lookaside list"), out
     yield from kd_io_checks(kd)
     yield from kd_phys_checks(kd)
+    yield from kd_paging_checks(kd)
     out = kd.command("!pcr")
     prcb = kd.command("!prcb")
     cur = re.search(r"PRCB for Processor 0 at ([0-9a-f]{16})", prcb or "")
@@ -1334,6 +1353,35 @@ def kd_phys_checks(kd):
     out = kd.command(".free %s" % va)
     out = kd.command("!contig")
     yield "!contig after .free: the run is gone", out is not None and "%08x   " % first not in out, out
+
+
+def kd_paging_checks(kd):
+    """The pager: off when a program drives (nothing answered the shell's
+    terminal-size query at boot); on when a terminal answers it."""
+    out = kd.command(".more")
+    yield "paging is off when a program drives the shell", has(out, "paging off"), out
+    kd.send(".more detect\r")
+    query = kd.wait_text("\x1b[6n")
+    yield "the shell asks the terminal where its cursor is (ESC [6n)", query is not None, query
+    kd.send("\x1b[6;80R")                    # a 6-row terminal: pages of 5 lines
+    out = kd.wait_prompt()
+    yield ".more detect: paging on from the terminal's answer", has(out, "paging on: 5 lines"), out
+    kd.send("!drvobj pci 7\r")
+    page = kd.wait_text("--More--")
+    lines = (page or "").split("\n")[1:]      # the echoed command line first
+    yield "a page of 5 lines, then --More--", page is not None and len(lines) == 6 and \
+        lines[0] == "Driver object (" + lines[0][15:31] + ") is for:" and lines[-1] == "--More--", page
+    kd.send(" ")
+    page = kd.wait_text("--More--")
+    yield "Space: the next page", page is not None and len(page.split("\n")) == 6, page
+    kd.send("q")
+    out = kd.wait_text("kd> ")                # after the erased --More--, not after a newline
+    yield "q at --More-- drops the rest of the output", out is not None and "IRP_MJ_PNP" not in out and \
+        out.strip() == "kd>", out
+    out = kd.command(".more off")
+    yield ".more off", has(out, "paging off"), out
+    out = kd.command("!drvobj pci 7")
+    yield "with paging off the whole output comes", has(out, "[1b] IRP_MJ_PNP") and "--More--" not in out, out
 
 
 def free_port():

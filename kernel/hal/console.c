@@ -137,7 +137,8 @@ ULONG vDbgPrintEx(ULONG ComponentId, ULONG Level, PCSTR Format, va_list Args)
     n = RtlVsnprintf(buffer, sizeof(buffer), Format, Args);
     if (n > (int)sizeof(buffer) - 1)
         n = sizeof(buffer) - 1;
-    KiConsoleWrite(buffer, (SIZE_T)n);
+    if (!KdPagerWrite(buffer, (SIZE_T)n))       /* a kd> command's output may pause at --More-- */
+        KiConsoleWrite(buffer, (SIZE_T)n);
     return STATUS_SUCCESS;
 }
 

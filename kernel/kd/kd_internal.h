@@ -80,6 +80,17 @@ VOID KdpExplainBugCheck(ULONG Code, const ULONG64 Args[4]);
 
 /* Input (kdinput.c): the next line typed on COM1, edited and with history. */
 VOID KdpReadLine(PCSTR Prompt, PCHAR Line, SIZE_T Size);
+/* One key (0 if a break-in came meanwhile); one byte if it comes within
+ * Milliseconds (PASSIVE_LEVEL; at a raised IRQL only what already waits). */
+UCHAR KdpReadKey(VOID);
+BOOLEAN KdpReadKeyTimeout(PUCHAR Byte, ULONG Milliseconds);
+
+/* The pager (kdpage.c): a command's output stops at --More-- every screenful
+ * when paging is on. Begin/End bracket one command; Detect asks the terminal
+ * for its size at start-up (no answer: a program drives, paging stays off). */
+VOID KdpPagerBegin(VOID);
+VOID KdpPagerEnd(VOID);
+VOID KdpPagerDetect(VOID);
 extern BOOLEAN KdpInputEnabled;
 extern volatile ULONG KdpBreakCount;
 

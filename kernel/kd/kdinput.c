@@ -118,6 +118,33 @@ static char KdpHistory[KD_HISTORY][KD_LINE_MAX];
 static ULONG KdpHistoryCount;           /* lines ever stored; the newest at (Count - 1) % KD_HISTORY */
 static BOOLEAN KdpLastWasCr;
 
+UCHAR KdpReadKey(VOID)
+{
+    UCHAR c = KdpGetByte(KdpBreakCount);
+
+    /* A CR's LF must not reach the next line as an empty line (which repeats). */
+    if (c == ASCII_LF && KdpLastWasCr) {
+        KdpLastWasCr = FALSE;
+        c = KdpGetByte(KdpBreakCount);
+    }
+    KdpLastWasCr = (c == ASCII_CR);
+    return c;
+}
+
+BOOLEAN KdpReadKeyTimeout(PUCHAR Byte, ULONG Milliseconds)
+{
+    LARGE_INTEGER interval;
+
+    interval.QuadPart = -(LONG64)KD_POLL_MS * 10000;
+    for (ULONG waited = 0;; waited += KD_POLL_MS) {
+        if (KdpPoll(Byte, NULL))
+            return TRUE;
+        if (waited >= Milliseconds || KeGetCurrentIrql() != PASSIVE_LEVEL)
+            return FALSE;
+        KeDelayExecutionThread(KernelMode, FALSE, &interval);
+    }
+}
+
 static VOID KdpEcho(PCSTR Text, SIZE_T Length)
 {
     KiSerialWrite(Text, Length);

@@ -190,7 +190,9 @@ VOID KdpExecuteLine(PCHAR Line)
         return;
     }
     KdpErrorText[0] = 0;
+    KdpPagerBegin();
     status = command->Routine(argc, argv);
+    KdpPagerEnd();
     if (!NT_SUCCESS(status))
         DbgPrint("error: %s: %s\n", argv[0], KdpErrorText[0] ? KdpErrorText : "failed");
 }
@@ -220,6 +222,7 @@ VOID KdpShellLoop(PCSTR Prompt, BOOLEAN BreakIn)
 static VOID KdpShellThread(PVOID Context)
 {
     UNREFERENCED_PARAMETER(Context);
+    KdpPagerDetect();
     DbgPrint("kd: the Mica debugger shell; help lists its commands, Ctrl-C breaks in\n");
     KdpShellLoop("kd> ", FALSE);
 }

@@ -139,6 +139,11 @@ BOOLEAN KdPollBreakIn(VOID);
 VOID KdEnterDebugger(PKTRAP_FRAME TrapFrame, ULONG64 Rip, ULONG64 Rbp, KIRQL SavedIrql, ULONG Reason);
 /* After a bug check: is a person there to use the shell (no test=/bench=, or kd=on)? */
 BOOLEAN KdShellAfterBugCheck(VOID);
+/* The kd> pager (kernel/kd/kdpage.c): vDbgPrintEx hands it what it
+ * formatted. TRUE: written (or dropped after `q` at --More--) by the pager,
+ * because this thread runs a kd> command with paging on; FALSE: the caller
+ * writes it. */
+BOOLEAN KdPagerWrite(PCSTR Text, SIZE_T Length);
 VOID KiPrintRegisters(const KTRAP_FRAME *TrapFrame);
 
 /* Linker-script symbols (linker.ld). */
