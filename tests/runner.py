@@ -1495,6 +1495,49 @@ def kd_break_checks(kd, banner):
         re.search(r"GDT: ffff[0-9a-f]{12}\n\s+TSS: ffff", out or "") is not None and has(out, "(frozen)"), out
     out = kd.command("g")
     yield "g goes on to 'Mica ready' and the kd> thread", kd.prompt == "kd> " and has(out, READY), out
+    yield from kd_spin_checks(kd)
+
+
+def kd_spin_checks(kd):
+    """Break in while processor 1 spins at DISPATCH_LEVEL (only the NMI can
+    stop it): it is frozen, its counter stands still until g."""
+    out = kd.command(".spin 1")
+    m = re.search(r"spinning on processor 1 at DISPATCH_LEVEL; counter at ([0-9a-f]{16})", out or "")
+    yield ".spin 1 starts a busy thread on processor 1", m is not None, out
+    if not m:
+        return
+
+    def counter():
+        out = kd.command("dq %s L1" % m.group(1))
+        v = re.search(r"^\S+\s+([0-9a-f`]+)\s*$", out or "", re.M)
+        return int(v.group(1).replace("`", ""), 16) if v else None, out
+    time.sleep(0.2)
+    before, out = counter()
+    yield "the busy thread counts", before is not None and before > 0, out
+    out = kd.command("\x03", enter=False)
+    yield "Ctrl-C breaks in while processor 1 is busy", kd.prompt == "0: kd> " and \
+        has(out, "processor 0 stopped at"), out
+    out = kd.command("!prcb 1")
+    yield "processor 1 is frozen", has(out, "PRCB for Processor 1", "(frozen)"), out
+    out = kd.command("!irql 1")
+    irql = re.search(r"processor 0x1 -- (\d+) ", out or "")
+    yield "processor 1 was stopped at DISPATCH_LEVEL or above (its clock tick's)", \
+        irql is not None and int(irql.group(1)) >= 2, out
+    out = kd.command("!thread *")
+    yield "!thread * shows the busy thread running on processor 1", \
+        re.search(r"RUNNING +Priority \d+ +Processor 1 +Start KdpSpinThread", out or "") is not None, out
+    frozen1, out1 = counter()
+    time.sleep(0.3)
+    frozen2, out2 = counter()
+    yield "the busy thread's counter stands still while broken in", \
+        frozen1 is not None and frozen1 == frozen2 and frozen1 >= before, "%s\n%s" % (out1, out2)
+    out = kd.command("g")
+    yield "g resumes", kd.prompt == "kd> ", out
+    time.sleep(0.2)
+    after, out = counter()
+    yield "after g the busy thread counts on", after is not None and frozen2 is not None and after > frozen2, out
+    out = kd.command(".spin stop")
+    yield ".spin stop ends it", has(out, "stopped; the counter reached"), out
 
 
 def run_persist():

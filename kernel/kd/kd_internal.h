@@ -62,8 +62,15 @@ BOOLEAN KdpParseNumber(PCSTR Text, PULONG64 Value);
 NTSTATUS KdpError(NTSTATUS Status, PCSTR Format, ...) __attribute__((format(printf, 2, 3)));
 
 /*
+ * Is Address mapped? MmIsAddressValid's page walk without its IRQL rule
+ * (at most DISPATCH_LEVEL, which it enforces): the break-in and
+ * post-bug-check shells run at HIGH_LEVEL, the machine stopped.
+ */
+BOOLEAN KdpIsAddressValid(ULONG64 Address);
+
+/*
  * Copy Length bytes at Address into Buffer only if every page they touch is
- * mapped (MmIsAddressValid): a debugger must never fault on what it is
+ * mapped (KdpIsAddressValid): a debugger must never fault on what it is
  * asked to show. FALSE, with nothing copied, otherwise.
  */
 BOOLEAN KdpReadMemory(ULONG64 Address, PVOID Buffer, SIZE_T Length);

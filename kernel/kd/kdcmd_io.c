@@ -55,7 +55,7 @@ static PCSTR KdpDeviceName(PDEVICE_OBJECT Device, PCHAR Text, ULONG Size)
     PDEVOBJ_EXTENSION doe = Device->DeviceObjectExtension;
 
     Text[0] = 0;
-    if (doe != NULL && MmIsAddressValid(doe) && doe->Name.Buffer != NULL)
+    if (doe != NULL && KdpIsAddressValid((ULONG64)doe) && doe->Name.Buffer != NULL)
         KdpUnicodeText(&doe->Name, Text, Size);
     return Text;
 }
@@ -218,7 +218,7 @@ static NTSTATUS KdpCmdDevobj(ULONG Argc, PCHAR Argv[])
     DbgPrint("Current Irp %016llx RefCount %d Type %08x Flags %08x\n", (ULONG64)d->CurrentIrp,
              d->ReferenceCount, d->DeviceType, d->Flags);
     DbgPrint("DevExt %016llx DevObjExt %016llx\n", (ULONG64)d->DeviceExtension, (ULONG64)doe);
-    if (doe != NULL && MmIsAddressValid(doe))
+    if (doe != NULL && KdpIsAddressValid((ULONG64)doe))
         DbgPrint("ExtensionFlags (0x%08x)%s\n", doe->ExtensionFlags,
                  doe->ExtensionFlags & DOE_DELETE_PENDING ? "  DOE_DELETE_PENDING" : "");
     DbgPrint("Characteristics (0x%08x)%s\n", d->Characteristics,
@@ -227,7 +227,7 @@ static NTSTATUS KdpCmdDevobj(ULONG Argc, PCHAR Argv[])
         DbgPrint("AttachedDevice (Upper) %016llx %s\n", (ULONG64)d->AttachedDevice,
                  KdpIsObject((ULONG64)d->AttachedDevice, sizeof(DEVICE_OBJECT), IO_TYPE_DEVICE)
                      ? KdpDriverName(d->AttachedDevice->DriverObject, drv, sizeof(drv)) : "?");
-    if (doe != NULL && MmIsAddressValid(doe) && doe->AttachedTo != NULL)
+    if (doe != NULL && KdpIsAddressValid((ULONG64)doe) && doe->AttachedTo != NULL)
         DbgPrint("AttachedTo (Lower) %016llx %s\n", (ULONG64)doe->AttachedTo,
                  KdpIsObject((ULONG64)doe->AttachedTo, sizeof(DEVICE_OBJECT), IO_TYPE_DEVICE)
                      ? KdpDriverName(doe->AttachedTo->DriverObject, drv, sizeof(drv)) : "?");

@@ -181,9 +181,13 @@ static NTSTATUS KdpDump(ULONG Argc, PCHAR Argv[], ULONG Width)
     ULONG64 address, count = KD_DUMP_DEFAULT_BYTES / Width;
     UCHAR line[16];
 
-    if (Argc != 2 && !(Argc == 4 && (strcmp(Argv[2], "L") == 0 || strcmp(Argv[2], "l") == 0)))
+    /* "L 10" or, as WinDbg also takes it, "L10". */
+    BOOLEAN joined = Argc == 3 && (Argv[2][0] == 'L' || Argv[2][0] == 'l') && Argv[2][1] != 0;
+
+    if (Argc != 2 && !joined && !(Argc == 4 && (strcmp(Argv[2], "L") == 0 || strcmp(Argv[2], "l") == 0)))
         return KdpError(STATUS_INVALID_PARAMETER, "usage: %s ADDR [L count]", Argv[0]);
-    if (!KdpParseNumber(Argv[1], &address) || (Argc == 4 && !KdpParseNumber(Argv[3], &count)))
+    if (!KdpParseNumber(Argv[1], &address) || (Argc == 4 && !KdpParseNumber(Argv[3], &count)) ||
+        (joined && !KdpParseNumber(Argv[2] + 1, &count)))
         return STATUS_INVALID_PARAMETER;
     if (count == 0 || count > KD_DUMP_MAX_BYTES / Width)
         return KdpError(STATUS_INVALID_PARAMETER, "count must be 1-%u", KD_DUMP_MAX_BYTES / Width);
@@ -193,7 +197,7 @@ static NTSTATUS KdpDump(ULONG Argc, PCHAR Argv[], ULONG Width)
     if (address + count * Width < address)
         return KdpError(STATUS_INVALID_PARAMETER, "the range wraps around");
     for (ULONG64 a = address; a < address + count * Width; a = (a & ~(ULONG64)(PAGE_SIZE - 1)) + PAGE_SIZE)
-        if (!MmIsAddressValid((PVOID)a))
+        if (!KdpIsAddressValid(a))
             return KdpError(STATUS_ACCESS_VIOLATION, "%llx is not mapped", a);
     for (ULONG64 done = 0; done < count * Width; done += 16) {
         ULONG64 n = count * Width - done < 16 ? count * Width - done : 16;

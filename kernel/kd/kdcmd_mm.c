@@ -98,7 +98,7 @@ static NTSTATUS KdpCmdPfn(ULONG Argc, PCHAR Argv[])
         return STATUS_INVALID_PARAMETER;
     /* A kernel address is a mapped page: its frame (WinDbg takes only numbers). */
     if (n >= MM_SYSTEM_RANGE_START) {
-        if (!MmIsAddressValid((PVOID)n))
+        if (!KdpIsAddressValid(n))
             return KdpError(STATUS_INVALID_PARAMETER, "%llx is not mapped", n);
         n = MmGetPhysicalAddress((PVOID)n).QuadPart >> PAGE_SHIFT;
     }
@@ -202,7 +202,7 @@ static NTSTATUS KdpCmdPool(ULONG Argc, PCHAR Argv[])
         return KdpError(STATUS_INVALID_PARAMETER, "usage: !pool ADDR");
     if (!KdpParseNumber(Argv[1], &va))
         return STATUS_INVALID_PARAMETER;
-    if (va < MM_SYSTEM_RANGE_START || !MmIsAddressValid((PVOID)va))
+    if (va < MM_SYSTEM_RANGE_START || !KdpIsAddressValid(va))
         return KdpError(STATUS_INVALID_PARAMETER, "%llx is not mapped", va);
     if (!ExpDumpPoolPage((PVOID)va))
         return KdpError(STATUS_INVALID_PARAMETER, "%llx is not in a pool page", va);

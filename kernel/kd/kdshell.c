@@ -87,6 +87,13 @@ BOOLEAN KdpParseTag(PCSTR Text, PULONG Tag)
     return TRUE;
 }
 
+BOOLEAN KdpIsAddressValid(ULONG64 Address)
+{
+    ULONG level;
+
+    return MiWalkToPte((PVOID)Address, &level) != NULL;
+}
+
 BOOLEAN KdpReadMemory(ULONG64 Address, PVOID Buffer, SIZE_T Length)
 {
     ULONG64 end = Address + Length;
@@ -96,7 +103,7 @@ BOOLEAN KdpReadMemory(ULONG64 Address, PVOID Buffer, SIZE_T Length)
     if (end < Address)
         return FALSE;
     for (ULONG64 page = Address & ~(ULONG64)(PAGE_SIZE - 1); page < end; page += PAGE_SIZE)
-        if (!MmIsAddressValid((PVOID)page))
+        if (!KdpIsAddressValid(page))
             return FALSE;
     RtlCopyMemory(Buffer, (PVOID)Address, Length);
     return TRUE;
