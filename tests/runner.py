@@ -900,8 +900,10 @@ class KdSession:
     serial port (stdin) and reads what each command printed up to the next
     prompt. Paging is never on, so the output is whole."""
 
-    def __init__(self, name="kd-shell", cmdline="kd=on", smp=1, gdb_port=None):
+    def __init__(self, name="kd-shell", cmdline="kd=on", smp=1, gdb_port=None, monitor=False):
         self.name, self.cmdline, self.smp, self.gdb_port = name, cmdline, smp, gdb_port
+        # QEMU's human monitor on a socket, for `sendkey` (the PS/2 keyboard).
+        self.monitor = os.path.join(LOGS, name + ".monitor.sock") if monitor else None
         self.buf = b""
         self.cond = threading.Condition()
         self.proc = None
@@ -918,6 +920,10 @@ class KdSession:
                 "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
                 "-d", qemu_debug(), "-D", os.path.join(LOGS, self.name + ".qemu.log")]
         args += PCI_TEST_DEVICES        # a bridge's bus and edu's stacked FDO for !pcitree, !devobj
+        if self.monitor:
+            if os.path.exists(self.monitor):
+                os.remove(self.monitor)
+            args[args.index("-monitor") + 1] = "unix:%s,server=on,wait=off" % self.monitor
         if self.gdb_port:
             args += ["-gdb", "tcp:127.0.0.1:%d" % self.gdb_port]
         self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -966,6 +972,19 @@ class KdSession:
                 if text.endswith("\0EOF") or time.monotonic() > deadline:
                     return None
                 self.cond.wait(1)
+
+    def sendkey(self, *keys):
+        """Press keys on the PS/2 keyboard (QEMU's `sendkey`, e.g. "ctrl-alt-sysrq")."""
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.settimeout(10)
+            sock.connect(self.monitor)
+            sock.recv(4096)                     # the banner and the first (qemu) prompt
+            for k in keys:
+                sock.sendall(("sendkey %s\n" % k).encode())
+                data = b""
+                while not data.endswith(b"(qemu) "):
+                    data += sock.recv(4096)
+                time.sleep(0.05)                # press and release are 100 ms apart by default
 
     def send(self, keys):
         self.proc.stdin.write(keys.encode())
@@ -1514,9 +1533,14 @@ def kd_spin_checks(kd):
     time.sleep(0.2)
     before, out = counter()
     yield "the busy thread counts", before is not None and before > 0, out
-    out = kd.command("\x03", enter=False)
-    yield "Ctrl-C breaks in while processor 1 is busy", kd.prompt == "0: kd> " and \
-        has(out, "processor 0 stopped at"), out
+    kd.sendkey("ctrl-alt-sysrq")               # the PS/2 keyboard's break chord
+    out = kd.wait_prompt()
+    yield "Ctrl-Alt-SysRq on the PS/2 keyboard breaks in while processor 1 is busy", \
+        kd.prompt == "0: kd> " and has(out, "processor 0 stopped at"), out
+    kd.sendkey("shift-1", "i", "r", "q", "l", "spc", "1", "ret")
+    out = kd.wait_prompt()
+    yield "a command typed on the PS/2 keyboard runs (!irql 1)", \
+        has(out, "!irql 1\n", "Debugger saved IRQL for processor 0x1 --"), out
     out = kd.command("!prcb 1")
     yield "processor 1 is frozen", has(out, "PRCB for Processor 1", "(frozen)"), out
     out = kd.command("!irql 1")
@@ -1585,7 +1609,7 @@ def run_kd():
     else:
         failed += 1
         print("not ok - kd: q must leave QEMU with status %d, got %s" % (PASS_STATUS, status))
-    kb = KdSession("kd-break", "kd=break", smp=2)      # two processors: one is frozen
+    kb = KdSession("kd-break", "kd=break", smp=2, monitor=True)   # two processors: one is frozen
     banner = kb.start()
     for name, ok, out in kd_break_checks(kb, banner):
         if ok:

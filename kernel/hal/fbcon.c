@@ -118,6 +118,9 @@ VOID KiFbWrite(PCSTR Text, SIZE_T Length, UCHAR Attribute)
             KiFbNewLine(Attribute);
         } else if (c == '\r') {
             KiFbColumn = 0;
+        } else if (c == '\b') {          /* the kd> line editor's erase: "\b \b" */
+            if (KiFbColumn > 0)
+                KiFbColumn--;
         } else {
             if (KiFbColumn == KiFbColumns)
                 KiFbNewLine(Attribute);

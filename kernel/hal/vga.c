@@ -55,6 +55,9 @@ VOID KiVgaWrite(PCSTR Text, SIZE_T Length, UCHAR Attribute)
             KiVgaNewLine(Attribute);
         } else if (c == '\r') {
             KiVgaColumn = 0;
+        } else if (c == '\b') {          /* the kd> line editor's erase: "\b \b" */
+            if (KiVgaColumn > 0)
+                KiVgaColumn--;
         } else {
             if (KiVgaColumn == KiVgaWidth)
                 KiVgaNewLine(Attribute);

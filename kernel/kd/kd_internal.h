@@ -87,6 +87,10 @@ VOID KdpExplainBugCheck(ULONG Code, const ULONG64 Args[4]);
 
 /* Input (kdinput.c): the next line typed on COM1, edited and with history. */
 VOID KdpReadLine(PCSTR Prompt, PCHAR Line, SIZE_T Size);
+/* The PS/2 keyboard (kdps2.c), polled: the next byte it means, as a
+ * terminal would send it; FALSE if none. Caller holds the input lock. */
+BOOLEAN KdpKeyboardReadByte(PUCHAR Byte);
+
 /* One key (0 if a break-in came meanwhile); one byte if it comes within
  * Milliseconds (PASSIVE_LEVEL; at a raised IRQL only what already waits). */
 UCHAR KdpReadKey(VOID);

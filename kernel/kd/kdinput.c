@@ -39,12 +39,14 @@ static UCHAR KdpRing[KD_RING_SIZE];
 static ULONG KdpRingHead, KdpRingTail;  /* free-running: Head - Tail bytes wait */
 static BOOLEAN KdpBreakRequested;
 
-/* Lock held (or the others frozen): move what the UART has into the ring. */
+/* Lock held (or the others frozen): move what the UART and the PS/2
+ * keyboard (kdps2.c: ASCII, arrows as ESC [ A/B, the break chord as
+ * Ctrl-C) have into the ring. */
 static VOID KdpDrainUart(VOID)
 {
     UCHAR c;
 
-    while (KiSerialReadByte(&c)) {
+    while (KiSerialReadByte(&c) || KdpKeyboardReadByte(&c)) {
         if (c == ASCII_CTRLC) {
             KdpBreakRequested = TRUE;
             continue;
@@ -145,9 +147,10 @@ BOOLEAN KdpReadKeyTimeout(PUCHAR Byte, ULONG Milliseconds)
     }
 }
 
+/* What is typed shows on the serial line and on the screen (a PS/2 keyboard's user looks there). */
 static VOID KdpEcho(PCSTR Text, SIZE_T Length)
 {
-    KiSerialWrite(Text, Length);
+    KiConsoleWrite(Text, Length);
 }
 
 /* Erase what is shown of the line and show Text instead. */
