@@ -1442,7 +1442,8 @@ def kd_gdb_checks(kd):
     shell = {"pte": kd.command("!pte " + va), "pfn": kd.command("!pfn " + pfn),
              "vm": kd.command("!vm"), "pte-text": kd.command("!pte fffffa8000000000"),
              "pool": kd.command("!pool " + va), "poolused": kd.command("!poolused Kdgb"),
-             "memusage": kd.command("!memusage"), "thread": kd.command("!thread " + worker)}
+             "memusage": kd.command("!memusage"), "thread": kd.command("!thread " + worker),
+             "memmap": kd.command("!memmap")}
     png = os.path.join(LOGS, "kd-memmap.png")
     if os.path.exists(png):
         os.remove(png)
@@ -1495,6 +1496,13 @@ def kd_gdb_checks(kd):
     except (OSError, ValueError, AttributeError, zlib.error) as e:
         why += "\n%s" % e
     yield "mica-memmap writes a PNG of the PFN database", ok, why
+    shell_kinds = dict((name, int(n)) for name, n in
+                       re.findall(r"^  \S (.+?) +(\d+)$", shell["memmap"] or "", re.M))
+    gdb_kinds = dict((name, int(n)) for name, n in
+                     re.findall(r"^  #[0-9a-f]{6} (.+?) +(\d+) pages$", outs[5], re.M))
+    yield "mica-memmap's legend counts what !memmap's counts, kind by kind", \
+        len(shell_kinds) >= 4 and shell_kinds == gdb_kinds, \
+        "gdb:\n%s\nshell:\n%s" % (outs[5], shell["memmap"])
     out = kd.command("!irql")
     yield "the shell goes on after GDB detaches", has(out, "Debugger saved IRQL"), out
 

@@ -19,6 +19,8 @@ typedef struct _KD_GDB_CONSTANTS {
     /* mica-pool: the pools' address ranges and the block headers' units. */
     ULONG64 NonPagedPoolStart, NonPagedPoolEnd, PagedPoolStart, PagedPoolEnd;
     ULONG64 PoolBlockShift, PoolIndexCached, ProtectedPool;
+    /* mica-memmap: special pool's range (an active page's owner, as !memmap tells it). */
+    ULONG64 SpecialPoolStart, SpecialPoolEnd;
 } KD_GDB_CONSTANTS;
 
 const KD_GDB_CONSTANTS KdGdbConstants __attribute__((used)) = {
@@ -34,4 +36,5 @@ const KD_GDB_CONSTANTS KdGdbConstants __attribute__((used)) = {
     MM_NONPAGED_POOL_START, MM_NONPAGED_POOL_END, MM_PAGED_POOL_START,
     MM_PAGED_POOL_START + (MM_PAGED_POOL_PAGES << PAGE_SHIFT),
     POOL_BLOCK_SHIFT, EXP_POOL_INDEX_CACHED, PROTECTED_POOL,
+    MM_SPECIAL_POOL_START, MM_SPECIAL_POOL_END,
 };

@@ -22,8 +22,17 @@ LIST_NAMES = ["Zeroed", "Free", "Standby", "Modified", "ModifiedNoWrite", "Bad",
 CACHE_NAMES = ["NonCached", "Cached", "WriteComb", "NotMapped"]
 
 
+_CONSTANTS = {}
+
+
 def const(name):
-    return int(gdb.parse_and_eval("KdGdbConstants.%s" % name))
+    """A KdGdbConstants field, looked up once per image (the PFN walks ask often)."""
+    if name not in _CONSTANTS:
+        _CONSTANTS[name] = int(gdb.parse_and_eval("KdGdbConstants.%s" % name))
+    return _CONSTANTS[name]
+
+
+gdb.events.new_objfile.connect(lambda event: _CONSTANTS.clear())
 
 
 def u64(address):
@@ -165,12 +174,17 @@ def irql_text(cpu):
         cpu, irql, IRQL_NAMES.get(irql, "device IRQL"))
 
 
-# One colour per PFN list; active pages by what holds them (the PFN flags).
+# One colour per kind of page, the kinds and names of kd> !memmap
+# (kernel/kd/kdcmd_phys.c): the PFN lists, and active pages by what holds
+# them (PFN flags, a contiguous run, or the pool the PTE's address maps).
 MEMMAP_COLOURS = {
     "Zeroed": (120, 200, 255), "Free": (40, 120, 220), "Standby": (240, 220, 60),
-    "Modified": (250, 140, 30), "ModifiedNoWrite": (200, 100, 20), "Bad": (200, 0, 0),
-    "Transition": (160, 80, 160), "Active": (60, 180, 60), "Active: page table": (0, 100, 0),
-    "Active: locked (kernel, boot data)": (120, 120, 120), "not RAM": (0, 0, 0),
+    "Modified": (250, 140, 30), "ModifiedNoWrite": (200, 100, 20), "Transition": (160, 80, 160),
+    "Bad": (200, 0, 0), "Active: page table": (0, 100, 0),
+    "Active: locked (kernel image, boot data)": (120, 120, 120),
+    "Active: contiguous allocation": (230, 60, 200), "Active: nonpaged pool": (60, 180, 60),
+    "Active: paged pool": (150, 220, 90), "Active: special pool": (255, 120, 120),
+    "Active: other (stacks, MDL pages, mappings)": (30, 140, 130), "not RAM": (0, 0, 0),
 }
 MEMMAP_WIDTH = 256
 
@@ -182,14 +196,43 @@ def field_offset(type_name, field):
     raise gdb.GdbError("%s has no field %s" % (type_name, field))
 
 
-def memmap_category(location, flags):
-    name = LIST_NAMES[location] if location < len(LIST_NAMES) else "Bad"
-    if name == "Active":
+def va_mapped_by_pte(pte):
+    """MiGetVirtualAddressMappedByPte: shift out 16 + 9 bits, sign-extend back."""
+    t = (pte << 25) & ((1 << 64) - 1)
+    return ((t - (1 << 64) if t & (1 << 63) else t) >> 16) & ((1 << 64) - 1)
+
+
+class MemmapClassifier:
+    """The kind of each page, in PFN order (a contiguous run is told by its
+    first and last pages' flags, so pages are classified in order)."""
+
+    def __init__(self):
+        self.in_run = False
+
+    def kind(self, location, flags, pte):
+        name = LIST_NAMES[location] if location < len(LIST_NAMES) else "Bad"
+        if name != "Active":
+            self.in_run = False
+            return name
+        if flags & const("PfnStartOfAllocation"):
+            self.in_run = True
+        contiguous = self.in_run
+        if flags & const("PfnEndOfAllocation"):
+            self.in_run = False
         if flags & const("PfnPageTable"):
             return "Active: page table"
         if flags & const("PfnLocked"):
-            return "Active: locked (kernel, boot data)"
-    return name
+            return "Active: locked (kernel image, boot data)"
+        if contiguous:
+            return "Active: contiguous allocation"
+        if pte:
+            va = va_mapped_by_pte(pte)
+            for lo, hi, what in (("NonPagedPoolStart", "NonPagedPoolEnd", "nonpaged"),
+                                 ("PagedPoolStart", "PagedPoolEnd", "paged"),
+                                 ("SpecialPoolStart", "SpecialPoolEnd", "special")):
+                if const(lo) <= va < const(hi):
+                    return "Active: %s pool" % what
+        return "Active: other (stacks, MDL pages, mappings)"
 
 
 def write_png(path, width, height, rows):
@@ -254,15 +297,20 @@ def cmd_memmap(argv):
     cats = ["not RAM"] * pages
     size = gdb.lookup_type("MMPFN").sizeof
     loc_at, flags_at = field_offset("MMPFN", "PageLocation"), field_offset("MMPFN", "Flags")
+    pte_at = field_offset("MMPFN", "PteAddress")
     runs = gdb.parse_and_eval("MiPhysicalRuns")
+    run_list = sorted((int(runs[i]["BasePage"]), int(runs[i]["PageCount"]))
+                      for i in range(int(gdb.parse_and_eval("MiPhysicalRunCount"))))
+    classifier = MemmapClassifier()
     # The PFN database is backed only where RAM is: read it a run at a time.
-    for i in range(int(gdb.parse_and_eval("MiPhysicalRunCount"))):
-        base, count = int(runs[i]["BasePage"]), int(runs[i]["PageCount"])
+    for base, count in run_list:
+        classifier.in_run = False
         data = bytes(gdb.selected_inferior().read_memory(const("PfnDatabase") + base * size,
                                                          count * size))
         for k in range(count):
             if base + k < pages:
-                cats[base + k] = memmap_category(data[k * size + loc_at], data[k * size + flags_at])
+                pte = struct.unpack("<Q", data[k * size + pte_at:k * size + pte_at + 8])[0]
+                cats[base + k] = classifier.kind(data[k * size + loc_at], data[k * size + flags_at], pte)
     height = (pages + MEMMAP_WIDTH - 1) // MEMMAP_WIDTH
     counts = {}
     for cat in cats:
@@ -276,7 +324,7 @@ def cmd_memmap(argv):
               (argv[0], MEMMAP_WIDTH, height, highest, MEMMAP_WIDTH)]
     for cat, rgb in MEMMAP_COLOURS.items():
         if counts.get(cat):
-            legend.append("  #%02x%02x%02x %-36s %8d pages" % (rgb + (cat, counts[cat])))
+            legend.append("  #%02x%02x%02x %-44s %8d pages" % (rgb + (cat, counts[cat])))
     return "\n".join(legend)
 
 
