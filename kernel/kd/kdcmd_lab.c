@@ -165,8 +165,8 @@ static NTSTATUS KdpCmdAlloc(ULONG Argc, PCHAR Argv[])
     KdpReportAllocation(Argv[1], va, size);
     return STATUS_SUCCESS;
 }
-KD_THREAD_COMMAND(".alloc", KD_GROUP_TEACH, "pool|contig|pages|lookaside|mdl|irp SIZE [TAG]",
-           "allocate (filled with 0x5A) through the NT API", KdpCmdAlloc);
+KD_THREAD_COMMAND(".alloc", KD_GROUP_TEACH, "KIND SIZE [TAG [paged]]",
+           "KIND pool contig pages mdl irp lookaside, through the NT API (0x5A-filled)", KdpCmdAlloc);
 
 static NTSTATUS KdpCmdMap(ULONG Argc, PCHAR Argv[])
 {
