@@ -95,12 +95,13 @@ static VOID SetPrd(PAHCI_PRD Prd, ULONG64 Address, ULONG Length)
     Prd->Dbc = Length - 1;              /* zero-based; Length is even, so bit 0 is set */
 }
 
-/* A command on slot 0 with interrupts off, waited for by polling: only at
- * start-up, before the port takes requests. Length 0: no data. */
-static NTSTATUS Polled(PAHCI_PORT Port, UCHAR Command, ULONG64 Lba, ULONG Count, ULONG Length)
+/* A command on a free slot with the port's interrupts off, waited for by
+ * polling: at start-up, before the port takes requests, and for the NCQ
+ * error log during recovery. Length 0: no data; data lands in Scratch. */
+static NTSTATUS Polled(PAHCI_PORT Port, ULONG Slot, UCHAR Command, ULONG64 Lba, ULONG Count, ULONG Length)
 {
-    PAHCI_CMD_HEADER h = &Port->CmdList[0];
-    PUCHAR table = TableOf(Port, 0);
+    PAHCI_CMD_HEADER h = &Port->CmdList[Slot];
+    PUCHAR table = TableOf(Port, Slot);
 
     BuildFis(table, Command, Lba, Count, FALSE, 0);
     if (Length != 0)
@@ -109,11 +110,11 @@ static NTSTATUS Polled(PAHCI_PORT Port, UCHAR Command, ULONG64 Lba, ULONG Count,
     h->Prdbc = 0;
     AhciWrite(Port->Regs, PX_IS, ~0u);
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
-    AhciWrite(Port->Regs, PX_CI, 1);
+    AhciWrite(Port->Regs, PX_CI, 1u << Slot);
     for (ULONG i = 0; i <= POLLED_WAIT_MS * 10; i++) {
         if (AhciRead(Port->Regs, PX_IS) & PX_IS_ERRORS)
             return STATUS_IO_DEVICE_ERROR;
-        if ((AhciRead(Port->Regs, PX_CI) & 1) == 0)
+        if ((AhciRead(Port->Regs, PX_CI) & (1u << Slot)) == 0)
             return STATUS_SUCCESS;
         KeStallExecutionProcessor(100);
     }
@@ -122,7 +123,7 @@ static NTSTATUS Polled(PAHCI_PORT Port, UCHAR Command, ULONG64 Lba, ULONG Count,
 
 NTSTATUS AhciPortReadPolled(PAHCI_PORT Port, ULONG64 Lba)
 {
-    return Polled(Port, ATA_READ_DMA_EXT, Lba, 1, Port->SectorSize);
+    return Polled(Port, 0, ATA_READ_DMA_EXT, Lba, 1, Port->SectorSize);
 }
 
 /* ATA strings are big-endian words, padded with spaces. */
@@ -140,7 +141,7 @@ static VOID IdString(const USHORT *Id, ULONG Word, ULONG Chars, char *Out)
 NTSTATUS AhciPortIdentify(PAHCI_PORT Port)
 {
     const USHORT *id = (const USHORT *)Port->Scratch;
-    NTSTATUS status = Polled(Port, ATA_IDENTIFY_DEVICE, 0, 0, 512);
+    NTSTATUS status = Polled(Port, 0, ATA_IDENTIFY_DEVICE, 0, 0, 512);
 
     if (!NT_SUCCESS(status))
         return status;
@@ -168,6 +169,8 @@ NTSTATUS AhciPortIdentify(PAHCI_PORT Port)
         Port->QueueDepth = (id[ID_QUEUE_DEPTH] & 0x1F) + 1;
     Port->WriteCacheSupported = (id[ID_CMDSET_82] & (1u << 5)) != 0;
     Port->WriteCacheEnabled = (id[ID_CMDSET_85] & (1u << 5)) != 0;
+    /* Word 84 is valid when bits 15:14 read 01 (ATA8-ACS 7.16.7.40). */
+    Port->Gpl = (id[ID_CMDSET_84] & 0xC000) == 0x4000 && (id[ID_CMDSET_84] & ID_GPL) != 0;
     if (!Port->Lba48 || Port->SectorSize < 512 || Port->SectorSize > PAGE_SIZE)
         return STATUS_NOT_SUPPORTED;    /* CHS/LBA28-only and odd sector sizes are not driven */
     return STATUS_SUCCESS;
@@ -285,6 +288,8 @@ static VOID BuildSlot(PAHCI_PORT Port, ULONG Slot, BOOLEAN Ncq)
         command = s->Write ? ATA_WRITE_DMA_EXT : ATA_READ_DMA_EXT;
     BuildFis(TableOf(Port, Slot), command, s->Lba, count == ATA_MAX_SECTORS_LBA48 ? 0 : count,
              Ncq, Slot);
+    if (Port->IgnoreArmed && Port->IgnoreLba >= s->Lba && Port->IgnoreLba < s->Lba + count)
+        TableOf(Port, Slot)[1] |= FIS_H2D_PMP_MASK;     /* the tests' unanswered command */
     Port->CmdList[Slot].Flags = AHCI_CMD_CFL_H2D | (s->Write ? AHCI_CMD_WRITE : 0) | AHCI_CMD_PRDTL(n);
     Port->CmdList[Slot].Prdbc = 0;
 }
@@ -346,15 +351,19 @@ static VOID Pump(PAHCI_PORT Port, PLIST_ENTRY Done)
     PDMA_ADAPTER dma = Port->Hba->Dma;
     ULONG bits = 0;
 
-    /* After an error, the commands it interrupted go again one at a time,
-     * as non-queued commands, so the one that fails again is known; new
-     * requests wait until they are through. */
+    /* After an error or a timeout, the commands it interrupted go again
+     * one at a time, so the one that fails again is known (Retrying);
+     * new requests wait until they are through. They go as non-queued
+     * commands after an NCQ error the log did not explain, as they were
+     * issued otherwise (RetryNcq). */
     if (Port->Retry != 0) {
         if (Port->Issued == 0) {
             ULONG slot = __builtin_ctz(Port->Retry);
+            BOOLEAN ncq = Port->RetryNcq && Port->Ncq;
             Port->Retry &= ~(1u << slot);
-            BuildSlot(Port, slot, FALSE);
-            Issue(Port, 1u << slot, 0);
+            Port->Retrying = 1u << slot;
+            BuildSlot(Port, slot, ncq);
+            Issue(Port, 1u << slot, ncq ? 1u << slot : 0);
         }
         return;
     }
@@ -458,24 +467,13 @@ static NTSTATUS ErrorStatus(ULONG Is)
 }
 
 /*
- * Lock held, after an error interrupt (AHCI 6.2.2): stop the port (which
- * clears PxCI and PxSACT), clear the errors, COMRESET when the device
- * stays busy, start it again. Failed is the non-queued command that
- * failed (the caller's choice): it ends with the error's status and the
- * others go again. After an NCQ error every queued command goes again,
- * one at a time as a non-queued command (Pump), which finds the culprit
- * without READ LOG EXT (QEMU has no log page 10h).
+ * Lock held: AHCI 6.2.2.1's port reset. Stop the port (which clears PxCI
+ * and PxSACT), clear the errors, COMRESET when the device stays busy,
+ * start it again.
  */
-static VOID Recover(PAHCI_PORT Port, ULONG Is, NTSTATUS Status, ULONG Failed, PSCATTER_GATHER_LIST *Put,
-                    BOOLEAN *PutWrite, ULONG *Puts, PLIST_ENTRY Done)
+static VOID ResetPort(PAHCI_PORT Port)
 {
-    ULONG cmd = AhciRead(Port->Regs, PX_CMD), failed = Failed;
-
-    Port->Errors++;
-    DbgPrint("ahci: disk %u: error (PxIS %08x, PxTFD %08x, PxSERR %08x), %u commands issued; recovering\n",
-             Port->DiskNumber, Is, AhciRead(Port->Regs, PX_TFD), AhciRead(Port->Regs, PX_SERR),
-             CountBits(Port->Issued));
-    AhciWrite(Port->Regs, PX_CMD, cmd & ~PX_CMD_ST);
+    AhciWrite(Port->Regs, PX_CMD, AhciRead(Port->Regs, PX_CMD) & ~PX_CMD_ST);
     WaitPort(Port, PX_CMD, PX_CMD_CR, 0, PORT_STOP_WAIT_MS);
     AhciWrite(Port->Regs, PX_SERR, ~0u);
     AhciWrite(Port->Regs, PX_IS, ~0u);
@@ -487,6 +485,71 @@ static VOID Recover(PAHCI_PORT Port, ULONG Is, NTSTATUS Status, ULONG Failed, PS
         WaitPort(Port, PX_SSTS, 0xF, PX_SSTS_DET_PRESENT, PORT_READY_WAIT_MS);
         WaitPort(Port, PX_TFD, PX_TFD_BSY | PX_TFD_DRQ, 0, PORT_READY_WAIT_MS);
         AhciWrite(Port->Regs, PX_SERR, ~0u);
+    }
+    AhciWrite(Port->Regs, PX_CMD, AhciRead(Port->Regs, PX_CMD) | PX_CMD_ST);
+}
+
+/*
+ * Lock held, the port reset after an NCQ error: READ LOG EXT page 10h
+ * (SATA 3.x 13.7.4, the NCQ command error log) names the tag that failed,
+ * and reading it takes the device out of its NCQ error state. Polled on a
+ * free slot with the port's interrupts off (the DPC must not see its
+ * completion). Returns the failed slot's bit, or 0 when the device has no
+ * log (IDENTIFY word 84 bit 5), the read fails, the page is inconsistent
+ * or names a non-queued command: the caller then finds the culprit by
+ * retrying each command alone.
+ */
+static ULONG ReadNcqErrorLog(PAHCI_PORT Port, ULONG Queued)
+{
+    const UCHAR *page = Port->Scratch;
+    ULONG usable = Port->Hba->Slots >= 32 ? ~0u : (1u << Port->Hba->Slots) - 1;
+    ULONG free = ~Port->Busy & usable, tag;
+    UCHAR sum = 0;
+    NTSTATUS status;
+
+    if (!Port->Gpl || free == 0)
+        return 0;
+    Port->LogReads++;
+    AhciWrite(Port->Regs, PX_IE, 0);
+    status = Polled(Port, __builtin_ctz(free), ATA_READ_LOG_EXT, ATA_LOG_NCQ_ERROR, 1, 512);
+    if (!NT_SUCCESS(status))
+        ResetPort(Port);                /* an error stops the command list again */
+    AhciWrite(Port->Regs, PX_IS, ~0u);
+    AhciWrite(Port->Regs, PX_IE, PX_IE_WANTED);
+    for (ULONG i = 0; NT_SUCCESS(status) && i < 512; i++)
+        sum += page[i];                 /* byte 511 makes the page sum to 0 */
+    tag = NCQ_LOG_TAG(page[0]);
+    if (!NT_SUCCESS(status) || sum != 0 || (page[0] & NCQ_LOG_NQ) || (Queued & (1u << tag)) == 0) {
+        DbgPrint("ahci: disk %u: NCQ error log %s\n", Port->DiskNumber,
+                 NT_SUCCESS(status) ? "names no queued command" : "read failed");
+        Port->LogFailures++;
+        return 0;
+    }
+    return 1u << tag;
+}
+
+/*
+ * Lock held, after an error interrupt (Is) or a timeout (Is 0): reset the
+ * port; Failed is the command that failed (the caller's choice, or the
+ * NCQ error log's): it ends with Status and the others go again, one at
+ * a time (Pump). After an NCQ error the log did not explain they go as
+ * non-queued commands, which finds the culprit on QEMU, whose disks have
+ * no log page 10h.
+ */
+static VOID Recover(PAHCI_PORT Port, ULONG Is, NTSTATUS Status, ULONG Failed, PSCATTER_GATHER_LIST *Put,
+                    BOOLEAN *PutWrite, ULONG *Puts, PLIST_ENTRY Done)
+{
+    ULONG failed = Failed;
+
+    Port->Errors++;
+    DbgPrint("ahci: disk %u: %s (PxIS %08x, PxTFD %08x, PxSERR %08x), %u commands issued; recovering\n",
+             Port->DiskNumber, Is != 0 ? "error" : "timeout", Is, AhciRead(Port->Regs, PX_TFD),
+             AhciRead(Port->Regs, PX_SERR), CountBits(Port->Issued));
+    ResetPort(Port);
+    Port->RetryNcq = Is == 0;           /* a timeout: again as they were issued */
+    if (failed == 0 && Is != 0 && Port->NcqIssued != 0) {
+        failed = ReadNcqErrorLog(Port, Port->NcqIssued);
+        Port->RetryNcq = failed != 0;   /* the log cleared the device's NCQ error state */
     }
     if (failed != 0) {
         ULONG slot = __builtin_ctz(failed);
@@ -500,8 +563,7 @@ static VOID Recover(PAHCI_PORT Port, ULONG Is, NTSTATUS Status, ULONG Failed, PS
         FinishPiece(Port, s->Irp, Status, Done);
     }
     Port->Retry |= Port->Issued & ~failed;
-    Port->Issued = Port->NcqIssued = 0;
-    AhciWrite(Port->Regs, PX_CMD, AhciRead(Port->Regs, PX_CMD) | PX_CMD_ST);
+    Port->Issued = Port->NcqIssued = Port->Retrying = 0;
 }
 
 /*
@@ -524,7 +586,7 @@ static VOID ServiceLocked(PAHCI_PORT Port, ULONG Is, BOOLEAN TimedOut, PSCATTER_
      * NCQ completion reported meanwhile (QEMU sends the last error status
      * with later set-device-bits FISes). */
     nonQueued = Port->Issued & ~Port->NcqIssued & active;
-    if ((Is & PX_IS_ERRORS) && nonQueued != 0) {
+    if (((Is & PX_IS_ERRORS) || TimedOut) && nonQueued != 0) {
         failed = 1u << PX_CMD_CCS(AhciRead(Port->Regs, PX_CMD));
         if ((failed & nonQueued) == 0)
             failed = nonQueued & -nonQueued;
@@ -544,18 +606,17 @@ static VOID ServiceLocked(PAHCI_PORT Port, ULONG Is, BOOLEAN TimedOut, PSCATTER_
     }
     Port->Issued &= ~finished;
     Port->NcqIssued &= ~finished;
+    Port->Retrying &= ~finished;
+    /* A retried command runs alone: if it fails or sticks again, it is
+     * the culprit, queued or not. */
+    if (failed == 0)
+        failed = Port->Issued & Port->Retrying;
     if (Is & PX_IS_ERRORS) {
         Recover(Port, Is, ErrorStatus(Is), failed, Put, PutWrite, Puts, Done);
     } else if (TimedOut && Port->Issued != 0) {
-        /* A stuck non-queued command is the one at CCS; stuck queued
-         * ones go again one at a time, and one that sticks again then
-         * ends with STATUS_IO_TIMEOUT. */
-        nonQueued = Port->Issued & ~Port->NcqIssued;
-        if (nonQueued != 0) {
-            failed = 1u << PX_CMD_CCS(AhciRead(Port->Regs, PX_CMD));
-            if ((failed & nonQueued) == 0)
-                failed = nonQueued & -nonQueued;
-        }
+        /* Stuck queued commands go again one at a time; one that
+         * sticks again ends with STATUS_IO_TIMEOUT (disk.sys's status
+         * for a request the device never answered). */
         Port->Timeouts++;
         Recover(Port, 0, STATUS_IO_TIMEOUT, failed, Put, PutWrite, Puts, Done);
     }
