@@ -209,6 +209,8 @@ typedef struct _AHCI_PORT {
     ULONG Retry;                        /* slots to start again, one at a time, after an error */
     BOOLEAN RetryNcq;                   /* ...as queued commands (after a timeout or log 10h) */
     ULONG Retrying;                     /* the slot issued as a retry: if it fails, it is the culprit */
+    BOOLEAN Held;                       /* IRP_MN_STOP_DEVICE: requests wait in Queue for the restart */
+    NTSTATUS GoneStatus;                /* removal: not 0, every request fails with it */
     volatile ULONG PendingIs;           /* PxIS bits the ISR acknowledged */
     AHCI_SLOT Slots[AHCI_SLOTS];
     /* Counters for tests and the boot line. */
@@ -243,6 +245,8 @@ typedef struct _AHCI_HBA {
     PKINTERRUPT Interrupt;
     PAHCI_PORT Ports[32];
     volatile LONG64 IsrCount;
+    ULONG AbarBytes;                    /* mapped at Abar */
+    BOOLEAN Started, SurpriseRemoved;
 } AHCI_HBA, *PAHCI_HBA;
 
 /* Every disk the driver made, by disk number (tests, the boot option). */
@@ -265,6 +269,10 @@ static inline VOID AhciWrite(PUCHAR Base, ULONG Offset, ULONG Value)
 
 /* port.c */
 NTSTATUS AhciPortStart(PAHCI_HBA Hba, ULONG Number, PAHCI_PORT Port);
+NTSTATUS AhciPortRestart(PAHCI_PORT Port);
+VOID AhciPortHold(PAHCI_PORT Port);
+VOID AhciPortFailAll(PAHCI_PORT Port, NTSTATUS Status, BOOLEAN Issued);
+VOID AhciPortRelease(PAHCI_PORT Port);
 BOOLEAN AhciPortStop(PAHCI_PORT Port);
 NTSTATUS AhciPortIdentify(PAHCI_PORT Port);
 NTSTATUS AhciPortReadPolled(PAHCI_PORT Port, ULONG64 Lba);
@@ -274,6 +282,7 @@ VOID AhciPortStartWatchdog(PAHCI_PORT Port);
 
 /* disk.c */
 NTSTATUS AhciCreateDisk(PAHCI_HBA Hba, ULONG Number);
+VOID AhciDeleteDisk(PAHCI_PORT Port);
 NTSTATUS AhciDiskDispatch(PDEVICE_OBJECT DeviceObject, PIRP Irp);
 
 #endif

@@ -178,17 +178,14 @@ NTSTATUS AhciPortIdentify(PAHCI_PORT Port)
 
 /* AHCI 10.3.1 and 10.1.2: the port's memory, FRE, the device's signature,
  * then ST. Interrupts stay off until the disk exists (PxIE by the caller). */
-NTSTATUS AhciPortStart(PAHCI_HBA Hba, ULONG Number, PAHCI_PORT Port)
+static NTSTATUS BringUp(PAHCI_PORT Port)
 {
+    PAHCI_HBA hba = Port->Hba;
     PHYSICAL_ADDRESS logical;
     ULONG64 base, clb, fb;
     ULONG sig;
 
-    Port->Hba = Hba;
-    Port->Number = Number;
-    Port->Regs = Hba->Abar + AHCI_PORT_BASE(Number);
-    KeInitializeSpinLock(&Port->Lock);
-    InitializeListHead(&Port->Queue);
+    Port->Regs = hba->Abar + AHCI_PORT_BASE(Port->Number);
     if (!AhciPortStop(Port))
         return STATUS_IO_TIMEOUT;
     /* Spin the device up (a no-op without CAP.SSS) and look for it. */
@@ -199,7 +196,7 @@ NTSTATUS AhciPortStart(PAHCI_HBA Hba, ULONG Number, PAHCI_PORT Port)
     /* Scratch page, command list, received FIS, then the tables: the
      * buffer is page-aligned, so each part keeps its alignment. */
     Port->CommonBytes = PAGE_SIZE + AHCI_CMD_LIST_BYTES + 1024 + AHCI_SLOTS * AHCI_CMD_TABLE_BYTES;
-    Port->Common = Hba->Dma->DmaOperations->AllocateCommonBuffer(Hba->Dma, Port->CommonBytes, &logical, FALSE);
+    Port->Common = hba->Dma->DmaOperations->AllocateCommonBuffer(hba->Dma, Port->CommonBytes, &logical, FALSE);
     if (Port->Common == NULL)
         return STATUS_INSUFFICIENT_RESOURCES;
     RtlZeroMemory(Port->Common, Port->CommonBytes);
@@ -235,6 +232,15 @@ NTSTATUS AhciPortStart(PAHCI_HBA Hba, ULONG Number, PAHCI_PORT Port)
     AhciWrite(Port->Regs, PX_SERR, ~0u);
     AhciWrite(Port->Regs, PX_CMD, AhciRead(Port->Regs, PX_CMD) | PX_CMD_ST);
     return STATUS_SUCCESS;
+}
+
+NTSTATUS AhciPortStart(PAHCI_HBA Hba, ULONG Number, PAHCI_PORT Port)
+{
+    Port->Hba = Hba;
+    Port->Number = Number;
+    KeInitializeSpinLock(&Port->Lock);
+    InitializeListHead(&Port->Queue);
+    return BringUp(Port);
 }
 
 /* ---- The queue ---- */
@@ -294,6 +300,9 @@ static VOID BuildSlot(PAHCI_PORT Port, ULONG Slot, BOOLEAN Ncq)
     Port->CmdList[Slot].Prdbc = 0;
 }
 
+static VOID Finish(PAHCI_PORT Port, PSCATTER_GATHER_LIST *Put, BOOLEAN *PutWrite, ULONG Puts, PLIST_ENTRY Done);
+static VOID FinishPiece(PAHCI_PORT Port, PIRP Irp, NTSTATUS Status, PLIST_ENTRY Done);
+
 static VOID ListControl(PDEVICE_OBJECT DeviceObject, PIRP Irp, PSCATTER_GATHER_LIST Sg, PVOID Context)
 {
     PAHCI_SLOT s = Context;
@@ -308,9 +317,21 @@ static VOID ListControl(PDEVICE_OBJECT DeviceObject, PIRP Irp, PSCATTER_GATHER_L
     if (__atomic_compare_exchange_n(&s->State, &expected, SlotReady, FALSE, __ATOMIC_ACQ_REL,
                                     __ATOMIC_ACQUIRE))
         return;                         /* inside GetScatterGatherList: the pump starts it */
-    /* Later, from a free of map registers: start it alone. */
+    /* Later, from a free of map registers: start it alone, or fail it
+     * if the disk went away meanwhile (AhciPortFailAll waits for it). */
     KeAcquireSpinLockAtDpcLevel(&port->Lock);
     s->State = SlotIssued;
+    if (port->GoneStatus != 0) {
+        LIST_ENTRY done;
+
+        InitializeListHead(&done);
+        s->State = SlotFree;
+        port->Busy &= ~(1u << slot);
+        FinishPiece(port, s->Irp, port->GoneStatus, &done);
+        KeReleaseSpinLockFromDpcLevel(&port->Lock);
+        Finish(port, &s->Sg, &s->Write, 1, &done);
+        return;
+    }
     if (port->Retry != 0)
         port->Retry |= 1u << slot;      /* recovering: no queued command now */
     else
@@ -367,7 +388,7 @@ static VOID Pump(PAHCI_PORT Port, PLIST_ENTRY Done)
         }
         return;
     }
-    while (!IsListEmpty(&Port->Queue) && !Port->FlushActive) {
+    while (!IsListEmpty(&Port->Queue) && !Port->FlushActive && !Port->Held && Port->GoneStatus == 0) {
         PIRP irp = CONTAINING_RECORD(Port->Queue.Flink, IRP, Tail.Overlay.ListEntry);
         PIO_STACK_LOCATION stack = IoGetCurrentIrpStackLocation(irp);
         ULONG slot = FreeSlot(Port), length, offset;
@@ -453,8 +474,14 @@ VOID AhciPortQueue(PAHCI_PORT Port, PIRP Irp)
     IRP_STATUS(Irp) = (ULONG_PTR)(ULONG)STATUS_SUCCESS;
     InitializeListHead(&done);
     KeAcquireSpinLock(&Port->Lock, &irql);
-    InsertTailList(&Port->Queue, &Irp->Tail.Overlay.ListEntry);
-    Pump(Port, &done);
+    if (Port->GoneStatus != 0) {        /* removed: checked under the lock AhciPortFailAll takes */
+        Irp->IoStatus.Status = Port->GoneStatus;
+        Irp->IoStatus.Information = 0;
+        InsertTailList(&done, &Irp->Tail.Overlay.ListEntry);
+    } else {
+        InsertTailList(&Port->Queue, &Irp->Tail.Overlay.ListEntry);
+        Pump(Port, &done);
+    }
     KeReleaseSpinLock(&Port->Lock, irql);
     Finish(Port, NULL, NULL, 0, &done);
 }
@@ -678,4 +705,124 @@ VOID AhciPortStartWatchdog(PAHCI_PORT Port)
     KeInitializeTimer(&Port->Watchdog);
     KeInitializeDpc(&Port->WatchdogDpc, Watchdog, Port);
     KeSetTimerEx(&Port->Watchdog, due, AHCI_WATCHDOG_MS, &Port->WatchdogDpc);
+}
+
+/* ---- PnP: stop, restart, removal (hba.c) ---- */
+
+/* PASSIVE_LEVEL, IRP_MN_STOP_DEVICE or an orderly removal: start no new
+ * piece and wait for the issued ones (and retries) to end; the watchdog
+ * bounds the wait. Queued requests stay for the restart or the removal. */
+VOID AhciPortHold(PAHCI_PORT Port)
+{
+    LARGE_INTEGER tick = {.QuadPart = -10000LL};    /* 1 ms */
+    KIRQL irql;
+
+    KeAcquireSpinLock(&Port->Lock, &irql);
+    Port->Held = TRUE;
+    KeReleaseSpinLock(&Port->Lock, irql);
+    while (__atomic_load_n(&Port->Busy, __ATOMIC_ACQUIRE) != 0)
+        KeDelayExecutionThread(KernelMode, FALSE, &tick);
+}
+
+/*
+ * PASSIVE_LEVEL, removal: every request not finished, and every later
+ * one, completes with Status (NT: STATUS_NO_SUCH_DEVICE for what a
+ * removed device had queued). Issued: also the commands in flight (a
+ * surprise removal: the device will not answer them), after the port is
+ * stopped; otherwise the caller held the port first. Returns once no
+ * slot is busy (a piece waiting for map registers fails when they come).
+ */
+VOID AhciPortFailAll(PAHCI_PORT Port, NTSTATUS Status, BOOLEAN Issued)
+{
+    LARGE_INTEGER tick = {.QuadPart = -10000LL};
+    PSCATTER_GATHER_LIST put[AHCI_SLOTS];
+    BOOLEAN putWrite[AHCI_SLOTS];
+    ULONG puts = 0, stuck;
+    LIST_ENTRY done;
+    KIRQL irql;
+
+    InitializeListHead(&done);
+    KeAcquireSpinLock(&Port->Lock, &irql);
+    Port->GoneStatus = Status;
+    stuck = Issued ? Port->Issued | Port->Retry : 0;
+    if (stuck != 0)
+        AhciPortStop(Port);             /* AHCI 10.1.2: clears PxCI and PxSACT */
+    for (ULONG pending = stuck; pending != 0; pending &= pending - 1) {
+        ULONG slot = __builtin_ctz(pending);
+        PAHCI_SLOT s = &Port->Slots[slot];
+        if (s->Sg != NULL) {
+            put[puts] = s->Sg;
+            putWrite[puts++] = s->Write;
+        }
+        s->State = SlotFree;
+        Port->Busy &= ~(1u << slot);
+        FinishPiece(Port, s->Irp, Status, &done);
+    }
+    Port->Issued &= ~stuck;
+    Port->NcqIssued &= ~stuck;
+    Port->Retry &= ~stuck;
+    Port->Retrying &= ~stuck;
+    Port->FlushActive = FALSE;
+    /* Requests with no piece started complete now; one with pieces in
+     * flight completes when the last of them ends. */
+    while (!IsListEmpty(&Port->Queue)) {
+        PIRP irp = CONTAINING_RECORD(RemoveHeadList(&Port->Queue), IRP, Tail.Overlay.ListEntry);
+        PIO_STACK_LOCATION stack = IoGetCurrentIrpStackLocation(irp);
+
+        IRP_STATUS(irp) = (ULONG_PTR)(ULONG)Status;
+        IRP_NEXT(irp) = stack->Parameters.Read.Length;
+        if (stack->MajorFunction == IRP_MJ_FLUSH_BUFFERS || IRP_OUTSTANDING(irp) == 0) {
+            irp->IoStatus.Status = Status;
+            irp->IoStatus.Information = 0;
+            InsertTailList(&done, &irp->Tail.Overlay.ListEntry);
+        }
+    }
+    /* Lists go back at DISPATCH_LEVEL (PutScatterGatherList's rule). */
+    KeReleaseSpinLockFromDpcLevel(&Port->Lock);
+    Finish(Port, put, putWrite, puts, &done);
+    KeLowerIrql(irql);
+    while (__atomic_load_n(&Port->Busy, __ATOMIC_ACQUIRE) != 0)
+        KeDelayExecutionThread(KernelMode, FALSE, &tick);
+}
+
+/* PASSIVE_LEVEL, the port idle (held or failed): give its hardware back -
+ * the watchdog (and its last DPC), the port's interrupts, the command
+ * engine and FIS receive, the common buffer. */
+VOID AhciPortRelease(PAHCI_PORT Port)
+{
+    PDMA_ADAPTER dma = Port->Hba->Dma;
+
+    KeCancelTimer(&Port->Watchdog);
+    KeFlushQueuedDpcs();
+    AhciWrite(Port->Regs, PX_IE, 0);
+    AhciPortStop(Port);
+    AhciWrite(Port->Regs, PX_IS, ~0u);
+    if (Port->Common != NULL)
+        dma->DmaOperations->FreeCommonBuffer(dma, Port->CommonBytes, Port->CommonLogical, Port->Common, FALSE);
+    Port->Common = NULL;
+    Port->CmdList = NULL;
+    Port->Regs = NULL;
+}
+
+/* PASSIVE_LEVEL, IRP_MN_START_DEVICE after a stop: the port again with
+ * new memory (the HBA was reset), then the requests held meanwhile. */
+NTSTATUS AhciPortRestart(PAHCI_PORT Port)
+{
+    LIST_ENTRY done;
+    NTSTATUS status;
+    KIRQL irql;
+
+    status = BringUp(Port);
+    if (!NT_SUCCESS(status))
+        return status;
+    AhciWrite(Port->Regs, PX_IS, ~0u);
+    AhciWrite(Port->Regs, PX_IE, PX_IE_WANTED);
+    AhciPortStartWatchdog(Port);
+    InitializeListHead(&done);
+    KeAcquireSpinLock(&Port->Lock, &irql);
+    Port->Held = FALSE;
+    Pump(Port, &done);
+    KeReleaseSpinLock(&Port->Lock, irql);
+    Finish(Port, NULL, NULL, 0, &done);
+    return STATUS_SUCCESS;
 }

@@ -77,6 +77,7 @@ static ULONG KtaReadChecked(PAHCI_PORT Disk, PUCHAR Buffer, ULONG64 Lba, ULONG S
 KTEST(ahci, disks_identified_and_marked)
 {
     PAHCI_PORT marked = KtaDisk(KTA_MARKED_MIB), unmarked = KtaDisk(KTA_UNMARKED_MIB);
+    PDEVICE_OBJECT opened;
 
     KASSERT_TRUE(marked != NULL);
     KASSERT_TRUE(unmarked != NULL);
@@ -91,7 +92,10 @@ KTEST(ahci, disks_identified_and_marked)
     KEXPECT_EQ(marked->QueueDepth, 32);
     KEXPECT_TRUE(marked->Self->Flags & DO_DIRECT_IO);
     KEXPECT_EQ(marked->Self->AlignmentRequirement, FILE_WORD_ALIGNMENT);
-    KEXPECT_TRUE(IotestOpen(u"\\Device\\Harddisk0\\DR0") != NULL);
+    opened = IotestOpen(u"\\Device\\Harddisk0\\DR0");
+    KEXPECT_TRUE(opened != NULL);
+    if (opened != NULL)
+        ObDereferenceObject(opened);    /* a device object held for ever is never freed */
 }
 
 /* Every size from 1 to 17 sectors and some large ones (split into
