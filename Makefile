@@ -103,7 +103,7 @@ $(B)/obj/tests/drivers/%.o: tests/drivers/%.c tests/wdmcheck.sh
 $(B)/obj/tests/kernel/test_pci.o: CFLAGS += -Ikernel
 $(B)/obj/tests/kernel/test_pci_%.o: CFLAGS += -Ikernel
 # The AHCI tests and benchmark read the driver's records (drivers/ahci/ahci.h).
-$(B)/obj/tests/kernel/test_ahci.o $(B)/obj/tests/kernel/test_ahci_pnp.o: CFLAGS += -Ikernel
+$(B)/obj/tests/kernel/test_ahci.o $(B)/obj/tests/kernel/test_ahci_pnp.o $(B)/obj/tests/kernel/lab_mdl.o: CFLAGS += -Ikernel
 $(B)/obj/tests/bench/bench_ahci.o: CFLAGS += -Ikernel
 
 $(B)/obj/%.o: %.asm

@@ -273,6 +273,7 @@ NTSTATUS AhciPortRestart(PAHCI_PORT Port);
 VOID AhciPortHold(PAHCI_PORT Port);
 VOID AhciPortFailAll(PAHCI_PORT Port, NTSTATUS Status, BOOLEAN Issued);
 VOID AhciPortRelease(PAHCI_PORT Port);
+ULONG AhciBuildPrdt(PAHCI_PRD Prdt, PSCATTER_GATHER_LIST Sg);
 BOOLEAN AhciPortStop(PAHCI_PORT Port);
 NTSTATUS AhciPortIdentify(PAHCI_PORT Port);
 NTSTATUS AhciPortReadPolled(PAHCI_PORT Port, ULONG64 Lba);

@@ -269,25 +269,65 @@ static VOID Issue(PAHCI_PORT Port, ULONG Bits, ULONG NcqBits)
         Port->MaxInFlight = CountBits(Port->Issued);
 }
 
-/* Fill slot's table from its list (any IRQL <= DISPATCH, slot is ours). */
-static VOID BuildSlot(PAHCI_PORT Port, ULONG Slot, BOOLEAN Ncq)
+/* The mdl lab's stand-in (tests/labs/mdl.md): a PRD per page-sized piece
+ * of each element - correct, but up to 4 MiB / 4 KiB times more entries
+ * for the HBA to fetch. A transfer of at most AHCI_MAX_TRANSFER spans at
+ * most AHCI_PRDT_ENTRIES pages, so it fits. */
+static __attribute__((unused)) ULONG AhciBuildPrdtLabFallback(PAHCI_PRD Prdt, PSCATTER_GATHER_LIST Sg)
 {
-    PAHCI_SLOT s = &Port->Slots[Slot];
-    PAHCI_PRD prd = (PAHCI_PRD)(TableOf(Port, Slot) + AHCI_CT_PRDT_OFFSET);
     ULONG n = 0;
-    ULONG count = s->Length / Port->SectorSize;
-    UCHAR command;
 
-    for (ULONG i = 0; i < s->Sg->NumberOfElements; i++) {
-        ULONG64 a = (ULONG64)s->Sg->Elements[i].Address.QuadPart;
-        ULONG left = s->Sg->Elements[i].Length;
+    for (ULONG i = 0; i < Sg->NumberOfElements; i++) {
+        ULONG64 a = (ULONG64)Sg->Elements[i].Address.QuadPart;
+        ULONG64 end = a + Sg->Elements[i].Length;
+        while (a < end) {
+            ULONG64 next = (a + PAGE_SIZE) & ~(ULONG64)(PAGE_SIZE - 1);
+            ULONG part = (ULONG)((next < end ? next : end) - a);
+            SetPrd(&Prdt[n++], a, part);
+            a += part;
+        }
+    }
+    return n;
+}
+
+/*
+ * A command's PRDT from the scatter/gather list the adapter gave for its
+ * piece (the logical addresses the device may use, never the MDL's own
+ * frames: map registers may stand in between). Returns the entries used.
+ * Any IRQL <= DISPATCH_LEVEL.
+ */
+ULONG AhciBuildPrdt(PAHCI_PRD Prdt, PSCATTER_GATHER_LIST Sg)
+{
+    /* LAB mdl: BEGIN - one PRD per element, cut into pieces of at most AHCI_PRD_MAX_BYTES (SetPrd writes one: DBC is the count minus one, no I bit); return how many */
+    ULONG n = 0;
+
+    for (ULONG i = 0; i < Sg->NumberOfElements; i++) {
+        ULONG64 a = (ULONG64)Sg->Elements[i].Address.QuadPart;
+        ULONG left = Sg->Elements[i].Length;
         while (left != 0) {             /* a PRD holds at most 4 MiB */
             ULONG part = left < AHCI_PRD_MAX_BYTES ? left : AHCI_PRD_MAX_BYTES;
-            SetPrd(&prd[n++], a, part);
+            SetPrd(&Prdt[n++], a, part);
             a += part;
             left -= part;
         }
     }
+    return n;
+    /* LAB mdl: ELSE */
+#ifdef MICA_LAB_STUB
+    LAB_TODO(mdl);
+    return AhciBuildPrdtLabFallback(Prdt, Sg);
+#endif
+    /* LAB mdl: END */
+}
+
+/* Fill slot's table from its list (any IRQL <= DISPATCH, slot is ours). */
+static VOID BuildSlot(PAHCI_PORT Port, ULONG Slot, BOOLEAN Ncq)
+{
+    PAHCI_SLOT s = &Port->Slots[Slot];
+    ULONG n = AhciBuildPrdt((PAHCI_PRD)(TableOf(Port, Slot) + AHCI_CT_PRDT_OFFSET), s->Sg);
+    ULONG count = s->Length / Port->SectorSize;
+    UCHAR command;
+
     if (Ncq)
         command = s->Write ? ATA_WRITE_FPDMA_QUEUED : ATA_READ_FPDMA_QUEUED;
     else
