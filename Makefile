@@ -291,6 +291,7 @@ test-gdb: check-deps all
 #   make handin LAB=x               build/handin-x.tar.gz: the diff, new files, answers, time
 #   make lab-check                  every lab: stripped scores 0, earlier labs and the
 #                                   reference full marks (LABCHECK=quick: fewer boots)
+#                                   (LAB=x: only lab x's tree, and x and earlier labs graded)
 LAB ?=
 T ?=
 DEST ?=
@@ -314,7 +315,7 @@ handin:
 	@$(PYTHON) tests/labs/labtool.py handin $(LAB)
 
 lab-check: check-deps
-	$(PYTHON) tests/labs/labtool.py check $(if $(filter quick,$(LABCHECK)),--quick)
+	$(PYTHON) tests/labs/labtool.py check $(if $(filter quick,$(LABCHECK)),--quick) $(if $(LAB),--lab $(LAB))
 
 BENCH ?= all
 bench: check-deps
