@@ -171,6 +171,7 @@ typedef struct _AHCI_SLOT {
     BOOLEAN Write;
     ULONG Offset, Length;               /* the piece of the IRP's buffer */
     ULONG64 Lba;
+    ULONG64 IssuedTick;                 /* the watchdog's tick when PxCI got it */
     struct _AHCI_PORT *Port;
 } AHCI_SLOT, *PAHCI_SLOT;
 
@@ -216,12 +217,14 @@ typedef struct _AHCI_PORT {
     /* Counters for tests and the boot line. */
     volatile LONG64 Commands, Interrupts, Errors, Batches;
     ULONG MaxInFlight;                  /* most slots issued at once */
-    /* The per-command timeout: a periodic timer; no completion for
-     * TimeoutTicks ticks while commands are issued is a timeout. */
+    /* The per-command timeout: a periodic timer counts Ticks; a command
+     * issued TimeoutTicks ticks ago and not finished is a timeout, however
+     * busy the others keep the port. */
     KTIMER Watchdog;
     KDPC WatchdogDpc;
-    ULONG64 Completed, LastCompleted;   /* pieces finished (Lock) */
-    ULONG StallTicks, TimeoutTicks;
+    ULONG64 Completed;                  /* pieces finished (Lock) */
+    ULONG64 Ticks;                      /* (Lock) */
+    ULONG TimeoutTicks;
     volatile LONG64 Timeouts;
     volatile LONG64 LogReads, LogFailures;      /* READ LOG EXT 10h after NCQ errors */
     /* Fault injection for the tests: while IgnoreArmed, a command covering

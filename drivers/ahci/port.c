@@ -262,6 +262,8 @@ static VOID Issue(PAHCI_PORT Port, ULONG Bits, ULONG NcqBits)
     if (NcqBits != 0)
         AhciWrite(Port->Regs, PX_SACT, NcqBits);
     AhciWrite(Port->Regs, PX_CI, Bits);
+    for (ULONG pending = Bits; pending != 0; pending &= pending - 1)
+        Port->Slots[__builtin_ctz(pending)].IssuedTick = Port->Ticks;
     Port->Issued |= Bits;
     Port->NcqIssued |= NcqBits;
     Port->Batches++;
@@ -633,10 +635,24 @@ static VOID Recover(PAHCI_PORT Port, ULONG Is, NTSTATUS Status, ULONG Failed, PS
     Port->Issued = Port->NcqIssued = Port->Retrying = 0;
 }
 
+/* Lock held: ticks since the oldest issued command went (0: none issued). */
+static ULONG64 OldestAge(PAHCI_PORT Port)
+{
+    ULONG64 age = 0;
+
+    for (ULONG pending = Port->Issued; pending != 0; pending &= pending - 1) {
+        ULONG64 a = Port->Ticks - Port->Slots[__builtin_ctz(pending)].IssuedTick;
+        if (a > age)
+            age = a;
+    }
+    return age;
+}
+
 /*
  * Lock held: what the port says now. Is holds the interrupt's PxIS bits
- * (0 from the watchdog); TimedOut: the watchdog saw no progress, so what
- * is still issued after the finished ones are taken is stuck.
+ * (0 from the watchdog); TimedOut: the watchdog saw an old command, so if
+ * one is still issued after the finished ones are taken, the port is
+ * stuck: every command still issued goes again.
  */
 static VOID ServiceLocked(PAHCI_PORT Port, ULONG Is, BOOLEAN TimedOut, PSCATTER_GATHER_LIST *Put,
                           BOOLEAN *PutWrite, ULONG *Puts, PLIST_ENTRY Done)
@@ -680,7 +696,7 @@ static VOID ServiceLocked(PAHCI_PORT Port, ULONG Is, BOOLEAN TimedOut, PSCATTER_
         failed = Port->Issued & Port->Retrying;
     if (Is & PX_IS_ERRORS) {
         Recover(Port, Is, ErrorStatus(Is), failed, Put, PutWrite, Puts, Done);
-    } else if (TimedOut && Port->Issued != 0) {
+    } else if (TimedOut && OldestAge(Port) >= Port->TimeoutTicks) {
         /* Stuck queued commands go again one at a time; one that
          * sticks again ends with STATUS_IO_TIMEOUT (disk.sys's status
          * for a request the device never answered). */
@@ -707,9 +723,9 @@ VOID AhciPortService(PAHCI_PORT Port)
     Finish(Port, put, putWrite, puts, &done);
 }
 
-/* The watchdog's DPC, every AHCI_WATCHDOG_MS: commands issued and none
- * finished for TimeoutTicks ticks is a timeout (a lost interrupt too: what
- * did finish completes as usual). */
+/* The watchdog's DPC, every AHCI_WATCHDOG_MS: a command issued for
+ * TimeoutTicks ticks is a timeout (a lost interrupt too: what did finish
+ * completes as usual), even while the port's other commands complete. */
 static VOID Watchdog(PKDPC Dpc, PVOID Context, PVOID Argument1, PVOID Argument2)
 {
     PAHCI_PORT port = Context;
@@ -723,13 +739,12 @@ static VOID Watchdog(PKDPC Dpc, PVOID Context, PVOID Argument1, PVOID Argument2)
     UNREFERENCED_PARAMETER(Argument2);
     InitializeListHead(&done);
     KeAcquireSpinLockAtDpcLevel(&port->Lock);
-    if (port->Issued == 0 || port->Completed != port->LastCompleted) {
-        port->LastCompleted = port->Completed;
-        port->StallTicks = 0;
-    } else if (++port->StallTicks >= port->TimeoutTicks) {
-        port->StallTicks = 0;
-        DbgPrint("ahci: disk %u: no completion for %u ms\n", port->DiskNumber,
+    port->Ticks++;
+    if (port->Issued != 0 && OldestAge(port) >= port->TimeoutTicks) {
+        DbgPrint("ahci: disk %u: a command unanswered for %u ms\n", port->DiskNumber,
                  port->TimeoutTicks * AHCI_WATCHDOG_MS);
+        /* What did finish (a lost interrupt) is taken first; a timeout
+         * only if an old command is still there. */
         ServiceLocked(port, 0, TRUE, put, putWrite, &puts, &done);
     }
     KeReleaseSpinLockFromDpcLevel(&port->Lock);

@@ -627,6 +627,60 @@ KTEST(ahci, unanswered_command_ends_with_io_timeout_and_the_others_are_retried)
     ExFreePoolWithTag(buffer, KTA_TAG);
 }
 
+/* The timer is per command: one command nobody answers times out while
+ * the port keeps completing the others (a timer that waits for the port
+ * to go quiet would wait as long as the traffic lasts). */
+KTEST(ahci, unanswered_command_times_out_while_others_keep_completing)
+{
+    PAHCI_PORT disk = KtaDisk(KTA_MARKED_MIB);
+    static KTA_BATCH b;
+    PUCHAR buffer, other;
+    IO_STATUS_BLOCK iosb;
+    LARGE_INTEGER offset = {.QuadPart = 7000LL * KTA_SECTOR};
+    ULONGLONG start;
+    ULONG reads = 0, bad = 0;
+    LONG64 timeouts;
+    BOOLEAN during = FALSE;
+    PIRP irp;
+
+    KASSERT_TRUE(disk != NULL && disk->Ncq);
+    buffer = ExAllocatePoolWithTag(NonPagedPoolNx, 8 * KTA_SECTOR, KTA_TAG);
+    other = ExAllocatePoolWithTag(NonPagedPoolNx, 8 * KTA_SECTOR, KTA_TAG);
+    KASSERT_TRUE(buffer != NULL && other != NULL);
+    timeouts = disk->Timeouts;
+    disk->TimeoutTicks = 2;
+    disk->IgnoreLba = 7001;
+    disk->IgnoreArmed = TRUE;
+    KeInitializeEvent(&b.Done, NotificationEvent, FALSE);
+    b.Left = 1;
+    irp = IoBuildAsynchronousFsdRequest(IRP_MJ_READ, disk->Self, buffer, 8 * KTA_SECTOR, &offset, &iosb);
+    KASSERT_TRUE(irp != NULL);
+    b.One[0].Batch = &b;
+    b.One[0].Index = 0;
+    IoSetCompletionRoutine(irp, KtaBatchDone, &b.One[0], TRUE, TRUE, TRUE);
+    IoCallDriver(disk->Self, irp);
+    /* Reads elsewhere, one after another, for up to 3 s (6 timeouts' worth). */
+    start = KeQueryInterruptTime();
+    while (KeQueryInterruptTime() - start < 30000000ULL) {
+        bad += KtaReadChecked(disk, other, 100 + (reads % 64) * 8, 8);
+        reads++;
+        if (KeReadStateEvent(&b.Done)) {
+            during = TRUE;
+            break;
+        }
+    }
+    disk->IgnoreArmed = FALSE;
+    KeWaitForSingleObject(&b.Done, Executive, KernelMode, FALSE, NULL);
+    disk->TimeoutTicks = AHCI_TIMEOUT_TICKS;
+    KEXPECT_TRUE(during);
+    KEXPECT_EQ(b.Status[0], STATUS_IO_TIMEOUT);
+    KEXPECT_GT(reads, 10);
+    KEXPECT_EQ(bad, 0);
+    KEXPECT_EQ(disk->Timeouts, timeouts + 2);
+    ExFreePoolWithTag(buffer, KTA_TAG);
+    ExFreePoolWithTag(other, KTA_TAG);
+}
+
 /* 32 queued reads, one over the bad sector: KtaBatch's statuses, every
  * other request's data checked; the number that failed otherwise. */
 static ULONG KtaErrorBatch(PAHCI_PORT Disk, KTA_BATCH *B, PUCHAR Buffer)
