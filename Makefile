@@ -106,7 +106,7 @@ $(B)/obj/tests/kernel/test_pci_%.o: CFLAGS += -Ikernel
 # kd>'s !pcitree reads the PCI bus driver's records (drivers/pci/pcidrv.h).
 $(B)/obj/kernel/kd/kdcmd_io.o: CFLAGS += -Ikernel
 # The AHCI tests and benchmark read the driver's records (drivers/ahci/ahci.h).
-$(B)/obj/tests/kernel/test_ahci.o: CFLAGS += -Ikernel
+$(B)/obj/tests/kernel/test_ahci.o $(B)/obj/tests/kernel/test_ahci_pnp.o $(B)/obj/tests/kernel/lab_mdl.o: CFLAGS += -Ikernel
 $(B)/obj/tests/bench/bench_ahci.o: CFLAGS += -Ikernel
 
 $(B)/obj/%.o: %.asm
@@ -304,6 +304,7 @@ test-gdb: check-deps all
 #   make handin LAB=x               build/handin-x.tar.gz: the diff, new files, answers, time
 #   make lab-check                  every lab: stripped scores 0, earlier labs and the
 #                                   reference full marks (LABCHECK=quick: fewer boots)
+#                                   (LAB=x: only lab x's tree, and x and earlier labs graded)
 LAB ?=
 T ?=
 DEST ?=
@@ -327,7 +328,7 @@ handin:
 	@$(PYTHON) tests/labs/labtool.py handin $(LAB)
 
 lab-check: check-deps
-	$(PYTHON) tests/labs/labtool.py check $(if $(filter quick,$(LABCHECK)),--quick)
+	$(PYTHON) tests/labs/labtool.py check $(if $(filter quick,$(LABCHECK)),--quick) $(if $(LAB),--lab $(LAB))
 
 BENCH ?= all
 bench: check-deps

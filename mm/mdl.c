@@ -39,16 +39,32 @@ BOOLEAN MiIsLockablePage(PFN_NUMBER Page)
            MI_PFN_ELEMENT(Page)->PageLocation == ActiveAndValid;
 }
 
+/* The mdl lab's stand-in (tests/labs/mdl.md): the frames one
+ * MmGetPhysicalAddress at a time, no check for holes or device memory. */
+static __attribute__((unused)) void MiBuildMdlLabFallback(PMDL Mdl)
+{
+    PFN_NUMBER pages = ADDRESS_AND_SIZE_TO_SPAN_PAGES(MmGetMdlVirtualAddress(Mdl), Mdl->ByteCount);
+
+    for (PFN_NUMBER i = 0; i < pages; i++)
+        MmGetMdlPfnArray(Mdl)[i] =
+            (PFN_NUMBER)(MmGetPhysicalAddress((PUCHAR)Mdl->StartVa + (i << PAGE_SHIFT)).QuadPart >> PAGE_SHIFT);
+    Mdl->Process = NULL;
+    Mdl->MappedSystemVa = MmGetMdlVirtualAddress(Mdl);
+    Mdl->MdlFlags |= MDL_SOURCE_IS_NONPAGED_POOL;
+}
+
 VOID MmBuildMdlForNonPagedPool(PMDL MemoryDescriptorList)
 {
     PMDL mdl = MemoryDescriptorList;
+
+    KI_CHECK_IRQL_AT_MOST(DISPATCH_LEVEL, MmBuildMdlForNonPagedPool);
+    /* LAB mdl: BEGIN - one frame per page the buffer spans, from the page tables (MiFrameOfAddress) under MmPfnLock; a hole is 0x1A/0x1240; frames outside RAM make it MDL_IO_SPACE; then Process, MappedSystemVa and MDL_SOURCE_IS_NONPAGED_POOL */
     PUCHAR va = mdl->StartVa;
     PFN_NUMBER pages = ADDRESS_AND_SIZE_TO_SPAN_PAGES(MmGetMdlVirtualAddress(mdl), mdl->ByteCount);
     PPFN_NUMBER array = MmGetMdlPfnArray(mdl);
     BOOLEAN io = FALSE, writable;
     KIRQL irql;
 
-    KI_CHECK_IRQL_AT_MOST(DISPATCH_LEVEL, MmBuildMdlForNonPagedPool);
     KeAcquireSpinLock(&MmPfnLock, &irql);
     for (PFN_NUMBER i = 0; i < pages; i++) {
         PFN_NUMBER frame = MiFrameOfAddress(va + (i << PAGE_SHIFT), &writable);
@@ -67,6 +83,12 @@ VOID MmBuildMdlForNonPagedPool(PMDL MemoryDescriptorList)
     mdl->Process = NULL;
     mdl->MappedSystemVa = MmGetMdlVirtualAddress(mdl);
     mdl->MdlFlags |= MDL_SOURCE_IS_NONPAGED_POOL | (io ? MDL_IO_SPACE : 0);
+    /* LAB mdl: ELSE */
+#ifdef MICA_LAB_STUB
+    LAB_TODO(mdl);
+    MiBuildMdlLabFallback(mdl);
+#endif
+    /* LAB mdl: END */
 }
 
 /*

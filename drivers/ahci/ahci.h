@@ -118,6 +118,7 @@ _Static_assert(sizeof(AHCI_PRD) == 16, "AHCI 4.2.3.3");
 #define AHCI_CT_PRDT_OFFSET 0x80
 #define FIS_TYPE_REG_H2D    0x27
 #define FIS_H2D_COMMAND     0x80        /* the C bit: this FIS carries a command */
+#define FIS_H2D_PMP_MASK    0x0F        /* byte 1 bits 3:0: the port-multiplier port */
 #define ATA_DEVICE_LBA      0x40
 
 #define ATA_IDENTIFY_DEVICE      0xEC
@@ -126,6 +127,10 @@ _Static_assert(sizeof(AHCI_PRD) == 16, "AHCI 4.2.3.3");
 #define ATA_READ_FPDMA_QUEUED    0x60
 #define ATA_WRITE_FPDMA_QUEUED   0x61
 #define ATA_FLUSH_CACHE_EXT      0xEA
+#define ATA_READ_LOG_EXT         0x2F
+#define ATA_LOG_NCQ_ERROR        0x10   /* SATA: the NCQ command error log, one 512-byte page */
+#define NCQ_LOG_NQ               0x80   /* byte 0 bit 7: the error was a non-queued command's */
+#define NCQ_LOG_TAG(b)           ((b) & 0x1F)
 #define ATA_MAX_SECTORS_LBA48    65536  /* a count of 0 means 65536 */
 
 /* IDENTIFY DEVICE words (ATA8-ACS 7.16). */
@@ -137,6 +142,8 @@ _Static_assert(sizeof(AHCI_PRD) == 16, "AHCI 4.2.3.3");
 #define ID_SATA_CAP      76             /* bit 8: NCQ */
 #define ID_CMDSET_82     82             /* bit 5: write cache supported */
 #define ID_CMDSET_83     83             /* bit 10: 48-bit addresses */
+#define ID_CMDSET_84     84             /* bit 5: general purpose logging (GPL) */
+#define ID_GPL           (1u << 5)
 #define ID_CMDSET_85     85             /* bit 5: write cache enabled */
 #define ID_LBA48_SECTORS 100
 #define ID_SECTOR_SIZE   106            /* 15:14 = 01 valid; 13 phys>log; 12 long logical; 3:0 log2 */
@@ -164,6 +171,7 @@ typedef struct _AHCI_SLOT {
     BOOLEAN Write;
     ULONG Offset, Length;               /* the piece of the IRP's buffer */
     ULONG64 Lba;
+    ULONG64 IssuedTick;                 /* the watchdog's tick when PxCI got it */
     struct _AHCI_PORT *Port;
 } AHCI_SLOT, *PAHCI_SLOT;
 
@@ -190,6 +198,7 @@ typedef struct _AHCI_PORT {
     ULONG64 Sectors;
     ULONG SectorSize, PhysicalSectorSize;
     BOOLEAN Lba48, Ncq, WriteCacheSupported, WriteCacheEnabled, Writable, Marked;
+    BOOLEAN Gpl;                        /* READ LOG EXT works: log 10h after an NCQ error */
     ULONG QueueDepth;                   /* slots used: min(NCQ depth, HBA slots), or HBA slots */
     /* The queue (Lock). */
     KSPIN_LOCK Lock;
@@ -199,18 +208,30 @@ typedef struct _AHCI_PORT {
     ULONG NcqIssued;                    /* of which NCQ (tracked in PxSACT) */
     BOOLEAN FlushActive;
     ULONG Retry;                        /* slots to start again, one at a time, after an error */
+    BOOLEAN RetryNcq;                   /* ...as queued commands (after a timeout or log 10h) */
+    ULONG Retrying;                     /* the slot issued as a retry: if it fails, it is the culprit */
+    BOOLEAN Held;                       /* IRP_MN_STOP_DEVICE: requests wait in Queue for the restart */
+    NTSTATUS GoneStatus;                /* removal: not 0, every request fails with it */
     volatile ULONG PendingIs;           /* PxIS bits the ISR acknowledged */
     AHCI_SLOT Slots[AHCI_SLOTS];
     /* Counters for tests and the boot line. */
     volatile LONG64 Commands, Interrupts, Errors, Batches;
     ULONG MaxInFlight;                  /* most slots issued at once */
-    /* The per-command timeout: a periodic timer; no completion for
-     * TimeoutTicks ticks while commands are issued is a timeout. */
+    /* The per-command timeout: a periodic timer counts Ticks; a command
+     * issued TimeoutTicks ticks ago and not finished is a timeout, however
+     * busy the others keep the port. */
     KTIMER Watchdog;
     KDPC WatchdogDpc;
-    ULONG64 Completed, LastCompleted;   /* pieces finished (Lock) */
-    ULONG StallTicks, TimeoutTicks;
+    ULONG64 Completed;                  /* pieces finished (Lock) */
+    ULONG64 Ticks;                      /* (Lock) */
+    ULONG TimeoutTicks;
     volatile LONG64 Timeouts;
+    volatile LONG64 LogReads, LogFailures;      /* READ LOG EXT 10h after NCQ errors */
+    /* Fault injection for the tests: while IgnoreArmed, a command covering
+     * IgnoreLba is addressed to port-multiplier port 15, where no device
+     * listens (this port has no multiplier): it is never answered. */
+    BOOLEAN IgnoreArmed;
+    ULONG64 IgnoreLba;
 } AHCI_PORT, *PAHCI_PORT;
 
 typedef struct _AHCI_HBA {
@@ -227,6 +248,8 @@ typedef struct _AHCI_HBA {
     PKINTERRUPT Interrupt;
     PAHCI_PORT Ports[32];
     volatile LONG64 IsrCount;
+    ULONG AbarBytes;                    /* mapped at Abar */
+    BOOLEAN Started, SurpriseRemoved;
 } AHCI_HBA, *PAHCI_HBA;
 
 /* Every disk the driver made, by disk number (tests, the boot option). */
@@ -249,6 +272,11 @@ static inline VOID AhciWrite(PUCHAR Base, ULONG Offset, ULONG Value)
 
 /* port.c */
 NTSTATUS AhciPortStart(PAHCI_HBA Hba, ULONG Number, PAHCI_PORT Port);
+NTSTATUS AhciPortRestart(PAHCI_PORT Port);
+VOID AhciPortHold(PAHCI_PORT Port);
+VOID AhciPortFailAll(PAHCI_PORT Port, NTSTATUS Status, BOOLEAN Issued);
+VOID AhciPortRelease(PAHCI_PORT Port);
+ULONG AhciBuildPrdt(PAHCI_PRD Prdt, PSCATTER_GATHER_LIST Sg);
 BOOLEAN AhciPortStop(PAHCI_PORT Port);
 NTSTATUS AhciPortIdentify(PAHCI_PORT Port);
 NTSTATUS AhciPortReadPolled(PAHCI_PORT Port, ULONG64 Lba);
@@ -258,6 +286,7 @@ VOID AhciPortStartWatchdog(PAHCI_PORT Port);
 
 /* disk.c */
 NTSTATUS AhciCreateDisk(PAHCI_HBA Hba, ULONG Number);
+VOID AhciDeleteDisk(PAHCI_PORT Port);
 NTSTATUS AhciDiskDispatch(PDEVICE_OBJECT DeviceObject, PIRP Irp);
 
 #endif

@@ -19,6 +19,27 @@
  */
 #include "ahci.h"
 
+/* AhciDisks' free numbers: NT reuses a removed disk's number. */
+static KSPIN_LOCK AhciDiskLock;
+
+static LONG ClaimDiskNumber(PAHCI_PORT Port)
+{
+    LONG n = -1;
+    KIRQL irql;
+
+    KeAcquireSpinLock(&AhciDiskLock, &irql);
+    for (LONG i = 0; i < AHCI_MAX_DISKS && n < 0; i++)
+        if (AhciDisks[i] == NULL)
+            n = i;
+    if (n >= 0) {
+        AhciDisks[n] = Port;
+        if (n >= AhciDiskCount)
+            AhciDiskCount = n + 1;
+    }
+    KeReleaseSpinLock(&AhciDiskLock, irql);
+    return n;
+}
+
 static NTSTATUS Complete(PIRP Irp, NTSTATUS Status, ULONG_PTR Information)
 {
     Irp->IoStatus.Status = Status;
@@ -80,18 +101,27 @@ NTSTATUS AhciCreateDisk(PAHCI_HBA Hba, ULONG Number)
                                                      probe.Common, FALSE);
         return status;
     }
-    n = (ULONG)__atomic_fetch_add(&AhciDiskCount, 1, __ATOMIC_RELAXED);
-    if (n >= AHCI_MAX_DISKS)
-        return STATUS_INSUFFICIENT_RESOURCES;
-    RtlSnprintf(ansi, sizeof(ansi), AHCI_DISK_NAME_FORMAT, n, n);
-    RtlInitAnsiString(&a, ansi);
-    status = RtlAnsiStringToUnicodeString(&name, &a, TRUE);
-    if (!NT_SUCCESS(status))
+    /* A number, then the device: on failure the port goes back. */
+    status = STATUS_INSUFFICIENT_RESOURCES;
+    n = (ULONG)ClaimDiskNumber(&probe);
+    if ((LONG)n >= 0) {
+        RtlSnprintf(ansi, sizeof(ansi), AHCI_DISK_NAME_FORMAT, n, n);
+        RtlInitAnsiString(&a, ansi);
+        status = RtlAnsiStringToUnicodeString(&name, &a, TRUE);
+        if (NT_SUCCESS(status)) {
+            status = IoCreateDevice(Hba->Self->DriverObject, sizeof(AHCI_PORT), &name, FILE_DEVICE_DISK, 0,
+                                    FALSE, &disk);
+            RtlFreeUnicodeString(&name);
+        }
+        if (!NT_SUCCESS(status))
+            AhciDisks[n] = NULL;
+    }
+    if (!NT_SUCCESS(status)) {
+        AhciPortStop(&probe);
+        Hba->Dma->DmaOperations->FreeCommonBuffer(Hba->Dma, probe.CommonBytes, probe.CommonLogical,
+                                                 probe.Common, FALSE);
         return status;
-    status = IoCreateDevice(Hba->Self->DriverObject, sizeof(AHCI_PORT), &name, FILE_DEVICE_DISK, 0, FALSE, &disk);
-    RtlFreeUnicodeString(&name);
-    if (!NT_SUCCESS(status))
-        return status;
+    }
     port = disk->DeviceExtension;
     *port = probe;
     port->IsDisk = TRUE;
@@ -105,7 +135,7 @@ NTSTATUS AhciCreateDisk(PAHCI_HBA Hba, ULONG Number)
     disk->Flags |= DO_DIRECT_IO;
     disk->AlignmentRequirement = FILE_WORD_ALIGNMENT;       /* PRD addresses are even */
     disk->Flags &= ~DO_DEVICE_INITIALIZING;
-    AhciDisks[n] = port;
+    AhciDisks[n] = port;                /* was the scratch record: the number's claim */
     Hba->Ports[Number] = port;
     AhciWrite(port->Regs, PX_IS, ~0u);
     AhciWrite(port->Regs, PX_IE, PX_IE_WANTED);
@@ -121,6 +151,14 @@ NTSTATUS AhciCreateDisk(PAHCI_HBA Hba, ULONG Number)
     return STATUS_SUCCESS;
 }
 
+/* PASSIVE_LEVEL, removal: the port idle and released (port.c). */
+VOID AhciDeleteDisk(PAHCI_PORT Port)
+{
+    Port->Hba->Ports[Port->Number] = NULL;
+    AhciDisks[Port->DiskNumber] = NULL;
+    IoDeleteDevice(Port->Self);
+}
+
 static NTSTATUS ReadWrite(PAHCI_PORT Port, PIRP Irp, PIO_STACK_LOCATION Stack)
 {
     ULONG length = Stack->Parameters.Read.Length;
@@ -130,6 +168,8 @@ static NTSTATUS ReadWrite(PAHCI_PORT Port, PIRP Irp, PIO_STACK_LOCATION Stack)
     if (offset < 0 || (ULONG64)offset % Port->SectorSize != 0 || length % Port->SectorSize != 0 ||
         (ULONG64)offset > size || length > size - (ULONG64)offset)
         return Complete(Irp, STATUS_INVALID_PARAMETER, 0);
+    if (Port->GoneStatus != 0)          /* removed (read without the lock: AhciPortQueue checks again) */
+        return Complete(Irp, Port->GoneStatus, 0);
     if (Stack->MajorFunction == IRP_MJ_WRITE && !Port->Writable)
         return Complete(Irp, STATUS_MEDIA_WRITE_PROTECTED, 0);
     if (length == 0)

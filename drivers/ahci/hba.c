@@ -17,7 +17,12 @@
  *                 other order keeps a level line up), remembers the bits
  *                 and queues the DPC - nothing else at DIRQL;
  *   the DPC       services each port that interrupted: completions,
- *                 errors, refilling its slots (port.c).
+ *                 errors, refilling its slots (port.c);
+ *   STOP_DEVICE, SURPRISE_REMOVAL, REMOVE_DEVICE
+ *                 drain or fail the ports' requests, then give back the
+ *                 interrupt, the common buffers, the adapter and ABAR;
+ *                 REMOVE deletes the disks and the FDO. START after a
+ *                 STOP brings the same disks back with what they held.
  */
 #include "ahci.h"
 
@@ -186,9 +191,8 @@ static NTSTATUS StartHba(PAHCI_HBA Hba, PCM_RESOURCE_LIST Translated)
             abar = &descriptors[i];     /* ABAR is BAR5, the last memory BAR */
     if (abar == NULL || abar->u.Memory.Length < AHCI_PORT_BASE(1))
         return STATUS_DEVICE_CONFIGURATION_ERROR;
-    Hba->Abar = MmMapIoSpace(abar->u.Memory.Start,
-                             abar->u.Memory.Length < AHCI_ABAR_SIZE ? abar->u.Memory.Length : AHCI_ABAR_SIZE,
-                             MmNonCached);
+    Hba->AbarBytes = abar->u.Memory.Length < AHCI_ABAR_SIZE ? abar->u.Memory.Length : AHCI_ABAR_SIZE;
+    Hba->Abar = MmMapIoSpace(abar->u.Memory.Start, Hba->AbarBytes, MmNonCached);
     if (Hba->Abar == NULL)
         return STATUS_INSUFFICIENT_RESOURCES;
     status = TakeOwnership(Hba);
@@ -203,11 +207,49 @@ static NTSTATUS StartHba(PAHCI_HBA Hba, PCM_RESOURCE_LIST Translated)
              Hba->Slots, Hba->Cap & AHCI_CAP_SNCQ ? "yes" : "no",
              Hba->Cap & AHCI_CAP_S64A ? "yes" : "no",
              Hba->ConnectVersion == CONNECT_MESSAGE_BASED ? "message" : "line");
-    for (ULONG n = 0; n < 32; n++)
-        if (Hba->Pi & (1u << n))
-            AhciCreateDisk(Hba, n);     /* an empty or non-ATA port is skipped */
+    /* Interrupts on first: every port's PxIE is 0 after the reset, and a
+     * port restarted after a stop goes on with the requests it held. */
     AhciWrite(Hba->Abar, AHCI_GHC, AHCI_GHC_AE | AHCI_GHC_IE);
+    Hba->Started = TRUE;
+    for (ULONG n = 0; n < 32; n++) {
+        if (Hba->Ports[n] != NULL && !NT_SUCCESS(AhciPortRestart(Hba->Ports[n]))) {
+            DbgPrint("ahci: disk %u (port %u) did not come back\n", Hba->Ports[n]->DiskNumber, n);
+            AhciPortFailAll(Hba->Ports[n], STATUS_NO_SUCH_DEVICE, FALSE);
+        } else if (Hba->Ports[n] == NULL && (Hba->Pi & (1u << n))) {
+            AhciCreateDisk(Hba, n);     /* an empty or non-ATA port is skipped */
+        }
+    }
     return STATUS_SUCCESS;
+}
+
+/* PASSIVE_LEVEL, every port idle: give back what StartHba took, in the
+ * reverse order - the interrupt (and any DPC it queued, which looks at
+ * the ports), the ports' memory, the adapter, ABAR. */
+static VOID ReleaseHba(PAHCI_HBA Hba)
+{
+    IO_DISCONNECT_INTERRUPT_PARAMETERS disconnect;
+
+    if (!Hba->Started)
+        return;
+    Hba->Started = FALSE;
+    AhciWrite(Hba->Abar, AHCI_GHC, AHCI_GHC_AE);
+    RtlZeroMemory(&disconnect, sizeof(disconnect));
+    disconnect.Version = Hba->ConnectVersion;
+    if (Hba->ConnectVersion == CONNECT_MESSAGE_BASED)
+        disconnect.ConnectionContext.InterruptMessageTable = Hba->MessageTable;
+    else
+        disconnect.ConnectionContext.InterruptObject = Hba->Interrupt;
+    IoDisconnectInterruptEx(&disconnect);
+    Hba->MessageTable = NULL;
+    Hba->Interrupt = NULL;
+    KeFlushQueuedDpcs();
+    for (ULONG n = 0; n < 32; n++)
+        if (Hba->Ports[n] != NULL)
+            AhciPortRelease(Hba->Ports[n]);
+    Hba->Dma->DmaOperations->PutDmaAdapter(Hba->Dma);
+    Hba->Dma = NULL;
+    MmUnmapIoSpace(Hba->Abar, Hba->AbarBytes);
+    Hba->Abar = NULL;
 }
 
 /* ---- PnP ---- */
@@ -220,12 +262,58 @@ static NTSTATUS StartCompleted(PDEVICE_OBJECT DeviceObject, PIRP Irp, PVOID Cont
     return STATUS_MORE_PROCESSING_REQUIRED;
 }
 
+/*
+ * IRP_MN_STOP_DEVICE: the hardware goes back (the PnP manager may hand
+ * other resources at the next start); requests wait in their queues.
+ * IRP_MN_SURPRISE_REMOVAL: the device is gone - what it had in flight or
+ * queued, and whatever comes later, fails with STATUS_NO_SUCH_DEVICE; the
+ * device objects stay until IRP_MN_REMOVE_DEVICE (NT's rule). REMOVE:
+ * after an orderly removal's drain the queued requests fail the same way,
+ * then the disks and the FDO are deleted. All three succeed and go down.
+ */
+static NTSTATUS HbaStopOrRemove(PAHCI_HBA Hba, PIRP Irp, UCHAR Minor)
+{
+    PDEVICE_OBJECT lower = Hba->Lower, self = Hba->Self;
+    NTSTATUS status;
+
+    for (ULONG n = 0; n < 32; n++) {
+        PAHCI_PORT port = Hba->Ports[n];
+        if (port == NULL)
+            continue;
+        if (Minor == IRP_MN_SURPRISE_REMOVAL) {
+            AhciPortFailAll(port, STATUS_NO_SUCH_DEVICE, TRUE);
+        } else if (port->GoneStatus == 0) {
+            AhciPortHold(port);
+            if (Minor == IRP_MN_REMOVE_DEVICE)
+                AhciPortFailAll(port, STATUS_NO_SUCH_DEVICE, FALSE);
+        }
+    }
+    if (Minor == IRP_MN_SURPRISE_REMOVAL)
+        Hba->SurpriseRemoved = TRUE;
+    ReleaseHba(Hba);
+    if (Minor == IRP_MN_REMOVE_DEVICE)
+        for (ULONG n = 0; n < 32; n++)
+            if (Hba->Ports[n] != NULL)
+                AhciDeleteDisk(Hba->Ports[n]);
+    Irp->IoStatus.Status = STATUS_SUCCESS;
+    IoSkipCurrentIrpStackLocation(Irp);
+    status = IoCallDriver(lower, Irp);
+    if (Minor == IRP_MN_REMOVE_DEVICE) {
+        IoDetachDevice(lower);
+        IoDeleteDevice(self);
+    }
+    return status;
+}
+
 static NTSTATUS HbaPnp(PAHCI_HBA Hba, PIRP Irp)
 {
     PIO_STACK_LOCATION stack = IoGetCurrentIrpStackLocation(Irp);
     NTSTATUS status;
     KEVENT event;
 
+    if (stack->MinorFunction == IRP_MN_STOP_DEVICE || stack->MinorFunction == IRP_MN_SURPRISE_REMOVAL ||
+        stack->MinorFunction == IRP_MN_REMOVE_DEVICE)
+        return HbaStopOrRemove(Hba, Irp, stack->MinorFunction);
     if (stack->MinorFunction != IRP_MN_START_DEVICE) {
         IoSkipCurrentIrpStackLocation(Irp);
         return IoCallDriver(Hba->Lower, Irp);

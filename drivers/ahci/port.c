@@ -95,12 +95,13 @@ static VOID SetPrd(PAHCI_PRD Prd, ULONG64 Address, ULONG Length)
     Prd->Dbc = Length - 1;              /* zero-based; Length is even, so bit 0 is set */
 }
 
-/* A command on slot 0 with interrupts off, waited for by polling: only at
- * start-up, before the port takes requests. Length 0: no data. */
-static NTSTATUS Polled(PAHCI_PORT Port, UCHAR Command, ULONG64 Lba, ULONG Count, ULONG Length)
+/* A command on a free slot with the port's interrupts off, waited for by
+ * polling: at start-up, before the port takes requests, and for the NCQ
+ * error log during recovery. Length 0: no data; data lands in Scratch. */
+static NTSTATUS Polled(PAHCI_PORT Port, ULONG Slot, UCHAR Command, ULONG64 Lba, ULONG Count, ULONG Length)
 {
-    PAHCI_CMD_HEADER h = &Port->CmdList[0];
-    PUCHAR table = TableOf(Port, 0);
+    PAHCI_CMD_HEADER h = &Port->CmdList[Slot];
+    PUCHAR table = TableOf(Port, Slot);
 
     BuildFis(table, Command, Lba, Count, FALSE, 0);
     if (Length != 0)
@@ -109,11 +110,11 @@ static NTSTATUS Polled(PAHCI_PORT Port, UCHAR Command, ULONG64 Lba, ULONG Count,
     h->Prdbc = 0;
     AhciWrite(Port->Regs, PX_IS, ~0u);
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
-    AhciWrite(Port->Regs, PX_CI, 1);
+    AhciWrite(Port->Regs, PX_CI, 1u << Slot);
     for (ULONG i = 0; i <= POLLED_WAIT_MS * 10; i++) {
         if (AhciRead(Port->Regs, PX_IS) & PX_IS_ERRORS)
             return STATUS_IO_DEVICE_ERROR;
-        if ((AhciRead(Port->Regs, PX_CI) & 1) == 0)
+        if ((AhciRead(Port->Regs, PX_CI) & (1u << Slot)) == 0)
             return STATUS_SUCCESS;
         KeStallExecutionProcessor(100);
     }
@@ -122,7 +123,7 @@ static NTSTATUS Polled(PAHCI_PORT Port, UCHAR Command, ULONG64 Lba, ULONG Count,
 
 NTSTATUS AhciPortReadPolled(PAHCI_PORT Port, ULONG64 Lba)
 {
-    return Polled(Port, ATA_READ_DMA_EXT, Lba, 1, Port->SectorSize);
+    return Polled(Port, 0, ATA_READ_DMA_EXT, Lba, 1, Port->SectorSize);
 }
 
 /* ATA strings are big-endian words, padded with spaces. */
@@ -140,7 +141,7 @@ static VOID IdString(const USHORT *Id, ULONG Word, ULONG Chars, char *Out)
 NTSTATUS AhciPortIdentify(PAHCI_PORT Port)
 {
     const USHORT *id = (const USHORT *)Port->Scratch;
-    NTSTATUS status = Polled(Port, ATA_IDENTIFY_DEVICE, 0, 0, 512);
+    NTSTATUS status = Polled(Port, 0, ATA_IDENTIFY_DEVICE, 0, 0, 512);
 
     if (!NT_SUCCESS(status))
         return status;
@@ -168,6 +169,8 @@ NTSTATUS AhciPortIdentify(PAHCI_PORT Port)
         Port->QueueDepth = (id[ID_QUEUE_DEPTH] & 0x1F) + 1;
     Port->WriteCacheSupported = (id[ID_CMDSET_82] & (1u << 5)) != 0;
     Port->WriteCacheEnabled = (id[ID_CMDSET_85] & (1u << 5)) != 0;
+    /* Word 84 is valid when bits 15:14 read 01 (ATA8-ACS 7.16.7.40). */
+    Port->Gpl = (id[ID_CMDSET_84] & 0xC000) == 0x4000 && (id[ID_CMDSET_84] & ID_GPL) != 0;
     if (!Port->Lba48 || Port->SectorSize < 512 || Port->SectorSize > PAGE_SIZE)
         return STATUS_NOT_SUPPORTED;    /* CHS/LBA28-only and odd sector sizes are not driven */
     return STATUS_SUCCESS;
@@ -175,17 +178,14 @@ NTSTATUS AhciPortIdentify(PAHCI_PORT Port)
 
 /* AHCI 10.3.1 and 10.1.2: the port's memory, FRE, the device's signature,
  * then ST. Interrupts stay off until the disk exists (PxIE by the caller). */
-NTSTATUS AhciPortStart(PAHCI_HBA Hba, ULONG Number, PAHCI_PORT Port)
+static NTSTATUS BringUp(PAHCI_PORT Port)
 {
+    PAHCI_HBA hba = Port->Hba;
     PHYSICAL_ADDRESS logical;
     ULONG64 base, clb, fb;
     ULONG sig;
 
-    Port->Hba = Hba;
-    Port->Number = Number;
-    Port->Regs = Hba->Abar + AHCI_PORT_BASE(Number);
-    KeInitializeSpinLock(&Port->Lock);
-    InitializeListHead(&Port->Queue);
+    Port->Regs = hba->Abar + AHCI_PORT_BASE(Port->Number);
     if (!AhciPortStop(Port))
         return STATUS_IO_TIMEOUT;
     /* Spin the device up (a no-op without CAP.SSS) and look for it. */
@@ -196,7 +196,7 @@ NTSTATUS AhciPortStart(PAHCI_HBA Hba, ULONG Number, PAHCI_PORT Port)
     /* Scratch page, command list, received FIS, then the tables: the
      * buffer is page-aligned, so each part keeps its alignment. */
     Port->CommonBytes = PAGE_SIZE + AHCI_CMD_LIST_BYTES + 1024 + AHCI_SLOTS * AHCI_CMD_TABLE_BYTES;
-    Port->Common = Hba->Dma->DmaOperations->AllocateCommonBuffer(Hba->Dma, Port->CommonBytes, &logical, FALSE);
+    Port->Common = hba->Dma->DmaOperations->AllocateCommonBuffer(hba->Dma, Port->CommonBytes, &logical, FALSE);
     if (Port->Common == NULL)
         return STATUS_INSUFFICIENT_RESOURCES;
     RtlZeroMemory(Port->Common, Port->CommonBytes);
@@ -234,6 +234,15 @@ NTSTATUS AhciPortStart(PAHCI_HBA Hba, ULONG Number, PAHCI_PORT Port)
     return STATUS_SUCCESS;
 }
 
+NTSTATUS AhciPortStart(PAHCI_HBA Hba, ULONG Number, PAHCI_PORT Port)
+{
+    Port->Hba = Hba;
+    Port->Number = Number;
+    KeInitializeSpinLock(&Port->Lock);
+    InitializeListHead(&Port->Queue);
+    return BringUp(Port);
+}
+
 /* ---- The queue ---- */
 
 /* Freestanding: no libgcc popcount. */
@@ -253,6 +262,8 @@ static VOID Issue(PAHCI_PORT Port, ULONG Bits, ULONG NcqBits)
     if (NcqBits != 0)
         AhciWrite(Port->Regs, PX_SACT, NcqBits);
     AhciWrite(Port->Regs, PX_CI, Bits);
+    for (ULONG pending = Bits; pending != 0; pending &= pending - 1)
+        Port->Slots[__builtin_ctz(pending)].IssuedTick = Port->Ticks;
     Port->Issued |= Bits;
     Port->NcqIssued |= NcqBits;
     Port->Batches++;
@@ -260,34 +271,79 @@ static VOID Issue(PAHCI_PORT Port, ULONG Bits, ULONG NcqBits)
         Port->MaxInFlight = CountBits(Port->Issued);
 }
 
-/* Fill slot's table from its list (any IRQL <= DISPATCH, slot is ours). */
-static VOID BuildSlot(PAHCI_PORT Port, ULONG Slot, BOOLEAN Ncq)
+/* The mdl lab's stand-in (tests/labs/mdl.md): a PRD per page-sized piece
+ * of each element - correct, but up to 4 MiB / 4 KiB times more entries
+ * for the HBA to fetch. A transfer of at most AHCI_MAX_TRANSFER spans at
+ * most AHCI_PRDT_ENTRIES pages, so it fits. */
+static __attribute__((unused)) ULONG AhciBuildPrdtLabFallback(PAHCI_PRD Prdt, PSCATTER_GATHER_LIST Sg)
 {
-    PAHCI_SLOT s = &Port->Slots[Slot];
-    PAHCI_PRD prd = (PAHCI_PRD)(TableOf(Port, Slot) + AHCI_CT_PRDT_OFFSET);
     ULONG n = 0;
-    ULONG count = s->Length / Port->SectorSize;
-    UCHAR command;
 
-    for (ULONG i = 0; i < s->Sg->NumberOfElements; i++) {
-        ULONG64 a = (ULONG64)s->Sg->Elements[i].Address.QuadPart;
-        ULONG left = s->Sg->Elements[i].Length;
+    for (ULONG i = 0; i < Sg->NumberOfElements; i++) {
+        ULONG64 a = (ULONG64)Sg->Elements[i].Address.QuadPart;
+        ULONG64 end = a + Sg->Elements[i].Length;
+        while (a < end) {
+            ULONG64 next = (a + PAGE_SIZE) & ~(ULONG64)(PAGE_SIZE - 1);
+            ULONG part = (ULONG)((next < end ? next : end) - a);
+            SetPrd(&Prdt[n++], a, part);
+            a += part;
+        }
+    }
+    return n;
+}
+
+/*
+ * A command's PRDT from the scatter/gather list the adapter gave for its
+ * piece (the logical addresses the device may use, never the MDL's own
+ * frames: map registers may stand in between). Returns the entries used.
+ * Any IRQL <= DISPATCH_LEVEL.
+ */
+ULONG AhciBuildPrdt(PAHCI_PRD Prdt, PSCATTER_GATHER_LIST Sg)
+{
+    /* LAB mdl: BEGIN - one PRD per element, cut into pieces of at most AHCI_PRD_MAX_BYTES (SetPrd writes one: DBC is the count minus one, no I bit); return how many */
+    ULONG n = 0;
+
+    for (ULONG i = 0; i < Sg->NumberOfElements; i++) {
+        ULONG64 a = (ULONG64)Sg->Elements[i].Address.QuadPart;
+        ULONG left = Sg->Elements[i].Length;
         while (left != 0) {             /* a PRD holds at most 4 MiB */
             ULONG part = left < AHCI_PRD_MAX_BYTES ? left : AHCI_PRD_MAX_BYTES;
-            SetPrd(&prd[n++], a, part);
+            SetPrd(&Prdt[n++], a, part);
             a += part;
             left -= part;
         }
     }
+    return n;
+    /* LAB mdl: ELSE */
+#ifdef MICA_LAB_STUB
+    LAB_TODO(mdl);
+    return AhciBuildPrdtLabFallback(Prdt, Sg);
+#endif
+    /* LAB mdl: END */
+}
+
+/* Fill slot's table from its list (any IRQL <= DISPATCH, slot is ours). */
+static VOID BuildSlot(PAHCI_PORT Port, ULONG Slot, BOOLEAN Ncq)
+{
+    PAHCI_SLOT s = &Port->Slots[Slot];
+    ULONG n = AhciBuildPrdt((PAHCI_PRD)(TableOf(Port, Slot) + AHCI_CT_PRDT_OFFSET), s->Sg);
+    ULONG count = s->Length / Port->SectorSize;
+    UCHAR command;
+
     if (Ncq)
         command = s->Write ? ATA_WRITE_FPDMA_QUEUED : ATA_READ_FPDMA_QUEUED;
     else
         command = s->Write ? ATA_WRITE_DMA_EXT : ATA_READ_DMA_EXT;
     BuildFis(TableOf(Port, Slot), command, s->Lba, count == ATA_MAX_SECTORS_LBA48 ? 0 : count,
              Ncq, Slot);
+    if (Port->IgnoreArmed && Port->IgnoreLba >= s->Lba && Port->IgnoreLba < s->Lba + count)
+        TableOf(Port, Slot)[1] |= FIS_H2D_PMP_MASK;     /* the tests' unanswered command */
     Port->CmdList[Slot].Flags = AHCI_CMD_CFL_H2D | (s->Write ? AHCI_CMD_WRITE : 0) | AHCI_CMD_PRDTL(n);
     Port->CmdList[Slot].Prdbc = 0;
 }
+
+static VOID Finish(PAHCI_PORT Port, PSCATTER_GATHER_LIST *Put, BOOLEAN *PutWrite, ULONG Puts, PLIST_ENTRY Done);
+static VOID FinishPiece(PAHCI_PORT Port, PIRP Irp, NTSTATUS Status, PLIST_ENTRY Done);
 
 static VOID ListControl(PDEVICE_OBJECT DeviceObject, PIRP Irp, PSCATTER_GATHER_LIST Sg, PVOID Context)
 {
@@ -303,9 +359,21 @@ static VOID ListControl(PDEVICE_OBJECT DeviceObject, PIRP Irp, PSCATTER_GATHER_L
     if (__atomic_compare_exchange_n(&s->State, &expected, SlotReady, FALSE, __ATOMIC_ACQ_REL,
                                     __ATOMIC_ACQUIRE))
         return;                         /* inside GetScatterGatherList: the pump starts it */
-    /* Later, from a free of map registers: start it alone. */
+    /* Later, from a free of map registers: start it alone, or fail it
+     * if the disk went away meanwhile (AhciPortFailAll waits for it). */
     KeAcquireSpinLockAtDpcLevel(&port->Lock);
     s->State = SlotIssued;
+    if (port->GoneStatus != 0) {
+        LIST_ENTRY done;
+
+        InitializeListHead(&done);
+        s->State = SlotFree;
+        port->Busy &= ~(1u << slot);
+        FinishPiece(port, s->Irp, port->GoneStatus, &done);
+        KeReleaseSpinLockFromDpcLevel(&port->Lock);
+        Finish(port, &s->Sg, &s->Write, 1, &done);
+        return;
+    }
     if (port->Retry != 0)
         port->Retry |= 1u << slot;      /* recovering: no queued command now */
     else
@@ -346,19 +414,23 @@ static VOID Pump(PAHCI_PORT Port, PLIST_ENTRY Done)
     PDMA_ADAPTER dma = Port->Hba->Dma;
     ULONG bits = 0;
 
-    /* After an error, the commands it interrupted go again one at a time,
-     * as non-queued commands, so the one that fails again is known; new
-     * requests wait until they are through. */
+    /* After an error or a timeout, the commands it interrupted go again
+     * one at a time, so the one that fails again is known (Retrying);
+     * new requests wait until they are through. They go as non-queued
+     * commands after an NCQ error the log did not explain, as they were
+     * issued otherwise (RetryNcq). */
     if (Port->Retry != 0) {
         if (Port->Issued == 0) {
             ULONG slot = __builtin_ctz(Port->Retry);
+            BOOLEAN ncq = Port->RetryNcq && Port->Ncq;
             Port->Retry &= ~(1u << slot);
-            BuildSlot(Port, slot, FALSE);
-            Issue(Port, 1u << slot, 0);
+            Port->Retrying = 1u << slot;
+            BuildSlot(Port, slot, ncq);
+            Issue(Port, 1u << slot, ncq ? 1u << slot : 0);
         }
         return;
     }
-    while (!IsListEmpty(&Port->Queue) && !Port->FlushActive) {
+    while (!IsListEmpty(&Port->Queue) && !Port->FlushActive && !Port->Held && Port->GoneStatus == 0) {
         PIRP irp = CONTAINING_RECORD(Port->Queue.Flink, IRP, Tail.Overlay.ListEntry);
         PIO_STACK_LOCATION stack = IoGetCurrentIrpStackLocation(irp);
         ULONG slot = FreeSlot(Port), length, offset;
@@ -444,8 +516,14 @@ VOID AhciPortQueue(PAHCI_PORT Port, PIRP Irp)
     IRP_STATUS(Irp) = (ULONG_PTR)(ULONG)STATUS_SUCCESS;
     InitializeListHead(&done);
     KeAcquireSpinLock(&Port->Lock, &irql);
-    InsertTailList(&Port->Queue, &Irp->Tail.Overlay.ListEntry);
-    Pump(Port, &done);
+    if (Port->GoneStatus != 0) {        /* removed: checked under the lock AhciPortFailAll takes */
+        Irp->IoStatus.Status = Port->GoneStatus;
+        Irp->IoStatus.Information = 0;
+        InsertTailList(&done, &Irp->Tail.Overlay.ListEntry);
+    } else {
+        InsertTailList(&Port->Queue, &Irp->Tail.Overlay.ListEntry);
+        Pump(Port, &done);
+    }
     KeReleaseSpinLock(&Port->Lock, irql);
     Finish(Port, NULL, NULL, 0, &done);
 }
@@ -458,24 +536,13 @@ static NTSTATUS ErrorStatus(ULONG Is)
 }
 
 /*
- * Lock held, after an error interrupt (AHCI 6.2.2): stop the port (which
- * clears PxCI and PxSACT), clear the errors, COMRESET when the device
- * stays busy, start it again. Failed is the non-queued command that
- * failed (the caller's choice): it ends with the error's status and the
- * others go again. After an NCQ error every queued command goes again,
- * one at a time as a non-queued command (Pump), which finds the culprit
- * without READ LOG EXT (QEMU has no log page 10h).
+ * Lock held: AHCI 6.2.2.1's port reset. Stop the port (which clears PxCI
+ * and PxSACT), clear the errors, COMRESET when the device stays busy,
+ * start it again.
  */
-static VOID Recover(PAHCI_PORT Port, ULONG Is, NTSTATUS Status, ULONG Failed, PSCATTER_GATHER_LIST *Put,
-                    BOOLEAN *PutWrite, ULONG *Puts, PLIST_ENTRY Done)
+static VOID ResetPort(PAHCI_PORT Port)
 {
-    ULONG cmd = AhciRead(Port->Regs, PX_CMD), failed = Failed;
-
-    Port->Errors++;
-    DbgPrint("ahci: disk %u: error (PxIS %08x, PxTFD %08x, PxSERR %08x), %u commands issued; recovering\n",
-             Port->DiskNumber, Is, AhciRead(Port->Regs, PX_TFD), AhciRead(Port->Regs, PX_SERR),
-             CountBits(Port->Issued));
-    AhciWrite(Port->Regs, PX_CMD, cmd & ~PX_CMD_ST);
+    AhciWrite(Port->Regs, PX_CMD, AhciRead(Port->Regs, PX_CMD) & ~PX_CMD_ST);
     WaitPort(Port, PX_CMD, PX_CMD_CR, 0, PORT_STOP_WAIT_MS);
     AhciWrite(Port->Regs, PX_SERR, ~0u);
     AhciWrite(Port->Regs, PX_IS, ~0u);
@@ -487,6 +554,71 @@ static VOID Recover(PAHCI_PORT Port, ULONG Is, NTSTATUS Status, ULONG Failed, PS
         WaitPort(Port, PX_SSTS, 0xF, PX_SSTS_DET_PRESENT, PORT_READY_WAIT_MS);
         WaitPort(Port, PX_TFD, PX_TFD_BSY | PX_TFD_DRQ, 0, PORT_READY_WAIT_MS);
         AhciWrite(Port->Regs, PX_SERR, ~0u);
+    }
+    AhciWrite(Port->Regs, PX_CMD, AhciRead(Port->Regs, PX_CMD) | PX_CMD_ST);
+}
+
+/*
+ * Lock held, the port reset after an NCQ error: READ LOG EXT page 10h
+ * (SATA 3.x 13.7.4, the NCQ command error log) names the tag that failed,
+ * and reading it takes the device out of its NCQ error state. Polled on a
+ * free slot with the port's interrupts off (the DPC must not see its
+ * completion). Returns the failed slot's bit, or 0 when the device has no
+ * log (IDENTIFY word 84 bit 5), the read fails, the page is inconsistent
+ * or names a non-queued command: the caller then finds the culprit by
+ * retrying each command alone.
+ */
+static ULONG ReadNcqErrorLog(PAHCI_PORT Port, ULONG Queued)
+{
+    const UCHAR *page = Port->Scratch;
+    ULONG usable = Port->Hba->Slots >= 32 ? ~0u : (1u << Port->Hba->Slots) - 1;
+    ULONG free = ~Port->Busy & usable, tag;
+    UCHAR sum = 0;
+    NTSTATUS status;
+
+    if (!Port->Gpl || free == 0)
+        return 0;
+    Port->LogReads++;
+    AhciWrite(Port->Regs, PX_IE, 0);
+    status = Polled(Port, __builtin_ctz(free), ATA_READ_LOG_EXT, ATA_LOG_NCQ_ERROR, 1, 512);
+    if (!NT_SUCCESS(status))
+        ResetPort(Port);                /* an error stops the command list again */
+    AhciWrite(Port->Regs, PX_IS, ~0u);
+    AhciWrite(Port->Regs, PX_IE, PX_IE_WANTED);
+    for (ULONG i = 0; NT_SUCCESS(status) && i < 512; i++)
+        sum += page[i];                 /* byte 511 makes the page sum to 0 */
+    tag = NCQ_LOG_TAG(page[0]);
+    if (!NT_SUCCESS(status) || sum != 0 || (page[0] & NCQ_LOG_NQ) || (Queued & (1u << tag)) == 0) {
+        DbgPrint("ahci: disk %u: NCQ error log %s\n", Port->DiskNumber,
+                 NT_SUCCESS(status) ? "names no queued command" : "read failed");
+        Port->LogFailures++;
+        return 0;
+    }
+    return 1u << tag;
+}
+
+/*
+ * Lock held, after an error interrupt (Is) or a timeout (Is 0): reset the
+ * port; Failed is the command that failed (the caller's choice, or the
+ * NCQ error log's): it ends with Status and the others go again, one at
+ * a time (Pump). After an NCQ error the log did not explain they go as
+ * non-queued commands, which finds the culprit on QEMU, whose disks have
+ * no log page 10h.
+ */
+static VOID Recover(PAHCI_PORT Port, ULONG Is, NTSTATUS Status, ULONG Failed, PSCATTER_GATHER_LIST *Put,
+                    BOOLEAN *PutWrite, ULONG *Puts, PLIST_ENTRY Done)
+{
+    ULONG failed = Failed;
+
+    Port->Errors++;
+    DbgPrint("ahci: disk %u: %s (PxIS %08x, PxTFD %08x, PxSERR %08x), %u commands issued; recovering\n",
+             Port->DiskNumber, Is != 0 ? "error" : "timeout", Is, AhciRead(Port->Regs, PX_TFD),
+             AhciRead(Port->Regs, PX_SERR), CountBits(Port->Issued));
+    ResetPort(Port);
+    Port->RetryNcq = Is == 0;           /* a timeout: again as they were issued */
+    if (failed == 0 && Is != 0 && Port->NcqIssued != 0) {
+        failed = ReadNcqErrorLog(Port, Port->NcqIssued);
+        Port->RetryNcq = failed != 0;   /* the log cleared the device's NCQ error state */
     }
     if (failed != 0) {
         ULONG slot = __builtin_ctz(failed);
@@ -500,14 +632,27 @@ static VOID Recover(PAHCI_PORT Port, ULONG Is, NTSTATUS Status, ULONG Failed, PS
         FinishPiece(Port, s->Irp, Status, Done);
     }
     Port->Retry |= Port->Issued & ~failed;
-    Port->Issued = Port->NcqIssued = 0;
-    AhciWrite(Port->Regs, PX_CMD, AhciRead(Port->Regs, PX_CMD) | PX_CMD_ST);
+    Port->Issued = Port->NcqIssued = Port->Retrying = 0;
+}
+
+/* Lock held: ticks since the oldest issued command went (0: none issued). */
+static ULONG64 OldestAge(PAHCI_PORT Port)
+{
+    ULONG64 age = 0;
+
+    for (ULONG pending = Port->Issued; pending != 0; pending &= pending - 1) {
+        ULONG64 a = Port->Ticks - Port->Slots[__builtin_ctz(pending)].IssuedTick;
+        if (a > age)
+            age = a;
+    }
+    return age;
 }
 
 /*
  * Lock held: what the port says now. Is holds the interrupt's PxIS bits
- * (0 from the watchdog); TimedOut: the watchdog saw no progress, so what
- * is still issued after the finished ones are taken is stuck.
+ * (0 from the watchdog); TimedOut: the watchdog saw an old command, so if
+ * one is still issued after the finished ones are taken, the port is
+ * stuck: every command still issued goes again.
  */
 static VOID ServiceLocked(PAHCI_PORT Port, ULONG Is, BOOLEAN TimedOut, PSCATTER_GATHER_LIST *Put,
                           BOOLEAN *PutWrite, ULONG *Puts, PLIST_ENTRY Done)
@@ -524,7 +669,7 @@ static VOID ServiceLocked(PAHCI_PORT Port, ULONG Is, BOOLEAN TimedOut, PSCATTER_
      * NCQ completion reported meanwhile (QEMU sends the last error status
      * with later set-device-bits FISes). */
     nonQueued = Port->Issued & ~Port->NcqIssued & active;
-    if ((Is & PX_IS_ERRORS) && nonQueued != 0) {
+    if (((Is & PX_IS_ERRORS) || TimedOut) && nonQueued != 0) {
         failed = 1u << PX_CMD_CCS(AhciRead(Port->Regs, PX_CMD));
         if ((failed & nonQueued) == 0)
             failed = nonQueued & -nonQueued;
@@ -544,18 +689,17 @@ static VOID ServiceLocked(PAHCI_PORT Port, ULONG Is, BOOLEAN TimedOut, PSCATTER_
     }
     Port->Issued &= ~finished;
     Port->NcqIssued &= ~finished;
+    Port->Retrying &= ~finished;
+    /* A retried command runs alone: if it fails or sticks again, it is
+     * the culprit, queued or not. */
+    if (failed == 0)
+        failed = Port->Issued & Port->Retrying;
     if (Is & PX_IS_ERRORS) {
         Recover(Port, Is, ErrorStatus(Is), failed, Put, PutWrite, Puts, Done);
-    } else if (TimedOut && Port->Issued != 0) {
-        /* A stuck non-queued command is the one at CCS; stuck queued
-         * ones go again one at a time, and one that sticks again then
-         * ends with STATUS_IO_TIMEOUT. */
-        nonQueued = Port->Issued & ~Port->NcqIssued;
-        if (nonQueued != 0) {
-            failed = 1u << PX_CMD_CCS(AhciRead(Port->Regs, PX_CMD));
-            if ((failed & nonQueued) == 0)
-                failed = nonQueued & -nonQueued;
-        }
+    } else if (TimedOut && OldestAge(Port) >= Port->TimeoutTicks) {
+        /* Stuck queued commands go again one at a time; one that
+         * sticks again ends with STATUS_IO_TIMEOUT (disk.sys's status
+         * for a request the device never answered). */
         Port->Timeouts++;
         Recover(Port, 0, STATUS_IO_TIMEOUT, failed, Put, PutWrite, Puts, Done);
     }
@@ -579,9 +723,9 @@ VOID AhciPortService(PAHCI_PORT Port)
     Finish(Port, put, putWrite, puts, &done);
 }
 
-/* The watchdog's DPC, every AHCI_WATCHDOG_MS: commands issued and none
- * finished for TimeoutTicks ticks is a timeout (a lost interrupt too: what
- * did finish completes as usual). */
+/* The watchdog's DPC, every AHCI_WATCHDOG_MS: a command issued for
+ * TimeoutTicks ticks is a timeout (a lost interrupt too: what did finish
+ * completes as usual), even while the port's other commands complete. */
 static VOID Watchdog(PKDPC Dpc, PVOID Context, PVOID Argument1, PVOID Argument2)
 {
     PAHCI_PORT port = Context;
@@ -595,13 +739,12 @@ static VOID Watchdog(PKDPC Dpc, PVOID Context, PVOID Argument1, PVOID Argument2)
     UNREFERENCED_PARAMETER(Argument2);
     InitializeListHead(&done);
     KeAcquireSpinLockAtDpcLevel(&port->Lock);
-    if (port->Issued == 0 || port->Completed != port->LastCompleted) {
-        port->LastCompleted = port->Completed;
-        port->StallTicks = 0;
-    } else if (++port->StallTicks >= port->TimeoutTicks) {
-        port->StallTicks = 0;
-        DbgPrint("ahci: disk %u: no completion for %u ms\n", port->DiskNumber,
+    port->Ticks++;
+    if (port->Issued != 0 && OldestAge(port) >= port->TimeoutTicks) {
+        DbgPrint("ahci: disk %u: a command unanswered for %u ms\n", port->DiskNumber,
                  port->TimeoutTicks * AHCI_WATCHDOG_MS);
+        /* What did finish (a lost interrupt) is taken first; a timeout
+         * only if an old command is still there. */
         ServiceLocked(port, 0, TRUE, put, putWrite, &puts, &done);
     }
     KeReleaseSpinLockFromDpcLevel(&port->Lock);
@@ -617,4 +760,124 @@ VOID AhciPortStartWatchdog(PAHCI_PORT Port)
     KeInitializeTimer(&Port->Watchdog);
     KeInitializeDpc(&Port->WatchdogDpc, Watchdog, Port);
     KeSetTimerEx(&Port->Watchdog, due, AHCI_WATCHDOG_MS, &Port->WatchdogDpc);
+}
+
+/* ---- PnP: stop, restart, removal (hba.c) ---- */
+
+/* PASSIVE_LEVEL, IRP_MN_STOP_DEVICE or an orderly removal: start no new
+ * piece and wait for the issued ones (and retries) to end; the watchdog
+ * bounds the wait. Queued requests stay for the restart or the removal. */
+VOID AhciPortHold(PAHCI_PORT Port)
+{
+    LARGE_INTEGER tick = {.QuadPart = -10000LL};    /* 1 ms */
+    KIRQL irql;
+
+    KeAcquireSpinLock(&Port->Lock, &irql);
+    Port->Held = TRUE;
+    KeReleaseSpinLock(&Port->Lock, irql);
+    while (__atomic_load_n(&Port->Busy, __ATOMIC_ACQUIRE) != 0)
+        KeDelayExecutionThread(KernelMode, FALSE, &tick);
+}
+
+/*
+ * PASSIVE_LEVEL, removal: every request not finished, and every later
+ * one, completes with Status (NT: STATUS_NO_SUCH_DEVICE for what a
+ * removed device had queued). Issued: also the commands in flight (a
+ * surprise removal: the device will not answer them), after the port is
+ * stopped; otherwise the caller held the port first. Returns once no
+ * slot is busy (a piece waiting for map registers fails when they come).
+ */
+VOID AhciPortFailAll(PAHCI_PORT Port, NTSTATUS Status, BOOLEAN Issued)
+{
+    LARGE_INTEGER tick = {.QuadPart = -10000LL};
+    PSCATTER_GATHER_LIST put[AHCI_SLOTS];
+    BOOLEAN putWrite[AHCI_SLOTS];
+    ULONG puts = 0, stuck;
+    LIST_ENTRY done;
+    KIRQL irql;
+
+    InitializeListHead(&done);
+    KeAcquireSpinLock(&Port->Lock, &irql);
+    Port->GoneStatus = Status;
+    stuck = Issued ? Port->Issued | Port->Retry : 0;
+    if (stuck != 0)
+        AhciPortStop(Port);             /* AHCI 10.1.2: clears PxCI and PxSACT */
+    for (ULONG pending = stuck; pending != 0; pending &= pending - 1) {
+        ULONG slot = __builtin_ctz(pending);
+        PAHCI_SLOT s = &Port->Slots[slot];
+        if (s->Sg != NULL) {
+            put[puts] = s->Sg;
+            putWrite[puts++] = s->Write;
+        }
+        s->State = SlotFree;
+        Port->Busy &= ~(1u << slot);
+        FinishPiece(Port, s->Irp, Status, &done);
+    }
+    Port->Issued &= ~stuck;
+    Port->NcqIssued &= ~stuck;
+    Port->Retry &= ~stuck;
+    Port->Retrying &= ~stuck;
+    Port->FlushActive = FALSE;
+    /* Requests with no piece started complete now; one with pieces in
+     * flight completes when the last of them ends. */
+    while (!IsListEmpty(&Port->Queue)) {
+        PIRP irp = CONTAINING_RECORD(RemoveHeadList(&Port->Queue), IRP, Tail.Overlay.ListEntry);
+        PIO_STACK_LOCATION stack = IoGetCurrentIrpStackLocation(irp);
+
+        IRP_STATUS(irp) = (ULONG_PTR)(ULONG)Status;
+        IRP_NEXT(irp) = stack->Parameters.Read.Length;
+        if (stack->MajorFunction == IRP_MJ_FLUSH_BUFFERS || IRP_OUTSTANDING(irp) == 0) {
+            irp->IoStatus.Status = Status;
+            irp->IoStatus.Information = 0;
+            InsertTailList(&done, &irp->Tail.Overlay.ListEntry);
+        }
+    }
+    /* Lists go back at DISPATCH_LEVEL (PutScatterGatherList's rule). */
+    KeReleaseSpinLockFromDpcLevel(&Port->Lock);
+    Finish(Port, put, putWrite, puts, &done);
+    KeLowerIrql(irql);
+    while (__atomic_load_n(&Port->Busy, __ATOMIC_ACQUIRE) != 0)
+        KeDelayExecutionThread(KernelMode, FALSE, &tick);
+}
+
+/* PASSIVE_LEVEL, the port idle (held or failed): give its hardware back -
+ * the watchdog (and its last DPC), the port's interrupts, the command
+ * engine and FIS receive, the common buffer. */
+VOID AhciPortRelease(PAHCI_PORT Port)
+{
+    PDMA_ADAPTER dma = Port->Hba->Dma;
+
+    KeCancelTimer(&Port->Watchdog);
+    KeFlushQueuedDpcs();
+    AhciWrite(Port->Regs, PX_IE, 0);
+    AhciPortStop(Port);
+    AhciWrite(Port->Regs, PX_IS, ~0u);
+    if (Port->Common != NULL)
+        dma->DmaOperations->FreeCommonBuffer(dma, Port->CommonBytes, Port->CommonLogical, Port->Common, FALSE);
+    Port->Common = NULL;
+    Port->CmdList = NULL;
+    Port->Regs = NULL;
+}
+
+/* PASSIVE_LEVEL, IRP_MN_START_DEVICE after a stop: the port again with
+ * new memory (the HBA was reset), then the requests held meanwhile. */
+NTSTATUS AhciPortRestart(PAHCI_PORT Port)
+{
+    LIST_ENTRY done;
+    NTSTATUS status;
+    KIRQL irql;
+
+    status = BringUp(Port);
+    if (!NT_SUCCESS(status))
+        return status;
+    AhciWrite(Port->Regs, PX_IS, ~0u);
+    AhciWrite(Port->Regs, PX_IE, PX_IE_WANTED);
+    AhciPortStartWatchdog(Port);
+    InitializeListHead(&done);
+    KeAcquireSpinLock(&Port->Lock, &irql);
+    Port->Held = FALSE;
+    Pump(Port, &done);
+    KeReleaseSpinLock(&Port->Lock, irql);
+    Finish(Port, NULL, NULL, 0, &done);
+    return STATUS_SUCCESS;
 }

@@ -79,12 +79,13 @@ VOID IoFreeMdl(PMDL Mdl)
 
 VOID IoBuildPartialMdl(PMDL SourceMdl, PMDL TargetMdl, PVOID VirtualAddress, ULONG Length)
 {
+    KI_CHECK_IRQL_AT_MOST(DISPATCH_LEVEL, IoBuildPartialMdl);
+    /* LAB mdl: BEGIN - the target describes [VirtualAddress, +Length) of the source (0: to its end): its frames copied from the source's array, the flags and the system address it inherits, MDL_PARTIAL */
     ULONG_PTR offset = (PUCHAR)VirtualAddress - (PUCHAR)MmGetMdlVirtualAddress(SourceMdl);
     ULONG_PTR firstPage = ((PUCHAR)PAGE_ALIGN(VirtualAddress) - (PUCHAR)SourceMdl->StartVa) >> PAGE_SHIFT;
     PPFN_NUMBER from = MmGetMdlPfnArray(SourceMdl) + firstPage, to = MmGetMdlPfnArray(TargetMdl);
     ULONG_PTR pages;
 
-    KI_CHECK_IRQL_AT_MOST(DISPATCH_LEVEL, IoBuildPartialMdl);
     if (Length == 0)
         Length = (ULONG)(SourceMdl->ByteCount - offset);
     pages = ADDRESS_AND_SIZE_TO_SPAN_PAGES(VirtualAddress, Length);
@@ -105,4 +106,14 @@ VOID IoBuildPartialMdl(PMDL SourceMdl, PMDL TargetMdl, PVOID VirtualAddress, ULO
     TargetMdl->MappedSystemVa = (PUCHAR)SourceMdl->MappedSystemVa + offset;
     for (ULONG_PTR i = 0; i < pages; i++)
         to[i] = from[i];
+    /* LAB mdl: ELSE */
+#ifdef MICA_LAB_STUB
+    LAB_TODO(mdl);
+    /* Nothing the boot runs builds a partial MDL: no stand-in, an empty one. */
+    UNREFERENCED_PARAMETER(SourceMdl);
+    UNREFERENCED_PARAMETER(VirtualAddress);
+    UNREFERENCED_PARAMETER(Length);
+    TargetMdl->ByteCount = 0;
+#endif
+    /* LAB mdl: END */
 }

@@ -247,7 +247,10 @@ NTSTATUS IoConnectInterrupt(PKINTERRUPT *InterruptObject, PKSERVICE_ROUTINE Serv
 /*
  * The last object to leave a vector masks its input line and gives the
  * vector back, so connecting and disconnecting for ever never runs out of
- * vectors.
+ * vectors - except a line's (an I/O APIC input): a PDO's resource list
+ * names that vector and a driver stopped or removed connects to it again
+ * at its next start, so it stays the line's (HalGetInterruptVector hands
+ * it out again for that input: one vector per line at most).
  */
 VOID IoDisconnectInterrupt(PKINTERRUPT Interrupt)
 {
@@ -268,10 +271,9 @@ VOID IoDisconnectInterrupt(PKINTERRUPT Interrupt)
     if (Interrupt->Gsi != KI_NO_GSI)
         HalpIoApicProgram(Interrupt->Gsi, vector, FALSE, FALSE, TRUE);
     KeAcquireSpinLock(&KiInterruptTableLock, &old);
-    if (IsListEmpty(&KiVectorChains[vector]) && !KiVectorReserved[vector]) {   /* nobody connected meanwhile */
+    if (IsListEmpty(&KiVectorChains[vector]) && !KiVectorReserved[vector] &&   /* nobody connected meanwhile */
+        KiVectorGsi[vector] == KI_NO_GSI)
         KiVectorAllocated[vector] = FALSE;
-        KiVectorGsi[vector] = KI_NO_GSI;
-    }
     Interrupt->Connected = FALSE;
     KeReleaseSpinLock(&KiInterruptTableLock, old);
 }

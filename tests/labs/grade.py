@@ -10,8 +10,11 @@ Reads tests/labs/LAB.rubric and, when present, tests/labs/hidden/LAB.rubric
 
 where "where" is host (the host unit-test binary, run with the pattern),
 qemu (in-kernel tests: every qemu line of the lab shares ONE boot of
-bios-128m with test=<patterns joined by commas>) or bug (bug-check tests:
-the batch boot lists them, each then boots alone, as tests/runner.py does).
+bios-128m with test=<patterns joined by commas>), qemu@CONFIG (the same in
+another of tests/runner.py's configurations, TEST_CONFIGS or EXTRA_BOOTS,
+e.g. qemu@uefi-256m for q35's ICH9 controller: one boot per configuration
+named) or bug (bug-check tests: the batch boot lists them, each then boots
+alone, as tests/runner.py does).
 "part NAME: title" lines group the lines below them; '#' starts a comment.
 
 A line earns its points only if at least one test matched its pattern and
@@ -63,9 +66,28 @@ class RubricError(Exception):
     pass
 
 
+def where_config(where):
+    """("qemu", CONFIG) for qemu@CONFIG, (where, GRADE_CONFIG) otherwise;
+    None for an unknown kind or configuration."""
+    kind, _, config = where.partition("@")
+    if kind not in WHERE or (config and (kind != "qemu" or config not in runner.TEST_CONFIGS and
+                                         config not in runner.EXTRA_BOOTS)):
+        return None
+    return kind, config or GRADE_CONFIG
+
+
+def boot_config(name):
+    """A configuration's QEMU settings and extra boot options."""
+    if name in runner.EXTRA_BOOTS:
+        base, _, options = runner.EXTRA_BOOTS[name]
+        return runner.TEST_CONFIGS[base], options + " "
+    return runner.TEST_CONFIGS[name], ""
+
+
 class Line:
     def __init__(self, part, points, where, pattern, timeout, hint, origin):
         self.part, self.points, self.where, self.pattern = part, points, where, pattern
+        self.kind, self.config = where_config(where) or (where, GRADE_CONFIG)
         self.timeout, self.hint, self.origin = timeout, hint, origin
         self.earned, self.seconds = 0, 0.0
         self.why = []           # why points were lost
@@ -93,8 +115,8 @@ def read_rubric(path, lab, part="(no part)"):
                 words = shlex.split(text, comments=True)
             except ValueError as e:
                 raise RubricError("%s: %s" % (origin, e))
-            if len(words) not in (4, 5) or words[1] not in WHERE:
-                raise RubricError("%s: expected 'points host|qemu|bug pattern timeout [\"hint\"]'"
+            if len(words) not in (4, 5) or where_config(words[1]) is None:
+                raise RubricError("%s: expected 'points host|qemu|qemu@CONFIG|bug pattern timeout [\"hint\"]'"
                                   % origin)
             try:
                 points, timeout = int(words[0]), float(words[3])
@@ -244,22 +266,28 @@ def chunks(lines, limit=PATTERN_MAX):
 
 
 def run_qemu(name, qemu, bugs, verbose):
-    """Batch boots for the qemu lines (they also list the bug-check tests):
-    one, unless the patterns do not fit one test= option."""
-    config = runner.TEST_CONFIGS[GRADE_CONFIG]
+    """Batch boots for the qemu lines (those in GRADE_CONFIG also list the
+    bug-check tests): one per configuration, unless the patterns do not
+    fit one test= option."""
     listed, problems = [], []
-    groups = chunks(qemu + bugs)
-    for i, group in enumerate(groups):
-        budget = BOOT_ALLOWANCE + sum(l.timeout for l in group if l.where == "qemu")
-        runner.TIMEOUT = dict(runner.TIMEOUT, bios=budget * slow())
-        b = boot("grade-%s%s" % (name, "-%d" % (i + 1) if len(groups) > 1 else ""), config,
-                 LAB_OPTION() + "test=" + ",".join(l.pattern for l in group))
+    configs = sorted({l.config for l in qemu} | ({GRADE_CONFIG} if bugs else set()),
+                     key=lambda c: c != GRADE_CONFIG)
+    groups = []
+    for c in configs:
+        groups += [(c, g) for g in chunks([l for l in qemu if l.config == c] + (bugs if c == GRADE_CONFIG else []))]
+    for i, (c, group) in enumerate(groups):
+        config, options = boot_config(c)
+        budget = BOOT_ALLOWANCE + sum(l.timeout for l in group if l.kind == "qemu")
+        runner.TIMEOUT = dict(runner.TIMEOUT, bios=budget * slow(), uefi=(budget + BOOT_ALLOWANCE) * slow())
+        b = boot("grade-%s%s%s" % (name, "" if c == GRADE_CONFIG else "-" + c,
+                                   "-%d" % (i + 1) if len(groups) > 1 else ""), config,
+                 "test=" + ",".join(l.pattern for l in group) + " " + options + LAB_OPTION())
         log = os.path.join(runner.LOGS, b.name + ".serial.log")
         results = parse_results(b.lines, b.lines.times)
         why = boot_problems(b)
         problems += why
         for line in group:
-            if line.where != "qemu":
+            if line.kind != "qemu":
                 continue
             line.log = log
             judge_results(line, results, line.timeout * slow())
@@ -285,7 +313,7 @@ def run_bugs(name, bugs, listed, jobs, verbose):
     boots = []
     for line, test, code in todo:
         b = runner.Boot("grade-bugcheck-%s" % test, runner.alone_config(test),
-                        LAB_OPTION() + "test=" + test)
+                        LAB_OPTION() + " test=" + test)     # no test disks: each boot is quicker
         b.lines = TimedLines()
         boots.append(b)
     runner.run_parallel(boots, jobs)
@@ -356,7 +384,11 @@ GRADED_LABS = []
 
 
 def LAB_OPTION():
-    return "lab=%s " % ",".join(GRADED_LABS) if GRADED_LABS else ""
+    """After test= in a batch boot: the runner gives a boot its test devices
+    and disks only when its command line starts with test=, as its own test
+    boots do (the mdl lab reads the test disk). Before it in a bug-check
+    test's boot, which needs neither."""
+    return "lab=%s" % ",".join(GRADED_LABS) if GRADED_LABS else ""
 
 
 def main(argv=None):
@@ -408,7 +440,7 @@ def main(argv=None):
     verbose = opts.only is not None
     name = "-".join(opts.labs)
     run_host([l for l in lines if l.where == "host"], grade_dir, verbose)
-    qemu = [l for l in lines if l.where == "qemu"]
+    qemu = [l for l in lines if l.kind == "qemu"]
     bugs = [l for l in lines if l.where == "bug"]
     if qemu or bugs:
         listed, problems = run_qemu(name, qemu, bugs, verbose)

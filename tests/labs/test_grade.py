@@ -45,6 +45,21 @@ class RubricTests(unittest.TestCase):
     def test_bad_where(self):
         self.refuse("part A: a\n5 disk x.y 10\n", "expected")
 
+    def test_qemu_in_another_configuration(self):
+        path = rubric("part A: a\n5 qemu x.y 10\n5 qemu@uefi-256m x.y 10\n5 qemu@bios-6g-nolowmem x.z 10\n")
+        self.addCleanup(os.remove, path)
+        lines = grade.read_rubric(path, "x")
+        self.assertEqual([(l.kind, l.config) for l in lines],
+                         [("qemu", grade.GRADE_CONFIG), ("qemu", "uefi-256m"), ("qemu", "bios-6g-nolowmem")])
+        self.assertNotEqual(lines[0].key, lines[1].key)     # the same test in two places: two lines
+        self.assertEqual(grade.boot_config("bios-6g-nolowmem")[1], "nolowmem ahcidma=32 ")
+
+    def test_unknown_configuration(self):
+        self.refuse("part A: a\n5 qemu@bios-9t x.y 10\n", "expected")
+
+    def test_configuration_only_for_qemu(self):
+        self.refuse("part A: a\n5 bug@uefi-256m x.y 10\n", "expected")
+
     def test_missing_timeout(self):
         self.refuse("part A: a\n5 host x.y\n", "expected")
 
