@@ -239,6 +239,37 @@ PFN_NUMBER MiRemoveAnyPage(ULONG Color)
     page = MiRemoveHead(&MmFreePageListHead);
     if (page == 0)
         page = MiRemoveHead(&MmZeroedPageListHead);
+    if (page == 0)
+        page = MiRemoveStandbyPage();
+    return page;
+}
+
+/*
+ * The oldest Standby page, for a new owner (NT takes Standby only once the
+ * Free and Zeroed lists are empty). Its old owner's PTE gets the page-file
+ * PTE back from OriginalPte (the PTE was transition: nothing to flush);
+ * the old owner's unit of commit stays charged (it lives in the page file
+ * now), the new owner's is counted by the unlink.
+ */
+ULONG64 MiStandbyRepurposed;
+
+PFN_NUMBER MiRemoveStandbyPage(VOID)
+{
+    PFN_NUMBER page = MmStandbyPageListHead.Flink;
+    PMMPFN pfn;
+
+    if (page == MI_LIST_END)
+        return 0;
+    pfn = MI_PFN_ELEMENT(page);
+    if (pfn->PteAddress == NULL || (pfn->OriginalPte.Long & MM_PTE_VALID) ||
+        pfn->OriginalPte.Soft.PageFileHigh == 0)
+        KeBugCheckEx(PFN_LIST_CORRUPT, MI_PFN_CORRUPT_PTE_OR_PFN, page, pfn->PageLocation, 0);
+    MiUnlinkPageFromList(page);
+    pfn->PteAddress->Long = pfn->OriginalPte.Long;
+    pfn->Flags = 0;
+    pfn->PagingFlags = 0;
+    pfn->OriginalPte.Long = 0;
+    MiStandbyRepurposed++;
     return page;
 }
 
@@ -254,6 +285,8 @@ PFN_NUMBER MiRemoveZeroPage(ULONG Color)
     page = MiRemoveHead(&MmZeroedPageListHead);
     if (page == 0) {
         page = MiRemoveHead(&MmFreePageListHead);
+        if (page == 0)
+            page = MiRemoveStandbyPage();
         if (page != 0)
             MiZeroPhysicalPage(page);
     }
@@ -271,6 +304,8 @@ VOID MiInitializePfnForActivePage(PFN_NUMBER Page, PMMPTE PteAddress, UCHAR Cach
     pfn->PteAddress = PteAddress;
     pfn->CacheAttribute = CacheAttribute;
     pfn->UsedPageTableEntries = 0;
+    pfn->PagingFlags = 0;
+    pfn->OriginalPte.Long = 0;
 }
 
 /* A page the caller owned goes back to the Free list (it is not zero). */

@@ -120,11 +120,20 @@ EXTRA_BOOTS = {
     "uefi-256m-pcicfgport": ("uefi-256m", ["pci*", "ahci"], "pcicfg=port pcimsi=off"),
     "bios-128m-pcimsioff": ("bios-128m", ["pci*", "ahci"], "pcimsi=off"),
 }
+# The page file (issue 14, mm/pager.c): a machine with a sparse page-file
+# disk (tests/mkdisk.py --pagefile) as a fourth AHCI disk. Only the paging
+# suites boot there; elsewhere they skip (no page file: paged pool stays
+# resident, as before).
+PAGEFILE_CONFIGS = {
+    "bios-128m-pf": {"firmware": "bios", "mem": "128M", "pagefile": 768},
+}
+EXTRA_BOOTS["bios-128m-pagefile"] = ("bios-128m-pf", ["pagefile"], "")
 BUGCHECK_CONFIG = "bios-128m"
 # Bug-check tests that need several processors boot alone in this
 # configuration instead of BUGCHECK_CONFIG: suite pattern -> configuration.
 BUGCHECK_CONFIG_BY_SUITE = {
     "smp_bugcheck": "bios-1g-smp4",
+    "pagefile_bugcheck": "bios-128m-pf",
 }
 # Boots boot/entry.asm must refuse: name -> (QEMU -cpu without a feature, its message).
 CPU_CHECK_BOOTS = {
@@ -330,6 +339,15 @@ def ahci_args(firmware, images, blkdebug=None):
     return args
 
 
+def pagefile_args(name, mib):
+    """A fresh sparse page-file disk for one boot, as AHCI disk 3 (pc only)."""
+    path = os.path.join(LOGS, name + ".pagefile.img")
+    subprocess.run([sys.executable, os.path.join(ROOT, "tests", "mkdisk.py"), path, str(mib), "--pagefile"],
+                   check=True)
+    return ["-drive", "id=pf,file=%s,format=raw,if=none,cache=unsafe" % path,
+            "-device", "ide-hd,drive=pf,bus=ahci.3"]
+
+
 def check_test_disks(boot):
     """Reasons the disk images are not what the tests left (empty: fine):
     the unmarked copy must equal its original; the marked one must hold
@@ -505,6 +523,8 @@ class Boot:
             with open(blkdebug, "w") as f:
                 f.write(BLKDEBUG_CONFIG)
             args += ahci_args(fw, [c for c, _ in self.disks], blkdebug)
+            if self.config.get("pagefile"):
+                args += pagefile_args(self.name, self.config["pagefile"])
         elif self.config.get("disk"):
             image = disk_image(*self.config["disk"])
             with open(image, "rb") as f:          # into the host's page cache
@@ -547,6 +567,11 @@ class Boot:
         if not self.disk_problems and not self.keep_disks:
             for copy, _ in self.disks:
                 os.remove(copy)
+        if self.config.get("pagefile"):       # up to the page file's size of real data
+            try:
+                os.remove(os.path.join(LOGS, self.name + ".pagefile.img"))
+            except OSError:
+                pass
         if qmp_dir:
             shutil.rmtree(qmp_dir, ignore_errors=True)
         self.seconds = time.monotonic() - start
@@ -687,8 +712,8 @@ def alone_config(test):
     """The configuration a bug-check or reset test boots alone in."""
     suite = test.split(".")[0]
     for pattern, config in BUGCHECK_CONFIG_BY_SUITE.items():
-        if fnmatch.fnmatchcase(suite, pattern) and config in TEST_CONFIGS:
-            return TEST_CONFIGS[config]
+        if fnmatch.fnmatchcase(suite, pattern) and config in {**TEST_CONFIGS, **PAGEFILE_CONFIGS}:
+            return {**TEST_CONFIGS, **PAGEFILE_CONFIGS}[config]
     return TEST_CONFIGS.get(BUGCHECK_CONFIG, next(iter(TEST_CONFIGS.values())))
 
 
@@ -805,7 +830,8 @@ def cmd_test(opts):
     for name, (config, suites, options) in EXTRA_BOOTS.items():
         pattern = extra_pattern(suites, opts.pattern)
         if pattern and (only is None or name in only or config in only):
-            boots.append(Boot(name, TEST_CONFIGS[config], "test=%s %s" % (pattern, options)))
+            boots.append(Boot(name, {**TEST_CONFIGS, **PAGEFILE_CONFIGS}[config],
+                              "test=%s %s" % (pattern, options)))
     run_parallel(boots, opts.jobs)
     alone_tests = []            # (name, code or None for a reset test)
     for b in boots:
