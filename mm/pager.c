@@ -53,6 +53,10 @@ PFN_NUMBER MiFreeGoal, MiPagingReserve;
 static KEVENT MiBalanceEvent, MiWriterEvent, MiWriteContextEvent, MiPagesAvailableEvent,
     MiZeroEvent, MiWriterIdleEvent;
 static volatile LONG MiWriteAll;
+/* After a failed cluster, this many writes go one page at a time (NT's
+ * MiClusterWritesDisabled), so the one bad slot is found and retired. */
+#define MI_SINGLE_WRITES_AFTER_ERROR (2 * MI_WRITE_CLUSTER)
+static ULONG MiClusterWritesDisabled;
 
 /* In-page support: what a collided fault waits on (NT's MMINPAGE_SUPPORT). */
 typedef struct _MI_INPAGE_SUPPORT {
@@ -258,8 +262,13 @@ static NTSTATUS MiWriteCompletion(PDEVICE_OBJECT DeviceObject, PIRP Irp, PVOID C
         status = STATUS_DEVICE_DATA_ERROR;
     KeAcquireSpinLock(&MmPfnLock, &irql);
     if (!NT_SUCCESS(status)) {
-        MiPagingFile.WriteErrors++;
         MiPagingStatistics.LastWriteStatus = status;
+        MiPagingFile.WriteErrors++;
+        if (c->Count > 1) {
+            /* Try those slots again one by one: the bad one fails alone. */
+            MiClusterWritesDisabled = MI_SINGLE_WRITES_AFTER_ERROR;
+            MiPagingFile.Hint = c->Slot;
+        }
     } else {
         MiPagingStatistics.WriteCycles += KeReadTimeStampCounter() - c->Start;
         MiPagingStatistics.PagesWrittenTimed += c->Count;
@@ -270,9 +279,13 @@ static NTSTATUS MiWriteCompletion(PDEVICE_OBJECT DeviceObject, PIRP Irp, PVOID C
 
         pfn->PagingFlags &= (UCHAR)~MI_PAGING_WRITE_IN_PROGRESS;
         if (!NT_SUCCESS(status)) {
-            /* Nothing is lost: the page stays dirty and goes to another
-             * slot next time; this slot is never used again. */
-            MiMarkPageFileSlotBad(c->Slot + i);
+            /* Nothing is lost: the page stays dirty and is written again
+             * (one page at a time for a while); a slot that fails alone
+             * is never used again, a cluster's slots are given back. */
+            if (c->Count == 1)
+                MiMarkPageFileSlotBad(c->Slot + i);
+            else
+                MiReleasePageFileSlot(c->Slot + i);
             pfn->OriginalPte.Long = MM_KERNEL_DEMAND_ZERO_PTE;
             pfn->Flags |= MI_PFN_MODIFIED;
         } else if (pfn->Flags & MI_PFN_MODIFIED) {
@@ -303,6 +316,10 @@ static ULONG MiGatherCluster(MI_WRITE_CONTEXT *c)
 
     if (want == 0)
         return 0;
+    if (MiClusterWritesDisabled != 0) {
+        MiClusterWritesDisabled--;
+        want = 1;
+    }
     slot = MiAllocatePageFileRun(want, &got);
     if (got == 0)
         return 0;                       /* the page file is full */

@@ -17,8 +17,10 @@
  * Nonpaged pages are charged by pfndb.c as they are taken (commit.c), so
  * nonpaged pool cannot take the pages paged pool was promised.
  *
- * Pool pages are never paged out yet (that is the page-file issue): once
- * touched, a paged-pool page stays resident until it is freed. Both trees
+ * With a page file, paged-pool pages are paged out and back by pager.c
+ * (allocation writes NT's demand-zero PTE, 0x80, into each PTE; freeing
+ * hands every page, whatever its PTE says, to MiDeletePageablePteLocked);
+ * without one a touched page stays resident until it is freed. Both trees
  * are guarded by MmPfnLock, which mapping and commit need anyway.
  */
 #include "pool_internal.h"

@@ -124,8 +124,13 @@ EXTRA_BOOTS = {
 # disk (tests/mkdisk.py --pagefile) as a fourth AHCI disk. Only the paging
 # suites boot there; elsewhere they skip (no page file: paged pool stays
 # resident, as before).
+# The page-file disk sits on blkdebug: writes of slot 300 fail (the writer
+# must put those pages in another slot, nothing lost); in the bug-check
+# configuration reads of slot 4096 fail too (KERNEL_DATA_INPAGE_ERROR).
+PAGEFILE_WRITE_ERROR_SLOT, PAGEFILE_READ_ERROR_SLOT = 300, 4096
 PAGEFILE_CONFIGS = {
     "bios-128m-pf": {"firmware": "bios", "mem": "128M", "pagefile": 768},
+    "bios-128m-pfbad": {"firmware": "bios", "mem": "128M", "pagefile": 768, "pagefile_read_error": True},
 }
 EXTRA_BOOTS["bios-128m-pagefile"] = ("bios-128m-pf", ["pagefile"], "")
 BUGCHECK_CONFIG = "bios-128m"
@@ -133,7 +138,7 @@ BUGCHECK_CONFIG = "bios-128m"
 # configuration instead of BUGCHECK_CONFIG: suite pattern -> configuration.
 BUGCHECK_CONFIG_BY_SUITE = {
     "smp_bugcheck": "bios-1g-smp4",
-    "pagefile_bugcheck": "bios-128m-pf",
+    "pagefile_bugcheck": "bios-128m-pfbad",
 }
 # Boots boot/entry.asm must refuse: name -> (QEMU -cpu without a feature, its message).
 CPU_CHECK_BOOTS = {
@@ -339,12 +344,19 @@ def ahci_args(firmware, images, blkdebug=None):
     return args
 
 
-def pagefile_args(name, mib):
-    """A fresh sparse page-file disk for one boot, as AHCI disk 3 (pc only)."""
+def pagefile_args(name, mib, read_error):
+    """A fresh sparse page-file disk for one boot, as AHCI disk 3 (pc only),
+    behind blkdebug (see PAGEFILE_CONFIGS)."""
     path = os.path.join(LOGS, name + ".pagefile.img")
     subprocess.run([sys.executable, os.path.join(ROOT, "tests", "mkdisk.py"), path, str(mib), "--pagefile"],
                    check=True)
-    return ["-drive", "id=pf,file=%s,format=raw,if=none,cache=unsafe" % path,
+    cfg = os.path.join(LOGS, name + ".pagefile.blkdebug.cfg")
+    rules = [("write_aio", PAGEFILE_WRITE_ERROR_SLOT)] + ([("read_aio", PAGEFILE_READ_ERROR_SLOT)] if read_error else [])
+    with open(cfg, "w") as f:
+        for event, slot in rules:
+            f.write('[inject-error]\nevent = "%s"\nerrno = "5"\nsector = "%d"\nonce = "off"\n\n' %
+                    (event, slot * 8))
+    return ["-drive", "id=pf,file=blkdebug:%s:%s,format=raw,if=none,cache=unsafe" % (cfg, path),
             "-device", "ide-hd,drive=pf,bus=ahci.3"]
 
 
@@ -524,7 +536,8 @@ class Boot:
                 f.write(BLKDEBUG_CONFIG)
             args += ahci_args(fw, [c for c, _ in self.disks], blkdebug)
             if self.config.get("pagefile"):
-                args += pagefile_args(self.name, self.config["pagefile"])
+                args += pagefile_args(self.name, self.config["pagefile"],
+                                      self.config.get("pagefile_read_error", False))
         elif self.config.get("disk"):
             image = disk_image(*self.config["disk"])
             with open(image, "rb") as f:          # into the host's page cache

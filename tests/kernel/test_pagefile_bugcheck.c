@@ -1,0 +1,71 @@
+/*
+ * test_pagefile_bugcheck.c - the pager's stop codes (mm/pager.c), each in a
+ * boot of its own with a page file (tests/runner.py: bios-128m-pfbad, whose
+ * page-file disk fails every read of slot 4096).
+ */
+#include "../../mm/pool_internal.h"
+#include "../ktest.h"
+
+#define KTPFB_TAG 'bPtK'
+#define KTPFB_READ_ERROR_SLOT 4096
+#define KTPFB_DATA_ERROR ((NTSTATUS)0xC000009CL)  /* STATUS_DEVICE_DATA_ERROR: the AHCI read error */
+
+/* A paged-pool page, written and then out of memory: its PTE a page-file PTE. */
+static PULONG64 KtpfbPagedOutPage(void)
+{
+    PULONG64 p = ExAllocatePoolWithTag(PagedPool, PAGE_SIZE, KTPFB_TAG);
+    PFN_NUMBER frame;
+    KIRQL irql;
+
+    if (p == NULL || !MiPagingEnabled)
+        return NULL;
+    p[0] = 0x1234;
+    MiTrimWorkingSet(MmNumberOfPhysicalPages);
+    MiTrimWorkingSet(MmNumberOfPhysicalPages);
+    MiFlushModifiedPages();
+    if (!MiIsTransitionPte(*MiGetPteAddress(p)))
+        return NULL;
+    frame = MI_PTE_FRAME(*MiGetPteAddress(p));
+    KeAcquireSpinLock(&MmPfnLock, &irql);
+    if (MI_PFN_ELEMENT(frame)->PageLocation == StandbyPageList) {
+        MiUnlinkPageFromList(frame);
+        MiGetPteAddress(p)->Long = MI_PFN_ELEMENT(frame)->OriginalPte.Long;
+        MiInitializePfnForActivePage(frame, NULL, MiCached);
+        MI_PFN_ELEMENT(frame)->Flags = 0;
+        MiFreeActivePage(frame);
+    }
+    KeReleaseSpinLock(&MmPfnLock, irql);
+    return MiIsPageFilePte(*MiGetPteAddress(p)) ? p : NULL;
+}
+
+/* A read error on the page file: KERNEL_DATA_INPAGE_ERROR (PTE address,
+ * I/O status, PTE contents, faulting address). */
+KTEST_BUGCHECK(pagefile_bugcheck, read_error_is_kernel_data_inpage_error, KERNEL_DATA_INPAGE_ERROR)
+{
+    PULONG64 p = KtpfbPagedOutPage();
+    PMMPTE pte;
+    ULONG64 bad;
+
+    KASSERT_TRUE(p != NULL);
+    pte = MiGetPteAddress(p);
+    /* Move its copy to the slot the disk cannot read (the slot's bit is
+     * taken so nothing else lands there meanwhile: the test stops here). */
+    bad = MiMakePageFilePte(0, KTPFB_READ_ERROR_SLOT);
+    pte->Long = bad;
+    KtestExpectBugCheck(KERNEL_DATA_INPAGE_ERROR, (ULONG64)pte, KTPFB_DATA_ERROR, bad, (ULONG64)&p[1]);
+    (void)*(volatile ULONG64 *)&p[1];
+}
+
+/* Paged-out paged pool touched at DISPATCH_LEVEL: IRQL_NOT_LESS_OR_EQUAL
+ * (address, IRQL, 0 = read, RIP), never a page-in. */
+KTEST_BUGCHECK(pagefile_bugcheck, paged_out_page_at_dispatch_level, IRQL_NOT_LESS_OR_EQUAL)
+{
+    PULONG64 p = KtpfbPagedOutPage();
+    KIRQL irql;
+
+    KASSERT_TRUE(p != NULL);
+    KtestExpectBugCheck(IRQL_NOT_LESS_OR_EQUAL, (ULONG64)&p[2], DISPATCH_LEVEL, 0, KTEST_ANY);
+    KeRaiseIrql(DISPATCH_LEVEL, &irql);
+    (void)*(volatile ULONG64 *)&p[2];
+    KeLowerIrql(irql);
+}
