@@ -52,6 +52,7 @@ KTEST(pagefile, boot_without_a_page_file_keeps_paged_pool_resident)
     KEXPECT_TRUE(KtpfPte(p).Long & MM_PTE_VALID);
     KEXPECT_EQ(MiPagingStatistics.PagesTrimmed, trimmed);
     ExFreePoolWithTag(p, KTPF_TAG);
+    KtpfTrimPools();                    /* the pool's cache keeps its commitment */
 }
 
 KTEST(pagefile, commit_limit_is_ram_plus_page_file)
@@ -488,4 +489,17 @@ KTEST(pagefile, write_error_is_retried_to_another_slot)
         bad += p[i] != KtpfPattern(9, &p[i]);
     KEXPECT_EQ(bad, 0);
     ExFreePoolWithTag(p, KTPF_TAG);
+}
+
+/* kd>'s !pagefile runs (kernel/kd/kdcmd_pagefile.c) and refuses arguments. */
+extern VOID KdpExecuteLine(PCHAR Line);
+KTEST(pagefile, kd_pagefile_command_prints)
+{
+    char line[] = "!pagefile", bad[] = "!pagefile 1";
+
+    if (!MiPagingEnabled)
+        KTEST_SKIP("no page file");
+    KtestPrint("# kd> !pagefile\n");
+    KdpExecuteLine(line);
+    KdpExecuteLine(bad);
 }
