@@ -89,6 +89,9 @@ BENCH_CONFIGS = {
     # ahci.0 (read once on the host before the boot: page cache). Only the
     # ahci.* benchmarks run here, and they run only here.
     "bench-disk": {"firmware": "bios", "mem": "512M", "disk": ("bench.img", 256, True), "bench": "ahci"},
+    # The pager's benchmarks (tests/bench/bench_pagefile.c): 128 MiB and a
+    # sparse 768 MiB page-file disk (PAGEFILE_CONFIGS' kind).
+    "bench-pagefile": {"firmware": "bios", "mem": "128M", "pagefile": 768, "bench": "fault"},
 }
 # The suites that exercise the memory manager (blackbox: contiguous DMA
 # memory below 4 GiB, which nolowmem keeps on a list of its own).
@@ -544,6 +547,8 @@ class Boot:
                 while f.read(1 << 20):
                     pass
             args += ahci_args(fw, [image])
+        elif self.config.get("pagefile"):
+            args += ahci_args(fw, []) + pagefile_args(self.name, self.config["pagefile"], False)
         if fw == "uefi":
             vars_copy = os.path.join(LOGS, self.name + ".ovmf-vars.fd")
             shutil.copy(OVMF_VARS, vars_copy)
