@@ -207,6 +207,7 @@ typedef enum _MMLISTS {
 #define MI_PFN_LOW_RESERVE         0x10   /* nolowmem: on the low-memory list */
 #define MI_PFN_MODIFIED            0x20   /* differs from its page-file copy (or has none) */
 #define MI_PFN_PAGEABLE            0x40   /* in the system working set (pager.c) */
+#define MI_PFN_ZERO_STOCK          0x80   /* on the zero-page thread's stock (pfndb.c) */
 
 /* MMPFN.PagingFlags: paging I/O and the working-set age (pager.c). */
 #define MI_PAGING_READ_IN_PROGRESS  0x01
@@ -327,6 +328,10 @@ VOID MiPrintPfnSummary(VOID);
 /* MmPfnLock held: take the oldest Standby page for a new owner, putting
  * its old owner's page-file PTE back (pager.c); 0 if none. */
 PFN_NUMBER MiRemoveStandbyPage(VOID);
+/* The zero-page thread's stock of zeroed pages outside the free-run tree
+ * (pfndb.c); MiReturnZeroStock puts them back in it (TRUE if any). */
+extern MMPFNLIST MiZeroStockListHead;
+BOOLEAN MiReturnZeroStock(VOID);
 extern ULONG64 MiStandbyRepurposed;
 
 /* pager.c and pagefile.c: paging paged pool to the page file (pager.c's

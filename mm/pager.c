@@ -45,7 +45,6 @@
 #define MI_TRIM_BATCH_VISITS  1024      /* PFN entries per PFN-lock hold */
 #define MI_FAULT_PAGE_WAITS   3000      /* x 10 ms: then NO_PAGES_AVAILABLE */
 #define MI_FAULT_WAIT_MS      10
-#define MI_ZERO_TARGET_DIVISOR 1        /* the zero thread zeroes every free page */
 
 MI_PAGING_STATISTICS MiPagingStatistics;
 PFN_NUMBER MiFreeGoal, MiPagingReserve;
@@ -449,7 +448,11 @@ static void MiZeroPageThread(PVOID Context)
             MiZeroPhysicalPage(page);
             KeAcquireSpinLock(&MmPfnLock, &irql);
             MmTotalCommittedPages++;
-            MiInsertPageInList(&MmZeroedPageListHead, page);
+            /* Up to an eighth of RAM stays out of the tree: the fault then
+             * takes a page without the tree's walk (pfndb.c). */
+            MiInsertPageInList(MiZeroStockListHead.Total < MmNumberOfPhysicalPages / 8 ? &MiZeroStockListHead
+                                                                                    : &MmZeroedPageListHead,
+                               page);
             MiPagingStatistics.PagesZeroed++;
             KeReleaseSpinLock(&MmPfnLock, irql);
         }

@@ -30,6 +30,15 @@ MMPFNLIST MmModifiedPageListHead = {0, ModifiedPageList, MI_LIST_END, MI_LIST_EN
 MMPFNLIST MmModifiedNoWritePageListHead = {0, ModifiedNoWritePageList, MI_LIST_END, MI_LIST_END};
 MMPFNLIST MmBadPageListHead = {0, BadPageList, MI_LIST_END, MI_LIST_END};
 MMPFNLIST MmLowFreePageListHead = {0, FreePageList, MI_LIST_END, MI_LIST_END};
+/*
+ * The zero-page thread's stock (pager.c): zeroed pages it took out of the
+ * free-run tree itself, in the background, so that a demand-zero fault
+ * takes one in O(1) without the tree's walk to the root. They are Zeroed
+ * pages in every other respect (available, PageLocation ZeroedPageList);
+ * only the contiguous allocator cannot see them, and MiReturnZeroStock
+ * gives them back to it when it comes up short.
+ */
+MMPFNLIST MiZeroStockListHead = {0, ZeroedPageList, MI_LIST_END, MI_LIST_END};
 PFN_NUMBER MmAvailablePages;
 /* The commit charge (commit.c). Its resident part moves with
  * MmAvailablePages: a page leaving the available lists is a page promised
@@ -56,6 +65,8 @@ static PMMPFNLIST MiListOfPage(PMMPFN Pfn)
 {
     if (Pfn->Flags & MI_PFN_LOW_RESERVE)
         return &MmLowFreePageListHead;
+    if (Pfn->Flags & MI_PFN_ZERO_STOCK)
+        return &MiZeroStockListHead;
     if (Pfn->PageLocation > BadPageList)
         return NULL;
     return MiPageLists[Pfn->PageLocation];
@@ -107,6 +118,8 @@ static void MiLinkPage(PMMPFNLIST ListHead, PFN_NUMBER Page)
     pfn->Flags &= (UCHAR)~(MI_PFN_START_OF_ALLOCATION | MI_PFN_END_OF_ALLOCATION);
     if (ListHead == &MmLowFreePageListHead)
         pfn->Flags |= MI_PFN_LOW_RESERVE;
+    if (ListHead == &MiZeroStockListHead)
+        pfn->Flags |= MI_PFN_ZERO_STOCK;
     /* LAB pfnlists: BEGIN - link Page in by PFN (u1.Flink/u2.Blink): Zeroed at the head, others at the tail */
     if (ListHead->ListName == ZeroedPageList) {
         pfn->u1.Flink = ListHead->Flink;
@@ -146,7 +159,7 @@ static void MiLinkPage(PMMPFNLIST ListHead, PFN_NUMBER Page)
 VOID MiInsertPageInList(PMMPFNLIST ListHead, PFN_NUMBER Page)
 {
     MiLinkPage(ListHead, Page);
-    if (ListHead->ListName <= FreePageList)
+    if (ListHead->ListName <= FreePageList && ListHead != &MiZeroStockListHead)
         MiRunTreeSetFree(&MiFreeRunTree, Page, 1);
 }
 
@@ -179,7 +192,7 @@ static void MiUnlinkPage(PFN_NUMBER Page, BOOLEAN UpdateTree)
         MmAvailablePages--;
         MmTotalCommittedPages++;
     }
-    if (UpdateTree && list->ListName <= FreePageList)
+    if (UpdateTree && list->ListName <= FreePageList && list != &MiZeroStockListHead)
         MiRunTreeSetUsed(&MiFreeRunTree, Page, 1);
     /* LAB pfnlists: ELSE */
 #ifdef MICA_LAB_STUB
@@ -190,11 +203,11 @@ static void MiUnlinkPage(PFN_NUMBER Page, BOOLEAN UpdateTree)
         MmAvailablePages--;
         MmTotalCommittedPages++;
     }
-    if (UpdateTree && list->ListName <= FreePageList)
+    if (UpdateTree && list->ListName <= FreePageList && list != &MiZeroStockListHead)
         MiRunTreeSetUsed(&MiFreeRunTree, Page, 1);
 #endif
     /* LAB pfnlists: END */
-    pfn->Flags &= (UCHAR)~MI_PFN_LOW_RESERVE;
+    pfn->Flags &= (UCHAR)~(MI_PFN_LOW_RESERVE | MI_PFN_ZERO_STOCK);
     pfn->u1.Flink = pfn->u2.Blink = 0;
     pfn->PageLocation = TransitionPage;     /* off every list, not yet active */
 }
@@ -240,8 +253,23 @@ PFN_NUMBER MiRemoveAnyPage(ULONG Color)
     if (page == 0)
         page = MiRemoveHead(&MmZeroedPageListHead);
     if (page == 0)
+        page = MiRemoveHead(&MiZeroStockListHead);
+    if (page == 0)
         page = MiRemoveStandbyPage();
     return page;
+}
+
+/* MmPfnLock held: the stock goes back to the Zeroed list, in the tree. */
+BOOLEAN MiReturnZeroStock(VOID)
+{
+    PFN_NUMBER page;
+    BOOLEAN any = FALSE;
+
+    while ((page = MiRemoveHead(&MiZeroStockListHead)) != 0) {
+        MiInsertPageInList(&MmZeroedPageListHead, page);
+        any = TRUE;
+    }
+    return any;
 }
 
 /*
@@ -282,7 +310,9 @@ PFN_NUMBER MiRemoveZeroPage(ULONG Color)
     UNREFERENCED_PARAMETER(Color);
     if (!MiCommitmentAvailable(1))
         return 0;
-    page = MiRemoveHead(&MmZeroedPageListHead);
+    page = MiRemoveHead(&MiZeroStockListHead);
+    if (page == 0)
+        page = MiRemoveHead(&MmZeroedPageListHead);
     if (page == 0) {
         page = MiRemoveHead(&MmFreePageListHead);
         if (page == 0)
@@ -413,6 +443,8 @@ PFN_NUMBER MiAllocatePagesInRange(PFN_NUMBER LowPfn, PFN_NUMBER HighPfn, PFN_NUM
         LowPfn = MM_4GB >> PAGE_SHIFT;
     while (got < Count) {
         PFN_NUMBER page = MiRunTreeFind(&MiFreeRunTree, 1, LowPfn, HighPfn, 0);
+        if (page == MI_RUN_NONE && MiReturnZeroStock())
+            page = MiRunTreeFind(&MiFreeRunTree, 1, LowPfn, HighPfn, 0);
         if (page == MI_RUN_NONE)
             break;
         if (!(MI_PFN_ELEMENT(page)->Flags & MI_PFN_LOW_RESERVE) && !MiCommitmentAvailable(1))

@@ -45,7 +45,8 @@ static NTSTATUS KdpCmdPagefile(ULONG Argc, PCHAR Argv[])
     KdpPfLine("Bad slots:", MiPagingFile.BadSlots);
     KdpPfLine("Standby Pages:", MmStandbyPageListHead.Total);
     KdpPfLine("Modified Pages:", MmModifiedPageListHead.Total);
-    KdpPfLine("Zeroed Pages:", MmZeroedPageListHead.Total);
+    KdpPfLine("Zeroed Pages:", MmZeroedPageListHead.Total + MiZeroStockListHead.Total);
+    KdpPfLine("  zero-page stock:", MiZeroStockListHead.Total);
     KdpPfCount("Reads:", MiPagingFile.Reads);
     KdpPfCount("Writes:", MiPagingFile.Writes);
     KdpPfLine("Pages written:", MiPagingFile.PagesWritten);

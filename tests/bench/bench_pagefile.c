@@ -41,7 +41,7 @@ static void KbpfWaitForZeroedPages(PFN_NUMBER Pages)
 {
     LARGE_INTEGER delay = {.QuadPart = -10000LL * 10};
 
-    for (ULONG i = 0; i < 500 && (MmZeroedPageListHead.Total < Pages || MmFreePageListHead.Total != 0); i++)
+    for (ULONG i = 0; i < 500 && (MmZeroedPageListHead.Total + MiZeroStockListHead.Total < Pages || MmFreePageListHead.Total != 0); i++)
         KeDelayExecutionThread(KernelMode, FALSE, &delay);
 }
 
