@@ -482,12 +482,24 @@ static __attribute__((noreturn)) void MiNoPagesAvailable(void)
 }
 
 /* No page for this fault now: wake the trimmer and the writer and wait a
- * bounded time (NT's MiEnsureAvailablePageOrWait: 7 minutes there). */
-static void MiWaitForAvailablePages(ULONG *Waits)
+ * bounded time (NT's MiEnsureAvailablePageOrWait: 7 minutes there; Mica
+ * gives up sooner when nothing moves at all: no page trimmed, written or
+ * given back for MI_FAULT_STUCK_WAITS waits in a row). */
+#define MI_FAULT_STUCK_WAITS 100
+
+typedef struct _MI_FAULT_WAIT {
+    ULONG Waits, Stuck;
+    ULONG64 Progress;
+} MI_FAULT_WAIT;
+
+static void MiWaitForAvailablePages(MI_FAULT_WAIT *W)
 {
     LARGE_INTEGER timeout = {.QuadPart = -10000LL * MI_FAULT_WAIT_MS};
+    ULONG64 progress = MiPagingStatistics.PagesTrimmed + MiPagingFile.PagesWritten + MmAvailablePages;
 
-    if (!MiFaultCanWait() || (*Waits)++ == MI_FAULT_PAGE_WAITS)
+    W->Stuck = progress == W->Progress ? W->Stuck + 1 : 0;
+    W->Progress = progress;
+    if (!MiFaultCanWait() || W->Waits++ == MI_FAULT_PAGE_WAITS || W->Stuck == MI_FAULT_STUCK_WAITS)
         MiNoPagesAvailable();
     MiPagingStatistics.FaultWaits++;
     if (MiPagingEnabled) {
@@ -545,7 +557,7 @@ BOOLEAN MiResolvePagedPoolFault(PVOID Va)
 {
     PUCHAR page = PAGE_ALIGN(Va);
     PMMPTE pte = MiGetPteAddress(page);
-    ULONG waits = 0;
+    MI_FAULT_WAIT waits = {0, 0, ~0ULL};
     KIRQL irql;
 
     if (MiPoolIndexOfAddress(Va) != EXP_PAGED)

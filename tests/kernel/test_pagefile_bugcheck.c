@@ -69,3 +69,34 @@ KTEST_BUGCHECK(pagefile_bugcheck, paged_out_page_at_dispatch_level, IRQL_NOT_LES
     (void)*(volatile ULONG64 *)&p[2];
     KeLowerIrql(irql);
 }
+
+/*
+ * Every available page taken behind the accounting's back (Free, Zeroed,
+ * the zero stock and Standby unlinked, as a broken Mm routine would) once
+ * everything pageable is out: a demand-zero fault finds nothing to take,
+ * the trimmer nothing to trim, the writer nothing to write, and after its
+ * bounded wait the fault stops with NO_PAGES_AVAILABLE (dirty pages, dirty
+ * pages for the page file, nonpaged pool pages still available, the last
+ * modified-page write's status).
+ */
+KTEST_BUGCHECK(pagefile_bugcheck, no_page_to_take_is_no_pages_available, NO_PAGES_AVAILABLE)
+{
+    volatile PUCHAR p = ExAllocatePoolWithTag(PagedPool, PAGE_SIZE, KTPFB_TAG);
+    PMMPFNLIST lists[] = {&MmZeroedPageListHead, &MmFreePageListHead, &MiZeroStockListHead,
+                          &MmStandbyPageListHead};
+    KIRQL irql;
+
+    KASSERT_TRUE(p != NULL && MiPagingEnabled);
+    for (ULONG i = 0; i < 3; i++) {
+        MiTrimWorkingSet(MmNumberOfPhysicalPages);
+        MiTrimWorkingSet(MmNumberOfPhysicalPages);
+        MiFlushModifiedPages();
+    }
+    KeAcquireSpinLock(&MmPfnLock, &irql);
+    for (ULONG l = 0; l < sizeof(lists) / sizeof(lists[0]); l++)
+        while (lists[l]->Flink != MI_LIST_END)
+            MiUnlinkPageFromList(lists[l]->Flink);
+    KeReleaseSpinLock(&MmPfnLock, irql);
+    KtestExpectBugCheck(NO_PAGES_AVAILABLE, KTEST_ANY, KTEST_ANY, KTEST_ANY, KTEST_ANY);
+    p[0] = 1;
+}
