@@ -503,3 +503,25 @@ KTEST(pagefile, kd_pagefile_command_prints)
     KdpExecuteLine(line);
     KdpExecuteLine(bad);
 }
+
+/* Small paged blocks freed and reused after their pages went out: the
+ * pool's lookasides (touched at DISPATCH_LEVEL) must not hold paged
+ * blocks, or the reuse would fault at DISPATCH_LEVEL (0xA). */
+KTEST(pagefile, small_paged_blocks_reused_after_paging_out)
+{
+    PUCHAR blocks[64];
+
+    if (!MiPagingEnabled)
+        KTEST_SKIP("no page file");
+    for (ULONG round = 0; round < 3; round++) {
+        for (ULONG i = 0; i < 64; i++) {
+            blocks[i] = ExAllocatePoolWithTag(PagedPool, 40 + 8 * (i % 8), KTPF_TAG);
+            KASSERT_TRUE(blocks[i] != NULL);
+            memset(blocks[i], (int)i, 40);
+        }
+        for (ULONG i = 0; i < 64; i++)
+            ExFreePoolWithTag(blocks[i], KTPF_TAG);
+        KtpfPageEverythingOut();
+        KtpfPageEverythingOut();
+    }
+}
