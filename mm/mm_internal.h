@@ -375,6 +375,7 @@ PFN_NUMBER MiTrimWorkingSet(PFN_NUMBER Target);
 /* Ask the writer to write every Modified page now, and wait until it has. */
 VOID MiFlushModifiedPages(VOID);
 extern PFN_NUMBER MiFreeGoal, MiPagingReserve;
+extern volatile ULONG MiInPageTestDelayMs;
 
 /* bootalloc.c: the phase-0 bump allocator and the early mapper. */
 PFN_NUMBER MiBootAllocatePages(PFN_NUMBER Count, BOOLEAN Zero);

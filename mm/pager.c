@@ -25,7 +25,10 @@
  *     or only on disk, as an explicit charge (commit.c);
  *   - everything here is nonpaged and never allocates paged pool; faults
  *     that would take one of the last MiPagingReserve pages wait instead,
- *     so the disk path always finds memory.
+ *     so the disk path always finds memory; a fault that sees nothing
+ *     move for a second stops with NO_PAGES_AVAILABLE;
+ *   - nothing touches a paged block at DISPATCH_LEVEL: pool.c turns paged
+ *     pool's lookasides off while a page file is in use.
  * All of it is guarded by MmPfnLock (the lists, the PTEs of paged pool,
  * the PFN entries, the slot bitmap).
  *
@@ -47,6 +50,9 @@
 #define MI_FAULT_WAIT_MS      10
 
 MI_PAGING_STATISTICS MiPagingStatistics;
+/* Tests: a hard fault waits this long after its read, before it maps the
+ * page (the window in which another thread's fault collides). */
+volatile ULONG MiInPageTestDelayMs;
 PFN_NUMBER MiFreeGoal, MiPagingReserve;
 
 static KEVENT MiBalanceEvent, MiWriterEvent, MiWriteContextEvent, MiPagesAvailableEvent,
@@ -651,6 +657,10 @@ BOOLEAN MiResolvePagedPoolFault(PVOID Va)
             KeReleaseSpinLock(&MmPfnLock, irql);
 
             status = MiReadPageFile(contents.Soft.PageFileHigh, frame);
+            if (MiInPageTestDelayMs != 0) {
+                LARGE_INTEGER delay = {.QuadPart = -10000LL * MiInPageTestDelayMs};
+                KeDelayExecutionThread(KernelMode, FALSE, &delay);
+            }
 
             KeAcquireSpinLock(&MmPfnLock, &irql);
             if (!NT_SUCCESS(status))

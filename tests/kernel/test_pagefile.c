@@ -404,12 +404,18 @@ KTEST(pagefile, four_times_ram_four_threads)
 typedef struct {
     volatile ULONG64 *Word;
     ULONG64 Seen;
+    volatile LONG *Ready;
+    PKEVENT Go;
 } KTPF_TOUCH;
 
+/* Both threads wait for one signal, so the second is ready to run (and
+ * runs) the moment the first blocks on its read. */
 static void KtpfTouch(PVOID Context)
 {
     KTPF_TOUCH *t = Context;
 
+    __atomic_add_fetch(t->Ready, 1, __ATOMIC_SEQ_CST);
+    KeWaitForSingleObject(t->Go, Executive, KernelMode, FALSE, NULL);
     t->Seen = *t->Word;
 }
 
@@ -418,6 +424,9 @@ KTEST(pagefile, collided_fault_waits_for_one_read)
     PULONG64 p;
     KTPF_TOUCH touch[2];
     HANDLE h[2];
+    KEVENT go;
+    volatile LONG ready = 0;
+    LARGE_INTEGER tick = {.QuadPart = -10000LL};
     ULONG64 reads, collided, hard;
     PFN_NUMBER frame;
     KIRQL irql;
@@ -444,10 +453,17 @@ KTEST(pagefile, collided_fault_waits_for_one_read)
     reads = KTPF_READ(MiPagingFile.Reads);
     collided = KTPF_READ(MiPagingStatistics.CollidedFaults);
     hard = KTPF_READ(MiPagingStatistics.HardFaults);
+    KeInitializeEvent(&go, NotificationEvent, FALSE);
     for (ULONG i = 0; i < 2; i++) {
-        touch[i] = (KTPF_TOUCH){.Word = &p[7]};
+        touch[i] = (KTPF_TOUCH){.Word = &p[7], .Ready = &ready, .Go = &go};
         KEXPECT_EQ(KtestCreateThread(&h[i], KtpfTouch, &touch[i]), STATUS_SUCCESS);
     }
+    while (__atomic_load_n(&ready, __ATOMIC_SEQ_CST) != 2)
+        KeDelayExecutionThread(KernelMode, FALSE, &tick);
+    /* The disk may answer before the first thread ever blocks: its fault
+     * then waits 50 ms after the read, with the page still "in page". */
+    MiInPageTestDelayMs = 50;
+    KeSetEvent(&go, IO_NO_INCREMENT, FALSE);
     for (ULONG i = 0; i < 2; i++) {
         PVOID thread = NULL;
         KEXPECT_EQ(ObReferenceObjectByHandle(h[i], 0, NULL, KernelMode, &thread, NULL), STATUS_SUCCESS);
@@ -458,6 +474,7 @@ KTEST(pagefile, collided_fault_waits_for_one_read)
     }
     KEXPECT_EQ(KTPF_READ(MiPagingFile.Reads), reads + 1);
     KEXPECT_EQ(KTPF_READ(MiPagingStatistics.HardFaults), hard + 1);
+    MiInPageTestDelayMs = 0;
     KEXPECT_EQ(KTPF_READ(MiPagingStatistics.CollidedFaults), collided + 1);
     ExFreePoolWithTag(p, KTPF_TAG);
 }
