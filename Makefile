@@ -34,6 +34,10 @@ CMDLINE ?=
 DISK ?=
 DISK_PC = $(if $(DISK),-device ahci$(comma)id=ahci -drive id=d0$(comma)file=$(DISK)$(comma)format=raw$(comma)if=none -device ide-hd$(comma)drive=d0$(comma)bus=ahci.0)
 DISK_Q35 = $(if $(DISK),-drive id=d0$(comma)file=$(DISK)$(comma)format=raw$(comma)if=none -device ide-hd$(comma)drive=d0$(comma)bus=ide.0)
+# `make run` pages paged pool to a sparse 512 MiB page-file disk (README
+# "Paging") on AHCI port 3; PAGEFILE= (empty) boots without one.
+PAGEFILE ?= $(B)/disk/pagefile.img
+PAGEFILE_PC = $(if $(PAGEFILE),$(if $(DISK),,-device ahci$(comma)id=ahci) -drive id=pf$(comma)file=$(PAGEFILE)$(comma)format=raw$(comma)if=none -device ide-hd$(comma)drive=pf$(comma)bus=ahci.3)
 comma := ,
 
 B := build
@@ -211,10 +215,10 @@ SERIAL_CONSOLE := -chardev stdio,id=con,mux=on,signal=off -serial chardev:con -m
 # CMDLINE="..." boots a one-entry ISO with that kernel command line instead of the menu.
 RUN_ISO = $(if $(CMDLINE),$$($(PYTHON) tests/runner.py iso --cmdline '$(CMDLINE)'),$(B)/mica.iso)
 
-run: check-deps
+run: check-deps $(if $(PAGEFILE),$(PAGEFILE))
 	@$(MAKE) --no-print-directory all
 	@echo "Booting Mica (serial console; Ctrl-A X quits QEMU)"
-	$(QEMU) $(QEMU_COMMON) -M pc -cdrom $(RUN_ISO) $(DISK_PC) -display none $(SERIAL_CONSOLE); \
+	$(QEMU) $(QEMU_COMMON) -M pc -cdrom $(RUN_ISO) $(DISK_PC) $(PAGEFILE_PC) -display none $(SERIAL_CONSOLE); \
 	  s=$$?; [ $$s -eq 0 ] || [ $$s -eq 33 ] || { echo "QEMU exit status $$s (33 = tests passed)"; exit $$s; }
 
 run-uefi: check-deps
@@ -259,6 +263,9 @@ $(B)/disk/test-marked.img: tests/mkdisk.py
 $(B)/disk/test-unmarked.img: tests/mkdisk.py
 	@mkdir -p $(dir $@)
 	$(PYTHON) tests/mkdisk.py $@ 2
+$(B)/disk/pagefile.img: tests/mkdisk.py
+	@mkdir -p $(dir $@)
+	$(PYTHON) tests/mkdisk.py $@ 512 --pagefile
 $(B)/disk/test-errors.img: tests/mkdisk.py
 	@mkdir -p $(dir $@)
 	$(PYTHON) tests/mkdisk.py $@ 1 --mark

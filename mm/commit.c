@@ -9,8 +9,8 @@
  *
  *   MmTotalCommitLimit     pages that can be promised: the pages available
  *                          when Mm starts counting (phase 0, right after the
- *                          PFN database). The page-file issue will add the
- *                          page file's pages here.
+ *                          PFN database), plus the page file's slots
+ *                          once one is found (pagefile.c, phase 2).
  *   MmTotalCommittedPages  pages promised now:
  *     - pageable memory (paged pool), in full, when its addresses are
  *       allocated, before any page exists (MiChargeCommitment); returned

@@ -54,6 +54,8 @@ MiContiguousLabFallback(SIZE_T NumberOfBytes, PHYSICAL_ADDRESS Lowest, PHYSICAL_
         return NULL;
     KeAcquireSpinLock(&MmPfnLock, &irql);
     start = Finder(pages, lowPfn, highPfn, 0);
+    if (start == MI_RUN_NONE && MiReturnZeroStock())  /* pager.c's stock hides pages */
+        start = Finder(pages, lowPfn, highPfn, 0);
     if (start == MI_RUN_NONE || !MiRemovePageRun(start, pages, MiCached)) {
         KeReleaseSpinLock(&MmPfnLock, irql);
         return NULL;
@@ -108,6 +110,8 @@ PVOID MiAllocateContiguousMemory(SIZE_T NumberOfBytes, PHYSICAL_ADDRESS Lowest,
 
     KeAcquireSpinLock(&MmPfnLock, &irql);
     start = Finder(pages, lowPfn, highPfn, boundaryPfn);
+    if (start == MI_RUN_NONE && MiReturnZeroStock())  /* pager.c's stock hides pages */
+        start = Finder(pages, lowPfn, highPfn, boundaryPfn);
     if (start == MI_RUN_NONE) {
         KeReleaseSpinLock(&MmPfnLock, irql);
         return NULL;

@@ -54,6 +54,13 @@ NTSTATUS MmAccessFault(ULONG FaultStatus, PVOID VirtualAddress, KPROCESSOR_MODE 
     PMMPTE pte;
 
     UNREFERENCED_PARAMETER(PreviousMode);
+    /* The common case first: a not-present paged-pool page at a level that
+     * may wait (pager.c: demand zero, soft or hard fault). Paged pool's
+     * page tables exist for every allocated page, so no walk is needed. */
+    if (!(FaultStatus & (PF_PRESENT | PF_RSVD | PF_INSTR)) && irql <= APC_LEVEL &&
+        MiPoolIndexOfAddress(VirtualAddress) == EXP_PAGED && MiInterruptsWereEnabled() &&
+        MiResolvePagedPoolFault(VirtualAddress))
+        return STATUS_SUCCESS;
     pte = MiWalkToPte(VirtualAddress, &level);
 
     /* A reserved bit set in an entry (a frame past the processor's physical

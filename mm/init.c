@@ -174,6 +174,10 @@ VOID MmInitSystem(ULONG Phase)
     ULONG64 pml4;
     PVOID runTreeStorage, ptesStorage, nonPagedPoolStorage, pagedPoolStorage;
 
+    if (Phase == 2) {
+        MiInitializePaging();           /* after the drivers: the page file's disk */
+        return;
+    }
     if (Phase != 0)
         return;
     MiBuildPhysicalRuns();

@@ -7,7 +7,7 @@
  * all), and every MDL that locks it adds one, so a page locked by several
  * MDLs stays locked until the last unlock. A page with a lock reference
  * keeps its frame: freeing it is PFN_LIST_CORRUPT (0x9A, pfndb.c), and the
- * page-file code to come must pass over pages whose count is above one -
+ * pager's trimming passes over pages whose count is above one (pager.c) -
  * that is what makes a locked paged-pool page safe for a device to write.
  *
  * Probing. NT touches each page under __try and lets the fault bring it

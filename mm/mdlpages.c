@@ -49,6 +49,8 @@ static PFN_NUMBER MiTakeRuns(PFN_NUMBER Low, PFN_NUMBER High, PFN_NUMBER Want, P
     while (got < Want) {
         PFN_NUMBER n = Want - got < Chunk ? Want - got : Chunk;
         PFN_NUMBER start = MiRunTreeFind(&MiFreeRunTree, n, Low, High, Align ? Chunk : 0);
+        if (start == MI_RUN_NONE && MiReturnZeroStock())   /* pager.c's stock hides pages */
+            start = MiRunTreeFind(&MiFreeRunTree, n, Low, High, Align ? Chunk : 0);
         if (start == MI_RUN_NONE || !MiRemovePageRun(start, n, MiCached))
             break;
         for (PFN_NUMBER i = 0; i < n; i++)

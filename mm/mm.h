@@ -37,7 +37,8 @@ typedef struct _PHYSICAL_MEMORY_RANGE {
     LARGE_INTEGER NumberOfBytes;
 } PHYSICAL_MEMORY_RANGE, *PPHYSICAL_MEMORY_RANGE;
 
-/* Phase 0: PFN database, Mica's own page tables, system PTEs, hyperspace. */
+/* Phase 0: PFN database, Mica's own page tables, system PTEs, hyperspace.
+ * Phase 2 (after IoInitSystem): the page file and the pager's threads. */
 VOID MmInitSystem(ULONG Phase);
 /* Program this processor's PAT (cache.c) for Mica's cache types: each
  * processor calls it once, before any WC mapping is used on it (the boot

@@ -145,6 +145,46 @@ static inline PVOID MiSelfMapMappedAddress(ULONG64 Entry, ULONG Level)
 
 #define MI_PTE_FRAME(Pte) (((Pte).Long & MM_PTE_FRAME_MASK) >> PAGE_SHIFT)
 
+/*
+ * Invalid PTEs of pageable memory (paged pool), tested in NT's order
+ * (pager.c): 0 - nothing (a bad address); Transition - the frame is still
+ * in memory (Standby, Modified, or under paging I/O); PageFileHigh != 0 -
+ * on disk, in slot PageFileHigh of page file PageFileLow; else demand
+ * zero. The protection (MM_* code, bits 5-9) is MM_READWRITE for pool.
+ */
+#define MM_READWRITE             4ULL
+#define MM_PROTECT_SHIFT         5
+#define MM_PTE_PROTOTYPE_BIT     (1ULL << 10)
+#define MM_PTE_TRANSITION_BIT    (1ULL << 11)
+#define MM_PTE_PAGEFILE_LOW_SHIFT 1
+#define MM_PTE_PAGEFILE_HIGH_SHIFT 32
+#define MM_KERNEL_DEMAND_ZERO_PTE (MM_READWRITE << MM_PROTECT_SHIFT)   /* 0x80, as NT's */
+/* A valid paged-pool PTE: writable, global, no-execute, no Dirty yet. */
+#define MM_PAGED_POOL_PTE_BITS   (MM_PTE_VALID | MM_PTE_WRITE | MM_PTE_GLOBAL | MM_PTE_NO_EXECUTE)
+
+static inline ULONG64 MiMakeTransitionPte(PFN_NUMBER Pfn)
+{
+    return (Pfn << PAGE_SHIFT) | MM_PTE_TRANSITION_BIT | (MM_READWRITE << MM_PROTECT_SHIFT);
+}
+
+static inline ULONG64 MiMakePageFilePte(ULONG File, ULONG64 Slot)
+{
+    return (Slot << MM_PTE_PAGEFILE_HIGH_SHIFT) | ((ULONG64)File << MM_PTE_PAGEFILE_LOW_SHIFT) |
+           (MM_READWRITE << MM_PROTECT_SHIFT);
+}
+
+static inline BOOLEAN MiIsTransitionPte(MMPTE Pte)
+{
+    return !(Pte.Long & MM_PTE_VALID) && !(Pte.Long & MM_PTE_PROTOTYPE_BIT) &&
+           (Pte.Long & MM_PTE_TRANSITION_BIT);
+}
+
+static inline BOOLEAN MiIsPageFilePte(MMPTE Pte)
+{
+    return !(Pte.Long & (MM_PTE_VALID | MM_PTE_PROTOTYPE_BIT | MM_PTE_TRANSITION_BIT)) &&
+           Pte.Soft.PageFileHigh != 0;
+}
+
 /* ---- The PFN database -------------------------------------------------------------- */
 
 /* MMLISTS: where a page is. Lists up to StandbyPageList hold "available" pages. */
@@ -165,7 +205,16 @@ typedef enum _MMLISTS {
 #define MI_PFN_LOCKED              0x04   /* never freed: loader, kernel, boot data */
 #define MI_PFN_PAGE_TABLE          0x08   /* holds a page table of some level */
 #define MI_PFN_LOW_RESERVE         0x10   /* nolowmem: on the low-memory list */
-#define MI_PFN_MODIFIED            0x20
+#define MI_PFN_MODIFIED            0x20   /* differs from its page-file copy (or has none) */
+#define MI_PFN_PAGEABLE            0x40   /* in the system working set (pager.c) */
+#define MI_PFN_ZERO_STOCK          0x80   /* on the zero-page thread's stock (pfndb.c) */
+
+/* MMPFN.PagingFlags: paging I/O and the working-set age (pager.c). */
+#define MI_PAGING_READ_IN_PROGRESS  0x01
+#define MI_PAGING_WRITE_IN_PROGRESS 0x02
+#define MI_PAGING_DELETED           0x04  /* freed while under I/O: the I/O's end frees it */
+#define MI_PAGING_AGE_SHIFT         4
+#define MI_PAGING_AGE_MASK          0x30
 
 /* The cache attribute a page is mapped with (NT's MI_PFN_CACHE_ATTRIBUTE). */
 #define MiNonCached     0
@@ -179,6 +228,7 @@ typedef struct _MMPFN {
     union {
         PFN_NUMBER Flink;               /* on a list: next page */
         ULONG64 WsIndex;                /* active: working-set index */
+        struct _MI_INPAGE_SUPPORT *InPage;  /* read in progress: what colliders wait on */
     } u1;
     PMMPTE PteAddress;                  /* the PTE that maps this page, if any */
     union {
@@ -190,7 +240,7 @@ typedef struct _MMPFN {
     UCHAR PageLocation;                 /* MMLISTS */
     UCHAR Flags;                        /* MI_PFN_* */
     UCHAR CacheAttribute;               /* Mi* cache attribute */
-    UCHAR Reserved;
+    UCHAR PagingFlags;                  /* MI_PAGING_* */
     MMPTE OriginalPte;                  /* what to restore when the page leaves */
     PFN_NUMBER PteFrame;                /* page-table page holding PteAddress */
 } MMPFN, *PMMPFN;
@@ -275,6 +325,57 @@ BOOLEAN MiRemovePageRun(PFN_NUMBER Start, PFN_NUMBER Count, UCHAR CacheAttribute
 VOID MiFreeActivePageRun(PFN_NUMBER Start, PFN_NUMBER Count);
 VOID MiFreeZeroedActivePage(PFN_NUMBER Pfn);
 VOID MiPrintPfnSummary(VOID);
+/* MmPfnLock held: take the oldest Standby page for a new owner, putting
+ * its old owner's page-file PTE back (pager.c); 0 if none. */
+PFN_NUMBER MiRemoveStandbyPage(VOID);
+/* The zero-page thread's stock of zeroed pages outside the free-run tree
+ * (pfndb.c); MiReturnZeroStock puts them back in it (TRUE if any). */
+extern MMPFNLIST MiZeroStockListHead;
+BOOLEAN MiReturnZeroStock(VOID);
+extern ULONG64 MiStandbyRepurposed;
+
+/* pager.c and pagefile.c: paging paged pool to the page file (pager.c's
+ * top comment). MmPfnLock held for the Locked ones. */
+extern BOOLEAN MiPagingEnabled;         /* a page file is in use */
+VOID MiInitializePaging(VOID);
+VOID MiDeletePageablePteLocked(PMMPTE Pte, PMI_TB_FLUSH_LIST Flush);
+BOOLEAN MiPageFileInitialize(VOID);
+ULONG64 MiPageFileSlots(VOID);
+ULONG64 MiAllocatePageFileRun(ULONG Wanted, ULONG *Got);  /* 0: none */
+VOID MiReleasePageFileSlot(ULONG64 Slot);
+VOID MiMarkPageFileSlotBad(ULONG64 Slot);
+NTSTATUS MiReadPageFile(ULONG64 Slot, PFN_NUMBER Page);
+/* Start an asynchronous write of the MDL's pages to slots Slot..; Routine
+ * is the IRP's completion routine (returns STATUS_MORE_PROCESSING_REQUIRED). */
+struct _IRP;
+struct _DEVICE_OBJECT;
+VOID MiWritePageFile(ULONG64 Slot, PMDL Mdl, struct _IRP *Irp,
+                     NTSTATUS (*Routine)(struct _DEVICE_OBJECT *, struct _IRP *, PVOID), PVOID Context);
+CCHAR MiPageFileStackSize(VOID);
+typedef struct _MI_PAGING_FILE {
+    struct _DEVICE_OBJECT *Device;
+    ULONG DiskNumber;
+    ULONG64 Size;                       /* slots, slot 0 included */
+    ULONG64 FreeSpace, CurrentUsage, PeakUsage, BadSlots;
+    ULONG64 Hint;                       /* next-fit start */
+    PULONG64 Bitmap;
+    ULONG64 Reads, Writes, PagesWritten, WriteErrors;
+} MI_PAGING_FILE;
+extern MI_PAGING_FILE MiPagingFile;
+/* What the pager did (counters for tests, benchmarks and !pagefile). */
+typedef struct _MI_PAGING_STATISTICS {
+    ULONG64 DemandZeroFaults, SoftFaults, HardFaults, CollidedFaults;
+    ULONG64 PagesTrimmed, TrimPasses, PagesZeroed, FaultWaits;
+    ULONG64 WriteCycles, PagesWrittenTimed;     /* writer: TSC cycles from issue to completion */
+    NTSTATUS LastWriteStatus;
+} MI_PAGING_STATISTICS;
+extern MI_PAGING_STATISTICS MiPagingStatistics;
+/* Trim pageable pages (pager.c): up to Target pages (0: age only). */
+PFN_NUMBER MiTrimWorkingSet(PFN_NUMBER Target);
+/* Ask the writer to write every Modified page now, and wait until it has. */
+VOID MiFlushModifiedPages(VOID);
+extern PFN_NUMBER MiFreeGoal, MiPagingReserve;
+extern volatile ULONG MiInPageTestDelayMs;
 
 /* bootalloc.c: the phase-0 bump allocator and the early mapper. */
 PFN_NUMBER MiBootAllocatePages(PFN_NUMBER Count, BOOLEAN Zero);

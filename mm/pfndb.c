@@ -30,6 +30,15 @@ MMPFNLIST MmModifiedPageListHead = {0, ModifiedPageList, MI_LIST_END, MI_LIST_EN
 MMPFNLIST MmModifiedNoWritePageListHead = {0, ModifiedNoWritePageList, MI_LIST_END, MI_LIST_END};
 MMPFNLIST MmBadPageListHead = {0, BadPageList, MI_LIST_END, MI_LIST_END};
 MMPFNLIST MmLowFreePageListHead = {0, FreePageList, MI_LIST_END, MI_LIST_END};
+/*
+ * The zero-page thread's stock (pager.c): zeroed pages it took out of the
+ * free-run tree itself, in the background, so that a demand-zero fault
+ * takes one in O(1) without the tree's walk to the root. They are Zeroed
+ * pages in every other respect (available, PageLocation ZeroedPageList);
+ * only the contiguous allocator cannot see them, and MiReturnZeroStock
+ * gives them back to it when it comes up short.
+ */
+MMPFNLIST MiZeroStockListHead = {0, ZeroedPageList, MI_LIST_END, MI_LIST_END};
 PFN_NUMBER MmAvailablePages;
 /* The commit charge (commit.c). Its resident part moves with
  * MmAvailablePages: a page leaving the available lists is a page promised
@@ -56,6 +65,8 @@ static PMMPFNLIST MiListOfPage(PMMPFN Pfn)
 {
     if (Pfn->Flags & MI_PFN_LOW_RESERVE)
         return &MmLowFreePageListHead;
+    if (Pfn->Flags & MI_PFN_ZERO_STOCK)
+        return &MiZeroStockListHead;
     if (Pfn->PageLocation > BadPageList)
         return NULL;
     return MiPageLists[Pfn->PageLocation];
@@ -107,6 +118,8 @@ static void MiLinkPage(PMMPFNLIST ListHead, PFN_NUMBER Page)
     pfn->Flags &= (UCHAR)~(MI_PFN_START_OF_ALLOCATION | MI_PFN_END_OF_ALLOCATION);
     if (ListHead == &MmLowFreePageListHead)
         pfn->Flags |= MI_PFN_LOW_RESERVE;
+    if (ListHead == &MiZeroStockListHead)
+        pfn->Flags |= MI_PFN_ZERO_STOCK;
     /* LAB pfnlists: BEGIN - link Page in by PFN (u1.Flink/u2.Blink): Zeroed at the head, others at the tail */
     if (ListHead->ListName == ZeroedPageList) {
         pfn->u1.Flink = ListHead->Flink;
@@ -146,7 +159,7 @@ static void MiLinkPage(PMMPFNLIST ListHead, PFN_NUMBER Page)
 VOID MiInsertPageInList(PMMPFNLIST ListHead, PFN_NUMBER Page)
 {
     MiLinkPage(ListHead, Page);
-    if (ListHead->ListName <= FreePageList)
+    if (ListHead->ListName <= FreePageList && ListHead != &MiZeroStockListHead)
         MiRunTreeSetFree(&MiFreeRunTree, Page, 1);
 }
 
@@ -179,7 +192,7 @@ static void MiUnlinkPage(PFN_NUMBER Page, BOOLEAN UpdateTree)
         MmAvailablePages--;
         MmTotalCommittedPages++;
     }
-    if (UpdateTree && list->ListName <= FreePageList)
+    if (UpdateTree && list->ListName <= FreePageList && list != &MiZeroStockListHead)
         MiRunTreeSetUsed(&MiFreeRunTree, Page, 1);
     /* LAB pfnlists: ELSE */
 #ifdef MICA_LAB_STUB
@@ -190,11 +203,11 @@ static void MiUnlinkPage(PFN_NUMBER Page, BOOLEAN UpdateTree)
         MmAvailablePages--;
         MmTotalCommittedPages++;
     }
-    if (UpdateTree && list->ListName <= FreePageList)
+    if (UpdateTree && list->ListName <= FreePageList && list != &MiZeroStockListHead)
         MiRunTreeSetUsed(&MiFreeRunTree, Page, 1);
 #endif
     /* LAB pfnlists: END */
-    pfn->Flags &= (UCHAR)~MI_PFN_LOW_RESERVE;
+    pfn->Flags &= (UCHAR)~(MI_PFN_LOW_RESERVE | MI_PFN_ZERO_STOCK);
     pfn->u1.Flink = pfn->u2.Blink = 0;
     pfn->PageLocation = TransitionPage;     /* off every list, not yet active */
 }
@@ -239,6 +252,52 @@ PFN_NUMBER MiRemoveAnyPage(ULONG Color)
     page = MiRemoveHead(&MmFreePageListHead);
     if (page == 0)
         page = MiRemoveHead(&MmZeroedPageListHead);
+    if (page == 0)
+        page = MiRemoveHead(&MiZeroStockListHead);
+    if (page == 0)
+        page = MiRemoveStandbyPage();
+    return page;
+}
+
+/* MmPfnLock held: the stock goes back to the Zeroed list, in the tree. */
+BOOLEAN MiReturnZeroStock(VOID)
+{
+    PFN_NUMBER page;
+    BOOLEAN any = FALSE;
+
+    while ((page = MiRemoveHead(&MiZeroStockListHead)) != 0) {
+        MiInsertPageInList(&MmZeroedPageListHead, page);
+        any = TRUE;
+    }
+    return any;
+}
+
+/*
+ * The oldest Standby page, for a new owner (NT takes Standby only once the
+ * Free and Zeroed lists are empty). Its old owner's PTE gets the page-file
+ * PTE back from OriginalPte (the PTE was transition: nothing to flush);
+ * the old owner's unit of commit stays charged (it lives in the page file
+ * now), the new owner's is counted by the unlink.
+ */
+ULONG64 MiStandbyRepurposed;
+
+PFN_NUMBER MiRemoveStandbyPage(VOID)
+{
+    PFN_NUMBER page = MmStandbyPageListHead.Flink;
+    PMMPFN pfn;
+
+    if (page == MI_LIST_END)
+        return 0;
+    pfn = MI_PFN_ELEMENT(page);
+    if (pfn->PteAddress == NULL || (pfn->OriginalPte.Long & MM_PTE_VALID) ||
+        pfn->OriginalPte.Soft.PageFileHigh == 0)
+        KeBugCheckEx(PFN_LIST_CORRUPT, MI_PFN_CORRUPT_PTE_OR_PFN, page, pfn->PageLocation, 0);
+    MiUnlinkPageFromList(page);
+    pfn->PteAddress->Long = pfn->OriginalPte.Long;
+    pfn->Flags = 0;
+    pfn->PagingFlags = 0;
+    pfn->OriginalPte.Long = 0;
+    MiStandbyRepurposed++;
     return page;
 }
 
@@ -251,9 +310,13 @@ PFN_NUMBER MiRemoveZeroPage(ULONG Color)
     UNREFERENCED_PARAMETER(Color);
     if (!MiCommitmentAvailable(1))
         return 0;
-    page = MiRemoveHead(&MmZeroedPageListHead);
+    page = MiRemoveHead(&MiZeroStockListHead);
+    if (page == 0)
+        page = MiRemoveHead(&MmZeroedPageListHead);
     if (page == 0) {
         page = MiRemoveHead(&MmFreePageListHead);
+        if (page == 0)
+            page = MiRemoveStandbyPage();
         if (page != 0)
             MiZeroPhysicalPage(page);
     }
@@ -271,6 +334,8 @@ VOID MiInitializePfnForActivePage(PFN_NUMBER Page, PMMPTE PteAddress, UCHAR Cach
     pfn->PteAddress = PteAddress;
     pfn->CacheAttribute = CacheAttribute;
     pfn->UsedPageTableEntries = 0;
+    pfn->PagingFlags = 0;
+    pfn->OriginalPte.Long = 0;
 }
 
 /* A page the caller owned goes back to the Free list (it is not zero). */
@@ -378,6 +443,8 @@ PFN_NUMBER MiAllocatePagesInRange(PFN_NUMBER LowPfn, PFN_NUMBER HighPfn, PFN_NUM
         LowPfn = MM_4GB >> PAGE_SHIFT;
     while (got < Count) {
         PFN_NUMBER page = MiRunTreeFind(&MiFreeRunTree, 1, LowPfn, HighPfn, 0);
+        if (page == MI_RUN_NONE && MiReturnZeroStock())
+            page = MiRunTreeFind(&MiFreeRunTree, 1, LowPfn, HighPfn, 0);
         if (page == MI_RUN_NONE)
             break;
         if (!(MI_PFN_ELEMENT(page)->Flags & MI_PFN_LOW_RESERVE) && !MiCommitmentAvailable(1))

@@ -32,11 +32,13 @@
  * runs and the allocation is tried once more. Special pool keeps nothing.
  *
  * A lookaside block keeps its header with EXP_POOL_INDEX_CACHED set in
- * PoolIndex, so a second free of it is caught as a double free. Paged
- * blocks are touched at DISPATCH_LEVEL in a lookaside: that is safe because
- * a paged-pool page stays resident once touched (poolpage.c) - the page
- * file will have to change this, as NT's paged lookasides use SLISTs at
- * APC_LEVEL.
+ * PoolIndex, so a second free of it is caught as a double free. Lookaside
+ * blocks are touched at DISPATCH_LEVEL. For paged pool that is safe only
+ * while its pages stay resident once touched: with a page file
+ * (mm/pager.c) a paged block may be out on disk and a fault at
+ * DISPATCH_LEVEL is a bug check, so paged pool then leaves its lookasides
+ * alone (EXP_PAGED_LOOKASIDES_OFF: every paged block goes through the size
+ * lists, under the fast mutex, at APC_LEVEL).
  *
  * The reports (leaks, !pool, PoolMon's table) are in poolreport.c.
  *
@@ -348,6 +350,9 @@ static __attribute__((noinline)) void ExpLookasideMissed(EXP_POOL_LOOKASIDE *Lis
  * so) instead of a trip to the pool's lock. Not for a quota-charged block,
  * whose charge is made before the block is chosen.
  */
+/* Paged pool's lookasides are off once pages can be paged out (above). */
+#define EXP_PAGED_LOOKASIDES_OFF(Index) ((Index) == EXP_PAGED && MiPagingEnabled)
+
 static inline __attribute__((always_inline)) PVOID
 ExpPopLookaside(ULONG Index, ULONG HeaderType, ULONG Units, ULONG Tag,
                 PEPROCESS_QUOTA_BLOCK Quota, KIRQL Irql, BOOLEAN MayCall)
@@ -367,7 +372,7 @@ ExpPopLookaside(ULONG Index, ULONG HeaderType, ULONG Units, ULONG Tag,
         if (Quota == NULL && Units + 1 < POOL_PAGE_UNITS)
             list++;                     /* the list of blocks one unit larger */
     }
-    if (__builtin_expect(list->Head != NULL &&
+    if (__builtin_expect(list->Head != NULL && !EXP_PAGED_LOOKASIDES_OFF(Index) &&
                              (MayCall || (list->Tracker != NULL && list->TrackTag == Tag)), 1)) {
         PEXP_POOL_TRACKER tracker = ExpListTracker(list, cpu, Tag);
         entry = (PPOOL_HEADER)list->Head - 1;
@@ -397,7 +402,7 @@ static BOOLEAN ExpStockLookaside(PPOOL_HEADER Entry, ULONG Index)
     KIRQL irql = ExpRaiseToDpc();
 
     list = &ExpPoolLookaside[KeGetCurrentProcessorNumber()][Index][Entry->BlockSize - 1];
-    if (list->Depth < list->MaximumDepth) {
+    if (list->Depth < list->MaximumDepth && !EXP_PAGED_LOOKASIDES_OFF(Index)) {
         Entry->PoolIndex |= EXP_POOL_INDEX_CACHED;
         *(PVOID *)ExpBlockBody(Entry) = list->Head;
         list->Head = ExpBlockBody(Entry);
@@ -833,7 +838,7 @@ ExpPushLookaside(PPOOL_HEADER Entry, ULONG Index, KIRQL Irql, BOOLEAN MayCall)
         KeRaiseIrql(DISPATCH_LEVEL, &irql);
     cpu = KeGetCurrentProcessorNumber();
     list = &ExpPoolLookaside[cpu][Index][units - 1];
-    if (__builtin_expect(list->Depth < list->MaximumDepth &&
+    if (__builtin_expect(list->Depth < list->MaximumDepth && !EXP_PAGED_LOOKASIDES_OFF(Index) &&
                              (MayCall || (list->Tracker != NULL &&
                                           list->TrackTag == Entry->PoolTag)), 1)) {
         PEXP_POOL_TRACKER tracker = ExpListTracker(list, cpu, Entry->PoolTag);

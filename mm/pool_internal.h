@@ -295,7 +295,8 @@ LONG MiPoolIndexOfAddress(PVOID Va);
 /* Are these pool pages allocated (reserved) right now? */
 BOOLEAN MiIsPoolPageAllocated(ULONG PoolIndex, PVOID Va);
 /* Demand-zero fault on paged pool: TRUE if resolved. */
-BOOLEAN MiResolvePagedPoolFault(PVOID Va);
+BOOLEAN MiResolvePagedPoolFault(PVOID Va);      /* pager.c */
+PFN_NUMBER MiNonPagedPoolFreeAddressPages(VOID);
 /* Call Routine(Va, Pages) for each allocated run of one pool region. */
 typedef VOID (*PMI_POOL_RUN_ROUTINE)(ULONG PoolIndex, PVOID Va, PFN_NUMBER Pages, PVOID Context);
 VOID MiEnumeratePoolRuns(ULONG PoolIndex, PMI_POOL_RUN_ROUTINE Routine, PVOID Context);

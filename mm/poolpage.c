@@ -17,8 +17,10 @@
  * Nonpaged pages are charged by pfndb.c as they are taken (commit.c), so
  * nonpaged pool cannot take the pages paged pool was promised.
  *
- * Pool pages are never paged out yet (that is the page-file issue): once
- * touched, a paged-pool page stays resident until it is freed. Both trees
+ * With a page file, paged-pool pages are paged out and back by pager.c
+ * (allocation writes NT's demand-zero PTE, 0x80, into each PTE; freeing
+ * hands every page, whatever its PTE says, to MiDeletePageablePteLocked);
+ * without one a touched page stays resident until it is freed. Both trees
  * are guarded by MmPfnLock, which mapping and commit need anyway.
  */
 #include "pool_internal.h"
@@ -89,14 +91,17 @@ static void MiReleasePoolPagesLocked(ULONG Region, PUCHAR Va, PFN_NUMBER Pages)
     for (PFN_NUMBER i = 0; i < Pages; i++) {
         PUCHAR page = Va + (i << PAGE_SHIFT);
         ULONG level;
-        if (MiWalkToPte(page, &level) != NULL)
+        if (Region == MI_PAGED_REGION)
+            /* Whatever its PTE says (pager.c): the page, its slot and its
+             * unit of commit go back. */
+            MiDeletePageablePteLocked(MiGetPteAddress(page), &flush);
+        else if (MiWalkToPte(page, &level) != NULL)
             MiUnmapAndFreePageLocked(page, &flush);
         else
             untouched++;
     }
     MiShootdownTbList(&flush);
-    if (Region == MI_PAGED_REGION)
-        MiReturnCommitmentLocked(untouched);
+    UNREFERENCED_PARAMETER(untouched);
     MiRunTreeSetFree(&MiPoolTree[Region], MiPoolPageIndex(Region, Va), Pages);
 }
 
@@ -125,6 +130,9 @@ PVOID MiAllocatePoolPages(ULONG PoolIndex, PFN_NUMBER Pages)
             va = NULL;
             goto out;
         }
+        /* Each PTE says "demand zero" (NT's 0x80) until the first touch. */
+        for (PFN_NUMBER i = 0; i < Pages; i++)
+            MiGetPteAddress(va + (i << PAGE_SHIFT))->Long = MM_KERNEL_DEMAND_ZERO_PTE;
         MiRunTreeSetUsed(&MiPoolTree[region], index, Pages);
         goto out;
     }
@@ -157,86 +165,10 @@ VOID MiFreePoolPages(ULONG PoolIndex, PVOID Va, PFN_NUMBER Pages)
     KeReleaseSpinLock(&MmPfnLock, irql);
 }
 
-/*
- * Can this fault wait for a page? Only at IRQL <= APC_LEVEL with interrupts
- * on (a wait switches threads, and the page comes back from another one).
- * A page fault has interrupts on exactly when the faulting code had them
- * on (trap.c), so a fault from a thread at PASSIVE or APC_LEVEL can wait.
- */
-static BOOLEAN MiFaultCanWait(void)
+/* Nonpaged pool's free addresses, in pages (NO_PAGES_AVAILABLE's third parameter). */
+PFN_NUMBER MiNonPagedPoolFreeAddressPages(VOID)
 {
-    return KeGetCurrentIrql() <= APC_LEVEL && (__readeflags() & EFLAGS_IF_MASK) != 0;
-}
-
-/* NO_PAGES_AVAILABLE (0x4D) with NT's parameters: dirty pages, dirty pages
- * bound for the page file (none without one), the nonpaged pool still
- * available (pages it could still be given: free addresses that may still
- * be committed), the last modified-page write's status (none: success). */
-static void MiNoPagesAvailable(void)
-{
-    PFN_NUMBER addresses = MiRunTreeFreeCount(&MiPoolTree[MI_NONPAGED_REGION]);
-    PFN_NUMBER commit = MmTotalCommittedPages < MmTotalCommitLimit
-                            ? MmTotalCommitLimit - MmTotalCommittedPages
-                            : 0;
-
-    KeBugCheckEx(NO_PAGES_AVAILABLE,
-                 MmModifiedPageListHead.Total + MmModifiedNoWritePageListHead.Total,
-                 MmModifiedPageListHead.Total, addresses < commit ? addresses : commit,
-                 STATUS_SUCCESS);
-}
-
-/* A fault that finds no page waits in steps, as NT's does (for up to seven
- * minutes there); a page gone missing in Mica is a bug to show, so 10 s. */
-#define MI_FAULT_PAGE_WAIT_MS 10
-#define MI_FAULT_PAGE_WAITS 1000
-
-static void MiWaitForPages(void)
-{
-    LARGE_INTEGER delay;
-
-    delay.QuadPart = -10000LL * MI_FAULT_PAGE_WAIT_MS;
-    KeDelayExecutionThread(KernelMode, FALSE, &delay);
-}
-
-/*
- * The demand-zero fault on paged pool. The page was promised when its
- * addresses were allocated: one page of that commitment becomes the page,
- * in the same MmPfnLock hold, so the take is never refused while commit is
- * honest (commit.c), and the page tables exist already (MiAllocatePoolPages).
- * No page means the accounting was broken (a page taken past it): as NT
- * (MiEnsureAvailablePageOrWait), wait for one where waiting is possible,
- * a bounded time, then stop with NO_PAGES_AVAILABLE.
- */
-BOOLEAN MiResolvePagedPoolFault(PVOID Va)
-{
-    PUCHAR page = PAGE_ALIGN(Va);
-    ULONG level, waits = 0;
-    KIRQL irql;
-
-    if (MiPoolIndexOfAddress(Va) != EXP_PAGED)
-        return FALSE;
-    for (;;) {
-        BOOLEAN mapped;
-        KeAcquireSpinLock(&MmPfnLock, &irql);
-        if (!MiIsPoolPageAllocated(EXP_PAGED, page)) {
-            KeReleaseSpinLock(&MmPfnLock, irql);
-            return FALSE;                       /* not committed: a bad access */
-        }
-        if (MiWalkToPte(page, &level) != NULL) {
-            KeReleaseSpinLock(&MmPfnLock, irql);
-            return TRUE;                        /* another fault got there first */
-        }
-        MiReturnCommitmentLocked(1);
-        mapped = MiMapNewPageLocked(page, MM_PTE_WRITE | MM_PTE_GLOBAL | MM_PTE_NO_EXECUTE, TRUE);
-        if (!mapped)
-            MmTotalCommittedPages++;            /* still promised: put it back */
-        KeReleaseSpinLock(&MmPfnLock, irql);
-        if (mapped)
-            return TRUE;
-        if (!MiFaultCanWait() || waits++ == MI_FAULT_PAGE_WAITS)
-            MiNoPagesAvailable();
-        MiWaitForPages();
-    }
+    return MiRunTreeFreeCount(&MiPoolTree[MI_NONPAGED_REGION]);
 }
 
 VOID MiEnumeratePoolRuns(ULONG PoolIndex, PMI_POOL_RUN_ROUTINE Routine, PVOID Context)

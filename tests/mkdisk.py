@@ -2,6 +2,8 @@
 """mkdisk.py - make a tagged raw disk image for the AHCI tests and benchmarks.
 
     mkdisk.py OUT MIB [--mark]
+    mkdisk.py OUT MIB --pagefile
+
 
 Every 512-byte sector starts with its LBA as a little-endian u64 (the
 format the Linux comparison uses); the rest of the sector is zero. With
@@ -13,6 +15,20 @@ import sys
 
 SECTOR = 512
 MARK_LBA, MARK_OFFSET, MARK = 1, 8, b"MICA-WRITABLE-01"
+# The page-file mark (mm/pagefile.c) follows the writable one in LBA 1.
+PAGEFILE_OFFSET, PAGEFILE_MARK = 24, b"MICA-PAGEFILE-01"
+
+
+def pagefile(out, mib):
+    """A sparse page-file disk: only its first page (the header) written."""
+    import os
+    with open(out + ".tmp", "wb") as f:
+        head = bytearray(4096)
+        head[MARK_LBA * SECTOR + MARK_OFFSET:MARK_LBA * SECTOR + MARK_OFFSET + len(MARK)] = MARK
+        head[MARK_LBA * SECTOR + PAGEFILE_OFFSET:MARK_LBA * SECTOR + PAGEFILE_OFFSET + len(PAGEFILE_MARK)] = PAGEFILE_MARK
+        f.write(head)
+        f.truncate(mib * 1024 * 1024)
+    os.replace(out + ".tmp", out)
 
 
 def tagged(first, count):
@@ -27,6 +43,8 @@ def main():
     if len(sys.argv) < 3:
         sys.exit(__doc__)
     out, mib, mark = sys.argv[1], int(sys.argv[2]), "--mark" in sys.argv[3:]
+    if "--pagefile" in sys.argv[3:]:
+        return pagefile(out, mib)
     sectors = mib * 1024 * 1024 // SECTOR
     chunk = 2048                        # 1 MiB at a time
     with open(out + ".tmp", "wb") as f:

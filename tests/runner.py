@@ -89,6 +89,9 @@ BENCH_CONFIGS = {
     # ahci.0 (read once on the host before the boot: page cache). Only the
     # ahci.* benchmarks run here, and they run only here.
     "bench-disk": {"firmware": "bios", "mem": "512M", "disk": ("bench.img", 256, True), "bench": "ahci"},
+    # The pager's benchmarks (tests/bench/bench_pagefile.c): 128 MiB and a
+    # sparse 768 MiB page-file disk (PAGEFILE_CONFIGS' kind).
+    "bench-pagefile": {"firmware": "bios", "mem": "128M", "pagefile": 768, "bench": "fault"},
 }
 # The suites that exercise the memory manager (blackbox: contiguous DMA
 # memory below 4 GiB, which nolowmem keeps on a list of its own).
@@ -120,11 +123,25 @@ EXTRA_BOOTS = {
     "uefi-256m-pcicfgport": ("uefi-256m", ["pci*", "ahci"], "pcicfg=port pcimsi=off"),
     "bios-128m-pcimsioff": ("bios-128m", ["pci*", "ahci"], "pcimsi=off"),
 }
+# The page file (issue 14, mm/pager.c): a machine with a sparse page-file
+# disk (tests/mkdisk.py --pagefile) as a fourth AHCI disk. Only the paging
+# suites boot there; elsewhere they skip (no page file: paged pool stays
+# resident, as before).
+# The page-file disk sits on blkdebug: writes of slot 300 fail (the writer
+# must put those pages in another slot, nothing lost); in the bug-check
+# configuration reads of slot 4096 fail too (KERNEL_DATA_INPAGE_ERROR).
+PAGEFILE_WRITE_ERROR_SLOT, PAGEFILE_READ_ERROR_SLOT = 300, 4096
+PAGEFILE_CONFIGS = {
+    "bios-128m-pf": {"firmware": "bios", "mem": "128M", "pagefile": 768},
+    "bios-128m-pfbad": {"firmware": "bios", "mem": "128M", "pagefile": 768, "pagefile_read_error": True},
+}
+EXTRA_BOOTS["bios-128m-pagefile"] = ("bios-128m-pf", ["pagefile", "pagefile_bugcheck"], "")
 BUGCHECK_CONFIG = "bios-128m"
 # Bug-check tests that need several processors boot alone in this
 # configuration instead of BUGCHECK_CONFIG: suite pattern -> configuration.
 BUGCHECK_CONFIG_BY_SUITE = {
     "smp_bugcheck": "bios-1g-smp4",
+    "pagefile_bugcheck": "bios-128m-pfbad",
 }
 # Boots boot/entry.asm must refuse: name -> (QEMU -cpu without a feature, its message).
 CPU_CHECK_BOOTS = {
@@ -330,6 +347,22 @@ def ahci_args(firmware, images, blkdebug=None):
     return args
 
 
+def pagefile_args(name, mib, read_error):
+    """A fresh sparse page-file disk for one boot, as AHCI disk 3 (pc only),
+    behind blkdebug (see PAGEFILE_CONFIGS)."""
+    path = os.path.join(LOGS, name + ".pagefile.img")
+    subprocess.run([sys.executable, os.path.join(ROOT, "tests", "mkdisk.py"), path, str(mib), "--pagefile"],
+                   check=True)
+    cfg = os.path.join(LOGS, name + ".pagefile.blkdebug.cfg")
+    rules = [("write_aio", PAGEFILE_WRITE_ERROR_SLOT)] + ([("read_aio", PAGEFILE_READ_ERROR_SLOT)] if read_error else [])
+    with open(cfg, "w") as f:
+        for event, slot in rules:
+            f.write('[inject-error]\nevent = "%s"\nerrno = "5"\nsector = "%d"\nonce = "off"\n\n' %
+                    (event, slot * 8))
+    return ["-drive", "id=pf,file=blkdebug:%s:%s,format=raw,if=none,cache=unsafe" % (cfg, path),
+            "-device", "ide-hd,drive=pf,bus=ahci.3"]
+
+
 def check_test_disks(boot):
     """Reasons the disk images are not what the tests left (empty: fine):
     the unmarked copy must equal its original; the marked one must hold
@@ -505,12 +538,17 @@ class Boot:
             with open(blkdebug, "w") as f:
                 f.write(BLKDEBUG_CONFIG)
             args += ahci_args(fw, [c for c, _ in self.disks], blkdebug)
+            if self.config.get("pagefile"):
+                args += pagefile_args(self.name, self.config["pagefile"],
+                                      self.config.get("pagefile_read_error", False))
         elif self.config.get("disk"):
             image = disk_image(*self.config["disk"])
             with open(image, "rb") as f:          # into the host's page cache
                 while f.read(1 << 20):
                     pass
             args += ahci_args(fw, [image])
+        elif self.config.get("pagefile"):
+            args += ahci_args(fw, []) + pagefile_args(self.name, self.config["pagefile"], False)
         if fw == "uefi":
             vars_copy = os.path.join(LOGS, self.name + ".ovmf-vars.fd")
             shutil.copy(OVMF_VARS, vars_copy)
@@ -547,6 +585,11 @@ class Boot:
         if not self.disk_problems and not self.keep_disks:
             for copy, _ in self.disks:
                 os.remove(copy)
+        if self.config.get("pagefile"):       # up to the page file's size of real data
+            try:
+                os.remove(os.path.join(LOGS, self.name + ".pagefile.img"))
+            except OSError:
+                pass
         if qmp_dir:
             shutil.rmtree(qmp_dir, ignore_errors=True)
         self.seconds = time.monotonic() - start
@@ -687,8 +730,8 @@ def alone_config(test):
     """The configuration a bug-check or reset test boots alone in."""
     suite = test.split(".")[0]
     for pattern, config in BUGCHECK_CONFIG_BY_SUITE.items():
-        if fnmatch.fnmatchcase(suite, pattern) and config in TEST_CONFIGS:
-            return TEST_CONFIGS[config]
+        if fnmatch.fnmatchcase(suite, pattern) and config in {**TEST_CONFIGS, **PAGEFILE_CONFIGS}:
+            return {**TEST_CONFIGS, **PAGEFILE_CONFIGS}[config]
     return TEST_CONFIGS.get(BUGCHECK_CONFIG, next(iter(TEST_CONFIGS.values())))
 
 
@@ -805,7 +848,8 @@ def cmd_test(opts):
     for name, (config, suites, options) in EXTRA_BOOTS.items():
         pattern = extra_pattern(suites, opts.pattern)
         if pattern and (only is None or name in only or config in only):
-            boots.append(Boot(name, TEST_CONFIGS[config], "test=%s %s" % (pattern, options)))
+            boots.append(Boot(name, {**TEST_CONFIGS, **PAGEFILE_CONFIGS}[config],
+                              "test=%s %s" % (pattern, options)))
     run_parallel(boots, opts.jobs)
     alone_tests = []            # (name, code or None for a reset test)
     for b in boots:

@@ -130,12 +130,15 @@ static VOID KdpVmLine(PCSTR Name, ULONG64 Pages)
     DbgPrint("%-27s%10llu (%12llu Kb)\n", Name, Pages, Pages * (PAGE_SIZE / 1024));
 }
 
+BOOLEAN KdpPrintPageFileLine(VOID);     /* kdcmd_pagefile.c */
+
 static NTSTATUS KdpCmdVm(ULONG Argc, PCHAR Argv[])
 {
     UNREFERENCED_PARAMETER(Argv);
     if (Argc != 1)
         return KdpError(STATUS_INVALID_PARAMETER, "usage: !vm");
-    DbgPrint("Page File: none (Mica has no paging file yet)\n");
+    if (!KdpPrintPageFileLine())
+        DbgPrint("Page File: none (Mica has no paging file yet)\n");
     KdpVmLine("Physical Memory:", MmNumberOfPhysicalPages);
     KdpVmLine("Available Pages:", MmAvailablePages);
     KdpVmLine("Free System PTEs:", MiFreeSystemPteCount());

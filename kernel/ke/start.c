@@ -93,6 +93,7 @@ VOID KiSystemStartup(ULONG64 BootInfoPhysical, ULONG Magic)
     if (KeQueryBootOption("kd", kd, sizeof(kd)) && strcmp(kd, "break") == 0)
         KdEnterDebugger(NULL, 0, 0, KeGetCurrentIrql(), KD_REASON_BOOT);   /* KD's -b */
     IoInitSystem();                     /* phase 1: worker threads, built-in drivers */
+    MmInitSystem(2);                    /* the page file (on a disk the drivers found) */
 
     KiReadyTsc = KeReadTimeStampCounter();
     DbgPrint("Mica ready (%llu cycles since the 64-bit entry)\n", KiReadyTsc - KiBootTsc);
