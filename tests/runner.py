@@ -867,6 +867,14 @@ def cmd_test(opts):
         if f:
             failures.append("ahci-persist (build/test-logs/ahci-persist-*.serial.log)")
 
+    # The network peers: Mica's e1000 and network layer against the host.
+    if (opts.pattern in ("all", "*") or opts.pattern.startswith("net")) and \
+            (only is None or any(n in only for n in NET_BOOTS)):
+        p, f = run_net(only)
+        add((p, f, 0))
+        if f:
+            failures.append("net peers: %d failed (build/test-logs/net-*.serial.log)" % f)
+
     # The kd> shell: one boot without test=, driven through the serial port.
     if (opts.pattern in ("all", "*") or opts.pattern.startswith("kd")) and \
             (only is None or "kd-shell" in only):
@@ -1319,6 +1327,80 @@ def run_persist():
         return 0, 1
     print("ok - ahci-persist (written in one boot, read back in the next)")
     return 1, 0
+
+
+# ---- the network peers (tests/netpeer.py) -------------------------------------------
+
+# Boots of net_peer.serve (tests/kernel/test_net.c) with a peer on the host
+# talking to Mica's e1000 while it runs: name -> (configuration, back-end,
+# boot options). The socket peer plays a host on Mica's subnet (raw frames,
+# -M pc, addresses from ip=/gw=); the user peer is the host's own UDP stack
+# through QEMU's slirp (-M q35 with UEFI, four processors, the default
+# addresses). Both boots run at once.
+NET_BOOTS = {
+    "net-socket": ({"firmware": "bios", "mem": "128M"}, "socket", "ip=192.168.76.9/24 gw=192.168.76.1"),
+    "net-user": ({"firmware": "uefi", "mem": "256M", "smp": 4}, "user", ""),
+}
+NET_SOCKET_PEER_IP = "192.168.76.1"
+NET_TEST = "net_peer.serve"
+
+
+def run_net_boot(name):
+    import netpeer
+    config, kind, options = NET_BOOTS[name]
+    log_lines = []
+
+    def log(text):
+        log_lines.append(text)
+        print("# %s: %s" % (name, text.strip()), flush=True)
+    qmp_dir = tempfile.mkdtemp(prefix="mica-net-")
+    qmp_path = os.path.join(qmp_dir, "qmp.sock")
+    sock = None
+    if kind == "socket":
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind(("127.0.0.1", 0))
+        qemu_port = netpeer.udp_port()
+        args = ["-netdev", "socket,id=n0,udp=127.0.0.1:%d,localaddr=127.0.0.1:%d" %
+                (sock.getsockname()[1], qemu_port),
+                "-device", "e1000,netdev=n0,mac=52:54:00:12:34:56",
+                "-qmp", "unix:%s,server=on,wait=off" % qmp_path]
+    else:
+        echo_port, control_port = netpeer.udp_port(), netpeer.udp_port()
+        # Not restrict=on: libslirp then drops the guest's answers to a
+        # forwarded port too. Mica sends only to 10.0.2.2 here.
+        args = ["-netdev", "user,id=n0,hostfwd=udp:127.0.0.1:%d-:7,hostfwd=udp:127.0.0.1:%d-:5555" %
+                (echo_port, control_port), "-device", "e1000,netdev=n0"]
+    boot = Boot(name, config, "test=%s netpeer %s" % (NET_TEST, options), extra_args=args)
+    thread = threading.Thread(target=boot.run)
+    thread.start()
+    if kind == "socket":
+        peer = netpeer.SocketPeer(sock, ("127.0.0.1", qemu_port), NET_SOCKET_PEER_IP, boot.lines,
+                                  netpeer.Qmp(qmp_path), log)
+    else:
+        peer = netpeer.UserPeer(echo_port, control_port, boot.lines, log)
+    why = list(peer.run())
+    thread.join()
+    if sock:
+        sock.close()
+    shutil.rmtree(qmp_dir, ignore_errors=True)
+    why += boot.why_failed() or []
+    if not any(ok and not skip for ok, test, skip in boot.results() if test == NET_TEST):
+        why.append("%s did not pass in the boot" % NET_TEST)
+    return name, boot, why
+
+
+def run_net(only):
+    names = [n for n in NET_BOOTS if only is None or n in only]
+    passed = failed = 0
+    with concurrent.futures.ThreadPoolExecutor(max_workers=len(names) or 1) as pool:
+        for name, boot, why in pool.map(run_net_boot, names):
+            if why:
+                failed += 1
+                print("not ok - %s: %s\n%s" % (name, "; ".join(why), boot.tail()))
+            else:
+                passed += 1
+                print("ok - %s (%.1f s)" % (name, boot.seconds))
+    return passed, failed
 
 
 def run_kd():

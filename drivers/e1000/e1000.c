@@ -42,6 +42,7 @@ volatile LONG E1000AdapterCount;
 #define E1000_EERD_WAIT_US   1000
 #define E1000_MDIC_WAIT_US   1000
 #define E1000_TIMER_MS       1000
+#define E1000_RX_BUDGET      (E1000_RX_RING / 2)
 
 /* ---- Small hardware helpers ---- */
 
@@ -164,7 +165,11 @@ static VOID Service(PE1000_ADAPTER Adapter, ULONG Icr)
     }
     if (Icr & E1000_ICR_RXO)
         __atomic_fetch_add(&Adapter->Stats.RxOverrunInterrupts, 1, __ATOMIC_RELAXED);
-    E1000ReapRx(Adapter);
+    /* Receive in slices, completing sends between them: the replies the
+     * protocol sends from inside ReapRx need the descriptors back, and
+     * while RDT moves QEMU keeps delivering, so one pass may never end. */
+    while (E1000ReapRx(Adapter, E1000_RX_BUDGET) == E1000_RX_BUDGET)
+        E1000ReapTx(Adapter);
     E1000ReapTx(Adapter);
 }
 

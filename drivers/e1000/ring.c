@@ -159,25 +159,27 @@ VOID E1000RingsProgram(PE1000_ADAPTER Adapter)
 /* ---- Receive ---- */
 
 /*
- * Take every written-back descriptor. DISPATCH_LEVEL (the DPC). The frame
+ * Take up to Budget written-back descriptors; how many. DISPATCH_LEVEL (the
+ * DPC). The frame
  * is given to the protocol with RxLock held: frames reach it in ring order,
  * and its sends take only TxLock.
  */
-VOID E1000ReapRx(PE1000_ADAPTER Adapter)
+ULONG E1000ReapRx(PE1000_ADAPTER Adapter, ULONG Budget)
 {
     PDMA_OPERATIONS ops = Adapter->Dma->DmaOperations;
+    ULONG taken = 0;
 
     KeAcquireSpinLockAtDpcLevel(&Adapter->RxLock);
     if (Adapter->RxPaused) {
         KeReleaseSpinLockFromDpcLevel(&Adapter->RxLock);
-        return;
+        return 0;
     }
     /* The device stops at RDT: head == tail with work pending means every
      * descriptor it had was full when it looked. */
     if (E1000Read(Adapter, E1000_RDH) == E1000Read(Adapter, E1000_RDT) &&
         (Adapter->RxRing[Adapter->RxNext].Status & E1000_RXD_STAT_DD))
         Adapter->Stats.RxRingFull++;
-    for (;;) {
+    while (taken < Budget) {
         ULONG i = Adapter->RxNext;
         volatile E1000_RX_DESC *desc = &Adapter->RxRing[i];
         UCHAR status = desc->Status;
@@ -231,8 +233,10 @@ VOID E1000ReapRx(PE1000_ADAPTER Adapter)
         /* The refilled descriptor becomes the tail: the device may now use
          * everything before it. */
         E1000Write(Adapter, E1000_RDT, i);
+        taken++;
     }
     KeReleaseSpinLockFromDpcLevel(&Adapter->RxLock);
+    return taken;
 }
 
 /* ---- Transmit ---- */
@@ -299,6 +303,15 @@ NTSTATUS E1000Send(PVOID AdapterContext, PMDL Mdl, ULONG Length, PVOID SendConte
     request->Length = Length;
 
     KeAcquireSpinLock(&adapter->TxLock, &irql);
+    if (adapter->TxFree < need) {
+        /* Sends from the receive DPC (replies) can outrun its own reaping:
+         * complete what the device has finished, then look again. */
+        KeReleaseSpinLock(&adapter->TxLock, irql);
+        KeRaiseIrql(DISPATCH_LEVEL, &irql);
+        E1000ReapTx(adapter);
+        KeLowerIrql(irql);
+        KeAcquireSpinLock(&adapter->TxLock, &irql);
+    }
     if (adapter->TxFree < need) {
         adapter->Stats.TxRingFull++;
         KeReleaseSpinLock(&adapter->TxLock, irql);

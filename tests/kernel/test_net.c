@@ -671,3 +671,208 @@ KTEST(net, arp_entries_expire)
     NetArpTimeoutMs = NET_ARP_TIMEOUT_MS;
     KtnLoopbackEnd(a);
 }
+
+/* ---- The host's peers (tests/netpeer.py, the runner's net step) ----
+ *
+ * net_peer.serve runs only with the boot option netpeer. It answers on
+ * UDP port KTN_CONTROL_PORT, one command a datagram, the reply to the
+ * sender:
+ *   stats               "e1000 Name=value ... net Name=value ...": every
+ *                       counter, read through the two statistics IOCTLs
+ *                       at that moment (what the peer checks its frames
+ *                       against);
+ *   ping A.B.C.D N S    N echo requests of S bytes from Mica (NetPing,
+ *                       ARP first): "ping ok=K median_us=M";
+ *   done                the peer is finished: the test checks that every
+ *                       receive and send buffer is back and ends.
+ * Everything else - ARP, echo replies, the UDP echo service - is the
+ * layer's own business, as for any host.
+ */
+#define KTN_CONTROL_PORT 5555
+#define KTN_PEER_IDLE_MS 120000         /* no command for this long: the peer is gone */
+
+typedef struct _KTN_CONTROL {
+    KSPIN_LOCK Lock;
+    KEVENT Command;
+    BOOLEAN Pending;
+    char Text[128];
+    NET_UDP_DATAGRAM From;
+} KTN_CONTROL;
+
+static VOID KtnControlReceive(PVOID Context, PNET_UDP_DATAGRAM Datagram)
+{
+    KTN_CONTROL *c = Context;
+    ULONG n = Datagram->Length < sizeof(c->Text) - 1 ? Datagram->Length : sizeof(c->Text) - 1;
+
+    KeAcquireSpinLockAtDpcLevel(&c->Lock);
+    if (!c->Pending) {                  /* one at a time: the peer waits for each answer */
+        RtlCopyMemory(c->Text, Datagram->Data, n);
+        c->Text[n] = 0;
+        c->From = *Datagram;
+        c->From.Data = NULL;
+        c->Pending = TRUE;
+        KeSetEvent(&c->Command, IO_NO_INCREMENT, FALSE);
+    }
+    KeReleaseSpinLockFromDpcLevel(&c->Lock);
+}
+
+static const char *const KtnE1000Names[] = {
+    "Interrupts", "SpuriousInterrupts", "Dpcs", "RxFrames", "RxBytes", "TxFrames", "TxBytes",
+    "TxRingFull", "TxBadLength", "RxOutOfBuffers", "RxRingFull", "RxErrors", "RxRunt", "RxOversize",
+    "RxFragmented", "RxOverrunInterrupts", "LinkChanges", "HwMissedPackets", "HwNoBuffers"};
+_Static_assert(sizeof(KtnE1000Names) / sizeof(KtnE1000Names[0]) ==
+               FIELD_OFFSET(E1000_STATISTICS, RxRingSize) / sizeof(ULONG64), "every E1000 counter");
+static const char *const KtnNetNames[] = {
+    "RxFrames", "RxRunt", "RxNotForUs", "RxUnknownType", "RxBroadcastThrottled",
+    "ArpRequestsAnswered", "ArpRepliesTaken", "ArpOtherHost", "ArpMalformed", "IpTruncated",
+    "IpBadHeader", "IpBadChecksum", "IpFragments", "IpOtherHost", "IpUnknownProtocol",
+    "IcmpEchoAnswered", "IcmpEchoRepliesTaken", "IcmpBadChecksum", "IcmpMalformed", "IcmpOtherType",
+    "UdpDelivered", "UdpBadLength", "UdpBadChecksum", "UdpNoPort", "TxFrames", "TxDropped",
+    "ArpCacheExpired"};
+_Static_assert(sizeof(KtnNetNames) / sizeof(KtnNetNames[0]) ==
+               FIELD_OFFSET(NET_STATISTICS, TxPacketsOutstanding) / sizeof(ULONG64), "every net counter");
+
+static ULONG KtnFormatStats(PE1000_ADAPTER A, char *Out, ULONG Size)
+{
+    E1000_STATISTICS e;
+    NET_STATISTICS n;
+    ULONG used = 0;
+
+    if (!NT_SUCCESS(KtnAdapterStats(A, &e)) || !NT_SUCCESS(KtnNetStats(&n)))
+        return (ULONG)RtlSnprintf(Out, Size, "error statistics");
+    used += RtlSnprintf(Out + used, Size - used, "e1000");
+    for (ULONG i = 0; i < sizeof(KtnE1000Names) / sizeof(KtnE1000Names[0]); i++)
+        used += RtlSnprintf(Out + used, Size - used, " %s=%llu", KtnE1000Names[i], ((ULONG64 *)&e)[i]);
+    used += RtlSnprintf(Out + used, Size - used, " RxBuffersOutstanding=%u LinkUp=%u Itr=%u net",
+                        e.RxBuffersOutstanding, e.LinkUp, e.InterruptThrottle);
+    for (ULONG i = 0; i < sizeof(KtnNetNames) / sizeof(KtnNetNames[0]); i++)
+        used += RtlSnprintf(Out + used, Size - used, " %s=%llu", KtnNetNames[i], ((ULONG64 *)&n)[i]);
+    used += RtlSnprintf(Out + used, Size - used, " TxPacketsOutstanding=%u ArpCacheEntries=%u",
+                        n.TxPacketsOutstanding, n.ArpCacheEntries);
+    return used < Size ? used : Size - 1;
+}
+
+static BOOLEAN KtnParseAddress(const char **P, PULONG Address)
+{
+    ULONG value = 0;
+
+    for (ULONG part = 0; part < 4; part++) {
+        ULONG n = 0, digits = 0;
+
+        if (part > 0 && *(*P)++ != '.')
+            return FALSE;
+        for (; **P >= '0' && **P <= '9' && digits < 4; digits++)
+            n = n * 10 + (ULONG)(*(*P)++ - '0');
+        if (digits == 0 || n > 255)
+            return FALSE;
+        value = (value << 8) | n;
+    }
+    *Address = value;
+    return TRUE;
+}
+
+static ULONG KtnParseNumber(const char **P)
+{
+    ULONG n = 0;
+
+    while (**P == ' ')
+        (*P)++;
+    while (**P >= '0' && **P <= '9')
+        n = n * 10 + (ULONG)(*(*P)++ - '0');
+    return n;
+}
+
+static ULONG KtnPingCommand(const char *Args, char *Out, ULONG Size)
+{
+    ULONG address, count, bytes, ok = 0;
+    ULONG64 rtts[64], rtt;
+
+    while (*Args == ' ')
+        Args++;
+    if (!KtnParseAddress(&Args, &address))
+        return (ULONG)RtlSnprintf(Out, Size, "error address");
+    count = KtnParseNumber(&Args);
+    bytes = KtnParseNumber(&Args);
+    if (count == 0 || count > 64)
+        return (ULONG)RtlSnprintf(Out, Size, "error count");
+    for (ULONG i = 0; i < count; i++)
+        if (NT_SUCCESS(NetPing(address, bytes, 2000, &rtt)))
+            rtts[ok++] = rtt;
+    for (ULONG i = 1; i < ok; i++)                   /* insertion sort for the median */
+        for (ULONG j = i; j > 0 && rtts[j - 1] > rtts[j]; j--) {
+            ULONG64 t = rtts[j];
+            rtts[j] = rtts[j - 1];
+            rtts[j - 1] = t;
+        }
+    return (ULONG)RtlSnprintf(Out, Size, "ping ok=%u median_us=%llu", ok, ok ? rtts[ok / 2] : 0);
+}
+
+KTEST(net_peer, serve)
+{
+    PE1000_ADAPTER a = KtnAdapter();
+    KTN_CONTROL *c;
+    PNET_UDP_ENDPOINT endpoint;
+    char *reply;
+    LARGE_INTEGER idle = {.QuadPart = -10000LL * KTN_PEER_IDLE_MS};
+    BOOLEAN done = FALSE;
+    ULONG commands = 0;
+
+    if (!KeQueryBootOption("netpeer", NULL, 0))
+        KTEST_SKIP("needs tests/netpeer.py on the other end (the runner's net step)");
+    KASSERT_TRUE(a != NULL);
+    c = ExAllocatePoolWithTag(NonPagedPoolNx, sizeof(*c), 'tNtK');
+    reply = ExAllocatePoolWithTag(NonPagedPoolNx, NET_UDP_MAX_PAYLOAD, 'tNtK');
+    KASSERT_TRUE(c != NULL && reply != NULL);
+    RtlZeroMemory(c, sizeof(*c));
+    KeInitializeSpinLock(&c->Lock);
+    KeInitializeEvent(&c->Command, SynchronizationEvent, FALSE);
+    KASSERT_EQ(NetUdpBind(KTN_CONTROL_PORT, KtnControlReceive, c, &endpoint), STATUS_SUCCESS);
+    KtestPrint("# net ready mac=%02x:%02x:%02x:%02x:%02x:%02x ip=%u.%u.%u.%u\n", a->Mac[0], a->Mac[1],
+               a->Mac[2], a->Mac[3], a->Mac[4], a->Mac[5], NetLayer.Address >> 24,
+               (NetLayer.Address >> 16) & 0xFF, (NetLayer.Address >> 8) & 0xFF, NetLayer.Address & 0xFF);
+    while (!done) {
+        ULONG n;
+        KIRQL irql;
+
+        if (KeWaitForSingleObject(&c->Command, Executive, KernelMode, FALSE, &idle) != STATUS_SUCCESS) {
+            KtestPrint("# net: no command from the peer for %u s\n", KTN_PEER_IDLE_MS / 1000);
+            KEXPECT_TRUE(FALSE);
+            break;
+        }
+        commands++;
+        if (strcmp(c->Text, "stats") == 0) {
+            n = KtnFormatStats(a, reply, NET_UDP_MAX_PAYLOAD);
+        } else if (strncmp(c->Text, "ping ", 5) == 0) {
+            n = KtnPingCommand(c->Text + 5, reply, NET_UDP_MAX_PAYLOAD);
+        } else if (strcmp(c->Text, "done") == 0) {
+            n = (ULONG)RtlSnprintf(reply, NET_UDP_MAX_PAYLOAD, "bye");
+            done = TRUE;
+        } else {
+            n = (ULONG)RtlSnprintf(reply, NET_UDP_MAX_PAYLOAD, "error unknown command");
+        }
+        NetUdpReply(&c->From, reply, n);
+        KeAcquireSpinLock(&c->Lock, &irql);
+        c->Pending = FALSE;
+        KeReleaseSpinLock(&c->Lock, irql);
+    }
+    NetUdpUnbind(endpoint);
+    KtnFormatStats(a, reply, NET_UDP_MAX_PAYLOAD);
+    {
+        char *net = NULL;               /* two lines: the console's line is short */
+
+        for (char *p = reply; *p != 0 && net == NULL; p++)
+            if (strncmp(p, " net ", 5) == 0)
+                net = p;
+
+        if (net != NULL)
+            *net = 0;
+        KtestPrint("# net final %s\n", reply);
+        if (net != NULL)
+            KtestPrint("# net final %s\n", net + 1);
+    }
+    KtestPrint("# net %u commands\n", commands);
+    ExFreePoolWithTag(reply, 'tNtK');
+    ExFreePoolWithTag(c, 'tNtK');
+    KtnExpectRxBalanced(a);
+    KtnExpectTxBalanced();
+}
