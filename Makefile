@@ -105,10 +105,9 @@ $(B)/obj/tests/kernel/test_pci_%.o: CFLAGS += -Ikernel
 # The AHCI tests and benchmark read the driver's records (drivers/ahci/ahci.h).
 $(B)/obj/tests/kernel/test_ahci.o: CFLAGS += -Ikernel
 $(B)/obj/tests/bench/bench_ahci.o: CFLAGS += -Ikernel
-# The network tests and benchmark read the e1000's and the layer's records
+# The network tests read the e1000's and the layer's records
 # (drivers/e1000/e1000.h, drivers/net/net.h).
 $(B)/obj/tests/kernel/test_net.o: CFLAGS += -Ikernel
-$(B)/obj/tests/bench/bench_net.o: CFLAGS += -Ikernel
 
 $(B)/obj/%.o: %.asm
 	@mkdir -p $(dir $@)

@@ -651,3 +651,150 @@ def udp_port():
     port = s.getsockname()[1]
     s.close()
     return port
+
+
+# ---- bench-net -------------------------------------------------------------------------
+
+class BenchPeer:
+    """The benchmarks, measured as the Linux peer measures its guest
+    (/work/shared/peers/linux/qemu_run.py): one thread, select() and
+    recvfrom() on the socket back-end, ARP answered inline, 10.0.2.2 as
+    52:54:00:12:34:02 pinging the guest at 10.0.2.15 with 56-byte echoes,
+    500 after 5 warm-ups, the median."""
+
+    MAC = bytes.fromhex("525400123402")
+    IP = ip_bytes("10.0.2.2")
+
+    def __init__(self, sock, qemu_addr, lines, log=print):
+        self.sock, self.qemu_addr, self.lines, self.log = sock, qemu_addr, lines, log
+
+    def send(self, frame):
+        self.sock.sendto(frame, self.qemu_addr)
+
+    def recv(self, timeout):
+        import select
+        r, _, _ = select.select([self.sock], [], [], timeout)
+        if not r:
+            return None
+        frame, _ = self.sock.recvfrom(65536)
+        if frame[12:14] == b"\x08\x06" and frame[20:22] == b"\x00\x01" and frame[38:42] == self.IP:
+            self.send(eth(frame[22:28], self.MAC, ETH_ARP, arp(2, self.MAC, self.IP, frame[22:28], frame[28:32])))
+            return None
+        return frame
+
+    def wait_for(self, match, timeout):
+        deadline = time.perf_counter() + timeout
+        while True:
+            left = deadline - time.perf_counter()
+            if left <= 0:
+                return None
+            frame = self.recv(left)
+            if frame is not None:
+                r = match(frame)
+                if r is not None:
+                    return r
+
+    def udp_frame(self, sport, dport, data):
+        return eth(self.mica_mac, self.MAC, ETH_IP,
+                   ipv4(self.IP, self.mica_ip, 17, udp(self.IP, self.mica_ip, sport, dport, data)))
+
+    @staticmethod
+    def udp_match(sport, dport):
+        def match(frame):
+            if frame[12:14] != b"\x08\x00" or frame[23] != 17:
+                return None
+            u = frame[14 + (frame[14] & 15) * 4:]
+            if struct.unpack("!HH", u[:4]) != (sport, dport):
+                return None
+            return u[8:struct.unpack("!H", u[4:6])[0]]
+        return match
+
+    def control(self, command, timeout=5):
+        for _ in range(3):
+            self.send(self.udp_frame(40000, CONTROL_PORT, command.encode()))
+            r = self.wait_for(self.udp_match(CONTROL_PORT, 40000), timeout)
+            if r is not None:
+                return r.decode()
+        return None
+
+    def ping_rtts(self, count=500, warm=5):
+        ident, payload, rtts, lost = 0x4848, bytes(range(56)), [], 0
+        for seq in range(count + warm):
+            frame = eth(self.mica_mac, self.MAC, ETH_IP,
+                        ipv4(self.IP, self.mica_ip, 1, icmp(8, ident, seq, payload), ident=seq))
+
+            def match(f, seq=seq):
+                if f[12:14] == b"\x08\x00" and f[23] == 1:
+                    m = f[14 + (f[14] & 15) * 4:]
+                    if m[0] == 0 and struct.unpack("!HH", m[4:8]) == (ident, seq):
+                        return True
+                return None
+            t0 = time.perf_counter_ns()
+            self.send(frame)
+            if self.wait_for(match, 1.0):
+                if seq >= warm:
+                    rtts.append((time.perf_counter_ns() - t0) / 1000.0)
+            else:
+                lost += 1
+        return rtts, lost
+
+    def udp_rtts(self, count=500, warm=5, size=64):
+        rtts, lost, sport = [], 0, 43000
+        for i in range(count + warm):
+            data = struct.pack("!I", i) + bytes(size - 4)
+            t0 = time.perf_counter_ns()
+            self.send(self.udp_frame(sport, ECHO_PORT, data))
+            got = self.wait_for(self.udp_match(ECHO_PORT, sport), 1.0)
+            if got == data:
+                if i >= warm:
+                    rtts.append((time.perf_counter_ns() - t0) / 1000.0)
+            else:
+                lost += 1
+        return rtts, lost
+
+    def udp_pps(self, total=4000, window=32, size=64):
+        sport, sent, got, inflight = 43001, 0, 0, 0
+        t0 = time.perf_counter()
+        deadline = t0 + 60
+        while got < total and time.perf_counter() < deadline:
+            while sent < total and inflight < window:
+                self.send(self.udp_frame(sport, ECHO_PORT, struct.pack("!I", sent) + bytes(size - 4)))
+                sent += 1
+                inflight += 1
+            r = self.wait_for(self.udp_match(ECHO_PORT, sport), 1.0)
+            if r is None:
+                inflight = 0            # lost: refill the window
+                continue
+            got += 1
+            inflight -= 1
+        return got / (time.perf_counter() - t0), got
+
+    def run(self):
+        import statistics
+        ready = wait_ready(self.lines, 120)
+        if not ready:
+            return None, "Mica never said '# net ready'"
+        self.mica_mac, self.mica_ip = mac_bytes(ready[0]), ip_bytes(ready[1])
+        # The first answer (QEMU holds frames for 1 s after RCTL is written).
+        for _ in range(40):
+            if self.control("stats", timeout=0.25) is not None:
+                break
+        figures = {}
+        rtts, lost = self.ping_rtts()
+        if not rtts:
+            return None, "no ping answered"
+        figures["e1000.ping.rtt_us"] = (int(round(statistics.median(rtts))), "us")
+        figures["e1000.ping.lost"] = (lost, "pings")
+        rtts, lost = self.udp_rtts()
+        if rtts:
+            figures["e1000.udp.rtt_us"] = (int(round(statistics.median(rtts))), "us")
+        before = parse_stats(self.control("stats") or "")
+        pps, echoes = self.udp_pps()
+        after = parse_stats(self.control("stats") or "")
+        figures["e1000.udp.pps"] = (int(round(pps)), "echoes/s")
+        if before and after and echoes:
+            ints = after["e1000"]["Interrupts"] - before["e1000"]["Interrupts"]
+            figures["e1000.udp.interrupts_per_100_echoes"] = (int(round(100.0 * ints / echoes)), "irqs")
+            figures["e1000.itr"] = (after["e1000"]["Itr"], "256ns")
+        self.control("done")
+        return figures, None

@@ -89,6 +89,11 @@ BENCH_CONFIGS = {
     # ahci.0 (read once on the host before the boot: page cache). Only the
     # ahci.* benchmarks run here, and they run only here.
     "bench-disk": {"firmware": "bios", "mem": "512M", "disk": ("bench.img", 256, True), "bench": "ahci"},
+    # The e1000 benchmarks, measured from the host (tests/netpeer.py's
+    # BenchPeer, as the Linux peer measures its guest): -M pc, the socket
+    # back-end, Mica answering at 10.0.2.15. "itr": a second boot with that
+    # interrupt throttle (e1000itr=), whose figures are e1000.itr<N>.*.
+    "bench-net": {"firmware": "bios", "mem": "128M", "bench": "e1000", "net": True, "itr": 0},
 }
 # The suites that exercise the memory manager (blackbox: contiguous DMA
 # memory below 4 GiB, which nolowmem keeps on a list of its own).
@@ -1468,6 +1473,35 @@ def bench_pattern(cfg, pattern):
     return ",".join(mine) if mine else None
 
 
+def run_net_bench(name, cfg):
+    """bench-net: boots of net_peer.serve on the socket back-end, measured by
+    tests/netpeer.py's BenchPeer; (figures, None) or (None, why)."""
+    import netpeer
+    figures = {}
+    for itr in [None] + ([cfg["itr"]] if cfg.get("itr") is not None else []):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind(("127.0.0.1", 0))
+        qemu_port = netpeer.udp_port()
+        args = ["-netdev", "socket,id=n0,udp=127.0.0.1:%d,localaddr=127.0.0.1:%d" %
+                (sock.getsockname()[1], qemu_port), "-device", "e1000,netdev=n0,mac=52:54:00:12:34:56"]
+        options = "" if itr is None else " e1000itr=%d" % itr
+        boot = Boot(name if itr is None else "%s-itr%d" % (name, itr), cfg,
+                    "test=%s netpeer%s" % (NET_TEST, options), extra_args=args)
+        thread = threading.Thread(target=boot.run)
+        thread.start()
+        got, why = netpeer.BenchPeer(sock, ("127.0.0.1", qemu_port), boot.lines).run()
+        thread.join()
+        sock.close()
+        if why or boot.why_failed():
+            return None, "; ".join([why] if why else [] + (boot.why_failed() or []))
+        for k, v in got.items():
+            figures[k if itr is None else k.replace("e1000.", "e1000.itr%d." % itr, 1)] = v
+    total, _ = host_cpus()
+    figures["host.cpus"] = (total, "cores")
+    figures["qemu.vcpus"] = (smp_of(cfg), "cpus")
+    return figures, None
+
+
 def cmd_bench(opts):
     if "int" in qemu_debug().split(","):
         print("note: QEMU_DEBUG has int: QEMU logs every interrupt, so every figure that "
@@ -1479,6 +1513,14 @@ def cmd_bench(opts):
     rows = []           # (config, name, value, unit)
     for c in configs:
         cfg = BENCH_CONFIGS[c]
+        if cfg.get("net"):
+            figures, why = run_net_bench(c, cfg)
+            if why:
+                print("%s: benchmark failed: %s" % (c, why))
+                return 1
+            for name, (value, unit) in figures.items():
+                rows.append((c, name, value, unit))
+            continue
         # The main run, then two short boots: boot figures are medians of three.
         main = Boot(c, cfg, "bench=" + bench_pattern(cfg, opts.pattern)).run()
         # One at a time: a second QEMU on the other core would skew the timing.
