@@ -798,3 +798,56 @@ class BenchPeer:
             figures["e1000.itr"] = (after["e1000"]["Itr"], "256ns")
         self.control("done")
         return figures, None
+
+
+# ---- by hand ---------------------------------------------------------------------------
+
+def main():
+    """python3 tests/netpeer.py ping PEER_PORT QEMU_PORT [COUNT]  (make run NET=socket)
+    python3 tests/netpeer.py echo PORT [TEXT...]                (make run NET=user)"""
+    import statistics
+    import sys
+    args = sys.argv[1:]
+    if len(args) >= 3 and args[0] == "ping":
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind(("127.0.0.1", int(args[1])))
+        peer = BenchPeer(sock, ("127.0.0.1", int(args[2])), [])
+        peer.mica_ip = ip_bytes("10.0.2.15")
+        mac = None
+        for _ in range(20):             # who has 10.0.2.15?
+            peer.send(eth(BROADCAST, peer.MAC, ETH_ARP, arp(1, peer.MAC, peer.IP, b"\0" * 6, peer.mica_ip)))
+            mac = peer.wait_for(lambda f: f[22:28] if f[12:14] == b"\x08\x06" and f[20:22] == b"\x00\x02"
+                                else None, 0.5)
+            if mac:
+                break
+        if not mac:
+            print("no ARP answer from 10.0.2.15 (is Mica running with NET=socket?)")
+            return 1
+        peer.mica_mac = mac
+        print("10.0.2.15 is at %s" % mac.hex(":"))
+        count = int(args[3]) if len(args) > 3 else 10
+        rtts, lost = peer.ping_rtts(count, warm=0)
+        for i, r in enumerate(rtts):
+            print("64 bytes from 10.0.2.15: icmp_seq=%d time=%.0f us" % (i, r))
+        if rtts:
+            print("%d sent, %d lost, median %.0f us" % (count, lost, statistics.median(rtts)))
+        return 0 if rtts else 1
+    if len(args) >= 2 and args[0] == "echo":
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.settimeout(2)
+        text = (" ".join(args[2:]) or "hello, Mica").encode()
+        t0 = time.perf_counter()
+        s.sendto(text, ("127.0.0.1", int(args[1])))
+        try:
+            got = s.recv(2048)
+        except socket.timeout:
+            print("no echo (is Mica running with NET=user?)")
+            return 1
+        print("echo %r in %.0f us" % (got.decode(errors="replace"), (time.perf_counter() - t0) * 1e6))
+        return 0 if got == text else 1
+    print(main.__doc__)
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

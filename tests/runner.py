@@ -1174,6 +1174,12 @@ def kd_checks(kd):
                          (".alloc pool 0 Kdzz", "size must be")]:
         out = kd.command(keys)
         yield "malformed %r gives one error line" % keys, one_error(out, needle), out
+    # !net: the e1000 (the -M pc default NIC) and the layer, through their IOCTLs.
+    out = kd.command("!net")
+    yield "!net shows the adapter and the layer", has(out, "\\Device\\E1000_0: MAC 52:54:00:12:34:56",
+                                                    "receive buffers out", "address 10.0.2.15/24"), out
+    out = kd.command("!net 3")
+    yield "!net of a missing adapter is one error", one_error(out, "no such adapter"), out
     out = kd.command(".test printf.*")
     yield ".test runs in-kernel tests", out is not None and \
         re.search(r"^\d+ passed, 0 failed", out, re.M) is not None and "ok 1 - printf." in out, out
