@@ -1345,12 +1345,12 @@ def run_persist():
 # Boots of net_peer.serve (tests/kernel/test_net.c) with a peer on the host
 # talking to Mica's e1000 while it runs: name -> (configuration, back-end,
 # boot options). The socket peer plays a host on Mica's subnet (raw frames,
-# -M pc, addresses from ip=/gw=); the user peer is the host's own UDP stack
-# through QEMU's slirp (-M q35 with UEFI, four processors, the default
+# -M pc with four processors, addresses from ip=/gw=); the user peer is the
+# host's own UDP stack through QEMU's slirp (-M q35 with UEFI, the default
 # addresses). Both boots run at once.
 NET_BOOTS = {
-    "net-socket": ({"firmware": "bios", "mem": "128M"}, "socket", "ip=192.168.76.9/24 gw=192.168.76.1"),
-    "net-user": ({"firmware": "uefi", "mem": "256M", "smp": 4}, "user", ""),
+    "net-socket": ({"firmware": "bios", "mem": "256M", "smp": 4}, "socket", "ip=192.168.76.9/24 gw=192.168.76.1"),
+    "net-user": ({"firmware": "uefi", "mem": "256M"}, "user", ""),
 }
 NET_SOCKET_PEER_IP = "192.168.76.1"
 NET_TEST = "net_peer.serve"
