@@ -164,6 +164,7 @@ class SocketPeer:
         self.failures = []
         self.inbox = queue.Queue()
         self.echo_requests_answered = 0
+        self.routed_echo_requests = 0
         self.stop = False
         self.ident = 0x5050
 
@@ -189,14 +190,19 @@ class SocketPeer:
                     self.send(eth(frame[22:28], self.MAC, ETH_ARP,
                                   arp(2, self.MAC, self.ip, frame[22:28], frame[28:32])))
                     continue
-            if ethertype == ETH_IP and len(frame) >= 34 and frame[23] == 1 and frame[30:34] == self.ip:
+            # Echo requests to us, or through us: the peer is also Mica's
+            # gateway (gw=), and answers for the far address it was sent to.
+            if ethertype == ETH_IP and len(frame) >= 34 and frame[23] == 1 and \
+                    (frame[30:34] == self.ip or frame[0:6] == self.MAC):
                 ihl = (frame[14] & 15) * 4
                 total = struct.unpack("!H", frame[16:18])[0]
                 msg = frame[14 + ihl:14 + total]
                 if msg and msg[0] == 8:
                     reply = icmp(0, struct.unpack("!H", msg[4:6])[0], struct.unpack("!H", msg[6:8])[0], msg[8:])
-                    self.send(eth(frame[6:12], self.MAC, ETH_IP, ipv4(self.ip, frame[26:30], 1, reply)))
+                    self.send(eth(frame[6:12], self.MAC, ETH_IP, ipv4(frame[30:34], frame[26:30], 1, reply)))
                     self.echo_requests_answered += 1
+                    if frame[30:34] != self.ip:
+                        self.routed_echo_requests += 1
                     continue
             self.inbox.put(frame)
 
@@ -333,6 +339,13 @@ class SocketPeer:
             self.fail("Mica's pings: the peer answered %d requests" % (self.echo_requests_answered - before))
         else:
             self.log("  peer: Mica pinged the peer: " + r)
+
+        # Off the subnet: Mica sends through its gateway (gw=, the peer here).
+        r = self.control("ping 198.51.100.7 2 8", timeout=20)
+        if r is None or not r.startswith("ping ok=2 ") or self.routed_echo_requests != 2:
+            self.fail("pings off the subnet through the gateway: %r, %d routed" % (r, self.routed_echo_requests))
+        else:
+            self.log("  peer: Mica's pings to 198.51.100.7 went through the gateway")
 
         # UDP echo, byte by byte.
         bad = 0
