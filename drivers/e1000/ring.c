@@ -174,10 +174,11 @@ ULONG E1000ReapRx(PE1000_ADAPTER Adapter, ULONG Budget)
         KeReleaseSpinLockFromDpcLevel(&Adapter->RxLock);
         return 0;
     }
-    /* The device stops at RDT: head == tail with work pending means every
-     * descriptor it had was full when it looked. */
-    if (E1000Read(Adapter, E1000_RDH) == E1000Read(Adapter, E1000_RDT) &&
-        (Adapter->RxRing[Adapter->RxNext].Status & E1000_RXD_STAT_DD))
+    /* RDT is RxNext - 1, so the device may fill RxNext .. RxNext - 2: when
+     * the last of those is done, it had no descriptor left (read from the
+     * ring, not RDH: a register read is an exit under a hypervisor, and
+     * this is on every reply's path). */
+    if (Adapter->RxRing[(Adapter->RxNext + E1000_RX_RING - 2) % E1000_RX_RING].Status & E1000_RXD_STAT_DD)
         Adapter->Stats.RxRingFull++;
     while (taken < Budget) {
         ULONG i = Adapter->RxNext;
