@@ -43,6 +43,8 @@ volatile LONG E1000AdapterCount;
  * host, so +-20%): ITR 0: 127-129 / 134-142; 12.5 us (49): 128 / 171;
  * 50 us (196): 128-143 / 135-152; 125 us (488, Linux e1000's 8000/s):
  * 215 / 299. Up to 50 us costs a ping nothing measurable; 125 us does.
+ * With 32 echoes in flight 50 us halves the interrupts per echo and
+ * raised the echo rate 1.2-2.3x over ITR off (README, Network).
  */
 #define E1000_DEFAULT_ITR    196
 #define E1000_RESET_WAIT_US  1000
