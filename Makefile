@@ -112,6 +112,9 @@ $(B)/obj/kernel/kd/kdcmd_io.o: CFLAGS += -Ikernel
 # The AHCI tests and benchmark read the driver's records (drivers/ahci/ahci.h).
 $(B)/obj/tests/kernel/test_ahci.o $(B)/obj/tests/kernel/test_ahci_pnp.o $(B)/obj/tests/kernel/lab_mdl.o: CFLAGS += -Ikernel
 $(B)/obj/tests/bench/bench_ahci.o: CFLAGS += -Ikernel
+# The network tests read the e1000's and the layer's records
+# (drivers/e1000/e1000.h, drivers/net/net.h).
+$(B)/obj/tests/kernel/test_net.o: CFLAGS += -Ikernel
 
 $(B)/obj/%.o: %.asm
 	@mkdir -p $(dir $@)
@@ -212,20 +215,28 @@ UEFI_FLASH = -drive if=pflash,format=raw,unit=0,readonly=on,file=$(OVMF_CODE) \
 # breaks into the kd> shell, instead of killing QEMU.
 SERIAL_CONSOLE := -chardev stdio,id=con,mux=on,signal=off -serial chardev:con -mon chardev=con,mode=readline
 
+# NET=user: the e1000 on QEMU's user networking with UDP port NET_PORT on the
+# host forwarded to Mica's echo service (python3 tests/netpeer.py echo 7777);
+# NET=socket: on the socket back-end, raw frames to a peer on the host at
+# NET_PEER_PORT (python3 tests/netpeer.py ping 7778 7777 pings Mica).
+NET_PORT ?= 7777
+NET_PEER_PORT ?= 7778
+NET_ARGS = $(if $(filter user,$(NET)),-netdev user$(comma)id=n0$(comma)hostfwd=udp:127.0.0.1:$(NET_PORT)-:7 -device e1000$(comma)netdev=n0,$(if $(filter socket,$(NET)),-netdev socket$(comma)id=n0$(comma)udp=127.0.0.1:$(NET_PEER_PORT)$(comma)localaddr=127.0.0.1:$(NET_PORT) -device e1000$(comma)netdev=n0))
+
 # CMDLINE="..." boots a one-entry ISO with that kernel command line instead of the menu.
 RUN_ISO = $(if $(CMDLINE),$$($(PYTHON) tests/runner.py iso --cmdline '$(CMDLINE)'),$(B)/mica.iso)
 
 run: check-deps $(if $(PAGEFILE),$(PAGEFILE))
 	@$(MAKE) --no-print-directory all
 	@echo "Booting Mica (serial console; Ctrl-A X quits QEMU)"
-	$(QEMU) $(QEMU_COMMON) -M pc -cdrom $(RUN_ISO) $(DISK_PC) $(PAGEFILE_PC) -display none $(SERIAL_CONSOLE); \
+	$(QEMU) $(QEMU_COMMON) -M pc -cdrom $(RUN_ISO) $(DISK_PC) $(PAGEFILE_PC) $(NET_ARGS) -display none $(SERIAL_CONSOLE); \
 	  s=$$?; [ $$s -eq 0 ] || [ $$s -eq 33 ] || { echo "QEMU exit status $$s (33 = tests passed)"; exit $$s; }
 
 run-uefi: check-deps
 	@$(MAKE) --no-print-directory all
 	cp $(OVMF_VARS) $(B)/ovmf-vars.fd
 	@echo "Booting Mica under OVMF (serial console; Ctrl-A X quits QEMU)"
-	$(QEMU) $(QEMU_COMMON) -M q35 $(UEFI_FLASH) -cdrom $(RUN_ISO) $(DISK_Q35) -display none $(SERIAL_CONSOLE)
+	$(QEMU) $(QEMU_COMMON) -M q35 $(UEFI_FLASH) -cdrom $(RUN_ISO) $(DISK_Q35) $(NET_ARGS) -display none $(SERIAL_CONSOLE)
 
 run-gui: check-deps
 	@$(MAKE) --no-print-directory all

@@ -24,5 +24,6 @@
 #include "io/io.h"
 #include "hal/dma.h"
 #include "io/ntdddisk.h"
+#include "io/ntddnet.h"
 
 #endif

@@ -92,6 +92,11 @@ BENCH_CONFIGS = {
     # The pager's benchmarks (tests/bench/bench_pagefile.c): 128 MiB and a
     # sparse 768 MiB page-file disk (PAGEFILE_CONFIGS' kind).
     "bench-pagefile": {"firmware": "bios", "mem": "128M", "pagefile": 768, "bench": "fault"},
+    # The e1000 benchmarks, measured from the host (tests/netpeer.py's
+    # BenchPeer, as the Linux peer measures its guest): -M pc, the socket
+    # back-end, Mica answering at 10.0.2.15. "itr": a second boot with that
+    # interrupt throttle (e1000itr=), whose figures are e1000.itr<N>.*.
+    "bench-net": {"firmware": "bios", "mem": "128M", "bench": "e1000", "net": True, "itr": 0},
 }
 # The suites that exercise the memory manager (blackbox: contiguous DMA
 # memory below 4 GiB, which nolowmem keeps on a list of its own).
@@ -911,6 +916,14 @@ def cmd_test(opts):
         if f:
             failures.append("ahci-persist (build/test-logs/ahci-persist-*.serial.log)")
 
+    # The network peers: Mica's e1000 and network layer against the host.
+    if (opts.pattern in ("all", "*") or opts.pattern.startswith("net")) and \
+            (only is None or any(n in only for n in NET_BOOTS)):
+        p, f = run_net(only)
+        add((p, f, 0))
+        if f:
+            failures.append("net peers: %d failed (build/test-logs/net-*.serial.log)" % f)
+
     # The kd> shell: one boot without test=, driven through the serial port.
     if (opts.pattern in ("all", "*") or opts.pattern.startswith("kd")) and \
             (only is None or "kd-shell" in only):
@@ -1271,6 +1284,12 @@ def kd_checks(kd):
                          (".alloc pool 0 Kdzz", "size must be")]:
         out = kd.command(keys)
         yield "malformed %r gives one error line" % keys, one_error(out, needle), out
+    # !net: the e1000 (the -M pc default NIC) and the layer, through their IOCTLs.
+    out = kd.command("!net")
+    yield "!net shows the adapter and the layer", has(out, "\\Device\\E1000_0: MAC 52:54:00:12:34:56",
+                                                    "receive buffers out", "address 10.0.2.15/24"), out
+    out = kd.command("!net 3")
+    yield "!net of a missing adapter is one error", one_error(out, "no such adapter"), out
     out = kd.command(".test printf.*")
     yield ".test runs in-kernel tests", out is not None and \
         re.search(r"^\d+ passed, 0 failed", out, re.M) is not None and "ok 1 - printf." in out, out
@@ -1639,6 +1658,80 @@ def run_persist():
     return 1, 0
 
 
+# ---- the network peers (tests/netpeer.py) -------------------------------------------
+
+# Boots of net_peer.serve (tests/kernel/test_net.c) with a peer on the host
+# talking to Mica's e1000 while it runs: name -> (configuration, back-end,
+# boot options). The socket peer plays a host on Mica's subnet (raw frames,
+# -M pc with four processors, addresses from ip=/gw=); the user peer is the
+# host's own UDP stack through QEMU's slirp (-M q35 with UEFI, the default
+# addresses). Both boots run at once.
+NET_BOOTS = {
+    "net-socket": ({"firmware": "bios", "mem": "256M", "smp": 4}, "socket", "ip=192.168.76.9/24 gw=192.168.76.1"),
+    "net-user": ({"firmware": "uefi", "mem": "256M"}, "user", ""),
+}
+NET_SOCKET_PEER_IP = "192.168.76.1"
+NET_TEST = "net_peer.serve"
+
+
+def run_net_boot(name):
+    import netpeer
+    config, kind, options = NET_BOOTS[name]
+    log_lines = []
+
+    def log(text):
+        log_lines.append(text)
+        print("# %s: %s" % (name, text.strip()), flush=True)
+    qmp_dir = tempfile.mkdtemp(prefix="mica-net-")
+    qmp_path = os.path.join(qmp_dir, "qmp.sock")
+    sock = None
+    if kind == "socket":
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind(("127.0.0.1", 0))
+        qemu_port = netpeer.udp_port()
+        args = ["-netdev", "socket,id=n0,udp=127.0.0.1:%d,localaddr=127.0.0.1:%d" %
+                (sock.getsockname()[1], qemu_port),
+                "-device", "e1000,netdev=n0,mac=52:54:00:12:34:56",
+                "-qmp", "unix:%s,server=on,wait=off" % qmp_path]
+    else:
+        echo_port, control_port = netpeer.udp_port(), netpeer.udp_port()
+        # Not restrict=on: libslirp then drops the guest's answers to a
+        # forwarded port too. Mica sends only to 10.0.2.2 here.
+        args = ["-netdev", "user,id=n0,hostfwd=udp:127.0.0.1:%d-:7,hostfwd=udp:127.0.0.1:%d-:5555" %
+                (echo_port, control_port), "-device", "e1000,netdev=n0"]
+    boot = Boot(name, config, "test=%s netpeer %s" % (NET_TEST, options), extra_args=args)
+    thread = threading.Thread(target=boot.run)
+    thread.start()
+    if kind == "socket":
+        peer = netpeer.SocketPeer(sock, ("127.0.0.1", qemu_port), NET_SOCKET_PEER_IP, boot.lines,
+                                  netpeer.Qmp(qmp_path), log)
+    else:
+        peer = netpeer.UserPeer(echo_port, control_port, boot.lines, log)
+    why = list(peer.run())
+    thread.join()
+    if sock:
+        sock.close()
+    shutil.rmtree(qmp_dir, ignore_errors=True)
+    why += boot.why_failed() or []
+    if not any(ok and not skip for ok, test, skip in boot.results() if test == NET_TEST):
+        why.append("%s did not pass in the boot" % NET_TEST)
+    return name, boot, why
+
+
+def run_net(only):
+    names = [n for n in NET_BOOTS if only is None or n in only]
+    passed = failed = 0
+    with concurrent.futures.ThreadPoolExecutor(max_workers=len(names) or 1) as pool:
+        for name, boot, why in pool.map(run_net_boot, names):
+            if why:
+                failed += 1
+                print("not ok - %s: %s\n%s" % (name, "; ".join(why), boot.tail()))
+            else:
+                passed += 1
+                print("ok - %s (%.1f s)" % (name, boot.seconds))
+    return passed, failed
+
+
 def run_kd():
     """The kd> shell boot: every command against known state, then q."""
     kd = KdSession(gdb_port=free_port())
@@ -1704,6 +1797,35 @@ def bench_pattern(cfg, pattern):
     return ",".join(mine) if mine else None
 
 
+def run_net_bench(name, cfg):
+    """bench-net: boots of net_peer.serve on the socket back-end, measured by
+    tests/netpeer.py's BenchPeer; (figures, None) or (None, why)."""
+    import netpeer
+    figures = {}
+    for itr in [None] + ([cfg["itr"]] if cfg.get("itr") is not None else []):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind(("127.0.0.1", 0))
+        qemu_port = netpeer.udp_port()
+        args = ["-netdev", "socket,id=n0,udp=127.0.0.1:%d,localaddr=127.0.0.1:%d" %
+                (sock.getsockname()[1], qemu_port), "-device", "e1000,netdev=n0,mac=52:54:00:12:34:56"]
+        options = "" if itr is None else " e1000itr=%d" % itr
+        boot = Boot(name if itr is None else "%s-itr%d" % (name, itr), cfg,
+                    "test=%s netpeer%s" % (NET_TEST, options), extra_args=args)
+        thread = threading.Thread(target=boot.run)
+        thread.start()
+        got, why = netpeer.BenchPeer(sock, ("127.0.0.1", qemu_port), boot.lines).run()
+        thread.join()
+        sock.close()
+        if why or boot.why_failed():
+            return None, "; ".join([why] if why else [] + (boot.why_failed() or []))
+        for k, v in got.items():
+            figures[k if itr is None else k.replace("e1000.", "e1000.itr%d." % itr, 1)] = v
+    total, _ = host_cpus()
+    figures["host.cpus"] = (total, "cores")
+    figures["qemu.vcpus"] = (smp_of(cfg), "cpus")
+    return figures, None
+
+
 def cmd_bench(opts):
     if "int" in qemu_debug().split(","):
         print("note: QEMU_DEBUG has int: QEMU logs every interrupt, so every figure that "
@@ -1715,6 +1837,14 @@ def cmd_bench(opts):
     rows = []           # (config, name, value, unit)
     for c in configs:
         cfg = BENCH_CONFIGS[c]
+        if cfg.get("net"):
+            figures, why = run_net_bench(c, cfg)
+            if why:
+                print("%s: benchmark failed: %s" % (c, why))
+                return 1
+            for name, (value, unit) in figures.items():
+                rows.append((c, name, value, unit))
+            continue
         # The main run, then two short boots: boot figures are medians of three.
         main = Boot(c, cfg, "bench=" + bench_pattern(cfg, opts.pattern)).run()
         # One at a time: a second QEMU on the other core would skew the timing.
