@@ -78,6 +78,11 @@
 #define PX_IE_WANTED (PX_IS_DHRS | PX_IS_PSS | PX_IS_DSS | PX_IS_SDBS | PX_IS_DPS | \
                       PX_IS_PCS | PX_IS_PRCS | PX_IS_ERRORS)
 
+/* PxIS.PRCS and PxIS.PCS are read-only mirrors of these two PxSERR.DIAG
+ * bits (AHCI 3.3.5): writing PxIS does not clear them, writing these does. */
+#define PX_SERR_DIAG_N (1u << 16)       /* PhyRdy changed: PxIS.PRCS */
+#define PX_SERR_DIAG_X (1u << 26)       /* Exchanged (COMINIT): PxIS.PCS */
+
 #define PX_TFD_ERR  (1u << 0)
 #define PX_TFD_DRQ  (1u << 3)
 #define PX_TFD_BSY  (1u << 7)

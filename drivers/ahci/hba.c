@@ -55,6 +55,11 @@ static BOOLEAN Acknowledge(PAHCI_HBA Hba)
         PUCHAR port = Hba->Abar + AHCI_PORT_BASE(n);
         ULONG pxis = AhciRead(port, PX_IS);
 
+        /* A cable or device change (hot plug): PCS and PRCS stay set until
+         * their PxSERR.DIAG bits are cleared, and would hold a level line
+         * asserted for ever. The DPC says what the port now holds. */
+        if (pxis & (PX_IS_PCS | PX_IS_PRCS))
+            AhciWrite(port, PX_SERR, PX_SERR_DIAG_X | PX_SERR_DIAG_N);
         AhciWrite(port, PX_IS, pxis);
         if (Hba->Ports[n] != NULL)
             __atomic_fetch_or(&Hba->Ports[n]->PendingIs, pxis, __ATOMIC_RELEASE);

@@ -718,6 +718,12 @@ VOID AhciPortService(PAHCI_PORT Port)
     KeAcquireSpinLockAtDpcLevel(&Port->Lock);
     is = __atomic_exchange_n(&Port->PendingIs, 0, __ATOMIC_ACQUIRE);
     Port->Interrupts++;
+    /* Mica attaches disks at START_DEVICE only: a device plugged in later
+     * waits for the next start; one pulled out leaves its commands to the
+     * watchdog (they end with STATUS_IO_TIMEOUT). */
+    if (is & (PX_IS_PCS | PX_IS_PRCS))
+        DbgPrint("ahci: disk %u: connection changed (PxSSTS.DET %u)\n", Port->DiskNumber,
+                 PX_SSTS_DET(AhciRead(Port->Regs, PX_SSTS)));
     ServiceLocked(Port, is, FALSE, put, putWrite, &puts, &done);
     KeReleaseSpinLockFromDpcLevel(&Port->Lock);
     Finish(Port, put, putWrite, puts, &done);
