@@ -21,6 +21,10 @@
 static const ULONG KtpTags[] = {'AmdH', 'nCoI', 'vDoI'};
 #define KTP_TAGS (sizeof(KtpTags) / sizeof(KtpTags[0]))
 
+/* The blocks each tag holds. Their bytes (PoolMon's Used) are not compared:
+ * when its own list is empty, a per-processor lookaside hands out a block
+ * one unit (16 bytes) larger (mm/pool.c), so the same allocations made
+ * again can hold a few bytes more or less than at boot; a leak is a block. */
 typedef struct {
     SIZE_T Used[KTP_TAGS];
     LONG Live[KTP_TAGS];
@@ -204,7 +208,6 @@ KTEST(ahci, pnp_stop_holds_requests_and_start_runs_them)
     KtpPool(&after);
     for (ULONG i = 0; i < KTP_TAGS; i++) {
         KEXPECT_EQ(after.Live[i], before.Live[i]);
-        KEXPECT_EQ(after.Used[i], before.Used[i]);
     }
     ExFreePoolWithTag(buffer, KTP_TAG);
 }
@@ -273,7 +276,6 @@ KTEST(ahci, pnp_surprise_removal_fails_requests_and_remove_frees_everything)
     KtpPool(&after);
     for (ULONG i = 0; i < KTP_TAGS; i++) {
         KEXPECT_EQ(after.Live[i], before.Live[i]);
-        KEXPECT_EQ(after.Used[i], before.Used[i]);
     }
     KEXPECT_EQ(KtpDiskCount(), disks);
     disk = KtpDisk(KTP_MARKED_MIB);
