@@ -114,7 +114,7 @@ $(B)/obj/tests/kernel/test_ahci.o $(B)/obj/tests/kernel/test_ahci_pnp.o $(B)/obj
 $(B)/obj/tests/bench/bench_ahci.o: CFLAGS += -Ikernel
 # The network tests read the e1000's and the layer's records
 # (drivers/e1000/e1000.h, drivers/net/net.h).
-$(B)/obj/tests/kernel/test_net.o: CFLAGS += -Ikernel
+$(B)/obj/tests/kernel/test_net.o $(B)/obj/tests/kernel/lab_e1000.o: CFLAGS += -Ikernel
 
 $(B)/obj/%.o: %.asm
 	@mkdir -p $(dir $@)

@@ -159,14 +159,64 @@ VOID E1000RingsProgram(PE1000_ADAPTER Adapter)
 /* ---- Receive ---- */
 
 /*
+ * Descriptor I of the receive ring has DD: deliver its frame (or drop and
+ * count it) and leave the descriptor holding a mapped buffer again, with
+ * Status and Length cleared, ready to go back to the device. RxLock held.
+ */
+VOID E1000RxTake(PE1000_ADAPTER Adapter, ULONG I)
+{
+    volatile E1000_RX_DESC *desc = &Adapter->RxRing[I];
+    UCHAR status = desc->Status;
+    PE1000_RX_BUFFER full = Adapter->RxBuffers[I], fresh;
+    ULONG length = desc->Length;
+    BOOLEAN good = !(desc->Errors & E1000_RXD_ERR_FRAME);
+
+    if (!good)
+        Adapter->Stats.RxErrors++;
+    /* A frame longer than a buffer spans descriptors; none is that big
+     * without RCTL.LPE, so every piece of one is dropped. */
+    if (!(status & E1000_RXD_STAT_EOP)) {
+        Adapter->Stats.RxFragmented += !Adapter->RxDiscarding;
+        Adapter->RxDiscarding = TRUE;
+        good = FALSE;
+    } else if (Adapter->RxDiscarding) {
+        Adapter->RxDiscarding = FALSE;
+        good = FALSE;
+    } else if (good && length < NET_ETHERNET_HEADER_LENGTH) {
+        Adapter->Stats.RxRunt++;
+        good = FALSE;
+    } else if (good && length > NET_ETHERNET_MAX_FRAME) {
+        Adapter->Stats.RxOversize++;
+        good = FALSE;
+    }
+
+    fresh = good ? RxBufferGet(Adapter) : NULL;
+    if (good && fresh == NULL) {
+        Adapter->Stats.RxOutOfBuffers++;
+        good = FALSE;
+    }
+    if (good) {
+        /* Unmapping copies a bounced frame in: only then is it readable. */
+        Adapter->Dma->DmaOperations->PutScatterGatherList(Adapter->Dma, full->Sg, FALSE);
+        Adapter->Stats.RxFrames++;
+        Adapter->Stats.RxBytes += length;
+        if (Adapter->Bound)
+            Adapter->Protocol.Receive(Adapter->Protocol.ProtocolContext, full->Data, length);
+        RxBufferFree(Adapter, full);
+        RxArm(Adapter, I, fresh);
+    } else {
+        desc->Status = 0;               /* the same buffer, still mapped, goes back */
+    }
+    desc->Length = 0;
+}
+
+/*
  * Take up to Budget written-back descriptors; how many. DISPATCH_LEVEL (the
- * DPC). The frame
- * is given to the protocol with RxLock held: frames reach it in ring order,
- * and its sends take only TxLock.
+ * DPC). The frame is given to the protocol with RxLock held: frames reach
+ * it in ring order, and its sends take only TxLock.
  */
 ULONG E1000ReapRx(PE1000_ADAPTER Adapter, ULONG Budget)
 {
-    PDMA_OPERATIONS ops = Adapter->Dma->DmaOperations;
     ULONG taken = 0;
 
     KeAcquireSpinLockAtDpcLevel(&Adapter->RxLock);
@@ -180,81 +230,44 @@ ULONG E1000ReapRx(PE1000_ADAPTER Adapter, ULONG Budget)
      * this is on every reply's path). */
     if (Adapter->RxRing[(Adapter->RxNext + E1000_RX_RING - 2) % E1000_RX_RING].Status & E1000_RXD_STAT_DD)
         Adapter->Stats.RxRingFull++;
+    /* LAB e1000: BEGIN - from RxNext, in ring order, while the descriptor has DD and the budget lasts: read the rest only after DD (a fence), E1000RxTake it, move RxNext on (it wraps) and hand that descriptor back as the new RDT; return how many */
     while (taken < Budget) {
         ULONG i = Adapter->RxNext;
-        volatile E1000_RX_DESC *desc = &Adapter->RxRing[i];
-        UCHAR status = desc->Status;
-        PE1000_RX_BUFFER full = Adapter->RxBuffers[i], fresh;
-        ULONG length;
-        BOOLEAN good;
 
-        if (!(status & E1000_RXD_STAT_DD))
+        if (!(Adapter->RxRing[i].Status & E1000_RXD_STAT_DD))
             break;
         __atomic_thread_fence(__ATOMIC_ACQUIRE);        /* read the rest after DD */
-        length = desc->Length;
-        good = !(desc->Errors & E1000_RXD_ERR_FRAME);
-        if (!good)
-            Adapter->Stats.RxErrors++;
-        /* A frame longer than a buffer spans descriptors; none is that big
-         * without RCTL.LPE, so every piece of one is dropped. */
-        if (!(status & E1000_RXD_STAT_EOP)) {
-            Adapter->Stats.RxFragmented += !Adapter->RxDiscarding;
-            Adapter->RxDiscarding = TRUE;
-            good = FALSE;
-        } else if (Adapter->RxDiscarding) {
-            Adapter->RxDiscarding = FALSE;
-            good = FALSE;
-        } else if (good && length < NET_ETHERNET_HEADER_LENGTH) {
-            Adapter->Stats.RxRunt++;
-            good = FALSE;
-        } else if (good && length > NET_ETHERNET_MAX_FRAME) {
-            Adapter->Stats.RxOversize++;
-            good = FALSE;
-        }
-
-        fresh = good ? RxBufferGet(Adapter) : NULL;
-        if (good && fresh == NULL) {
-            Adapter->Stats.RxOutOfBuffers++;
-            good = FALSE;
-        }
-        if (good) {
-            /* Unmapping copies a bounced frame in: only then is it readable. */
-            ops->PutScatterGatherList(Adapter->Dma, full->Sg, FALSE);
-            Adapter->Stats.RxFrames++;
-            Adapter->Stats.RxBytes += length;
-            if (Adapter->Bound)
-                Adapter->Protocol.Receive(Adapter->Protocol.ProtocolContext, full->Data, length);
-            RxBufferFree(Adapter, full);
-            RxArm(Adapter, i, fresh);
-        } else {
-            desc->Status = 0;           /* the same buffer, still mapped, goes back */
-        }
-        desc->Length = 0;
+        E1000RxTake(Adapter, i);
         Adapter->RxNext = (i + 1) % E1000_RX_RING;
         /* The refilled descriptor becomes the tail: the device may now use
-         * everything before it. */
+         * everything before it (RDT itself it never touches). */
         E1000Write(Adapter, E1000_RDT, i);
         taken++;
     }
+    /* LAB e1000: ELSE */
+#ifdef MICA_LAB_STUB
+    LAB_TODO(e1000);
+    UNREFERENCED_PARAMETER(Budget);
+#endif
+    /* LAB e1000: END */
     KeReleaseSpinLockFromDpcLevel(&Adapter->RxLock);
     return taken;
 }
 
 /* ---- Transmit ---- */
 
-static VOID TxMapped(PDEVICE_OBJECT DeviceObject, PIRP Irp, PSCATTER_GATHER_LIST Sg, PVOID Context)
+/*
+ * Write one transmit descriptor per element of Sg from First on (the ring
+ * wraps), then give them to the device by moving TDT past the last; how
+ * many. TxLock held, DISPATCH_LEVEL; the descriptors are free (reserved).
+ */
+ULONG E1000TxPlace(PE1000_ADAPTER Adapter, ULONG First, PSCATTER_GATHER_LIST Sg)
 {
-    E1000_TX_REQUEST request = *(PE1000_TX_REQUEST)Context;
-    PE1000_ADAPTER adapter = request.Adapter;
-    ULONG first, n = Sg->NumberOfElements;
+    /* LAB e1000: BEGIN - a descriptor per element (address, length; CSO, CSS, status and special zero): IFCS on all, EOP and RS only on the frame's last; the descriptors reach memory before TDT (the next free one) is written; return how many */
+    ULONG n = Sg->NumberOfElements;
 
-    UNREFERENCED_PARAMETER(DeviceObject);
-    UNREFERENCED_PARAMETER(Irp);
-    ExFreePoolWithTag(Context, E1000_POOL_TAG);
-    KeAcquireSpinLockAtDpcLevel(&adapter->TxLock);
-    first = adapter->TxProd;
     for (ULONG e = 0; e < n; e++) {
-        volatile E1000_TX_DESC *desc = &adapter->TxRing[(first + e) % E1000_TX_RING];
+        volatile E1000_TX_DESC *desc = &Adapter->TxRing[(First + e) % E1000_TX_RING];
 
         desc->Address = (ULONG64)Sg->Elements[e].Address.QuadPart;
         desc->Length = (USHORT)Sg->Elements[e].Length;
@@ -265,6 +278,33 @@ static VOID TxMapped(PDEVICE_OBJECT DeviceObject, PIRP Irp, PSCATTER_GATHER_LIST
         desc->Command = E1000_TXD_CMD_IFCS |
                         (e + 1 == n ? E1000_TXD_CMD_EOP | E1000_TXD_CMD_RS : 0);
     }
+    /* The descriptors are in memory before the device is told (UC write). */
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    E1000Write(Adapter, E1000_TDT, (First + n) % E1000_TX_RING);
+    return n;
+    /* LAB e1000: ELSE */
+#ifdef MICA_LAB_STUB
+    LAB_TODO(e1000);
+    UNREFERENCED_PARAMETER(Adapter);
+    UNREFERENCED_PARAMETER(First);
+    UNREFERENCED_PARAMETER(Sg);
+    return 0;
+#endif
+    /* LAB e1000: END */
+}
+
+static VOID TxMapped(PDEVICE_OBJECT DeviceObject, PIRP Irp, PSCATTER_GATHER_LIST Sg, PVOID Context)
+{
+    E1000_TX_REQUEST request = *(PE1000_TX_REQUEST)Context;
+    PE1000_ADAPTER adapter = request.Adapter;
+    ULONG first, n;
+
+    UNREFERENCED_PARAMETER(DeviceObject);
+    UNREFERENCED_PARAMETER(Irp);
+    ExFreePoolWithTag(Context, E1000_POOL_TAG);
+    KeAcquireSpinLockAtDpcLevel(&adapter->TxLock);
+    first = adapter->TxProd;
+    n = E1000TxPlace(adapter, first, Sg);
     adapter->TxInfo[first].Sg = Sg;
     adapter->TxInfo[first].Context = request.Context;
     adapter->TxInfo[first].Descriptors = n;
@@ -272,9 +312,6 @@ static VOID TxMapped(PDEVICE_OBJECT DeviceObject, PIRP Irp, PSCATTER_GATHER_LIST
     adapter->TxProd = (first + n) % E1000_TX_RING;
     adapter->Stats.TxFrames++;
     adapter->Stats.TxBytes += request.Length;
-    /* The descriptors are in memory before the device is told (UC write). */
-    __atomic_thread_fence(__ATOMIC_RELEASE);
-    E1000Write(adapter, E1000_TDT, adapter->TxProd);
     KeReleaseSpinLockFromDpcLevel(&adapter->TxLock);
 }
 
@@ -339,6 +376,7 @@ NTSTATUS E1000Send(PVOID AdapterContext, PMDL Mdl, ULONG Length, PVOID SendConte
 /* Complete every frame whose last descriptor is done. DISPATCH_LEVEL. */
 VOID E1000ReapTx(PE1000_ADAPTER Adapter)
 {
+    /* LAB e1000: BEGIN - from TxClean to TxProd, frame by frame (TxInfo at its first descriptor says how many it has): stop at one whose LAST descriptor lacks DD; free its descriptors under TxLock, then outside it PutScatterGatherList and SendComplete (if Bound) */
     for (;;) {
         E1000_TX_INFO info;
         ULONG first, last;
@@ -364,4 +402,10 @@ VOID E1000ReapTx(PE1000_ADAPTER Adapter)
         if (Adapter->Bound)
             Adapter->Protocol.SendComplete(Adapter->Protocol.ProtocolContext, info.Context, STATUS_SUCCESS);
     }
+    /* LAB e1000: ELSE */
+#ifdef MICA_LAB_STUB
+    LAB_TODO(e1000);
+    UNREFERENCED_PARAMETER(Adapter);
+#endif
+    /* LAB e1000: END */
 }
