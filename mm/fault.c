@@ -11,7 +11,9 @@
  * fault ends in NT's bug check for its kind:
  *   - on a not-present page at IRQL > APC_LEVEL, or with interrupts
  *     disabled (a fault that may not wait): IRQL_NOT_LESS_OR_EQUAL (0xA:
- *     address, IRQL - 0xFF when interrupts were off -, access, RIP);
+ *     address, IRQL - 0xFF when interrupts were off -, access, RIP), or
+ *     DRIVER_IRQL_NOT_LESS_OR_EQUAL (0xD1, same parameters) when the
+ *     faulting code is a driver's (linker.ld keeps drivers' code apart);
  *   - not present: PAGE_FAULT_IN_NONPAGED_AREA (0x50: address, 0 read /
  *     2 write / 0x10 execute, RIP, 2 if a page-table level is missing
  *     else 0) - this includes guard pages;
@@ -43,6 +45,14 @@ static BOOLEAN MiInterruptsWereEnabled(void)
     return (__readeflags() & EFLAGS_IF_MASK) != 0;
 }
 
+/* Did the fault come from a driver's code? NT names the stop after the
+ * faulting code: DRIVER_IRQL_NOT_LESS_OR_EQUAL (0xD1) for a driver's,
+ * IRQL_NOT_LESS_OR_EQUAL (0xA) for the kernel's; same parameters. */
+static BOOLEAN MiIsDriverCode(ULONG64 Rip)
+{
+    return Rip >= (ULONG64)KiDriverTextStart && Rip < (ULONG64)KiDriverTextEnd;
+}
+
 NTSTATUS MmAccessFault(ULONG FaultStatus, PVOID VirtualAddress, KPROCESSOR_MODE PreviousMode,
                        PVOID TrapInformation)
 {
@@ -72,7 +82,8 @@ NTSTATUS MmAccessFault(ULONG FaultStatus, PVOID VirtualAddress, KPROCESSOR_MODE 
         /* A fault that cannot wait: at DISPATCH_LEVEL or above, or with
          * interrupts off (reported as IRQL 0xFF: no level is low enough). */
         if (irql > APC_LEVEL || !MiInterruptsWereEnabled())
-            KeBugCheckEx(IRQL_NOT_LESS_OR_EQUAL, (ULONG_PTR)VirtualAddress,
+            KeBugCheckEx(MiIsDriverCode(rip) ? DRIVER_IRQL_NOT_LESS_OR_EQUAL : IRQL_NOT_LESS_OR_EQUAL,
+                         (ULONG_PTR)VirtualAddress,
                          irql > APC_LEVEL ? irql : MI_IRQL_INTERRUPTS_DISABLED,
                          (FaultStatus & PF_INSTR) ? 8 : (FaultStatus & PF_WRITE) ? 1 : 0, rip);
         /* A kernel-mode access to a user address (Mica's user space is

@@ -491,6 +491,7 @@ VOID MiZeroPhysicalPage(PFN_NUMBER Page);
 
 /* Kernel-image sections (linker.ld). */
 extern char KiTextStart[], KiTextEnd[], KiRodataStart[], KiRodataEnd[];
+extern char KiDriverTextStart[], KiDriverTextEnd[];   /* linker.ld: drivers' code */
 extern char KiDataStart[], KiDataEnd[], KiSymbolsStart[], KiImageEnd[], KiBootImageStart[];
 extern char KiBootStackGuard[];
 

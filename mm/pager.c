@@ -46,6 +46,7 @@
 #define MI_MODIFIED_AGE_TICKS 5         /* ... or once a page has waited this many seconds */
 #define MI_INPAGE_BLOCKS      32
 #define MI_TRIM_BATCH_VISITS  1024      /* PFN entries per PFN-lock hold */
+#define MI_TRIM_BATCH_PAGES   256       /* pages trimmed per TB shootdown */
 #define MI_FAULT_PAGE_WAITS   3000      /* x 10 ms: then NO_PAGES_AVAILABLE */
 #define MI_FAULT_WAIT_MS      10
 
@@ -172,7 +173,11 @@ PFN_NUMBER MiTrimWorkingSet(PFN_NUMBER Target)
 {
     PFN_NUMBER trimmed = 0, visited = 0;
     PFN_NUMBER limit = (Target ? 3 : 1) * MmNumberOfPhysicalPages;
-    PFN_NUMBER batch[MI_TB_FLUSH_MAXIMUM];
+    /* Under MmPfnLock only. More pages than a flush list holds: past
+     * MI_TB_FLUSH_MAXIMUM the shootdown flushes whole TBs, one interrupt
+     * per processor for the batch instead of one per 32 pages (with four
+     * processors the per-32 rounds made a 4x-RAM run crawl). */
+    static PFN_NUMBER batch[MI_TRIM_BATCH_PAGES];
 
     if (!MiPagingEnabled)
         return 0;
@@ -183,7 +188,7 @@ PFN_NUMBER MiTrimWorkingSet(PFN_NUMBER Target)
 
         MiInitializeTbFlushList(&flush);
         KeAcquireSpinLock(&MmPfnLock, &irql);
-        for (ULONG k = 0; k < MI_TRIM_BATCH_VISITS && n < MI_TB_FLUSH_MAXIMUM && visited < limit &&
+        for (ULONG k = 0; k < MI_TRIM_BATCH_VISITS && n < MI_TRIM_BATCH_PAGES && visited < limit &&
                           (Target == 0 || trimmed + n < Target);
              k++, visited++) {
             PFN_NUMBER page = MiClockNext();
@@ -270,9 +275,13 @@ static NTSTATUS MiWriteCompletion(PDEVICE_OBJECT DeviceObject, PIRP Irp, PVOID C
         MiPagingStatistics.LastWriteStatus = status;
         MiPagingFile.WriteErrors++;
         if (c->Count > 1) {
-            /* Try those slots again one by one: the bad one fails alone. */
+            /* Try those slots again one by one: the bad one fails alone.
+             * Clusters in flight together fail together (the controller's
+             * recovery ends every command it had), so the single writes
+             * start at the lowest failed cluster's run, not the last one's. */
+            if (MiClusterWritesDisabled == 0 || c->Slot < MiPagingFile.Hint)
+                MiPagingFile.Hint = c->Slot;
             MiClusterWritesDisabled = MI_SINGLE_WRITES_AFTER_ERROR;
-            MiPagingFile.Hint = c->Slot;
         }
     } else {
         MiPagingStatistics.WriteCycles += KeReadTimeStampCounter() - c->Start;

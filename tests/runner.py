@@ -138,9 +138,13 @@ EXTRA_BOOTS = {
 PAGEFILE_WRITE_ERROR_SLOT, PAGEFILE_READ_ERROR_SLOT = 300, 4096
 PAGEFILE_CONFIGS = {
     "bios-128m-pf": {"firmware": "bios", "mem": "128M", "pagefile": 768},
+    # The same machine with four processors (TCG thread=multi): the 4x-RAM
+    # test with four threads, trims' TB shootdowns racing the faults.
+    "bios-128m-pf-smp4": {"firmware": "bios", "mem": "128M", "pagefile": 768, "smp": 4},
     "bios-128m-pfbad": {"firmware": "bios", "mem": "128M", "pagefile": 768, "pagefile_read_error": True},
 }
 EXTRA_BOOTS["bios-128m-pagefile"] = ("bios-128m-pf", ["pagefile", "pagefile_bugcheck"], "")
+EXTRA_BOOTS["bios-128m-pagefile-smp4"] = ("bios-128m-pf-smp4", ["pagefile_smp"], "")
 BUGCHECK_CONFIG = "bios-128m"
 # Bug-check tests that need several processors boot alone in this
 # configuration instead of BUGCHECK_CONFIG: suite pattern -> configuration.

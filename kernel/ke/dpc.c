@@ -162,9 +162,13 @@ VOID KiRetireDpcList(PKPRCB Prcb)
  */
 VOID KiDispatchInterrupt(VOID)
 {
-    PKPRCB prcb = KeGetCurrentPrcb();
+    PKPRCB prcb;
 
-    while (prcb->DispatchRequest) {
+    /* The PRCB is read again each round: KiQuantumEnd may switch this
+     * thread out, and it may come back on another processor, whose queue
+     * it must drain (draining the old one's would run that processor's
+     * DPCs here, with its DpcRoutineActive set under another thread). */
+    while ((prcb = KeGetCurrentPrcb())->DispatchRequest) {
         prcb->DispatchRequest = 0;
         KiRetireDpcList(prcb);
         if (prcb->NextThread != NULL || prcb->QuantumEnd)

@@ -167,11 +167,22 @@ static __attribute__((noreturn)) void KiSwitchFromDpc(PKTHREAD Old, PKTHREAD New
     KeBugCheckEx(ATTEMPTED_SWITCH_FROM_DPC, (ULONG_PTR)Old, (ULONG_PTR)New, Old->StackBase, 0);
 }
 
+/* Interrupts are off for the look: at IRQL < DISPATCH_LEVEL the thread
+ * could otherwise move to another processor between reading its PRCB and
+ * reading the flag, and see that processor's DPC (a false stop seen with
+ * four processors under paging load). */
 VOID KiCheckSwitchFromDpc(VOID)
 {
-    PKPRCB prcb = KeGetCurrentPrcb();
+    ULONG64 flags = __readeflags();
+    PKPRCB prcb;
+    BOOLEAN active;
 
-    if (prcb->DpcRoutineActive)
+    _disable();
+    prcb = KeGetCurrentPrcb();
+    active = prcb->DpcRoutineActive;
+    if (flags & EFLAGS_IF_MASK)
+        _enable();
+    if (active)
         KiSwitchFromDpc(prcb->CurrentThread, KiPeekReadyThread());
 }
 

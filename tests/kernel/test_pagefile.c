@@ -13,10 +13,18 @@
 
 #define KTPF_TAG 'fPtK'
 
+/* The pool's lookasides are per processor: each processor's are emptied
+ * on it (with four processors the workers' frees fill all of them). */
 static void KtpfTrimPools(void)
 {
-    while (ExpTrimPoolCaches())
-        ;
+    KAFFINITY active = KeQueryActiveProcessors();
+
+    for (KAFFINITY a = active; a != 0; a &= a - 1) {
+        KeSetSystemAffinityThread(a & -a);
+        while (ExpTrimPoolCaches())
+            ;
+    }
+    KeRevertToUserAffinityThread();
 }
 
 /* Push every pageable page out and write it, so a test starts from disk. */
@@ -315,12 +323,13 @@ static PFN_NUMBER KtpfPageTables(void)
     return n;
 }
 
-static void KtpfFourTimesRam(ULONG Threads)
+/* Paged pool of Multiple x RAM in all, written and read back by Threads threads. */
+static void KtpfTimesRam(ULONG Threads, ULONG Multiple)
 {
     KTPF_WORKER workers[4];
     HANDLE handles[4];
     PFN_NUMBER committed, available, used, tables;
-    SIZE_T total = (SIZE_T)MmNumberOfPhysicalPages << PAGE_SHIFT << 2;
+    SIZE_T total = ((SIZE_T)MmNumberOfPhysicalPages << PAGE_SHIFT) * Multiple;
     ULONG64 trimmed = MiPagingStatistics.PagesTrimmed, hard = MiPagingStatistics.HardFaults;
     ULONG64 t0 = KeQueryInterruptTime();
 
@@ -365,7 +374,11 @@ static void KtpfFourTimesRam(ULONG Threads)
         ExFreePoolWithTag(workers[t].Blocks, KTPF_TAG);
         ExFreePoolWithTag(workers[t].Sizes, KTPF_TAG);
     }
+    /* The end state is measured as the start was: everything paged out
+     * and written (else the balance-set manager's trims of other pageable
+     * pages, running meanwhile, move the commit count under the test). */
     KtpfTrimPools();
+    KtpfPageEverythingOut();
     KtestPrint("# %u thread(s), %llu MiB: %llu ms; %llu pages trimmed, %llu hard faults, %llu written\n",
                Threads, (ULONG64)(total >> 20), (KeQueryInterruptTime() - t0) / 10000,
                MiPagingStatistics.PagesTrimmed - trimmed, MiPagingStatistics.HardFaults - hard,
@@ -374,8 +387,10 @@ static void KtpfFourTimesRam(ULONG Threads)
                (ULONG64)committed, (ULONG64)MmTotalCommittedPages, (ULONG64)available,
                (ULONG64)(MmAvailablePages + MmModifiedPageListHead.Total), (ULONG64)used,
                (ULONG64)MiPagingFile.CurrentUsage);
-    KEXPECT_GT(MiPagingStatistics.PagesTrimmed - trimmed, MmNumberOfPhysicalPages);
-    KEXPECT_GT(MiPagingStatistics.HardFaults - hard, MmNumberOfPhysicalPages);
+    /* At most RAM is resident at any time: the rest was trimmed, and the
+     * sequential read-back faulted it in from the page file. */
+    KEXPECT_GT(MiPagingStatistics.PagesTrimmed - trimmed, (total >> PAGE_SHIFT) - MmNumberOfPhysicalPages);
+    KEXPECT_GE(MiPagingStatistics.HardFaults - hard, (total >> PAGE_SHIFT) - MmNumberOfPhysicalPages);
     /* Everything comes back: commit exactly; pages and slots within what
      * other pageable owners (faulted back in meanwhile) may hold. */
     tables = KtpfPageTables() - tables;
@@ -387,17 +402,29 @@ static void KtpfFourTimesRam(ULONG Threads)
 
 KTEST(pagefile, four_times_ram_every_byte_verified)
 {
-    KtpfFourTimesRam(1);
+    KtpfTimesRam(1, 4);
 }
 
 KTEST(pagefile, four_times_ram_two_threads)
 {
-    KtpfFourTimesRam(2);
+    KtpfTimesRam(2, 4);
 }
 
 KTEST(pagefile, four_times_ram_four_threads)
 {
-    KtpfFourTimesRam(4);
+    KtpfTimesRam(4, 4);
+}
+
+/* Four threads on four processors (the bios-128m-pagefile-smp4 boot):
+ * trims' TB shootdowns, the writer's completions and four threads' faults
+ * at once on different processors. Twice RAM, not four times: under TCG
+ * each shootdown waits for all four virtual processors, and 4x took a
+ * minute there (the time budget of make test). */
+KTEST(pagefile_smp, twice_ram_four_threads_on_four_processors)
+{
+    if (KeQueryActiveProcessorCount(NULL) < 4)
+        KTEST_SKIP("fewer than 4 processors");
+    KtpfTimesRam(4, 2);
 }
 
 /* Two threads touch one paged-out page: one read, the other waits for it. */

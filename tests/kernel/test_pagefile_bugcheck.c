@@ -70,6 +70,21 @@ KTEST_BUGCHECK(pagefile_bugcheck, paged_out_page_at_dispatch_level, IRQL_NOT_LES
     KeLowerIrql(irql);
 }
 
+/* The same touch from a driver's code (tests/drivers/pagetouch.c):
+ * DRIVER_IRQL_NOT_LESS_OR_EQUAL (address, IRQL, 0 = read, the driver's RIP). */
+ULONG64 PagetouchReadAtDispatch(volatile ULONG64 *Word);
+extern char KiDriverTextStart[];
+
+KTEST_BUGCHECK(pagefile_bugcheck, driver_touching_paged_out_page_at_dispatch_level,
+               DRIVER_IRQL_NOT_LESS_OR_EQUAL)
+{
+    PULONG64 p = KtpfbPagedOutPage();
+
+    KASSERT_TRUE(p != NULL);
+    KtestExpectBugCheck(DRIVER_IRQL_NOT_LESS_OR_EQUAL, (ULONG64)&p[3], DISPATCH_LEVEL, 0, KTEST_ANY);
+    (void)PagetouchReadAtDispatch(&p[3]);
+}
+
 /*
  * Every available page taken behind the accounting's back (Free, Zeroed,
  * the zero stock and Standby unlinked, as a broken Mm routine would) once
