@@ -80,7 +80,8 @@ def boot_config(name):
     """A configuration's QEMU settings and extra boot options."""
     if name in runner.EXTRA_BOOTS:
         base, _, options = runner.EXTRA_BOOTS[name]
-        return runner.TEST_CONFIGS[base], options + " "
+        # The base may be a page-file machine (runner.PAGEFILE_CONFIGS).
+        return {**runner.TEST_CONFIGS, **runner.PAGEFILE_CONFIGS}[base], options + " "
     return runner.TEST_CONFIGS[name], ""
 
 
