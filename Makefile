@@ -34,8 +34,8 @@ CMDLINE ?=
 DISK ?=
 DISK_PC = $(if $(DISK),-device ahci$(comma)id=ahci -drive id=d0$(comma)file=$(DISK)$(comma)format=raw$(comma)if=none -device ide-hd$(comma)drive=d0$(comma)bus=ahci.0)
 DISK_Q35 = $(if $(DISK),-drive id=d0$(comma)file=$(DISK)$(comma)format=raw$(comma)if=none -device ide-hd$(comma)drive=d0$(comma)bus=ide.0)
-# `make run` pages paged pool to a sparse 512 MiB page-file disk (README
-# "Paging") on AHCI port 3; PAGEFILE= (empty) boots without one.
+# `make run` and `make debug` page paged pool to a sparse 512 MiB page-file
+# disk (README "Paging") on AHCI port 3; PAGEFILE= (empty) boots without one.
 PAGEFILE ?= $(B)/disk/pagefile.img
 PAGEFILE_PC = $(if $(PAGEFILE),$(if $(DISK),,-device ahci$(comma)id=ahci) -drive id=pf$(comma)file=$(PAGEFILE)$(comma)format=raw$(comma)if=none -device ide-hd$(comma)drive=pf$(comma)bus=ahci.3)
 comma := ,
@@ -242,10 +242,10 @@ run-gui: check-deps
 	@$(MAKE) --no-print-directory all
 	$(QEMU) $(QEMU_COMMON) -M pc -cdrom $(RUN_ISO) $(SERIAL_CONSOLE)
 
-debug: check-deps
+debug: check-deps $(if $(PAGEFILE),$(PAGEFILE))
 	@$(MAKE) --no-print-directory all
 	@echo "QEMU is stopped at the reset vector; in another terminal: make gdb GDBPORT=$(GDBPORT)"
-	$(QEMU) $(QEMU_COMMON) -M pc -cdrom $(RUN_ISO) -display none $(SERIAL_CONSOLE) \
+	$(QEMU) $(QEMU_COMMON) -M pc -cdrom $(RUN_ISO) $(DISK_PC) $(PAGEFILE_PC) -display none $(SERIAL_CONSOLE) \
 	  -S -gdb tcp:127.0.0.1:$(GDBPORT)
 
 gdb: $(B)/mica.elf

@@ -61,6 +61,35 @@ static void MiSetSlot(ULONG64 Slot, BOOLEAN Used)
         MiPagingFile.Bitmap[Slot / 64] &= ~(1ULL << (Slot % 64));
 }
 
+/* MmPfnLock held: slots [First, First + Count) are all free; they become
+ * used, and the next search starts after them (next fit). */
+static void MiTakeSlots(ULONG64 First, ULONG Count)
+{
+    MI_PAGING_FILE *f = &MiPagingFile;
+
+    for (ULONG i = 0; i < Count; i++)
+        MiSetSlot(First + i, TRUE);
+    f->FreeSpace -= Count;
+    f->CurrentUsage += Count;
+    if (f->CurrentUsage > f->PeakUsage)
+        f->PeakUsage = f->CurrentUsage;
+    f->Hint = First + Count;
+}
+
+/* The pagefile lab's stand-in (tests/labs/pagefile.md): the first free
+ * slot from slot 1, one bit at a time, and never more than one slot, so
+ * every page-file write is a single page. Correct, but slow twice over. */
+static __attribute__((unused)) ULONG64 MiAllocatePageFileRunLabFallback(ULONG *Got)
+{
+    for (ULONG64 s = 1; s < MiPagingFile.Size; s++)
+        if (!MiSlotUsed(s)) {
+            MiTakeSlots(s, 1);
+            *Got = 1;
+            return s;
+        }
+    return 0;
+}
+
 /*
  * MmPfnLock held: a run of up to Wanted free slots, marked used; its first
  * slot, and its length in *Got. Next fit from the hint: the first free run
@@ -70,11 +99,13 @@ static void MiSetSlot(ULONG64 Slot, BOOLEAN Used)
 ULONG64 MiAllocatePageFileRun(ULONG Wanted, ULONG *Got)
 {
     MI_PAGING_FILE *f = &MiPagingFile;
-    ULONG64 s = f->Hint, scanned = 0;
 
     *Got = 0;
-    if (!MiPagingEnabled || f->FreeSpace == 0)
+    if (!MiPagingEnabled || f->FreeSpace == 0 || Wanted == 0)
         return 0;
+    /* LAB pagefile: BEGIN - next fit: scan from f->Hint, wrapping to slot 1 (never 0), a whole used word skipped at once; the first free slot starts the run, which ends at Wanted, at a used slot or at f->Size; MiTakeSlots it */
+    ULONG64 s = f->Hint, scanned = 0;
+
     while (scanned < f->Size) {
         if (s >= f->Size)
             s = 1;
@@ -86,15 +117,9 @@ ULONG64 MiAllocatePageFileRun(ULONG Wanted, ULONG *Got)
         }
         if (!MiSlotUsed(s)) {
             ULONG n = 0;
-            while (n < Wanted && s + n < f->Size && !MiSlotUsed(s + n)) {
-                MiSetSlot(s + n, TRUE);
+            while (n < Wanted && s + n < f->Size && !MiSlotUsed(s + n))
                 n++;
-            }
-            f->FreeSpace -= n;
-            f->CurrentUsage += n;
-            if (f->CurrentUsage > f->PeakUsage)
-                f->PeakUsage = f->CurrentUsage;
-            f->Hint = s + n;
+            MiTakeSlots(s, n);
             *Got = n;
             return s;
         }
@@ -102,6 +127,12 @@ ULONG64 MiAllocatePageFileRun(ULONG Wanted, ULONG *Got)
         scanned++;
     }
     return 0;
+    /* LAB pagefile: ELSE */
+#ifdef MICA_LAB_STUB
+    LAB_TODO(pagefile);
+    return MiAllocatePageFileRunLabFallback(Got);
+#endif
+    /* LAB pagefile: END */
 }
 
 /* MmPfnLock held: Slot is free again. Freeing a free slot (or slot 0) is
@@ -110,11 +141,21 @@ ULONG64 MiAllocatePageFileRun(ULONG Wanted, ULONG *Got)
 
 VOID MiReleasePageFileSlot(ULONG64 Slot)
 {
+    /* LAB pagefile: BEGIN - a slot that is 0, past the end or not in use is MEMORY_MANAGEMENT (0x7001, Slot, 0, Size); else clear its bit and put it back in the counts */
     if (Slot == 0 || Slot >= MiPagingFile.Size || !MiSlotUsed(Slot))
         KeBugCheckEx(MEMORY_MANAGEMENT, MI_MM_FREE_UNALLOCATED_SLOT, Slot, 0, MiPagingFile.Size);
     MiSetSlot(Slot, FALSE);
     MiPagingFile.FreeSpace++;
     MiPagingFile.CurrentUsage--;
+    /* LAB pagefile: ELSE */
+#ifdef MICA_LAB_STUB
+    /* The stand-in trusts its caller: a double free goes unnoticed. */
+    LAB_TODO(pagefile);
+    MiSetSlot(Slot, FALSE);
+    MiPagingFile.FreeSpace++;
+    MiPagingFile.CurrentUsage--;
+#endif
+    /* LAB pagefile: END */
 }
 
 /* MmPfnLock held: a slot whose write failed stays used for good. */

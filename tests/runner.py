@@ -143,7 +143,7 @@ PAGEFILE_CONFIGS = {
     "bios-128m-pf-smp4": {"firmware": "bios", "mem": "128M", "pagefile": 768, "smp": 4},
     "bios-128m-pfbad": {"firmware": "bios", "mem": "128M", "pagefile": 768, "pagefile_read_error": True},
 }
-EXTRA_BOOTS["bios-128m-pagefile"] = ("bios-128m-pf", ["pagefile", "pagefile_bugcheck"], "")
+EXTRA_BOOTS["bios-128m-pagefile"] = ("bios-128m-pf", ["pagefile", "pagefile_bugcheck", "lab_pagefile"], "")
 EXTRA_BOOTS["bios-128m-pagefile-smp4"] = ("bios-128m-pf-smp4", ["pagefile_smp"], "")
 BUGCHECK_CONFIG = "bios-128m"
 # Bug-check tests that need several processors boot alone in this

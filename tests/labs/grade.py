@@ -80,7 +80,8 @@ def boot_config(name):
     """A configuration's QEMU settings and extra boot options."""
     if name in runner.EXTRA_BOOTS:
         base, _, options = runner.EXTRA_BOOTS[name]
-        return runner.TEST_CONFIGS[base], options + " "
+        # The base may be a page-file machine (runner.PAGEFILE_CONFIGS).
+        return {**runner.TEST_CONFIGS, **runner.PAGEFILE_CONFIGS}[base], options + " "
     return runner.TEST_CONFIGS[name], ""
 
 
@@ -227,12 +228,6 @@ def run_host(lines, grade_dir, verbose):
             print(output)
 
 
-def boot(name, config, cmdline):
-    b = runner.Boot(name, config, cmdline)
-    b.lines = TimedLines()
-    return b.run()
-
-
 def stop_screen(b):
     """The STOP line and the blue screen after it (code, parameters, stack)."""
     for i, text in enumerate(b.lines):
@@ -265,23 +260,42 @@ def chunks(lines, limit=PATTERN_MAX):
     return out + [cur] if cur else out
 
 
-def run_qemu(name, qemu, bugs, verbose):
-    """Batch boots for the qemu lines (those in GRADE_CONFIG also list the
-    bug-check tests): one per configuration, unless the patterns do not
-    fit one test= option."""
+def listing_config(qemu):
+    """The configuration whose batch boot lists the bug-check tests:
+    GRADE_CONFIG, unless no qemu line boots there but some boot elsewhere
+    (then the first of those, which saves a boot). A boot whose test=
+    selects one bug-check test alone would run it instead of listing it."""
+    configs = sorted({l.config for l in qemu})
+    return GRADE_CONFIG if GRADE_CONFIG in configs or not configs else configs[0]
+
+
+def run_qemu(name, qemu, bugs, jobs, verbose):
+    """Batch boots for the qemu lines (those in listing_config() also list
+    the bug-check tests): one per configuration, unless the patterns do not
+    fit one test= option; up to jobs of them at once, as the bug-check
+    boots. Each boot's time limit is the largest group's (the lines keep
+    their own timeouts)."""
     listed, problems = [], []
-    configs = sorted({l.config for l in qemu} | ({GRADE_CONFIG} if bugs else set()),
+    lister = listing_config(qemu)
+    configs = sorted({l.config for l in qemu} | ({lister} if bugs else set()),
                      key=lambda c: c != GRADE_CONFIG)
     groups = []
     for c in configs:
-        groups += [(c, g) for g in chunks([l for l in qemu if l.config == c] + (bugs if c == GRADE_CONFIG else []))]
+        # The bug-check patterns first: should the patterns need two boots,
+        # the bug-check tests are still listed among others, not alone.
+        groups += [(c, g) for g in chunks((bugs if c == lister else []) + [l for l in qemu if l.config == c])]
+    budget = max(BOOT_ALLOWANCE + sum(l.timeout for l in group if l.kind == "qemu") for _, group in groups)
+    runner.TIMEOUT = dict(runner.TIMEOUT, bios=budget * slow(), uefi=(budget + BOOT_ALLOWANCE) * slow())
+    boots = []
     for i, (c, group) in enumerate(groups):
         config, options = boot_config(c)
-        budget = BOOT_ALLOWANCE + sum(l.timeout for l in group if l.kind == "qemu")
-        runner.TIMEOUT = dict(runner.TIMEOUT, bios=budget * slow(), uefi=(budget + BOOT_ALLOWANCE) * slow())
-        b = boot("grade-%s%s%s" % (name, "" if c == GRADE_CONFIG else "-" + c,
-                                   "-%d" % (i + 1) if len(groups) > 1 else ""), config,
-                 "test=" + ",".join(l.pattern for l in group) + " " + options + LAB_OPTION())
+        b = runner.Boot("grade-%s%s%s" % (name, "" if c == GRADE_CONFIG else "-" + c,
+                                          "-%d" % (i + 1) if len(groups) > 1 else ""), config,
+                        "test=" + ",".join(l.pattern for l in group) + " " + options + LAB_OPTION())
+        b.lines = TimedLines()
+        boots.append(b)
+    runner.run_parallel(boots, jobs)
+    for b, (c, group) in zip(boots, groups):
         log = os.path.join(runner.LOGS, b.name + ".serial.log")
         results = parse_results(b.lines, b.lines.times)
         why = boot_problems(b)
@@ -443,7 +457,7 @@ def main(argv=None):
     qemu = [l for l in lines if l.kind == "qemu"]
     bugs = [l for l in lines if l.where == "bug"]
     if qemu or bugs:
-        listed, problems = run_qemu(name, qemu, bugs, verbose)
+        listed, problems = run_qemu(name, qemu, bugs, opts.jobs, verbose)
         if bugs and not listed and problems:
             for l in bugs:
                 l.why.append("the listing boot failed: " + "; ".join(problems))

@@ -54,6 +54,25 @@ class RubricTests(unittest.TestCase):
         self.assertNotEqual(lines[0].key, lines[1].key)     # the same test in two places: two lines
         self.assertEqual(grade.boot_config("bios-6g-nolowmem")[1], "nolowmem ahcidma=32 ")
 
+    def test_page_file_machine(self):
+        # bios-128m-pagefile is an extra boot on a PAGEFILE_CONFIGS machine.
+        config, options = grade.boot_config("bios-128m-pagefile")
+        self.assertTrue(config.get("pagefile"))
+        self.assertEqual(options.strip(), "")
+
+    def test_bug_tests_listed_where_a_batch_boots(self):
+        path = rubric("part A: a\n5 qemu@bios-128m-pagefile x.y 10\n5 bug x_bug.* 10\n")
+        self.addCleanup(os.remove, path)
+        lines = grade.read_rubric(path, "x")
+        # No qemu line in GRADE_CONFIG: the page-file boot lists the bug
+        # test (a boot of it alone would run it, not list it).
+        self.assertEqual(grade.listing_config([l for l in lines if l.kind == "qemu"]), "bios-128m-pagefile")
+        other = rubric("5 qemu z.w 10\n")
+        self.addCleanup(os.remove, other)
+        lines.append(grade.read_rubric(other, "x")[0])
+        self.assertEqual(grade.listing_config([l for l in lines if l.kind == "qemu"]), grade.GRADE_CONFIG)
+        self.assertEqual(grade.listing_config([]), grade.GRADE_CONFIG)
+
     def test_unknown_configuration(self):
         self.refuse("part A: a\n5 qemu@bios-9t x.y 10\n", "expected")
 
