@@ -540,12 +540,34 @@ static NTSTATUS ErrorStatus(ULONG Is)
  * and PxSACT), clear the errors, COMRESET when the device stays busy,
  * start it again.
  */
+/*
+ * What the port's interrupts said before a reset is history. An ISR on
+ * another processor may have read an error in PxIS and be about to add it
+ * to PendingIs for the next DPC, which would charge it to a command issued
+ * after the reset. PxIS and PendingIs are cleared together under the
+ * interrupt's lock, which the ISR holds while it runs.
+ */
+static VOID ForgetInterrupts(PAHCI_PORT Port)
+{
+    PKINTERRUPT interrupt = Port->Hba->Interrupt;
+    KIRQL irql = PASSIVE_LEVEL;
+
+    if (Port->Hba->MessageTable != NULL)
+        interrupt = Port->Hba->MessageTable->MessageInfo[0].InterruptObject;
+    if (interrupt != NULL)
+        irql = KeAcquireInterruptSpinLock(interrupt);
+    AhciWrite(Port->Regs, PX_IS, ~0u);
+    __atomic_store_n(&Port->PendingIs, 0, __ATOMIC_RELAXED);
+    if (interrupt != NULL)
+        KeReleaseInterruptSpinLock(interrupt, irql);
+}
+
 static VOID ResetPort(PAHCI_PORT Port)
 {
     AhciWrite(Port->Regs, PX_CMD, AhciRead(Port->Regs, PX_CMD) & ~PX_CMD_ST);
     WaitPort(Port, PX_CMD, PX_CMD_CR, 0, PORT_STOP_WAIT_MS);
     AhciWrite(Port->Regs, PX_SERR, ~0u);
-    AhciWrite(Port->Regs, PX_IS, ~0u);
+    ForgetInterrupts(Port);
     if (AhciRead(Port->Regs, PX_TFD) & (PX_TFD_BSY | PX_TFD_DRQ)) {
         ULONG sctl = AhciRead(Port->Regs, PX_SCTL) & ~0xFu;
         AhciWrite(Port->Regs, PX_SCTL, sctl | PX_SCTL_DET_INIT);
