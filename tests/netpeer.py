@@ -454,8 +454,8 @@ class SocketPeer:
             # Only the stats query itself: one frame, one UDP delivery - and
             # any ARP exchange meanwhile (on a slow host Mica's entry for the
             # peer can expire between two queries, and it asks again).
-            arp = sum(now["net"][k] - prev["net"][k] for k in ("ArpRequestsAnswered", "ArpRepliesTaken"))
-            if now["e1000"]["RxFrames"] - prev["e1000"]["RxFrames"] - arp != 1:
+            arp_frames = sum(now["net"][k] - prev["net"][k] for k in ("ArpRequestsAnswered", "ArpRepliesTaken"))
+            if now["e1000"]["RxFrames"] - prev["e1000"]["RxFrames"] - arp_frames != 1:
                 self.fail("%s reached the driver" % name)
             prev = now
         if self.ping(9000, b"still there") is None:
