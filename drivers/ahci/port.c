@@ -536,11 +536,6 @@ static NTSTATUS ErrorStatus(ULONG Is)
 }
 
 /*
- * Lock held: AHCI 6.2.2.1's port reset. Stop the port (which clears PxCI
- * and PxSACT), clear the errors, COMRESET when the device stays busy,
- * start it again.
- */
-/*
  * What the port's interrupts said before a reset is history. An ISR on
  * another processor may have read an error in PxIS and be about to add it
  * to PendingIs for the next DPC, which would charge it to a command issued
@@ -562,6 +557,11 @@ static VOID ForgetInterrupts(PAHCI_PORT Port)
         KeReleaseInterruptSpinLock(interrupt, irql);
 }
 
+/*
+ * Lock held: AHCI 6.2.2.1's port reset. Stop the port (which clears PxCI
+ * and PxSACT), clear the errors, COMRESET when the device stays busy,
+ * start it again.
+ */
 static VOID ResetPort(PAHCI_PORT Port)
 {
     AhciWrite(Port->Regs, PX_CMD, AhciRead(Port->Regs, PX_CMD) & ~PX_CMD_ST);
