@@ -264,7 +264,7 @@ class SocketPeer:
             r = self.expect(self.udp_reply_any(CONTROL_PORT, ports), timeout)
             if r is not None:
                 if i:
-                    self.log("  peer: %r answered after %d tries" % (command, i + 1))
+                    self.log("  peer: %r (command %d) answered after %d tries" % (command, self.control_seq, i + 1))
                 return r.decode()
         return None
 
@@ -453,6 +453,8 @@ class SocketPeer:
             now = self.stats()
             if now is None:
                 return
+            if self.control_tries > 1:
+                self.log("  peer: (the query after %s needed %d tries)" % (name, self.control_tries))
             moved = now[section][counter] - prev[section][counter]
             if moved != 1:
                 self.fail("%s: %s.%s moved by %d, expected 1" % (name, section, counter, moved))

@@ -713,7 +713,7 @@ static VOID KtnControlReceive(PVOID Context, PNET_UDP_DATAGRAM Datagram)
     ULONG n = Datagram->Length < sizeof(c->Text) - 1 ? Datagram->Length : sizeof(c->Text) - 1;
 
     KeAcquireSpinLockAtDpcLevel(&c->Lock);
-    if (!c->Pending) {                  /* one at a time: the peer waits for each answer */
+    if (!c->Pending) {                  /* a slot of one: the peer waits for each answer */
         RtlCopyMemory(c->Text, Datagram->Data, n);
         c->Text[n] = 0;
         c->From = *Datagram;
@@ -839,6 +839,8 @@ KTEST(net_peer, serve)
                a->Mac[2], a->Mac[3], a->Mac[4], a->Mac[5], NetLayer.Address >> 24,
                (NetLayer.Address >> 16) & 0xFF, (NetLayer.Address >> 8) & 0xFF, NetLayer.Address & 0xFF);
     while (!done) {
+        char text[sizeof(c->Text)];
+        NET_UDP_DATAGRAM from;
         ULONG n;
         KIRQL irql;
 
@@ -847,21 +849,27 @@ KTEST(net_peer, serve)
             KEXPECT_TRUE(FALSE);
             break;
         }
+        /* Empty the slot before answering: the peer sends its next command
+         * as soon as it has this answer, and a slot still full then would
+         * drop that command (the peer waited 5 s for an answer that never
+         * came, then sent it again). */
+        KeAcquireSpinLock(&c->Lock, &irql);
+        RtlCopyMemory(text, c->Text, sizeof(text));
+        from = c->From;
+        c->Pending = FALSE;
+        KeReleaseSpinLock(&c->Lock, irql);
         commands++;
-        if (strcmp(c->Text, "stats") == 0) {
+        if (strcmp(text, "stats") == 0) {
             n = KtnFormatStats(a, reply, NET_UDP_MAX_PAYLOAD);
-        } else if (strncmp(c->Text, "ping ", 5) == 0) {
-            n = KtnPingCommand(c->Text + 5, reply, NET_UDP_MAX_PAYLOAD);
-        } else if (strcmp(c->Text, "done") == 0) {
+        } else if (strncmp(text, "ping ", 5) == 0) {
+            n = KtnPingCommand(text + 5, reply, NET_UDP_MAX_PAYLOAD);
+        } else if (strcmp(text, "done") == 0) {
             n = (ULONG)RtlSnprintf(reply, NET_UDP_MAX_PAYLOAD, "bye");
             done = TRUE;
         } else {
             n = (ULONG)RtlSnprintf(reply, NET_UDP_MAX_PAYLOAD, "error unknown command");
         }
-        NetUdpReply(&c->From, reply, n);
-        KeAcquireSpinLock(&c->Lock, &irql);
-        c->Pending = FALSE;
-        KeReleaseSpinLock(&c->Lock, irql);
+        NetUdpReply(&from, reply, n);
     }
     NetUdpUnbind(endpoint);
     KtnFormatStats(a, reply, NET_UDP_MAX_PAYLOAD);
