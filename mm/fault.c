@@ -6,7 +6,9 @@
  * KiPageFault does), so the clock keeps running and a fault can be
  * preempted - and, with a page file, wait for its read. The one fault
  * that is resolved is the first touch of a committed paged-pool page
- * (demand zero, poolpage.c), at IRQL <= APC_LEVEL. Special pool's guard
+ * (demand zero, poolpage.c), at IRQL <= APC_LEVEL, and with a page file a
+ * paged-out pool page or page of a pageable image section (pager.c,
+ * pagesec.c). Special pool's guard
  * and freed pages bug check with 0xCD / 0xCC (special.c). Every other
  * fault ends in NT's bug check for its kind:
  *   - on a not-present page at IRQL > APC_LEVEL, or with interrupts
@@ -70,6 +72,11 @@ NTSTATUS MmAccessFault(ULONG FaultStatus, PVOID VirtualAddress, KPROCESSOR_MODE 
     if (!(FaultStatus & (PF_PRESENT | PF_RSVD | PF_INSTR)) && irql <= APC_LEVEL &&
         MiPoolIndexOfAddress(VirtualAddress) == EXP_PAGED && MiInterruptsWereEnabled() &&
         MiResolvePagedPoolFault(VirtualAddress))
+        return STATUS_SUCCESS;
+    /* A pageable section of the image (mm/pagesec.c), code or data, paged
+     * out: the same resolution (an instruction fetch included). */
+    if (!(FaultStatus & (PF_PRESENT | PF_RSVD)) && irql <= APC_LEVEL && MiInterruptsWereEnabled() &&
+        MiIsPageableImageAddress(VirtualAddress) && MiResolvePagedPoolFault(VirtualAddress))
         return STATUS_SUCCESS;
     pte = MiWalkToPte(VirtualAddress, &level);
 

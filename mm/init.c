@@ -176,6 +176,7 @@ VOID MmInitSystem(ULONG Phase)
 
     if (Phase == 2) {
         MiInitializePaging();           /* after the drivers: the page file's disk */
+        MiInitializePageableSections(2);    /* with one, the image's PAGE sections are paged */
         return;
     }
     if (Phase != 0)
@@ -220,6 +221,7 @@ VOID MmInitSystem(ULONG Phase)
     MiInitializePoolRegions(nonPagedPoolStorage, pagedPoolStorage);
     ExpInitializePool();
     MiInitializeSpecialPool();
+    MiInitializePageableSections(0);
     DbgPrint("Mm: commit charge %llu of %llu pages at the end of phase 0\n",
              (ULONG64)MmTotalCommittedPages, (ULONG64)MmTotalCommitLimit);
 }

@@ -492,6 +492,43 @@ VOID MmBuildMdlForNonPagedPool(PMDL MemoryDescriptorList);
  * any UserMode range: call it inside __try/__except (kernel/ke/ke.h). */
 VOID MmProbeAndLockPages(PMDL MemoryDescriptorList, KPROCESSOR_MODE AccessMode,
                          LOCK_OPERATION Operation);
+/*
+ * Pageable sections of the image (mm/pagesec.c), NT's PAGE and PAGEDATA:
+ * MM_PAGEABLE_CODE before a function (NT's #pragma alloc_text(PAGE, f)),
+ * MM_PAGEABLE_DATA before a variable (NT's #pragma data_seg("PAGEDATA")).
+ * With a page file their pages may be paged out whenever they are not
+ * locked: only code that runs at IRQL <= APC_LEVEL, never from the paging
+ * path, never while holding a spin lock, belongs there (touched at
+ * DISPATCH_LEVEL after a trim: IRQL_NOT_LESS_OR_EQUAL 0xA, 0xD1 in a
+ * driver). noinline: an inlined copy would run from the caller's section.
+ */
+#define MM_PAGEABLE_CODE __attribute__((section("PAGE"), noinline))
+#define MM_PAGEABLE_DATA __attribute__((section("PAGEDATA")))
+
+/* IRQL <= APC_LEVEL. Lock the whole pageable section holding the address
+ * into memory (paged in, never trimmed) and return its handle; the count
+ * starts at one on a section that was unlocked. An address in no pageable
+ * section: MEMORY_MANAGEMENT (0x1234, address, 0, 0). */
+PVOID MmLockPagableCodeSection(PVOID AddressWithinSection);
+PVOID MmLockPagableDataSection(PVOID AddressWithinSection);
+/* IRQL <= APC_LEVEL. One more lock on a section by its handle (paged in
+ * and locked if the count was 0). */
+VOID MmLockPagableSectionByHandle(PVOID ImageSectionHandle);
+/* IRQL <= APC_LEVEL. One lock less; at 0 the section is pageable again.
+ * A section that is not locked: MEMORY_MANAGEMENT (0x1010, handle, 0, 0);
+ * not a handle: MEMORY_MANAGEMENT (0x1234, handle, 0, 0). */
+VOID MmUnlockPagableImageSection(PVOID ImageSectionHandle);
+/* IRQL <= APC_LEVEL. Every section of the driver image holding the address
+ * becomes pageable (the driver must have no ISR connected); returns the
+ * image's start, NULL for an address in no driver image that can be paged
+ * whole (Mica's drivers are linked into the kernel: only those linker.ld
+ * gives an image of their own). */
+PVOID MmPageEntireDriver(PVOID AddressWithinSection);
+/* IRQL <= APC_LEVEL. The image's sections back to their link-time paging:
+ * code and data that are not PAGE are made resident and nonpaged again;
+ * nothing if MmPageEntireDriver was not called. */
+VOID MmResetDriverPaging(PVOID AddressWithinSection);
+
 /* IRQL <= DISPATCH_LEVEL. Releases a system mapping, then the locks.
  * Unlocking pages that are not locked: PFN_LIST_CORRUPT (0x07, PFN,
  * lock references, 0). */

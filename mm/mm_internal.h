@@ -173,6 +173,46 @@ static inline ULONG64 MiMakePageFilePte(ULONG File, ULONG64 Slot)
            (MM_READWRITE << MM_PROTECT_SHIFT);
 }
 
+/*
+ * Protection in an invalid PTE (bits 5-9, NT's MM_* codes): paged pool and
+ * pageable data are MM_READWRITE, pageable code (mm/pagesec.c) is
+ * MM_EXECUTE_READ; a page brought back gets the hardware bits of its code
+ * (NT's MmProtectToPteMask), so a code page never becomes writable and a
+ * data page never executable.
+ */
+#define MM_READONLY              1ULL
+#define MM_EXECUTE_READ          3ULL
+#define MM_PROTECT_FIELD_MASK    (0x1FULL << MM_PROTECT_SHIFT)
+
+static inline ULONG64 MiPteProtection(ULONG64 Pte)
+{
+    return (Pte & MM_PROTECT_FIELD_MASK) >> MM_PROTECT_SHIFT;
+}
+
+/* The MM_* code of a valid kernel PTE's permissions. */
+static inline ULONG64 MiProtectionOfValidPte(ULONG64 Pte)
+{
+    if (Pte & MM_PTE_WRITE)
+        return MM_READWRITE;
+    return (Pte & MM_PTE_NO_EXECUTE) ? MM_READONLY : MM_EXECUTE_READ;
+}
+
+/* The valid kernel PTE's bits (no frame) for an MM_* code. */
+static inline ULONG64 MiValidPteBitsOfProtection(ULONG64 Protection)
+{
+    if (Protection == MM_EXECUTE_READ)
+        return MM_PTE_VALID | MM_PTE_GLOBAL;
+    if (Protection == MM_READONLY)
+        return MM_PTE_VALID | MM_PTE_GLOBAL | MM_PTE_NO_EXECUTE;
+    return MM_PAGED_POOL_PTE_BITS;
+}
+
+/* An invalid PTE given another MM_* code. */
+static inline ULONG64 MiWithProtection(ULONG64 Pte, ULONG64 Protection)
+{
+    return (Pte & ~MM_PROTECT_FIELD_MASK) | (Protection << MM_PROTECT_SHIFT);
+}
+
 static inline BOOLEAN MiIsTransitionPte(MMPTE Pte)
 {
     return !(Pte.Long & MM_PTE_VALID) && !(Pte.Long & MM_PTE_PROTOTYPE_BIT) &&
@@ -377,6 +417,10 @@ VOID MiFlushModifiedPages(VOID);
 extern PFN_NUMBER MiFreeGoal, MiPagingReserve;
 extern volatile ULONG MiInPageTestDelayMs;
 
+/* pagesec.c: the kernel image's pageable sections. */
+BOOLEAN MiIsPageableImageAddress(PVOID Va);     /* in a section that may be paged */
+VOID MiInitializePageableSections(ULONG Phase); /* 0: the lock; 2: with a page file they join the working set */
+
 /* bootalloc.c: the phase-0 bump allocator and the early mapper. */
 PFN_NUMBER MiBootAllocatePages(PFN_NUMBER Count, BOOLEAN Zero);
 BOOLEAN MiIsBootAllocatedPage(PFN_NUMBER Pfn);
@@ -492,6 +536,10 @@ VOID MiZeroPhysicalPage(PFN_NUMBER Page);
 /* Kernel-image sections (linker.ld). */
 extern char KiTextStart[], KiTextEnd[], KiRodataStart[], KiRodataEnd[];
 extern char KiDriverTextStart[], KiDriverTextEnd[];   /* linker.ld: drivers' code */
+/* linker.ld: pageable sections and the driver image of its own (pagesec.c). */
+extern char KiPageCodeStart[], KiPageCodeEnd[], KiPageDataStart[], KiPageDataEnd[];
+extern char KiDriverPageStart[], KiDriverPageEnd[];
+extern char KiPagetouchImageStart[], KiPagetouchPageStart[], KiPagetouchImageEnd[];
 extern char KiDataStart[], KiDataEnd[], KiSymbolsStart[], KiImageEnd[], KiBootImageStart[];
 extern char KiBootStackGuard[];
 

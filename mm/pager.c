@@ -212,7 +212,9 @@ PFN_NUMBER MiTrimWorkingSet(PFN_NUMBER Target)
                 continue;
             /* The PTE becomes transition at once (a fault now waits for the
              * PFN lock); Dirty is read in the same exchange. */
-            old = __atomic_exchange_n(&pte->Long, MiMakeTransitionPte(page), __ATOMIC_SEQ_CST);
+            old = __atomic_exchange_n(&pte->Long,
+                                      MiWithProtection(MiMakeTransitionPte(page), MiProtectionOfValidPte(pte->Long)),
+                                      __ATOMIC_SEQ_CST);
             MiTableOf(pte)->UsedPageTableEntries--;
             if ((old & MM_PTE_DIRTY) && !(pfn->Flags & MI_PFN_MODIFIED)) {
                 pfn->Flags |= MI_PFN_MODIFIED;
@@ -345,7 +347,10 @@ static ULONG MiGatherCluster(MI_WRITE_CONTEXT *c)
         pfn->ReferenceCount = 1;        /* the write's */
         pfn->PagingFlags |= MI_PAGING_WRITE_IN_PROGRESS;
         pfn->Flags &= (UCHAR)~MI_PFN_MODIFIED;
-        pfn->OriginalPte.Long = MiMakePageFilePte(0, slot + i);
+        /* The PTE is transition while the page is on the list: its
+         * protection (data or code, pagesec.c) goes along to the disk. */
+        pfn->OriginalPte.Long = MiWithProtection(MiMakePageFilePte(0, slot + i),
+                                                 MiPteProtection(pfn->PteAddress->Long));
         c->Pfn[i] = page;
     }
     c->Slot = slot;
@@ -548,10 +553,12 @@ static MI_INPAGE_SUPPORT *MiAllocateInPage(void)
     return NULL;
 }
 
-/* MmPfnLock held: the bytes of Pte's page are in frame Page: map it. */
+/* MmPfnLock held: the bytes of Pte's page are in frame Page: map it, with
+ * the permissions the invalid PTE's protection names. */
 static void MiMakeValid(PMMPTE Pte, PFN_NUMBER Page)
 {
     PMMPFN pfn = MI_PFN_ELEMENT(Page);
+    ULONG64 bits = MiValidPteBitsOfProtection(MiPteProtection(Pte->Long));
 
     pfn->u2.ShareCount = 1;
     pfn->PageLocation = ActiveAndValid;
@@ -559,23 +566,26 @@ static void MiMakeValid(PMMPTE Pte, PFN_NUMBER Page)
     MiTableOf(Pte)->UsedPageTableEntries++;
     /* Clean unless the PFN says otherwise: a write sets Dirty and trim
      * captures it (the Dirty bit is left to the hardware). */
-    __atomic_store_n(&Pte->Long, (Page << PAGE_SHIFT) | MM_PAGED_POOL_PTE_BITS, __ATOMIC_RELEASE);
+    __atomic_store_n(&Pte->Long, (Page << PAGE_SHIFT) | bits, __ATOMIC_RELEASE);
 }
 
 /*
- * The fault on a paged-pool address (IRQL <= APC_LEVEL, interrupts on):
- * TRUE when the page is now valid, FALSE for an address that is not
- * committed pool (the caller's bug check follows). Dispatch on the PTE as
- * NT's MiDispatchFault: transition (soft), page file (hard), demand zero.
+ * The fault on a paged-pool address or a pageable section of the kernel
+ * image (pagesec.c) (IRQL <= APC_LEVEL, interrupts on): TRUE when the page
+ * is now valid, FALSE for an address that is not committed pool or
+ * pageable image (the caller's bug check follows). Dispatch on the PTE as
+ * NT's MiDispatchFault: transition (soft), page file (hard), demand zero
+ * (pool only: an image page always has its bytes somewhere).
  */
 BOOLEAN MiResolvePagedPoolFault(PVOID Va)
 {
     PUCHAR page = PAGE_ALIGN(Va);
     PMMPTE pte = MiGetPteAddress(page);
     MI_FAULT_WAIT waits = {0, 0, ~0ULL};
+    BOOLEAN image = MiIsPageableImageAddress(Va);
     KIRQL irql;
 
-    if (MiPoolIndexOfAddress(Va) != EXP_PAGED)
+    if (!image && MiPoolIndexOfAddress(Va) != EXP_PAGED)
         return FALSE;
     for (;;) {
         MMPTE contents;
@@ -583,8 +593,9 @@ BOOLEAN MiResolvePagedPoolFault(PVOID Va)
         PMMPFN pfn;
 
         KeAcquireSpinLock(&MmPfnLock, &irql);
-        /* An allocated range has its page tables for good (poolpage.c). */
-        if (!MiIsPoolPageAllocated(EXP_PAGED, page)) {
+        /* An allocated range has its page tables for good (poolpage.c);
+         * the image's are there from the boot. */
+        if (!image && !MiIsPoolPageAllocated(EXP_PAGED, page)) {
             KeReleaseSpinLock(&MmPfnLock, irql);
             return FALSE;
         }
@@ -662,7 +673,7 @@ BOOLEAN MiResolvePagedPoolFault(PVOID Va)
             pfn->PagingFlags = MI_PAGING_READ_IN_PROGRESS;
             pfn->OriginalPte = contents;
             pfn->u1.InPage = b;
-            pte->Long = MiMakeTransitionPte(frame);
+            pte->Long = MiWithProtection(MiMakeTransitionPte(frame), MiPteProtection(contents.Long));
             KeReleaseSpinLock(&MmPfnLock, irql);
 
             status = MiReadPageFile(contents.Soft.PageFileHigh, frame);
@@ -691,6 +702,10 @@ BOOLEAN MiResolvePagedPoolFault(PVOID Va)
             KeReleaseSpinLock(&MmPfnLock, irql);
             return TRUE;
         }
+        /* An image page is never demand zero: its PTE is corrupt
+         * (MEMORY_MANAGEMENT 0x411: PTE address, contents). */
+        if (image)
+            KeBugCheckEx(MEMORY_MANAGEMENT, 0x411, (ULONG_PTR)pte, (ULONG_PTR)contents.Long, (ULONG_PTR)Va);
         /* Demand zero: one page of the commitment becomes the page. It is
          * born dirty (no copy exists). */
         MmTotalCommittedPages--;
