@@ -144,6 +144,8 @@ PAGEFILE_CONFIGS = {
     "bios-128m-pfbad": {"firmware": "bios", "mem": "128M", "pagefile": 768, "pagefile_read_error": True},
 }
 EXTRA_BOOTS["bios-128m-pagefile"] = ("bios-128m-pf", ["pagefile", "pagefile_bugcheck", "lab_pagefile"], "")
+# Pageable kernel image sections (issue 14, mm/pagesec.c) page on the same machine.
+EXTRA_BOOTS["bios-128m-pagefile"][1].append("pagesec")
 EXTRA_BOOTS["bios-128m-pagefile-smp4"] = ("bios-128m-pf-smp4", ["pagefile_smp"], "")
 # Boots that run only when named with --only: the pager on 4 processors
 # passed alone but once stopped making progress inside `make test` (issue 14
@@ -155,6 +157,7 @@ BUGCHECK_CONFIG = "bios-128m"
 BUGCHECK_CONFIG_BY_SUITE = {
     "smp_bugcheck": "bios-1g-smp4",
     "pagefile_bugcheck": "bios-128m-pfbad",
+    "pagesec_bugcheck": "bios-128m-pf",
 }
 # Boots boot/entry.asm must refuse: name -> (QEMU -cpu without a feature, its message).
 CPU_CHECK_BOOTS = {
