@@ -13,8 +13,9 @@
  * Probing. NT touches each page under __try and lets the fault bring it
  * in. Mica walks the page tables instead, with the PFN lock held, which is
  * what the touch would find out: a page that is mapped is locked at once;
- * a paged-pool page that is committed but not yet touched is made resident
- * the way its first touch would (MiResolvePagedPoolFault) and the walk
+ * a paged-pool page that is committed but not yet touched (or paged out),
+ * or a paged-out page of a pageable image section (pagesec.c), is made
+ * resident the way its touch would (MiResolvePagedPoolFault) and the walk
  * retried; anything else - a hole, freed pool, a user address (Mica has no
  * user space), a read-only page for a write - raises
  * STATUS_ACCESS_VIOLATION after the pages locked so far are unlocked and
@@ -69,7 +70,8 @@ VOID MmProbeAndLockPages(PMDL MemoryDescriptorList, KPROCESSOR_MODE AccessMode,
      * page made resident, which only a thread that can wait may do. */
     KI_CHECK_IRQL_AT_MOST(DISPATCH_LEVEL, MmProbeAndLockPages);
     for (PFN_NUMBER i = 0; i < pages && !pageable; i++)
-        pageable = MiPoolIndexOfAddress(start + (i << PAGE_SHIFT)) == EXP_PAGED;
+        pageable = MiPoolIndexOfAddress(start + (i << PAGE_SHIFT)) == EXP_PAGED ||
+                   MiIsPageableImageAddress(start + (i << PAGE_SHIFT));
     if (pageable)
         KI_CHECK_IRQL_AT_MOST(APC_LEVEL, MmProbeAndLockPages);
     if (mdl->MdlFlags & (MDL_PAGES_LOCKED | MDL_MAPPED_TO_SYSTEM_VA | MDL_SOURCE_IS_NONPAGED_POOL |
@@ -90,7 +92,8 @@ VOID MmProbeAndLockPages(PMDL MemoryDescriptorList, KPROCESSOR_MODE AccessMode,
             /* Committed paged pool not yet touched: bring it in as the
              * touch would, without the lock (the fault takes it), then
              * look again - the page may have changed meanwhile. */
-            if (MiPoolIndexOfAddress(va) == EXP_PAGED && MiIsPoolPageAllocated(EXP_PAGED, va)) {
+            if ((MiPoolIndexOfAddress(va) == EXP_PAGED && MiIsPoolPageAllocated(EXP_PAGED, va)) ||
+                MiIsPageableImageAddress(va)) {     /* a paged-out PAGEDATA page (pagesec.c) */
                 KeReleaseSpinLock(&MmPfnLock, irql);
                 if (!MiResolvePagedPoolFault(va)) {
                     KeAcquireSpinLock(&MmPfnLock, &irql);

@@ -2,14 +2,16 @@
  * test_pagesec.c - pageable sections of the kernel image (mm/pagesec.c):
  * code and data marked MM_PAGEABLE_CODE / MM_PAGEABLE_DATA are paged out
  * to the page file and brought back intact; a locked section is never
- * trimmed, locks nest; MmPageEntireDriver pages a whole driver image and
- * MmResetDriverPaging makes it resident again.
+ * trimmed, locks nest; MmProbeAndLockPages pins paged-out PAGEDATA;
+ * MmPageEntireDriver pages a whole driver image and MmResetDriverPaging
+ * makes it resident again.
  *
  * With a page file (tests/runner.py's bios-128m-pagefile boot) the paging
  * tests run; elsewhere they skip, and the test of a boot without one
  * checks that locking works and nothing is paged.
  */
 #include "test_pagesec.h"
+#include "../../kernel/io/io.h"
 #include "../ktest.h"
 
 #define KTPS_WORDS (2 * PAGE_SIZE / sizeof(ULONG64))   /* two pages */
@@ -249,4 +251,30 @@ KTEST(pagesec, page_entire_driver_and_reset)
     KEXPECT_FALSE(KtpsValid(PagetouchPagedMix));                /* PAGE stays pageable */
     KEXPECT_EQ(PagetouchPagedMix(1), (1 ^ 0x5A5A5A5A5A5A5A5AULL) + 7);
     KEXPECT_EQ(MmTotalCommitLimit, limit);
+}
+
+/* MmProbeAndLockPages over paged-out PAGEDATA brings it in and pins it,
+ * as it does paged pool (mm/mdllock.c). */
+KTEST(pagesec, probe_and_lock_pins_paged_out_data)
+{
+    PMDL mdl;
+
+    if (!MiPagingEnabled)
+        KTEST_SKIP("no page file");
+    KtpsWritePattern();
+    KtpsTrimAll();
+    KASSERT_TRUE(KtpsRepurposeFrameOf(&KtpsData[0]));
+    KEXPECT_TRUE(KtpsRepurposeFrameOf(&KtpsData[KTPS_WORDS - 1]));
+    mdl = IoAllocateMdl(KtpsData, sizeof(KtpsData), FALSE, FALSE, NULL);
+    KASSERT_TRUE(mdl != NULL);
+    MmProbeAndLockPages(mdl, KernelMode, IoWriteAccess);
+    KEXPECT_TRUE(KtpsValid(&KtpsData[0]));
+    KEXPECT_TRUE(KtpsValid(&KtpsData[KTPS_WORDS - 1]));
+    KEXPECT_EQ(MmGetMdlPfnArray(mdl)[0], MI_PTE_FRAME(KtpsPte(&KtpsData[0])));
+    KtpsTrimAll();
+    KEXPECT_TRUE(KtpsValid(&KtpsData[0]));
+    KEXPECT_TRUE(KtpsValid(&KtpsData[KTPS_WORDS - 1]));
+    KEXPECT_TRUE(KtpsPatternIntact());
+    MmUnlockPages(mdl);
+    IoFreeMdl(mdl);
 }
