@@ -5,13 +5,17 @@
  * list is built from structures that may change under a lock held there).
  * NULL when pool is exhausted. Ranges come from the memory map as maxmem=
  * and burnmemory= left it, in ascending order, never overlapping.
+ *
+ * Pageable (MM_PAGEABLE_CODE, mm/pagesec.c): it runs at PASSIVE_LEVEL only,
+ * rarely (a DMA adapter's creation, tests), never on the paging path, and
+ * holds no spin lock in its own body - NT's test for a PAGE routine.
  */
 #include "mm_internal.h"
 #include "../kernel/ke/ke.h"       /* KI_CHECK_IRQL_*: the IRQL rules */
 
 #define MI_PHYSICAL_RANGES_TAG 'hPmM'
 
-PPHYSICAL_MEMORY_RANGE MmGetPhysicalMemoryRanges(VOID)
+MM_PAGEABLE_CODE PPHYSICAL_MEMORY_RANGE MmGetPhysicalMemoryRanges(VOID)
 {
     PPHYSICAL_MEMORY_RANGE ranges;
     KIRQL irql = KeGetCurrentIrql();

@@ -278,3 +278,26 @@ KTEST(pagesec, probe_and_lock_pins_paged_out_data)
     MmUnlockPages(mdl);
     IoFreeMdl(mdl);
 }
+
+/* A real kernel routine lives in PAGE (mm/physmem.c): paged out, a call
+ * at PASSIVE_LEVEL brings it back and it answers as before. */
+KTEST(pagesec, kernel_routine_in_page_runs_after_paging_out)
+{
+    PPHYSICAL_MEMORY_RANGE ranges;
+    PPHYSICAL_MEMORY_RANGE (*volatile call)(VOID) = MmGetPhysicalMemoryRanges;
+    ULONG64 pages = 0;
+
+    KEXPECT_TRUE((char *)MmGetPhysicalMemoryRanges >= KiPageCodeStart &&
+                 (char *)MmGetPhysicalMemoryRanges < KiPageCodeEnd);
+    if (MiPagingEnabled) {
+        KtpsTrimAll();
+        KEXPECT_TRUE(KtpsRepurposeFrameOf(MmGetPhysicalMemoryRanges));
+    }
+    ranges = call();
+    KASSERT_TRUE(ranges != NULL);
+    KEXPECT_TRUE(KtpsValid(MmGetPhysicalMemoryRanges));
+    for (ULONG i = 0; ranges[i].NumberOfBytes.QuadPart != 0; i++)
+        pages += (ULONG64)ranges[i].NumberOfBytes.QuadPart >> PAGE_SHIFT;
+    KEXPECT_EQ(pages, MmNumberOfPhysicalPages);
+    ExFreePool(ranges);
+}
