@@ -13,6 +13,7 @@
 #include "test_pagesec.h"
 #include "../../kernel/io/io.h"
 #include "../ktest.h"
+#include "smp_threads.h"
 
 #define KTPS_WORDS (2 * PAGE_SIZE / sizeof(ULONG64))   /* two pages */
 #define KTPS_PATTERN(I) (0xDA7A000000000000ULL ^ ((ULONG64)(I) * 0x10001ULL))
@@ -300,4 +301,47 @@ KTEST(pagesec, kernel_routine_in_page_runs_after_paging_out)
         pages += (ULONG64)ranges[i].NumberOfBytes.QuadPart >> PAGE_SHIFT;
     KEXPECT_EQ(pages, MmNumberOfPhysicalPages);
     ExFreePool(ranges);
+}
+
+/* Lock counts under contention: threads on every processor lock and
+ * unlock both sections (and call and read them while locked) while one of
+ * them trims; at the end the counts are back to 0 (one reference per page,
+ * and the next trim takes the pages). */
+#define KTPS_LOCK_ROUNDS 200
+
+static volatile LONG KtpsLockErrors;
+
+static VOID KtpsLockWorker(PVOID Context, ULONG Index)
+{
+    UNREFERENCED_PARAMETER(Context);
+    for (ULONG round = 0; round < KTPS_LOCK_ROUNDS; round++) {
+        PVOID code = MmLockPagableCodeSection(KtpsPagedMix);
+        PVOID data = MmLockPagableDataSection(KtpsData);
+
+        if (!KtpsValid(KtpsPagedMix) || !KtpsValid(&KtpsData[KTPS_WORDS - 1]) ||
+            KtpsCallPaged(round) != KtpsExpectedMix(round) || KTPS_DATA(round) != KTPS_PATTERN(round))
+            __atomic_add_fetch(&KtpsLockErrors, 1, __ATOMIC_RELAXED);
+        if (Index == 0 && MiPagingEnabled && round % 32 == 0)
+            MiTrimWorkingSet(MmNumberOfPhysicalPages);
+        MmUnlockPagableImageSection(data);
+        MmUnlockPagableImageSection(code);
+    }
+}
+
+KTEST(pagesec, locks_from_every_processor_balance)
+{
+    KSMP_RUN run = {.Work = KtpsLockWorker, .Count = 4, .Pin = KsmpPinSelf};
+
+    KtpsWritePattern();
+    KtpsLockErrors = 0;
+    KASSERT_TRUE(KsmpRun(&run));
+    KEXPECT_EQ(KtpsLockErrors, 0);
+    KEXPECT_EQ(MI_PFN_ELEMENT(MI_PTE_FRAME(KtpsPte(KtpsPagedMix)))->ReferenceCount, 1);
+    KEXPECT_EQ(MI_PFN_ELEMENT(MI_PTE_FRAME(KtpsPte(KtpsData)))->ReferenceCount, 1);
+    if (MiPagingEnabled) {
+        KtpsTrimAll();
+        KEXPECT_FALSE(KtpsValid(KtpsPagedMix));
+        KEXPECT_FALSE(KtpsValid(KtpsData));
+    }
+    KEXPECT_TRUE(KtpsPatternIntact());
 }
