@@ -318,7 +318,9 @@ static VOID KtpsLockWorker(PVOID Context, ULONG Index)
         PVOID code = MmLockPagableCodeSection(KtpsPagedMix);
         PVOID data = MmLockPagableDataSection(KtpsData);
 
+        /* Locked means pinned, as soon as the lock returns. */
         if (!KtpsValid(KtpsPagedMix) || !KtpsValid(&KtpsData[KTPS_WORDS - 1]) ||
+            MI_PFN_ELEMENT(MI_PTE_FRAME(KtpsPte(&KtpsData[KTPS_WORDS - 1])))->ReferenceCount < 2 ||
             KtpsCallPaged(round) != KtpsExpectedMix(round) || KTPS_DATA(round) != KTPS_PATTERN(round))
             __atomic_add_fetch(&KtpsLockErrors, 1, __ATOMIC_RELAXED);
         if (Index == 0 && MiPagingEnabled && round % 32 == 0)
