@@ -307,7 +307,7 @@ KTEST(pagesec, kernel_routine_in_page_runs_after_paging_out)
  * unlock both sections (and call and read them while locked) while one of
  * them trims; at the end the counts are back to 0 (one reference per page,
  * and the next trim takes the pages). */
-#define KTPS_LOCK_ROUNDS 200
+#define KTPS_LOCK_ROUNDS 64
 
 static volatile LONG KtpsLockErrors;
 
@@ -323,7 +323,7 @@ static VOID KtpsLockWorker(PVOID Context, ULONG Index)
             MI_PFN_ELEMENT(MI_PTE_FRAME(KtpsPte(&KtpsData[KTPS_WORDS - 1])))->ReferenceCount < 2 ||
             KtpsCallPaged(round) != KtpsExpectedMix(round) || KTPS_DATA(round) != KTPS_PATTERN(round))
             __atomic_add_fetch(&KtpsLockErrors, 1, __ATOMIC_RELAXED);
-        if (Index == 0 && MiPagingEnabled && round % 32 == 0)
+        if (Index == 0 && MiPagingEnabled && round % 16 == 0)
             MiTrimWorkingSet(MmNumberOfPhysicalPages);
         MmUnlockPagableImageSection(data);
         MmUnlockPagableImageSection(code);
