@@ -420,6 +420,16 @@ extern volatile ULONG MiInPageTestDelayMs;
 /* pagesec.c: the kernel image's pageable sections. */
 BOOLEAN MiIsPageableImageAddress(PVOID Va);     /* in a section that may be paged */
 VOID MiInitializePageableSections(ULONG Phase); /* 0: the lock; 2: with a page file they join the working set */
+/* One section's state for kd's !pagesec (a snapshot, no lock taken): its
+ * pages by PTE state. FALSE past the last section. */
+typedef struct _MI_IMAGE_SECTION_INFO {
+    PCSTR Name, Image;                  /* Image: "mica" for the kernel's own */
+    PVOID Start, End;
+    BOOLEAN Pageable, EntirePaged;      /* pageable now; MmPageEntireDriver in effect */
+    ULONG LockCount;
+    ULONG64 Valid, Transition, PageFile;
+} MI_IMAGE_SECTION_INFO, *PMI_IMAGE_SECTION_INFO;
+BOOLEAN MiQueryImageSection(ULONG Index, PMI_IMAGE_SECTION_INFO Info);
 
 /* bootalloc.c: the phase-0 bump allocator and the early mapper. */
 PFN_NUMBER MiBootAllocatePages(PFN_NUMBER Count, BOOLEAN Zero);

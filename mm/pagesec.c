@@ -262,6 +262,34 @@ VOID MiInitializePageableSections(ULONG Phase)
                  (ULONG64)(KiPageDataEnd - KiPageDataStart) >> PAGE_SHIFT);
 }
 
+/* kd's !pagesec: read without locks, as a debugger reads. */
+BOOLEAN MiQueryImageSection(ULONG Index, PMI_IMAGE_SECTION_INFO Info)
+{
+    MI_IMAGE_SECTION *s;
+
+    if (Index >= MI_IMAGE_SECTIONS)
+        return FALSE;
+    s = &MiImageSections[Index];
+    Info->Name = s->Name;
+    Info->Image = s->Image != NULL ? s->Image->Name : "mica";
+    Info->Start = s->Start;
+    Info->End = s->End;
+    Info->EntirePaged = s->Image != NULL && s->Image->EntirePaged;
+    Info->Pageable = MiPagingEnabled && MiSectionIsPageable(s);
+    Info->LockCount = s->LockCount;
+    Info->Valid = Info->Transition = Info->PageFile = 0;
+    for (PUCHAR va = (PUCHAR)s->Start; va < (PUCHAR)s->End; va += PAGE_SIZE) {
+        MMPTE pte = *(volatile MMPTE *)MiGetPteAddress(va);
+        if (pte.Long & MM_PTE_VALID)
+            Info->Valid++;
+        else if (MiIsTransitionPte(pte))
+            Info->Transition++;
+        else if (MiIsPageFilePte(pte))
+            Info->PageFile++;
+    }
+    return TRUE;
+}
+
 /* ---- The public routines --------------------------------------------------------------- */
 
 VOID MmLockPagableSectionByHandle(PVOID ImageSectionHandle)

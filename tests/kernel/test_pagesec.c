@@ -347,3 +347,56 @@ KTEST(pagesec, locks_from_every_processor_balance)
     }
     KEXPECT_TRUE(KtpsPatternIntact());
 }
+
+/* What kd's !pagesec shows (MiQueryImageSection): each section's range,
+ * lock count and pages by PTE state; the command runs and refuses
+ * arguments (kernel/kd/kdcmd_pagesec.c). */
+extern VOID KdpExecuteLine(PCHAR Line);
+
+static BOOLEAN KtpsQuery(PCSTR Name, PMI_IMAGE_SECTION_INFO Info)
+{
+    for (ULONG i = 0; MiQueryImageSection(i, Info); i++)
+        if (strcmp(Info->Name, Name) == 0)
+            return TRUE;
+    return FALSE;
+}
+
+KTEST(pagesec, query_and_kd_pagesec_show_each_section)
+{
+    MI_IMAGE_SECTION_INFO info;
+    ULONG64 dataPages = (ULONG64)(KiPageDataEnd - KiPageDataStart) >> PAGE_SHIFT;
+    PVOID code;
+    char line[] = "!pagesec", bad[] = "!pagesec 1";
+
+    code = MmLockPagableCodeSection(KtpsPagedMix);
+    KASSERT_TRUE(KtpsQuery("PAGE", &info));
+    KEXPECT_EQ((ULONG64)info.Start, (ULONG64)KiPageCodeStart);
+    KEXPECT_EQ((ULONG64)info.End, (ULONG64)KiPageCodeEnd);
+    KEXPECT_STREQ(info.Image, "mica");
+    KEXPECT_EQ(info.LockCount, 1);
+    KEXPECT_EQ(info.Valid, ((ULONG64)(KiPageCodeEnd - KiPageCodeStart)) >> PAGE_SHIFT);
+    KEXPECT_EQ(info.Pageable, MiPagingEnabled);
+    MmUnlockPagableImageSection(code);
+    KASSERT_TRUE(KtpsQuery("PAGE", &info));
+    KEXPECT_EQ(info.LockCount, 0);
+    KtpsWritePattern();
+    if (MiPagingEnabled) {
+        KtpsTrimAll();
+        KtpsRepurposeFrameOf(KtpsData);
+        KASSERT_TRUE(KtpsQuery("PAGEDATA", &info));
+        KEXPECT_EQ(info.Valid, 0);
+        KEXPECT_EQ(info.Transition + info.PageFile, dataPages);
+        KEXPECT_GE(info.PageFile, 1);
+    } else {
+        KASSERT_TRUE(KtpsQuery("PAGEDATA", &info));
+        KEXPECT_EQ(info.Valid, dataPages);
+    }
+    KASSERT_TRUE(KtpsQuery("pagetouch .text", &info));
+    KEXPECT_STREQ(info.Image, "pagetouch");
+    KEXPECT_FALSE(info.Pageable);
+    KEXPECT_FALSE(info.EntirePaged);
+    KtestPrint("# kd> !pagesec\n");
+    KdpExecuteLine(line);
+    KdpExecuteLine(bad);
+    KEXPECT_TRUE(KtpsPatternIntact());
+}
