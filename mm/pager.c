@@ -640,6 +640,7 @@ BOOLEAN MiResolvePagedPoolFault(PVOID Va)
              * lock, then valid. The slot stays the page's: it is clean. */
             MI_INPAGE_SUPPORT *b = MiAllocateInPage();
             NTSTATUS status;
+            ULONG waiters;
             if (b == NULL) {
                 KeReleaseSpinLock(&MmPfnLock, irql);
                 MiWaitForAvailablePages(&waits);
@@ -678,8 +679,14 @@ BOOLEAN MiResolvePagedPoolFault(PVOID Va)
                              (ULONG_PTR)contents.Long, (ULONG_PTR)Va);
             pfn->PagingFlags &= (UCHAR)~MI_PAGING_READ_IN_PROGRESS;
             pfn->u1.WsIndex = 0;
+            /* No fault can collide from now on (the read is over): with
+             * no waiter the block is free at once; with waiters it stays
+             * busy until the last one has woken, so it is still theirs
+             * when the event is set, after the lock is dropped (the
+             * wake-up need not hold up every other fault). */
             b->Done = TRUE;
-            if (b->Waiters == 0)
+            waiters = b->Waiters;
+            if (waiters == 0)
                 b->Busy = FALSE;
             if (pfn->PagingFlags & MI_PAGING_DELETED) {
                 MiFreePageablePage(frame);      /* freed while being read */
@@ -687,8 +694,9 @@ BOOLEAN MiResolvePagedPoolFault(PVOID Va)
                 MiMakeValid(pte, frame);
             }
             MiPagingStatistics.HardFaults++;
-            KeSetEvent(&b->Event, IO_NO_INCREMENT, FALSE);
             KeReleaseSpinLock(&MmPfnLock, irql);
+            if (waiters != 0)
+                KeSetEvent(&b->Event, IO_NO_INCREMENT, FALSE);
             return TRUE;
         }
         /* Demand zero: one page of the commitment becomes the page. It is
