@@ -549,7 +549,7 @@ static MI_INPAGE_SUPPORT *MiAllocateInPage(void)
 }
 
 /* MmPfnLock held: the bytes of Pte's page are in frame Page: map it. */
-static void MiMakeValid(PMMPTE Pte, PFN_NUMBER Page)
+static inline __attribute__((always_inline)) void MiMakeValid(PMMPTE Pte, PFN_NUMBER Page)
 {
     PMMPFN pfn = MI_PFN_ELEMENT(Page);
 
@@ -575,7 +575,7 @@ BOOLEAN MiResolvePagedPoolFault(PVOID Va)
     MI_FAULT_WAIT waits = {0, 0, ~0ULL};
     KIRQL irql;
 
-    if (MiPoolIndexOfAddress(Va) != EXP_PAGED)
+    if (!MiIsPagedPoolAddress(Va))
         return FALSE;
     for (;;) {
         MMPTE contents;
