@@ -56,12 +56,15 @@ KTEST(smp, ended_thread_stack_is_freed_outside_the_dispatcher_lock)
     previous = KsmpPin(here);
     KtsrExit.Started = KtsrExit.Go = 0;
     KeInitializeEvent(&event, NotificationEvent, FALSE);
-    KASSERT_EQ(PspCreateSystemThread(&handle, KtsrEndWhenTold, NULL, AFFINITY_MASK(there)), STATUS_SUCCESS);
-    KEXPECT_EQ(ObReferenceObjectByHandle(handle, 0, NULL, KernelMode, (PVOID *)&thread, NULL), STATUS_SUCCESS);
+    if (PspCreateSystemThread(&handle, KtsrEndWhenTold, NULL, AFFINITY_MASK(there)) != STATUS_SUCCESS ||
+        ObReferenceObjectByHandle(handle, 0, NULL, KernelMode, (PVOID *)&thread, NULL) != STATUS_SUCCESS) {
+        KsmpUnpin(previous);
+        KASSERT_TRUE(!"the thread could not be started");
+    }
     deadline = KeReadTimeStampCounter() + KsmpTicks(KTSR_WAIT_MS);
     while (!__atomic_load_n(&KtsrExit.Started, __ATOMIC_SEQ_CST) && KeReadTimeStampCounter() < deadline)
         YieldProcessor();
-    KASSERT_TRUE(KtsrExit.Started);
+    KEXPECT_TRUE(KtsrExit.Started);
 
     KeAcquireSpinLock(&MmPfnLock, &irql);
     __atomic_store_n(&KtsrExit.Go, 1, __ATOMIC_SEQ_CST);
