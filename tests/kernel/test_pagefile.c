@@ -435,11 +435,13 @@ KTEST(pagefile, four_times_ram_four_threads)
     KtpfTimesRam(4, 4);
 }
 
-/* Four threads on four processors (the bios-128m-pagefile-smp4 boot):
+/* Four threads on four processors (the bios-64m-pagefile-smp4 boot):
  * trims' TB shootdowns, the writer's completions and four threads' faults
- * at once on different processors. Twice RAM, not four times: under TCG
- * each shootdown waits for all four virtual processors, and 4x took a
- * minute there (the time budget of make test). */
+ * at once on different processors, and workers that end while the others
+ * still fault (their stacks freed meanwhile: test_smp_reap.c). Twice RAM
+ * of a 64 MiB machine, not four times of 128: under TCG each shootdown
+ * waits for all four virtual processors, and 2x of 128 MiB took up to
+ * 106 s of the 120 s timeout on the loaded host (make test's budget). */
 KTEST(pagefile_smp, twice_ram_four_threads_on_four_processors)
 {
     if (KeQueryActiveProcessorCount(NULL) < 4)
