@@ -70,7 +70,7 @@ NTSTATUS MmAccessFault(ULONG FaultStatus, PVOID VirtualAddress, KPROCESSOR_MODE 
      * may wait (pager.c: demand zero, soft or hard fault). Paged pool's
      * page tables exist for every allocated page, so no walk is needed. */
     if (!(FaultStatus & (PF_PRESENT | PF_RSVD | PF_INSTR)) && irql <= APC_LEVEL &&
-        MiPoolIndexOfAddress(VirtualAddress) == EXP_PAGED && MiInterruptsWereEnabled() &&
+        MiIsPagedPoolAddress(VirtualAddress) && MiInterruptsWereEnabled() &&
         MiResolvePagedPoolFault(VirtualAddress))
         return STATUS_SUCCESS;
     /* A pageable section of the image (mm/pagesec.c), code or data, paged

@@ -352,7 +352,23 @@ VOID MiInsertPageInList(PMMPFNLIST ListHead, PFN_NUMBER Pfn);
 VOID MiUnlinkPageFromList(PFN_NUMBER Pfn);
 PFN_NUMBER MiRemoveAnyPage(ULONG Color);
 PFN_NUMBER MiRemoveZeroPage(ULONG Color);
-VOID MiInitializePfnForActivePage(PFN_NUMBER Pfn, PMMPTE PteAddress, UCHAR CacheAttribute);
+/* A page just taken off a list becomes active: one reference, one
+ * mapping (PteAddress, or none). Inline: every fault that takes a page
+ * comes here. */
+static inline VOID MiInitializePfnForActivePage(PFN_NUMBER Page, PMMPTE PteAddress, UCHAR CacheAttribute)
+{
+    PMMPFN pfn = MI_PFN_ELEMENT(Page);
+
+    pfn->PageLocation = ActiveAndValid;
+    pfn->ReferenceCount = 1;
+    pfn->u2.ShareCount = 1;
+    pfn->u1.WsIndex = 0;
+    pfn->PteAddress = PteAddress;
+    pfn->CacheAttribute = CacheAttribute;
+    pfn->UsedPageTableEntries = 0;
+    pfn->PagingFlags = 0;
+    pfn->OriginalPte.Long = 0;
+}
 /* Allocate up to Count pages in [LowPfn, HighPfn]; returns how many. */
 PFN_NUMBER MiAllocatePagesInRange(PFN_NUMBER LowPfn, PFN_NUMBER HighPfn, PFN_NUMBER Count,
                                   PPFN_NUMBER PageArray);

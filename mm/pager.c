@@ -555,7 +555,7 @@ static MI_INPAGE_SUPPORT *MiAllocateInPage(void)
 
 /* MmPfnLock held: the bytes of Pte's page are in frame Page: map it, with
  * the permissions the invalid PTE's protection names. */
-static void MiMakeValid(PMMPTE Pte, PFN_NUMBER Page)
+static inline __attribute__((always_inline)) void MiMakeValid(PMMPTE Pte, PFN_NUMBER Page)
 {
     PMMPFN pfn = MI_PFN_ELEMENT(Page);
     ULONG64 bits = MiValidPteBitsOfProtection(MiPteProtection(Pte->Long));
@@ -585,7 +585,7 @@ BOOLEAN MiResolvePagedPoolFault(PVOID Va)
     BOOLEAN image = MiIsPageableImageAddress(Va);
     KIRQL irql;
 
-    if (!image && MiPoolIndexOfAddress(Va) != EXP_PAGED)
+    if (!image && !MiIsPagedPoolAddress(Va))
         return FALSE;
     for (;;) {
         MMPTE contents;
@@ -651,6 +651,7 @@ BOOLEAN MiResolvePagedPoolFault(PVOID Va)
              * lock, then valid. The slot stays the page's: it is clean. */
             MI_INPAGE_SUPPORT *b = MiAllocateInPage();
             NTSTATUS status;
+            ULONG waiters;
             if (b == NULL) {
                 KeReleaseSpinLock(&MmPfnLock, irql);
                 MiWaitForAvailablePages(&waits);
@@ -689,8 +690,14 @@ BOOLEAN MiResolvePagedPoolFault(PVOID Va)
                              (ULONG_PTR)contents.Long, (ULONG_PTR)Va);
             pfn->PagingFlags &= (UCHAR)~MI_PAGING_READ_IN_PROGRESS;
             pfn->u1.WsIndex = 0;
+            /* No fault can collide from now on (the read is over): with
+             * no waiter the block is free at once; with waiters it stays
+             * busy until the last one has woken, so it is still theirs
+             * when the event is set, after the lock is dropped (the
+             * wake-up need not hold up every other fault). */
             b->Done = TRUE;
-            if (b->Waiters == 0)
+            waiters = b->Waiters;
+            if (waiters == 0)
                 b->Busy = FALSE;
             if (pfn->PagingFlags & MI_PAGING_DELETED) {
                 MiFreePageablePage(frame);      /* freed while being read */
@@ -698,8 +705,9 @@ BOOLEAN MiResolvePagedPoolFault(PVOID Va)
                 MiMakeValid(pte, frame);
             }
             MiPagingStatistics.HardFaults++;
-            KeSetEvent(&b->Event, IO_NO_INCREMENT, FALSE);
             KeReleaseSpinLock(&MmPfnLock, irql);
+            if (waiters != 0)
+                KeSetEvent(&b->Event, IO_NO_INCREMENT, FALSE);
             return TRUE;
         }
         /* An image page is never demand zero: its PTE is corrupt

@@ -323,21 +323,6 @@ PFN_NUMBER MiRemoveZeroPage(ULONG Color)
     return page;
 }
 
-VOID MiInitializePfnForActivePage(PFN_NUMBER Page, PMMPTE PteAddress, UCHAR CacheAttribute)
-{
-    PMMPFN pfn = MI_PFN_ELEMENT(Page);
-
-    pfn->PageLocation = ActiveAndValid;
-    pfn->ReferenceCount = 1;
-    pfn->u2.ShareCount = 1;
-    pfn->u1.WsIndex = 0;
-    pfn->PteAddress = PteAddress;
-    pfn->CacheAttribute = CacheAttribute;
-    pfn->UsedPageTableEntries = 0;
-    pfn->PagingFlags = 0;
-    pfn->OriginalPte.Long = 0;
-}
-
 /* A page the caller owned goes back to the Free list (it is not zero). */
 /* A page an MDL still holds locked (mm/mdllock.c: one reference per lock
  * on top of its owner's) may not be freed: a device may be writing it.

@@ -292,6 +292,12 @@ VOID MiFreePoolPages(ULONG PoolIndex, PVOID Va, PFN_NUMBER Pages);
  * nonpaged index (the kernel answers EXP_NONPAGED_NX for both nonpaged
  * pools, which share a region; headers and big-page entries are exact). */
 LONG MiPoolIndexOfAddress(PVOID Va);
+/* MiPoolIndexOfAddress(Va) == EXP_PAGED, inline: the page-fault path asks
+ * first (a call and a return cost a TB lookup each under QEMU's TCG). */
+static inline BOOLEAN MiIsPagedPoolAddress(PVOID Va)
+{
+    return (ULONG64)Va - MM_PAGED_POOL_START < (MM_PAGED_POOL_PAGES << PAGE_SHIFT);
+}
 /* Are these pool pages allocated (reserved) right now? */
 BOOLEAN MiIsPoolPageAllocated(ULONG PoolIndex, PVOID Va);
 /* Demand-zero fault on paged pool: TRUE if resolved. */

@@ -10,12 +10,18 @@
  *
  * Deleting a stack unmaps its pages, shoots their translations down on
  * every processor (one IPI round for the whole stack) and only then frees
- * the pages and the PTE run. A shootdown needs interrupts on (tlb.c), but
- * the dispatcher deletes a dead thread's stack right after a context
- * switch, with interrupts off: such a stack waits on a list (linked
- * through its own top page, still mapped and no longer used) and a DPC,
- * queued on this processor, deletes it as soon as the IRQL drops below
- * DISPATCH_LEVEL - at DISPATCH_LEVEL, interrupts on.
+ * the pages and the PTE run, under MmPfnLock. The dispatcher deletes a
+ * dead thread's stack right after a context switch, at DISPATCH_LEVEL
+ * with the dispatcher lock held, and sometimes with interrupts off. Both
+ * forbid the delete there: a shootdown needs interrupts on (tlb.c), and
+ * the dispatcher lock is the innermost lock - KeSetEvent may be called
+ * under any spin lock, MmPfnLock included (the pager ends a hard fault
+ * that way), so taking MmPfnLock under the dispatcher lock deadlocks with
+ * it (tests/kernel/test_smp_reap.c). At DISPATCH_LEVEL or above the stack
+ * therefore waits on a list (linked through its own top page, still mapped
+ * and no longer used) and a DPC, queued on this processor, deletes it as
+ * soon as the IRQL drops below DISPATCH_LEVEL - at DISPATCH_LEVEL,
+ * interrupts on, no lock held.
  */
 #include "mm_internal.h"
 
@@ -101,12 +107,12 @@ VOID MiInitializeKernelStacks(VOID)
     KeInitializeDpc(&MiDeadStackDpc, MiDeadStackDpcRoutine, NULL);
 }
 
-/* IRQL <= SYNCH_LEVEL. With interrupts off (the dispatcher, at
- * DISPATCH_LEVEL or above) the delete is deferred to a DPC (top). */
+/* IRQL <= SYNCH_LEVEL. At DISPATCH_LEVEL or above (the dispatcher, its
+ * lock held) or with interrupts off the delete is deferred to a DPC (top). */
 VOID MmDeleteKernelStack(PVOID PointerKernelStack, BOOLEAN LargeStack)
 {
     UNREFERENCED_PARAMETER(LargeStack);
-    if ((__readeflags() & EFLAGS_IF_MASK) == 0)
+    if (KeGetCurrentIrql() >= DISPATCH_LEVEL || (__readeflags() & EFLAGS_IF_MASK) == 0)
         MiDeferKernelStackDelete(PointerKernelStack);
     else
         MiDeleteKernelStackNow(PointerKernelStack);

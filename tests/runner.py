@@ -138,19 +138,21 @@ EXTRA_BOOTS = {
 PAGEFILE_WRITE_ERROR_SLOT, PAGEFILE_READ_ERROR_SLOT = 300, 4096
 PAGEFILE_CONFIGS = {
     "bios-128m-pf": {"firmware": "bios", "mem": "128M", "pagefile": 768},
-    # The same machine with four processors (TCG thread=multi): the 4x-RAM
-    # test with four threads, trims' TB shootdowns racing the faults.
-    "bios-128m-pf-smp4": {"firmware": "bios", "mem": "128M", "pagefile": 768, "smp": 4},
+    # Four processors (TCG thread=multi): the 4x-RAM test's code with four
+    # threads, trims' TB shootdowns racing the faults. 64 MiB, so that its
+    # twice-RAM run fits make test's time (four vCPUs share the host's
+    # cores: with 128 MiB it took 20-100 s of the 120 s timeout, loaded).
+    "bios-64m-pf-smp4": {"firmware": "bios", "mem": "64M", "pagefile": 768, "smp": 4},
     "bios-128m-pfbad": {"firmware": "bios", "mem": "128M", "pagefile": 768, "pagefile_read_error": True},
 }
 EXTRA_BOOTS["bios-128m-pagefile"] = ("bios-128m-pf", ["pagefile", "pagefile_bugcheck", "lab_pagefile"], "")
 # Pageable kernel image sections (issue 14, mm/pagesec.c) page on the same machine.
 EXTRA_BOOTS["bios-128m-pagefile"][1].append("pagesec")
-EXTRA_BOOTS["bios-128m-pagefile-smp4"] = ("bios-128m-pf-smp4", ["pagefile_smp"], "")
-# Boots that run only when named with --only: the pager on 4 processors
-# passed alone but once stopped making progress inside `make test` (issue 14
-# keeps it open), so it is not part of every run until that is understood.
-ON_REQUEST = {"bios-128m-pagefile-smp4"}
+EXTRA_BOOTS["bios-64m-pagefile-smp4"] = ("bios-64m-pf-smp4", ["pagefile_smp"], "")
+# Boots that run only when named with --only (none now: the pager's
+# 4-processor boot hung once in make test - a dead thread's stack freed
+# under the dispatcher lock, mm/stack.c - and is back in every run).
+ON_REQUEST = set()
 BUGCHECK_CONFIG = "bios-128m"
 # Bug-check tests that need several processors boot alone in this
 # configuration instead of BUGCHECK_CONFIG: suite pattern -> configuration.
