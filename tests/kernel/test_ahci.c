@@ -802,3 +802,107 @@ KTEST(ahci, write_error_fails_alone)
     ExFreePoolWithTag(buffer, KTA_TAG);
     ExFreePoolWithTag(in, KTA_TAG);
 }
+
+/* ---- Error attribution under load (QEMU keeps running the queued
+ * commands after an NCQ error and reports a failed command's status
+ * again when it queues the next one: drivers/ahci/port.c, Recover). ---- */
+#define KTA_ROUNDS 10
+
+/* Ten batches of 32 queued reads, the one over sector 100 at a different
+ * place in each: every time only that one fails and every neighbour
+ * completes once, with its data. After each batch a lone read over the
+ * bad sector fails, and a lone good read after it succeeds without a
+ * recovery (Errors unchanged), though the device's last status was an
+ * error. */
+KTEST(ahci, read_error_among_many_neighbours_repeated_charges_only_it)
+{
+    PAHCI_PORT disk = KtaDisk(KTA_ERRORS_MIB);
+    static KTA_BATCH b;
+    ULONG64 lbas[32];
+    PUCHAR buffer;
+    ULONG wrongStatus = 0, badData = 0, recovered = 0, charged = 0;
+    ULONGLONG start = KeQueryInterruptTime();
+
+    KASSERT_TRUE(disk != NULL);
+    buffer = ExAllocatePoolWithTag(NonPagedPoolNx, 32 * 8 * KTA_SECTOR, KTA_TAG);
+    KASSERT_TRUE(buffer != NULL);
+    for (ULONG round = 0; round < KTA_ROUNDS; round++) {
+        ULONG64 base = (round * 8 + (round & 1) * 4) % 100;     /* the bad read at slot 12 down to 0 */
+        LONG64 errors;
+
+        for (ULONG i = 0; i < 32; i++)
+            lbas[i] = base + i * 8;
+        RtlFillMemory(buffer, 32 * 8 * KTA_SECTOR, 0xEE);
+        KtaBatch(disk, IRP_MJ_READ, &b, buffer, lbas, 32, 8);
+        for (ULONG i = 0; i < 32; i++) {
+            BOOLEAN covers = lbas[i] <= KTA_BAD_READ && KTA_BAD_READ < lbas[i] + 8;
+            if (covers) {
+                charged += b.Status[i] == STATUS_DEVICE_DATA_ERROR;
+                continue;
+            }
+            if (!NT_SUCCESS(b.Status[i])) {
+                KtestPrint("# round %u: the read at %llu (slot %u) ended with %08x\n", round, lbas[i], i,
+                           (ULONG)b.Status[i]);
+                wrongStatus++;
+            }
+            badData += KtaBadTags(buffer + i * 8 * KTA_SECTOR, lbas[i], 8);
+        }
+        /* A lone read that fails, then a lone good one. */
+        charged += KtaRead(disk, buffer, KTA_BAD_READ - round % 8, 8) == STATUS_DEVICE_DATA_ERROR;
+        errors = disk->Errors;
+        badData += KtaReadChecked(disk, buffer, 500 + round * 8, 8);
+        recovered += disk->Errors != errors;
+    }
+    KtestPrint("# %u rounds in %llu ms, %lld device resets, %lld stale error interrupts\n", KTA_ROUNDS,
+               (KeQueryInterruptTime() - start) / 10000, disk->Comresets, disk->StaleErrors);
+    KEXPECT_EQ(charged, 2 * KTA_ROUNDS);
+    KEXPECT_EQ(wrongStatus, 0);
+    KEXPECT_EQ(badData, 0);
+    KEXPECT_EQ(recovered, 0);
+    KEXPECT_EQ(disk->Retry, 0);
+    KEXPECT_EQ(disk->Issued, 0);
+    ExFreePoolWithTag(buffer, KTA_TAG);
+}
+
+/* Writes around the one over sector 200, twelve at once, four times: the
+ * failing one ends with STATUS_DEVICE_DATA_ERROR, the others succeed and
+ * their sectors read back as written. Each write puts back what the disk
+ * held (read first), so the image the runner checks keeps its contents. */
+KTEST(ahci, write_error_among_many_neighbours_repeated_charges_only_it)
+{
+    PAHCI_PORT disk = KtaDisk(KTA_ERRORS_MIB);
+    static KTA_BATCH b;
+    ULONG64 lbas[12];
+    PUCHAR before, after;
+    ULONG wrongStatus = 0, charged = 0, differ = 0;
+    ULONGLONG start = KeQueryInterruptTime();
+
+    KASSERT_TRUE(disk != NULL);
+    before = ExAllocatePoolWithTag(NonPagedPoolNx, 12 * 8 * KTA_SECTOR, KTA_TAG);
+    after = ExAllocatePoolWithTag(NonPagedPoolNx, 12 * 8 * KTA_SECTOR, KTA_TAG);
+    KASSERT_TRUE(before != NULL && after != NULL);
+    for (ULONG round = 0; round < 4; round++) {
+        ULONG64 base = 152 + round * 12;
+
+        for (ULONG i = 0; i < 12; i++)
+            lbas[i] = base + i * 8;
+        KEXPECT_EQ(KtaRead(disk, before, base, 12 * 8), STATUS_SUCCESS);
+        KtaBatch(disk, IRP_MJ_WRITE, &b, before, lbas, 12, 8);
+        for (ULONG i = 0; i < 12; i++) {
+            BOOLEAN covers = lbas[i] <= KTA_BAD_WRITE && KTA_BAD_WRITE < lbas[i] + 8;
+            if (covers)
+                charged += b.Status[i] == STATUS_DEVICE_DATA_ERROR;
+            else
+                wrongStatus += !NT_SUCCESS(b.Status[i]);
+        }
+        RtlFillMemory(after, 12 * 8 * KTA_SECTOR, 0xEE);
+        KEXPECT_EQ(KtaRead(disk, after, base, 12 * 8), STATUS_SUCCESS);
+        differ += RtlCompareMemory(before, after, 12 * 8 * KTA_SECTOR) != 12 * 8 * KTA_SECTOR;
+    }
+    KtestPrint("# 4 rounds in %llu ms\n", (KeQueryInterruptTime() - start) / 10000);
+    KEXPECT_EQ(charged, 4);
+    KEXPECT_EQ(wrongStatus, 0);
+    KEXPECT_EQ(differ, 0);
+    ExFreePoolWithTag(before, KTA_TAG);
+    ExFreePoolWithTag(after, KTA_TAG);
+}
