@@ -374,7 +374,8 @@ static VOID ListControl(PDEVICE_OBJECT DeviceObject, PIRP Irp, PSCATTER_GATHER_L
         Finish(port, &s->Sg, &s->Write, 1, &done);
         return;
     }
-    if (port->Retry != 0 || port->Reissue != 0 || port->ClearStatus)
+    if (port->Retry != 0 || port->Reissue != 0 || port->ClearStatus ||
+        (__atomic_load_n(&port->PendingIs, __ATOMIC_RELAXED) & PX_IS_ERRORS))
         port->Reissue |= 1u << slot;    /* recovering: the pump starts it when it may */
     else
         Issue(port, 1u << slot, port->Ncq ? 1u << slot : 0);
@@ -433,6 +434,8 @@ static VOID Pump(PAHCI_PORT Port, PLIST_ENTRY Done)
     ULONG bits = 0;
     BOOLEAN queue;
 
+    if (__atomic_load_n(&Port->PendingIs, __ATOMIC_RELAXED) & PX_IS_ERRORS)
+        return;                         /* an error the DPC has yet to see: it pumps after */
     /* After an error or a timeout whose culprit is not known, the
      * commands it interrupted (the suspects) go again one at a time, so
      * the one that fails again is known (Retrying); the others wait.
@@ -441,7 +444,7 @@ static VOID Pump(PAHCI_PORT Port, PLIST_ENTRY Done)
     if (Port->Retry != 0) {
         if (Port->Issued == 0) {
             ULONG slot = __builtin_ctz(Port->Retry);
-            BOOLEAN ncq = Port->RetryNcq && Port->Ncq;
+            BOOLEAN ncq = Port->RetryNcq && MayQueue(Port);
             Port->Retry &= ~(1u << slot);
             Port->Retrying = 1u << slot;
             BuildSlot(Port, slot, ncq);

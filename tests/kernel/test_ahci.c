@@ -475,34 +475,38 @@ static NTSTATUS KtaBatchDone(PDEVICE_OBJECT DeviceObject, PIRP Irp, PVOID Contex
     return STATUS_MORE_PROCESSING_REQUIRED;
 }
 
-/* Count requests of Sectors each, at Lbas, from Buffer (Sectors apart), all at once. */
+/* Count requests of Sectors each, at Lbas, from Buffer (Sectors apart),
+ * all at once: every IRP is built first (building locks pages: below
+ * DISPATCH_LEVEL), then all are sent at DISPATCH_LEVEL, so the driver
+ * queues them before this processor sees a completion. */
 static VOID KtaBatch(PAHCI_PORT Disk, ULONG Major, KTA_BATCH *B, PUCHAR Buffer, const ULONG64 *Lbas,
                      ULONG Count, ULONG Sectors)
 {
+    static IO_STATUS_BLOCK iosb[32];
+    PIRP irps[32];
     KIRQL irql;
 
     KeInitializeEvent(&B->Done, NotificationEvent, FALSE);
     B->Left = (LONG)Count;
-    KeRaiseIrql(DISPATCH_LEVEL, &irql);     /* all queued before the first completes */
     for (ULONG i = 0; i < Count; i++) {
-        IO_STATUS_BLOCK iosb;
         LARGE_INTEGER offset = {.QuadPart = (LONGLONG)(Lbas[i] * KTA_SECTOR)};
-        PIRP irp;
 
-        KeLowerIrql(irql);              /* building locks pages: below DISPATCH_LEVEL */
-        irp = IoBuildAsynchronousFsdRequest(Major, Disk->Self, Buffer + (SIZE_T)i * Sectors * KTA_SECTOR,
-                                            Sectors * KTA_SECTOR, &offset, &iosb);
-        KeRaiseIrql(DISPATCH_LEVEL, &irql);
-        if (irp == NULL) {
-            B->Status[i] = STATUS_INSUFFICIENT_RESOURCES;
-            if (__atomic_sub_fetch(&B->Left, 1, __ATOMIC_ACQ_REL) == 0)
-                KeSetEvent(&B->Done, IO_NO_INCREMENT, FALSE);
-            continue;
-        }
+        irps[i] = IoBuildAsynchronousFsdRequest(Major, Disk->Self, Buffer + (SIZE_T)i * Sectors * KTA_SECTOR,
+                                                Sectors * KTA_SECTOR, &offset, &iosb[i]);
         B->One[i].Batch = B;
         B->One[i].Index = i;
-        IoSetCompletionRoutine(irp, KtaBatchDone, &B->One[i], TRUE, TRUE, TRUE);
-        IoCallDriver(Disk->Self, irp);
+        if (irps[i] != NULL)
+            IoSetCompletionRoutine(irps[i], KtaBatchDone, &B->One[i], TRUE, TRUE, TRUE);
+    }
+    KeRaiseIrql(DISPATCH_LEVEL, &irql);
+    for (ULONG i = 0; i < Count; i++) {
+        if (irps[i] != NULL) {
+            IoCallDriver(Disk->Self, irps[i]);
+            continue;
+        }
+        B->Status[i] = STATUS_INSUFFICIENT_RESOURCES;
+        if (__atomic_sub_fetch(&B->Left, 1, __ATOMIC_ACQ_REL) == 0)
+            KeSetEvent(&B->Done, IO_NO_INCREMENT, FALSE);
     }
     KeLowerIrql(irql);
     KeWaitForSingleObject(&B->Done, Executive, KernelMode, FALSE, NULL);
@@ -808,12 +812,13 @@ KTEST(ahci, write_error_fails_alone)
  * again when it queues the next one: drivers/ahci/port.c, Recover). ---- */
 #define KTA_ROUNDS 10
 
-/* Ten batches of 32 queued reads, the one over sector 100 at a different
- * place in each: every time only that one fails and every neighbour
- * completes once, with its data. After each batch a lone read over the
- * bad sector fails, and a lone good read after it succeeds without a
- * recovery (Errors unchanged), though the device's last status was an
- * error. */
+/* Ten batches of 32 reads, the one over sector 100 at a different place
+ * in each, each batch sent right after a lone read of the bad sector
+ * failed: every time only the reads over sector 100 fail and every
+ * neighbour completes once, with its data. After each batch another lone
+ * read of the bad sector fails, and a lone good read after it succeeds
+ * without a recovery (Errors unchanged), though the device's last status
+ * was an error. */
 KTEST(ahci, read_error_among_many_neighbours_repeated_charges_only_it)
 {
     PAHCI_PORT disk = KtaDisk(KTA_ERRORS_MIB);
@@ -832,6 +837,9 @@ KTEST(ahci, read_error_among_many_neighbours_repeated_charges_only_it)
 
         for (ULONG i = 0; i < 32; i++)
             lbas[i] = base + i * 8;
+        /* The batch right after a failed read: the device's status still
+         * holds that error (QEMU reports it again as each one is queued). */
+        charged += KtaRead(disk, buffer, KTA_BAD_READ - round % 8, 8) == STATUS_DEVICE_DATA_ERROR;
         RtlFillMemory(buffer, 32 * 8 * KTA_SECTOR, 0xEE);
         KtaBatch(disk, IRP_MJ_READ, &b, buffer, lbas, 32, 8);
         for (ULONG i = 0; i < 32; i++) {
@@ -855,7 +863,7 @@ KTEST(ahci, read_error_among_many_neighbours_repeated_charges_only_it)
     }
     KtestPrint("# %u rounds in %llu ms, %lld device resets, %lld stale error interrupts\n", KTA_ROUNDS,
                (KeQueryInterruptTime() - start) / 10000, disk->Comresets, disk->StaleErrors);
-    KEXPECT_EQ(charged, 2 * KTA_ROUNDS);
+    KEXPECT_EQ(charged, 3 * KTA_ROUNDS);
     KEXPECT_EQ(wrongStatus, 0);
     KEXPECT_EQ(badData, 0);
     KEXPECT_EQ(recovered, 0);
