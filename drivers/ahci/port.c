@@ -792,6 +792,8 @@ static VOID ServiceLocked(PAHCI_PORT Port, ULONG Is, BOOLEAN TimedOut, PSCATTER_
          * left set for a command that completed (it would run it again on
          * the next PxCI write), or after an error that stopped the HBA. */
         Port->StaleErrors++;
+        DbgPrint("ahci: disk %u: error interrupt (PxIS %08x, PxTFD %08x) with no command outstanding: stale\n",
+                 Port->DiskNumber, Is, AhciRead(Port->Regs, PX_TFD));
         if ((Is & (PX_IS_IFS | PX_IS_HBDS | PX_IS_HBFS)) || AhciRead(Port->Regs, PX_CI) != 0)
             ResetPort(Port, FALSE);
         Port->ClearStatus = TRUE;

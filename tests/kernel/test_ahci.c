@@ -914,3 +914,66 @@ KTEST(ahci, write_error_among_many_neighbours_repeated_charges_only_it)
     ExFreePoolWithTag(before, KTA_TAG);
     ExFreePoolWithTag(after, KTA_TAG);
 }
+
+/* QEMU's stale error report, made on purpose: after a failed read the
+ * device's status holds the error, and a read queued then (the driver's
+ * guard, ClearStatus, switched off) is acknowledged with it: PxIS.TFES,
+ * its PxCI bit left set. The port's interrupts are off until the read has
+ * completed, so the DPC sees the error with nothing outstanding: the read
+ * succeeds with its data, no recovery runs (Errors unchanged), the report
+ * counts as stale, and the PxCI bit QEMU left is cleared (QEMU would run
+ * the read again on the next PxCI write). */
+KTEST(ahci, stale_error_with_nothing_outstanding_charges_no_one)
+{
+    PAHCI_PORT disk = KtaDisk(KTA_ERRORS_MIB);
+    static KTA_BATCH b;
+    static const ULONG64 lba[1] = {600};
+    PUCHAR buffer;
+    LONG64 errors, stale;
+    ULONGLONG start;
+    KIRQL irql;
+    PIRP irp;
+    IO_STATUS_BLOCK iosb;
+    LARGE_INTEGER offset = {.QuadPart = 600LL * KTA_SECTOR};
+    BOOLEAN completed = FALSE;
+
+    KASSERT_TRUE(disk != NULL && disk->Ncq);
+    buffer = ExAllocatePoolWithTag(NonPagedPoolNx, 8 * KTA_SECTOR, KTA_TAG);
+    KASSERT_TRUE(buffer != NULL);
+    KEXPECT_EQ(KtaRead(disk, buffer, KTA_BAD_READ, 8), STATUS_DEVICE_DATA_ERROR);
+    KEXPECT_TRUE(AhciRead(disk->Regs, PX_TFD) & PX_TFD_ERR);
+    RtlFillMemory(buffer, 8 * KTA_SECTOR, 0xEE);
+    KeInitializeEvent(&b.Done, NotificationEvent, FALSE);
+    b.Left = 1;
+    b.One[0].Batch = &b;
+    b.One[0].Index = 0;
+    irp = IoBuildAsynchronousFsdRequest(IRP_MJ_READ, disk->Self, buffer, 8 * KTA_SECTOR, &offset, &iosb);
+    KASSERT_TRUE(irp != NULL);
+    IoSetCompletionRoutine(irp, KtaBatchDone, &b.One[0], TRUE, TRUE, TRUE);
+    KeAcquireSpinLock(&disk->Lock, &irql);
+    disk->ClearStatus = FALSE;
+    AhciWrite(disk->Regs, PX_IE, 0);
+    KeReleaseSpinLock(&disk->Lock, irql);
+    errors = disk->Errors;
+    stale = disk->StaleErrors;
+    IoCallDriver(disk->Self, irp);
+    start = KeQueryInterruptTime();
+    while (KeQueryInterruptTime() - start < 20000000ULL) {          /* 2 s */
+        if (AhciRead(disk->Regs, PX_SACT) == 0 && (AhciRead(disk->Regs, PX_IS) & PX_IS_SDBS)) {
+            completed = TRUE;
+            break;
+        }
+        KeStallExecutionProcessor(100);
+    }
+    KEXPECT_TRUE(completed);
+    KEXPECT_TRUE(AhciRead(disk->Regs, PX_IS) & PX_IS_TFES);       /* QEMU's report */
+    AhciWrite(disk->Regs, PX_IE, PX_IE_WANTED);
+    KeWaitForSingleObject(&b.Done, Executive, KernelMode, FALSE, NULL);
+    KEXPECT_EQ(b.Status[0], STATUS_SUCCESS);
+    KEXPECT_EQ(KtaBadTags(buffer, lba[0], 8), 0);
+    KEXPECT_EQ(disk->Errors, errors);
+    KEXPECT_EQ(disk->StaleErrors, stale + 1);
+    KEXPECT_EQ(AhciRead(disk->Regs, PX_CI), 0);
+    KEXPECT_EQ(KtaReadChecked(disk, buffer, 700, 8), 0);
+    ExFreePoolWithTag(buffer, KTA_TAG);
+}
