@@ -374,7 +374,8 @@ static VOID ListControl(PDEVICE_OBJECT DeviceObject, PIRP Irp, PSCATTER_GATHER_L
         Finish(port, &s->Sg, &s->Write, 1, &done);
         return;
     }
-    if (port->Retry != 0 || port->Reissue != 0 || port->ClearStatus ||
+    if (port->Retry != 0 || port->Reissue != 0 || port->ClearStatus || (port->Retrying & port->Issued) ||
+        (port->Ncq && (port->Issued & ~port->NcqIssued)) ||
         (__atomic_load_n(&port->PendingIs, __ATOMIC_RELAXED) & PX_IS_ERRORS))
         port->Reissue |= 1u << slot;    /* recovering: the pump starts it when it may */
     else
@@ -436,6 +437,13 @@ static VOID Pump(PAHCI_PORT Port, PLIST_ENTRY Done)
 
     if (__atomic_load_n(&Port->PendingIs, __ATOMIC_RELAXED) & PX_IS_ERRORS)
         return;                         /* an error the DPC has yet to see: it pumps after */
+    /* A command retried alone stays alone until it ends (an error then is
+     * its own), and a non-queued command never shares the port with queued
+     * ones (SATA: neither may be issued while the other kind is
+     * outstanding; QEMU lets a queued completion clear the status of a
+     * non-queued command it is running). */
+    if ((Port->Retrying & Port->Issued) || (Port->Ncq && (Port->Issued & ~Port->NcqIssued)))
+        return;
     /* After an error or a timeout whose culprit is not known, the
      * commands it interrupted (the suspects) go again one at a time, so
      * the one that fails again is known (Retrying); the others wait.
@@ -693,14 +701,16 @@ static VOID Recover(PAHCI_PORT Port, ULONG Is, NTSTATUS Status, ULONG Failed, PS
 {
     ULONG failed = Failed;
     BOOLEAN guess = Failed == 0 && Port->NcqIssued != 0;    /* the log may name it */
+    ULONG others = Port->NcqIssued & ~Failed;               /* queued commands the device may hold */
 
     Port->Errors++;
     DbgPrint("ahci: disk %u: %s (PxIS %08x, PxTFD %08x, PxSERR %08x, PxSACT %08x), %u commands outstanding; "
              "recovering\n", Port->DiskNumber, Is != 0 ? "error" : "timeout", Is, AhciRead(Port->Regs, PX_TFD),
              AhciRead(Port->Regs, PX_SERR), AhciRead(Port->Regs, PX_SACT), CountBits(Port->Issued));
     /* A timeout resets the device at once; an NCQ error first asks its log
-     * (a COMRESET would lose it). */
-    ResetPort(Port, Is == 0 || (guess && !Port->Gpl));
+     * (a COMRESET would lose it); queued commands beside a known culprit
+     * are stopped by a COMRESET too. */
+    ResetPort(Port, Is == 0 || (others != 0 && (!guess || !Port->Gpl)));
     if (Is != 0 && guess && Port->Gpl) {
         failed = ReadNcqErrorLog(Port, Port->NcqIssued);
         if (failed == 0)
