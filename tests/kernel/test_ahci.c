@@ -977,3 +977,72 @@ KTEST(ahci, stale_error_with_nothing_outstanding_charges_no_one)
     KEXPECT_EQ(KtaReadChecked(disk, buffer, 700, 8), 0);
     ExFreePoolWithTag(buffer, KTA_TAG);
 }
+
+/* One IRP of Sectors at Lba into Buffer, sent now; its status lands in B. */
+static VOID KtaSend(PAHCI_PORT Disk, KTA_BATCH *B, PUCHAR Buffer, ULONG64 Lba, ULONG Sectors)
+{
+    static IO_STATUS_BLOCK iosb;
+    LARGE_INTEGER offset = {.QuadPart = (LONGLONG)(Lba * KTA_SECTOR)};
+    PIRP irp;
+
+    KeInitializeEvent(&B->Done, NotificationEvent, FALSE);
+    B->Left = 1;
+    B->Status[0] = STATUS_PENDING;
+    B->One[0].Batch = B;
+    B->One[0].Index = 0;
+    irp = IoBuildAsynchronousFsdRequest(IRP_MJ_READ, Disk->Self, Buffer, Sectors * KTA_SECTOR, &offset, &iosb);
+    if (irp == NULL) {
+        B->Status[0] = STATUS_INSUFFICIENT_RESOURCES;
+        KeSetEvent(&B->Done, IO_NO_INCREMENT, FALSE);
+        return;
+    }
+    IoSetCompletionRoutine(irp, KtaBatchDone, &B->One[0], TRUE, TRUE, TRUE);
+    IoCallDriver(Disk->Self, irp);
+}
+
+/* A command retried alone runs alone: requests that arrive meanwhile wait
+ * for it. Here the retried command is one nobody answers (ahci.h's
+ * IgnoreLba) and a read of the bad sector arrives during its retry: the
+ * unanswered one ends with STATUS_IO_TIMEOUT, not with the other read's
+ * device error, which fails on its own; a good read succeeds. */
+KTEST(ahci, retry_alone_is_not_charged_with_a_later_request_error)
+{
+    PAHCI_PORT disk = KtaDisk(KTA_ERRORS_MIB);
+    static KTA_BATCH stuck, bad, good;
+    PUCHAR buffer;
+    ULONGLONG start;
+    BOOLEAN retrying = FALSE;
+
+    KASSERT_TRUE(disk != NULL && disk->Ncq);
+    buffer = ExAllocatePoolWithTag(NonPagedPoolNx, 3 * 8 * KTA_SECTOR, KTA_TAG);
+    KASSERT_TRUE(buffer != NULL);
+    RtlFillMemory(buffer, 3 * 8 * KTA_SECTOR, 0xEE);
+    disk->TimeoutTicks = 2;
+    disk->IgnoreLba = 300;
+    disk->IgnoreArmed = TRUE;
+    KtaSend(disk, &stuck, buffer, 296, 8);
+    /* The first timeout resets the device and retries it alone. */
+    start = KeQueryInterruptTime();
+    while (KeQueryInterruptTime() - start < 30000000ULL && !retrying) {         /* 3 s */
+        KIRQL irql;
+
+        KeAcquireSpinLock(&disk->Lock, &irql);
+        retrying = (disk->Retrying & disk->Issued) != 0;
+        KeReleaseSpinLock(&disk->Lock, irql);
+        KeStallExecutionProcessor(1000);
+    }
+    KEXPECT_TRUE(retrying);
+    KtaSend(disk, &bad, buffer + 8 * KTA_SECTOR, KTA_BAD_READ - 2, 8);
+    KtaSend(disk, &good, buffer + 16 * KTA_SECTOR, 400, 8);
+    KeWaitForSingleObject(&stuck.Done, Executive, KernelMode, FALSE, NULL);
+    disk->IgnoreArmed = FALSE;
+    KeWaitForSingleObject(&bad.Done, Executive, KernelMode, FALSE, NULL);
+    KeWaitForSingleObject(&good.Done, Executive, KernelMode, FALSE, NULL);
+    disk->TimeoutTicks = AHCI_TIMEOUT_TICKS;
+    KEXPECT_EQ(stuck.Status[0], STATUS_IO_TIMEOUT);
+    KEXPECT_EQ(bad.Status[0], STATUS_DEVICE_DATA_ERROR);
+    KEXPECT_EQ(good.Status[0], STATUS_SUCCESS);
+    KEXPECT_EQ(KtaBadTags(buffer + 16 * KTA_SECTOR, 400, 8), 0);
+    KtestPrint("# %llu ms\n", (KeQueryInterruptTime() - start) / 10000);
+    ExFreePoolWithTag(buffer, KTA_TAG);
+}
