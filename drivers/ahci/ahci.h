@@ -212,9 +212,12 @@ typedef struct _AHCI_PORT {
     ULONG Issued;                       /* slots written to PxCI */
     ULONG NcqIssued;                    /* of which NCQ (tracked in PxSACT) */
     BOOLEAN FlushActive;
-    ULONG Retry;                        /* slots to start again, one at a time, after an error */
-    BOOLEAN RetryNcq;                   /* ...as queued commands (after a timeout or log 10h) */
+    ULONG Retry;                        /* suspects: slots to start again, one at a time, after an error */
+    BOOLEAN RetryNcq;                   /* ...as queued commands (after a timeout) */
     ULONG Retrying;                     /* the slot issued as a retry: if it fails, it is the culprit */
+    ULONG Reissue;                      /* not suspects (the culprit is known): start again together */
+    BOOLEAN ClearStatus;                /* a command failed: while PxTFD.STS.ERR stays set, the next
+                                         * command goes alone and non-queued (port.c, Pump) */
     BOOLEAN Held;                       /* IRP_MN_STOP_DEVICE: requests wait in Queue for the restart */
     NTSTATUS GoneStatus;                /* removal: not 0, every request fails with it */
     volatile ULONG PendingIs;           /* PxIS bits the ISR acknowledged */
@@ -232,6 +235,8 @@ typedef struct _AHCI_PORT {
     ULONG TimeoutTicks;
     volatile LONG64 Timeouts;
     volatile LONG64 LogReads, LogFailures;      /* READ LOG EXT 10h after NCQ errors */
+    volatile LONG64 Comresets;          /* recoveries that reset the device too */
+    volatile LONG64 StaleErrors;        /* error interrupts with no command outstanding: ignored */
     /* Fault injection for the tests: while IgnoreArmed, a command covering
      * IgnoreLba is addressed to port-multiplier port 15, where no device
      * listens (this port has no multiplier): it is never answered. */

@@ -374,8 +374,10 @@ static VOID ListControl(PDEVICE_OBJECT DeviceObject, PIRP Irp, PSCATTER_GATHER_L
         Finish(port, &s->Sg, &s->Write, 1, &done);
         return;
     }
-    if (port->Retry != 0)
-        port->Retry |= 1u << slot;      /* recovering: no queued command now */
+    if (port->Retry != 0 || port->Reissue != 0 || port->ClearStatus || (port->Retrying & port->Issued) ||
+        (port->Ncq && (port->Issued & ~port->NcqIssued)) ||
+        (__atomic_load_n(&port->PendingIs, __ATOMIC_RELAXED) & PX_IS_ERRORS))
+        port->Reissue |= 1u << slot;    /* recovering: the pump starts it when it may */
     else
         Issue(port, 1u << slot, port->Ncq ? 1u << slot : 0);
     KeReleaseSpinLockFromDpcLevel(&port->Lock);
@@ -408,26 +410,69 @@ static ULONG FreeSlot(PAHCI_PORT Port)
     return free == 0 ? 32 : (ULONG)__builtin_ctz(free);
 }
 
+/*
+ * Lock held: may the next command be a queued one? After a command failed
+ * the device's status register holds the error until a command succeeds.
+ * QEMU (7.2) sends that status in the register FIS that acknowledges a
+ * queued command (it raises PxIS.TFES for a command it did queue, and
+ * leaves the command's PxCI bit set, to be run again on the next PxCI
+ * write); a non-queued command starts with a clean status. So while
+ * PxTFD.STS.ERR stays set, one command goes alone and non-queued first.
+ */
+static BOOLEAN MayQueue(PAHCI_PORT Port)
+{
+    if (!Port->Ncq)
+        return FALSE;
+    if (Port->ClearStatus && !(AhciRead(Port->Regs, PX_TFD) & PX_TFD_ERR))
+        Port->ClearStatus = FALSE;
+    return !Port->ClearStatus;
+}
+
 /* Lock held: start as many pieces as there are free slots, in one batch. */
 static VOID Pump(PAHCI_PORT Port, PLIST_ENTRY Done)
 {
     PDMA_ADAPTER dma = Port->Hba->Dma;
     ULONG bits = 0;
+    BOOLEAN queue;
 
-    /* After an error or a timeout, the commands it interrupted go again
-     * one at a time, so the one that fails again is known (Retrying);
-     * new requests wait until they are through. They go as non-queued
-     * commands after an NCQ error the log did not explain, as they were
-     * issued otherwise (RetryNcq). */
+    if (__atomic_load_n(&Port->PendingIs, __ATOMIC_RELAXED) & PX_IS_ERRORS)
+        return;                         /* an error the DPC has yet to see: it pumps after */
+    /* A command retried alone stays alone until it ends (an error then is
+     * its own), and a non-queued command never shares the port with queued
+     * ones (SATA: neither may be issued while the other kind is
+     * outstanding; QEMU lets a queued completion clear the status of a
+     * non-queued command it is running). */
+    if ((Port->Retrying & Port->Issued) || (Port->Ncq && (Port->Issued & ~Port->NcqIssued)))
+        return;
+    /* After an error or a timeout whose culprit is not known, the
+     * commands it interrupted (the suspects) go again one at a time, so
+     * the one that fails again is known (Retrying); the others wait.
+     * They go as non-queued commands after an NCQ error, as they were
+     * issued after a timeout (RetryNcq). */
     if (Port->Retry != 0) {
         if (Port->Issued == 0) {
             ULONG slot = __builtin_ctz(Port->Retry);
-            BOOLEAN ncq = Port->RetryNcq && Port->Ncq;
+            BOOLEAN ncq = Port->RetryNcq && MayQueue(Port);
             Port->Retry &= ~(1u << slot);
             Port->Retrying = 1u << slot;
             BuildSlot(Port, slot, ncq);
             Issue(Port, 1u << slot, ncq ? 1u << slot : 0);
         }
+        return;
+    }
+    queue = MayQueue(Port);
+    if (Port->Ncq && !queue && Port->Issued != 0)
+        return;                         /* the command that clears the status runs alone */
+    /* Commands an error interrupted but did not fail (the log named the
+     * culprit, or it was a non-queued command): together, as issued. */
+    if (Port->Reissue != 0) {
+        ULONG again = Port->Reissue;
+        if (!queue && Port->Ncq)
+            again &= -again;            /* one, non-queued, clears the status first */
+        Port->Reissue &= ~again;
+        for (ULONG pending = again; pending != 0; pending &= pending - 1)
+            BuildSlot(Port, __builtin_ctz(pending), queue);
+        Issue(Port, again, queue ? again : 0);
         return;
     }
     while (!IsListEmpty(&Port->Queue) && !Port->FlushActive && !Port->Held && Port->GoneStatus == 0) {
@@ -457,6 +502,9 @@ static VOID Pump(PAHCI_PORT Port, PLIST_ENTRY Done)
             Port->Commands++;
             return;
         }
+        /* The status-clearing command goes alone, on an idle port. */
+        if (Port->Ncq && !queue && (Port->Busy != 0 || bits != 0))
+            break;
         offset = (ULONG)IRP_NEXT(irp);
         length = stack->Parameters.Read.Length - offset;
         if (length > Port->Hba->MaxTransfer)
@@ -487,10 +535,12 @@ static VOID Pump(PAHCI_PORT Port, PLIST_ENTRY Done)
                                         __ATOMIC_ACQUIRE))
             continue;                   /* waits for map registers; starts itself */
         s->State = SlotIssued;
+        if (Port->Ncq && !queue)
+            BuildSlot(Port, slot, FALSE);       /* ListControl built it queued */
         bits |= 1u << slot;
     }
     if (bits != 0)
-        Issue(Port, bits, Port->Ncq ? bits : 0);
+        Issue(Port, bits, queue ? bits : 0);
 }
 
 static VOID Finish(PAHCI_PORT Port, PSCATTER_GATHER_LIST *Put, BOOLEAN *PutWrite, ULONG Puts, PLIST_ENTRY Done)
@@ -559,23 +609,37 @@ static VOID ForgetInterrupts(PAHCI_PORT Port)
 
 /*
  * Lock held: AHCI 6.2.2.1's port reset. Stop the port (which clears PxCI
- * and PxSACT), clear the errors, COMRESET when the device stays busy,
- * start it again.
+ * and PxSACT), clear the errors, COMRESET when the device stays busy or
+ * the caller asks (Device: the device may still hold commands), start it
+ * again. The interrupts collected until then are forgotten, the COMRESET's
+ * own register FIS included.
+ *
+ * QEMU (7.2) needs the COMRESET before a command it may still be running
+ * is issued again: stopping the port neither stops its queued commands
+ * (they complete later, into slots the driver has reused, and one that
+ * fails raises an error the driver would charge to the command it is
+ * retrying) nor a non-queued one, and restarting the port while a
+ * non-queued DMA command runs makes QEMU crash when that command ends
+ * (SIGSEGV in ahci_commit_buf: PxCMD.ST 1 -> 0 -> 1 forgets the command
+ * header it updates; QEMU issue 437). The COMRESET cancels them all, with
+ * the port stopped, before it restarts.
  */
-static VOID ResetPort(PAHCI_PORT Port)
+static VOID ResetPort(PAHCI_PORT Port, BOOLEAN Device)
 {
     AhciWrite(Port->Regs, PX_CMD, AhciRead(Port->Regs, PX_CMD) & ~PX_CMD_ST);
     WaitPort(Port, PX_CMD, PX_CMD_CR, 0, PORT_STOP_WAIT_MS);
     AhciWrite(Port->Regs, PX_SERR, ~0u);
     ForgetInterrupts(Port);
-    if (AhciRead(Port->Regs, PX_TFD) & (PX_TFD_BSY | PX_TFD_DRQ)) {
+    if (Device || (AhciRead(Port->Regs, PX_TFD) & (PX_TFD_BSY | PX_TFD_DRQ))) {
         ULONG sctl = AhciRead(Port->Regs, PX_SCTL) & ~0xFu;
+        Port->Comresets++;
         AhciWrite(Port->Regs, PX_SCTL, sctl | PX_SCTL_DET_INIT);
         KeStallExecutionProcessor(COMRESET_HOLD_US);
         AhciWrite(Port->Regs, PX_SCTL, sctl);
         WaitPort(Port, PX_SSTS, 0xF, PX_SSTS_DET_PRESENT, PORT_READY_WAIT_MS);
         WaitPort(Port, PX_TFD, PX_TFD_BSY | PX_TFD_DRQ, 0, PORT_READY_WAIT_MS);
         AhciWrite(Port->Regs, PX_SERR, ~0u);
+        ForgetInterrupts(Port);
     }
     AhciWrite(Port->Regs, PX_CMD, AhciRead(Port->Regs, PX_CMD) | PX_CMD_ST);
 }
@@ -583,12 +647,13 @@ static VOID ResetPort(PAHCI_PORT Port)
 /*
  * Lock held, the port reset after an NCQ error: READ LOG EXT page 10h
  * (SATA 3.x 13.7.4, the NCQ command error log) names the tag that failed,
- * and reading it takes the device out of its NCQ error state. Polled on a
+ * and reading it takes the device out of its NCQ error state (the device
+ * aborted every other queued command: they are not suspects). Polled on a
  * free slot with the port's interrupts off (the DPC must not see its
  * completion). Returns the failed slot's bit, or 0 when the device has no
  * log (IDENTIFY word 84 bit 5), the read fails, the page is inconsistent
- * or names a non-queued command: the caller then finds the culprit by
- * retrying each command alone.
+ * or names a non-queued command: the caller then resets the device and
+ * finds the culprit by retrying each command alone.
  */
 static ULONG ReadNcqErrorLog(PAHCI_PORT Port, ULONG Queued)
 {
@@ -604,8 +669,8 @@ static ULONG ReadNcqErrorLog(PAHCI_PORT Port, ULONG Queued)
     AhciWrite(Port->Regs, PX_IE, 0);
     status = Polled(Port, __builtin_ctz(free), ATA_READ_LOG_EXT, ATA_LOG_NCQ_ERROR, 1, 512);
     if (!NT_SUCCESS(status))
-        ResetPort(Port);                /* an error stops the command list again */
-    AhciWrite(Port->Regs, PX_IS, ~0u);
+        ResetPort(Port, status == STATUS_IO_TIMEOUT);   /* an error stops the command list again */
+    ForgetInterrupts(Port);
     AhciWrite(Port->Regs, PX_IE, PX_IE_WANTED);
     for (ULONG i = 0; NT_SUCCESS(status) && i < 512; i++)
         sum += page[i];                 /* byte 511 makes the page sum to 0 */
@@ -620,28 +685,38 @@ static ULONG ReadNcqErrorLog(PAHCI_PORT Port, ULONG Queued)
 }
 
 /*
- * Lock held, after an error interrupt (Is) or a timeout (Is 0): reset the
- * port; Failed is the command that failed (the caller's choice, or the
- * NCQ error log's): it ends with Status and the others go again, one at
- * a time (Pump). After an NCQ error the log did not explain they go as
- * non-queued commands, which finds the culprit on QEMU, whose disks have
- * no log page 10h.
+ * Lock held, after an error interrupt (Is) or a timeout (Is 0) with
+ * commands outstanding: reset the port and find the command that failed.
+ * Failed, when not 0, is the caller's finding (the non-queued command
+ * the HBA stopped at, or a command retried alone). Otherwise, after an
+ * NCQ error, the device's error log names it; when no log says, every
+ * command outstanding is a suspect: the device is reset too (it may still
+ * hold them) and each goes again alone, non-queued, so the one that fails
+ * again is known. After a timeout the device is reset and each goes again
+ * alone, as issued. The failed command ends with Status; the others
+ * (not suspects) start again together.
  */
 static VOID Recover(PAHCI_PORT Port, ULONG Is, NTSTATUS Status, ULONG Failed, PSCATTER_GATHER_LIST *Put,
                     BOOLEAN *PutWrite, ULONG *Puts, PLIST_ENTRY Done)
 {
     ULONG failed = Failed;
+    BOOLEAN guess = Failed == 0 && Port->NcqIssued != 0;    /* the log may name it */
+    ULONG others = Port->NcqIssued & ~Failed;               /* queued commands the device may hold */
 
     Port->Errors++;
-    DbgPrint("ahci: disk %u: %s (PxIS %08x, PxTFD %08x, PxSERR %08x), %u commands issued; recovering\n",
-             Port->DiskNumber, Is != 0 ? "error" : "timeout", Is, AhciRead(Port->Regs, PX_TFD),
-             AhciRead(Port->Regs, PX_SERR), CountBits(Port->Issued));
-    ResetPort(Port);
-    Port->RetryNcq = Is == 0;           /* a timeout: again as they were issued */
-    if (failed == 0 && Is != 0 && Port->NcqIssued != 0) {
+    DbgPrint("ahci: disk %u: %s (PxIS %08x, PxTFD %08x, PxSERR %08x, PxSACT %08x), %u commands outstanding; "
+             "recovering\n", Port->DiskNumber, Is != 0 ? "error" : "timeout", Is, AhciRead(Port->Regs, PX_TFD),
+             AhciRead(Port->Regs, PX_SERR), AhciRead(Port->Regs, PX_SACT), CountBits(Port->Issued));
+    /* A timeout resets the device at once; an NCQ error first asks its log
+     * (a COMRESET would lose it); queued commands beside a known culprit
+     * are stopped by a COMRESET too. */
+    ResetPort(Port, Is == 0 || (others != 0 && (!guess || !Port->Gpl)));
+    if (Is != 0 && guess && Port->Gpl) {
         failed = ReadNcqErrorLog(Port, Port->NcqIssued);
-        Port->RetryNcq = failed != 0;   /* the log cleared the device's NCQ error state */
+        if (failed == 0)
+            ResetPort(Port, TRUE);
     }
+    Port->RetryNcq = Is == 0;           /* a timeout: again as they were issued */
     if (failed != 0) {
         ULONG slot = __builtin_ctz(failed);
         PAHCI_SLOT s = &Port->Slots[slot];
@@ -652,8 +727,11 @@ static VOID Recover(PAHCI_PORT Port, ULONG Is, NTSTATUS Status, ULONG Failed, PS
         s->State = SlotFree;
         Port->Busy &= ~failed;
         FinishPiece(Port, s->Irp, Status, Done);
+        Port->Reissue |= Port->Issued & ~failed;
+    } else {
+        Port->Retry |= Port->Issued;
     }
-    Port->Retry |= Port->Issued & ~failed;
+    Port->ClearStatus = TRUE;           /* Pump looks at PxTFD.STS.ERR */
     Port->Issued = Port->NcqIssued = Port->Retrying = 0;
 }
 
@@ -716,7 +794,20 @@ static VOID ServiceLocked(PAHCI_PORT Port, ULONG Is, BOOLEAN TimedOut, PSCATTER_
      * the culprit, queued or not. */
     if (failed == 0)
         failed = Port->Issued & Port->Retrying;
-    if (Is & PX_IS_ERRORS) {
+    if ((Is & PX_IS_ERRORS) && Port->Issued == 0) {
+        /* Every command the error could concern is done (its completion
+         * came with or after it): a stale report - QEMU repeats a failed
+         * command's status for a command it queues after - charges no
+         * one. Stopping the port is needed only to clear a PxCI bit QEMU
+         * left set for a command that completed (it would run it again on
+         * the next PxCI write), or after an error that stopped the HBA. */
+        Port->StaleErrors++;
+        DbgPrint("ahci: disk %u: error interrupt (PxIS %08x, PxTFD %08x) with no command outstanding: stale\n",
+                 Port->DiskNumber, Is, AhciRead(Port->Regs, PX_TFD));
+        if ((Is & (PX_IS_IFS | PX_IS_HBDS | PX_IS_HBFS)) || AhciRead(Port->Regs, PX_CI) != 0)
+            ResetPort(Port, FALSE);
+        Port->ClearStatus = TRUE;
+    } else if (Is & PX_IS_ERRORS) {
         Recover(Port, Is, ErrorStatus(Is), failed, Put, PutWrite, Puts, Done);
     } else if (TimedOut && OldestAge(Port) >= Port->TimeoutTicks) {
         /* Stuck queued commands go again one at a time; one that
@@ -827,7 +918,7 @@ VOID AhciPortFailAll(PAHCI_PORT Port, NTSTATUS Status, BOOLEAN Issued)
     InitializeListHead(&done);
     KeAcquireSpinLock(&Port->Lock, &irql);
     Port->GoneStatus = Status;
-    stuck = Issued ? Port->Issued | Port->Retry : 0;
+    stuck = Issued ? Port->Issued | Port->Retry | Port->Reissue : 0;
     if (stuck != 0)
         AhciPortStop(Port);             /* AHCI 10.1.2: clears PxCI and PxSACT */
     for (ULONG pending = stuck; pending != 0; pending &= pending - 1) {
@@ -844,6 +935,7 @@ VOID AhciPortFailAll(PAHCI_PORT Port, NTSTATUS Status, BOOLEAN Issued)
     Port->Issued &= ~stuck;
     Port->NcqIssued &= ~stuck;
     Port->Retry &= ~stuck;
+    Port->Reissue &= ~stuck;
     Port->Retrying &= ~stuck;
     Port->FlushActive = FALSE;
     /* Requests with no piece started complete now; one with pieces in
