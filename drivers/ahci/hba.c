@@ -259,14 +259,6 @@ static VOID ReleaseHba(PAHCI_HBA Hba)
 
 /* ---- PnP ---- */
 
-static NTSTATUS StartCompleted(PDEVICE_OBJECT DeviceObject, PIRP Irp, PVOID Context)
-{
-    UNREFERENCED_PARAMETER(DeviceObject);
-    UNREFERENCED_PARAMETER(Irp);
-    KeSetEvent(Context, IO_NO_INCREMENT, FALSE);
-    return STATUS_MORE_PROCESSING_REQUIRED;
-}
-
 /*
  * IRP_MN_STOP_DEVICE: the hardware goes back (the PnP manager may hand
  * other resources at the next start); requests wait in their queues.
@@ -314,7 +306,6 @@ static NTSTATUS HbaPnp(PAHCI_HBA Hba, PIRP Irp)
 {
     PIO_STACK_LOCATION stack = IoGetCurrentIrpStackLocation(Irp);
     NTSTATUS status;
-    KEVENT event;
 
     if (stack->MinorFunction == IRP_MN_STOP_DEVICE || stack->MinorFunction == IRP_MN_SURPRISE_REMOVAL ||
         stack->MinorFunction == IRP_MN_REMOVE_DEVICE)
@@ -323,11 +314,9 @@ static NTSTATUS HbaPnp(PAHCI_HBA Hba, PIRP Irp)
         IoSkipCurrentIrpStackLocation(Irp);
         return IoCallDriver(Hba->Lower, Irp);
     }
-    KeInitializeEvent(&event, NotificationEvent, FALSE);
-    IoCopyCurrentIrpStackLocationToNext(Irp);
-    IoSetCompletionRoutine(Irp, StartCompleted, &event, TRUE, TRUE, TRUE);
-    if (IoCallDriver(Hba->Lower, Irp) == STATUS_PENDING)
-        KeWaitForSingleObject(&event, Executive, KernelMode, FALSE, NULL);
+    /* The bus driver starts the function first; the device is ours after that. */
+    if (!IoForwardIrpSynchronously(Hba->Lower, Irp))
+        Irp->IoStatus.Status = STATUS_INVALID_DEVICE_REQUEST;     /* no location for the bus driver */
     status = Irp->IoStatus.Status;
     if (NT_SUCCESS(status))
         status = StartHba(Hba, stack->Parameters.StartDevice.AllocatedResourcesTranslated);

@@ -380,29 +380,18 @@ static NTSTATUS StartAdapter(PE1000_ADAPTER A, PCM_RESOURCE_LIST Translated)
 
 /* ---- PnP and dispatch ---- */
 
-static NTSTATUS StartCompleted(PDEVICE_OBJECT DeviceObject, PIRP Irp, PVOID Context)
-{
-    UNREFERENCED_PARAMETER(DeviceObject);
-    UNREFERENCED_PARAMETER(Irp);
-    KeSetEvent(Context, IO_NO_INCREMENT, FALSE);
-    return STATUS_MORE_PROCESSING_REQUIRED;
-}
-
 static NTSTATUS Pnp(PE1000_ADAPTER A, PIRP Irp)
 {
     PIO_STACK_LOCATION stack = IoGetCurrentIrpStackLocation(Irp);
     NTSTATUS status;
-    KEVENT event;
 
     if (stack->MinorFunction != IRP_MN_START_DEVICE) {
         IoSkipCurrentIrpStackLocation(Irp);
         return IoCallDriver(A->Lower, Irp);
     }
-    KeInitializeEvent(&event, NotificationEvent, FALSE);
-    IoCopyCurrentIrpStackLocationToNext(Irp);
-    IoSetCompletionRoutine(Irp, StartCompleted, &event, TRUE, TRUE, TRUE);
-    if (IoCallDriver(A->Lower, Irp) == STATUS_PENDING)
-        KeWaitForSingleObject(&event, Executive, KernelMode, FALSE, NULL);
+    /* The bus driver starts the function first; the device is ours after that. */
+    if (!IoForwardIrpSynchronously(A->Lower, Irp))
+        Irp->IoStatus.Status = STATUS_INVALID_DEVICE_REQUEST;     /* no location for the bus driver */
     status = Irp->IoStatus.Status;
     if (NT_SUCCESS(status))
         status = StartAdapter(A, stack->Parameters.StartDevice.AllocatedResourcesTranslated);

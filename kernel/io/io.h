@@ -991,6 +991,13 @@ VOID IoReuseIrp(PIRP Irp, NTSTATUS Iostatus);
  * its dispatch routine runs. No location left: NO_MORE_IRP_STACK_LOCATIONS
  * (0x35). IRQL <= DISPATCH_LEVEL. */
 NTSTATUS IoCallDriver(PDEVICE_OBJECT DeviceObject, PIRP Irp);
+
+/* Pass the current IRP (its location copied) to DeviceObject's driver and
+ * wait until it is completed below: TRUE, with the IRP back at the
+ * caller's location and the lower drivers' IoStatus, for the caller to
+ * complete; FALSE, nothing sent, when no stack location is left. IRQL <=
+ * APC_LEVEL. */
+BOOLEAN IoForwardIrpSynchronously(PDEVICE_OBJECT DeviceObject, PIRP Irp);
 #define IofCallDriver IoCallDriver
 
 /* Finish a request: completion routines bottom-up, then (for the IRPs the

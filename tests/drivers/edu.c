@@ -99,14 +99,6 @@ static NTSTATUS ConnectInterrupt(PEDU_EXTENSION Ext)
 
 /* ---- PnP ---- */
 
-static NTSTATUS StartCompleted(PDEVICE_OBJECT DeviceObject, PIRP Irp, PVOID Context)
-{
-    UNREFERENCED_PARAMETER(DeviceObject);
-    UNREFERENCED_PARAMETER(Irp);
-    KeSetEvent(Context, IO_NO_INCREMENT, FALSE);
-    return STATUS_MORE_PROCESSING_REQUIRED;     /* the IRP is ours again */
-}
-
 static NTSTATUS StartDevice(PEDU_EXTENSION Ext, PCM_RESOURCE_LIST Translated)
 {
     PCM_PARTIAL_RESOURCE_DESCRIPTOR memory = NULL;
@@ -136,18 +128,14 @@ static NTSTATUS Pnp(PDEVICE_OBJECT DeviceObject, PIRP Irp)
     PEDU_EXTENSION ext = Ext(DeviceObject);
     PIO_STACK_LOCATION stack = IoGetCurrentIrpStackLocation(Irp);
     NTSTATUS status;
-    KEVENT event;
 
     if (stack->MinorFunction != IRP_MN_START_DEVICE) {
         IoSkipCurrentIrpStackLocation(Irp);
         return IoCallDriver(ext->Lower, Irp);
     }
     /* The bus driver starts the function first; the device is ours after that. */
-    KeInitializeEvent(&event, NotificationEvent, FALSE);
-    IoCopyCurrentIrpStackLocationToNext(Irp);
-    IoSetCompletionRoutine(Irp, StartCompleted, &event, TRUE, TRUE, TRUE);
-    if (IoCallDriver(ext->Lower, Irp) == STATUS_PENDING)
-        KeWaitForSingleObject(&event, Executive, KernelMode, FALSE, NULL);
+    if (!IoForwardIrpSynchronously(ext->Lower, Irp))
+        Irp->IoStatus.Status = STATUS_INVALID_DEVICE_REQUEST;     /* no location for the bus driver */
     status = ext->LowerStartStatus = Irp->IoStatus.Status;
     if (NT_SUCCESS(status))
         status = StartDevice(ext, stack->Parameters.StartDevice.AllocatedResourcesTranslated);

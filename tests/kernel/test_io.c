@@ -141,7 +141,6 @@ KTEST(io, irp_stack_locations)
     IoCopyCurrentIrpStackLocationToNext(irp);
     KEXPECT_EQ(IoGetNextIrpStackLocation(irp)->MajorFunction, IRP_MJ_READ);
     KEXPECT_EQ(IoGetNextIrpStackLocation(irp)->Parameters.Read.Length, 77);
-    KEXPECT_EQ(IoGetNextIrpStackLocation(irp)->CompletionRoutine, NULL);
     KEXPECT_EQ(IoGetNextIrpStackLocation(irp)->Control, 0);
     IoSkipCurrentIrpStackLocation(irp);
     KEXPECT_EQ(irp->CurrentLocation, 4);
@@ -564,5 +563,60 @@ KTEST(io, example_driver)
     KEXPECT_STREQ(back, text);
     /* Unset major functions are refused for the driver. */
     KEXPECT_EQ(IotestIoctl(device, IOCTL_IOTEST_ECHO, NULL, 0, NULL, 0, &info), STATUS_INVALID_DEVICE_REQUEST);
+    ObDereferenceObject(device);
+}
+
+/*
+ * IoForwardIrpSynchronously, as a function driver above the iotest device
+ * uses it: an IRP with one location more than the device needs, the top
+ * one current (ours). The IRP comes back at our location, with the lower
+ * driver's status and information, not completed: ours to finish.
+ */
+static VOID ForwardCase(PDEVICE_OBJECT Device, ULONG Code, ULONG Value, ULONG_PTR Expected)
+{
+    PIRP irp = IoAllocateIrp((CCHAR)(Device->StackSize + 1), FALSE);
+    PIO_STACK_LOCATION ours;
+    UCHAR buffer[sizeof(ULONG)];
+    CHAR location;
+
+    KASSERT_NE(irp, NULL);
+    RtlCopyMemory(buffer, &Value, sizeof(Value));
+    IoSetNextIrpStackLocation(irp);
+    ours = IoGetCurrentIrpStackLocation(irp);
+    location = irp->CurrentLocation;
+    ours->MajorFunction = IRP_MJ_DEVICE_CONTROL;
+    ours->Parameters.DeviceIoControl.IoControlCode = Code;
+    ours->Parameters.DeviceIoControl.InputBufferLength = sizeof(buffer);
+    ours->Parameters.DeviceIoControl.OutputBufferLength = sizeof(buffer);
+    irp->AssociatedIrp.SystemBuffer = buffer;
+    irp->IoStatus.Status = STATUS_NOT_SUPPORTED;
+    KEXPECT_TRUE(IoForwardIrpSynchronously(Device, irp));
+    KEXPECT_EQ(irp->IoStatus.Status, STATUS_SUCCESS);
+    KEXPECT_EQ(irp->IoStatus.Information, Expected);
+    KEXPECT_EQ(irp->CurrentLocation, location);
+    KEXPECT_EQ(IoGetCurrentIrpStackLocation(irp), ours);
+    KEXPECT_EQ(ours->Parameters.DeviceIoControl.IoControlCode, Code);
+    IoFreeIrp(irp);
+}
+
+KTEST(io, forward_irp_synchronously)
+{
+    PDEVICE_OBJECT device = IotestOpen(IOTEST_BUFFERED_NAME);
+    PIRP irp;
+
+    KASSERT_NE(device, NULL);
+    ForwardCase(device, IOCTL_IOTEST_ECHO, 7, sizeof(ULONG));     /* completed in the dispatch routine */
+    ForwardCase(device, IOCTL_IOTEST_PEND_DPC, 4321, 4321);      /* pending, completed from a DPC */
+    /* An IRP at its last location: nothing below to send it to (IoCallDriver
+     * would stop with 0x35); FALSE, and the IRP is left as it was. */
+    irp = IoAllocateIrp(1, FALSE);
+    KASSERT_NE(irp, NULL);
+    IoSetNextIrpStackLocation(irp);
+    IoGetCurrentIrpStackLocation(irp)->MajorFunction = IRP_MJ_DEVICE_CONTROL;
+    irp->IoStatus.Status = STATUS_NOT_SUPPORTED;
+    KEXPECT_FALSE(IoForwardIrpSynchronously(device, irp));
+    KEXPECT_EQ(irp->CurrentLocation, 1);
+    KEXPECT_EQ(irp->IoStatus.Status, STATUS_NOT_SUPPORTED);
+    IoFreeIrp(irp);
     ObDereferenceObject(device);
 }

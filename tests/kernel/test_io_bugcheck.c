@@ -119,3 +119,24 @@ KTEST_BUGCHECK(io_bugcheck, free_non_irp, DRIVER_VERIFIER_IOMANAGER_VIOLATION)
     KtestExpectBugCheck(DRIVER_VERIFIER_IOMANAGER_VIOLATION, IOP_VERIFIER_FREE_NON_IRP, (ULONG_PTR)irp, 0, 0);
     IoFreeIrp(irp);
 }
+
+/* IoForwardIrpSynchronously waits: at DISPATCH_LEVEL it is
+ * IRQL_NOT_LESS_OR_EQUAL (routine, IRQL, highest allowed, caller), before
+ * anything is sent. */
+KTEST_BUGCHECK(io_bugcheck, forward_synchronously_at_dispatch, IRQL_NOT_LESS_OR_EQUAL)
+{
+    PDEVICE_OBJECT device = IotestOpen(IOTEST_BUFFERED_NAME);
+    PIRP irp;
+    KIRQL old;
+
+    KASSERT_NE(device, NULL);
+    irp = IoAllocateIrp((CCHAR)(device->StackSize + 1), FALSE);
+    KASSERT_NE(irp, NULL);
+    IoSetNextIrpStackLocation(irp);
+    IoGetCurrentIrpStackLocation(irp)->MajorFunction = IRP_MJ_DEVICE_CONTROL;
+    IoGetCurrentIrpStackLocation(irp)->Parameters.DeviceIoControl.IoControlCode = IOCTL_IOTEST_ECHO;
+    KtestExpectBugCheck(IRQL_NOT_LESS_OR_EQUAL, (ULONG64)IoForwardIrpSynchronously, DISPATCH_LEVEL, APC_LEVEL,
+                        KTEST_ANY);
+    KeRaiseIrql(DISPATCH_LEVEL, &old);
+    IoForwardIrpSynchronously(device, irp);
+}
