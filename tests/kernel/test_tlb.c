@@ -158,22 +158,50 @@ KTEST(tlb, contiguous_free_of_64_pages_is_one_shootdown)
 
 KTEST(tlb, kernel_stack_delete_is_one_shootdown)
 {
+    KAFFINITY pinned = KtestOnOneProcessorBegin();      /* the statistics are this processor's */
     MI_TB_STATISTICS before, after;
+    PUCHAR top = MmCreateKernelStack(FALSE, 0);
+    ULONG level;
+
+    KEXPECT_NE(top, NULL);
+    if (top != NULL) {
+        before = KtpTbNow();
+        MmDeleteKernelStack(top, FALSE);
+        after = KtpTbNow();
+        KEXPECT_EQ(after.Shootdowns - before.Shootdowns, 1);
+        for (ULONG i = 1; i <= KERNEL_STACK_PAGES; i++)
+            KEXPECT_EQ(MiWalkToPte(top - ((ULONG64)i << PAGE_SHIFT), &level), NULL);
+    }
+    KtestOnOneProcessorEnd(pinned);
+}
+
+/* At DISPATCH_LEVEL (the dispatcher frees a dead thread's stack there,
+ * holding its lock) the stack goes to a DPC: taking MmPfnLock under the
+ * dispatcher lock would invert the pager's order (mm/stack.c). The DPC
+ * frees it, with one shootdown, once the IRQL drops. */
+KTEST(tlb, kernel_stack_delete_at_dispatch_level_waits_for_its_dpc)
+{
+    KAFFINITY pinned = KtestOnOneProcessorBegin();
+    MI_TB_STATISTICS before, during, after;
     PUCHAR top = MmCreateKernelStack(FALSE, 0);
     KIRQL irql;
     ULONG level;
 
     KEXPECT_NE(top, NULL);
-    if (top == NULL)
-        return;
-    KeRaiseIrql(DISPATCH_LEVEL, &irql);
-    before = KtpTbNow();
-    MmDeleteKernelStack(top, FALSE);
-    after = KtpTbNow();
-    KeLowerIrql(irql);
-    KEXPECT_EQ(after.Shootdowns - before.Shootdowns, 1);
-    for (ULONG i = 1; i <= KERNEL_STACK_PAGES; i++)
-        KEXPECT_EQ(MiWalkToPte(top - ((ULONG64)i << PAGE_SHIFT), &level), NULL);
+    if (top != NULL) {
+        KeRaiseIrql(DISPATCH_LEVEL, &irql);
+        before = KtpTbNow();
+        MmDeleteKernelStack(top, FALSE);
+        during = KtpTbNow();
+        KEXPECT_NE(MiWalkToPte(top - PAGE_SIZE, &level), NULL);   /* still there */
+        KeLowerIrql(irql);              /* the DPC runs here */
+        after = KtpTbNow();
+        KEXPECT_EQ(during.Shootdowns - before.Shootdowns, 0);
+        KEXPECT_EQ(after.Shootdowns - before.Shootdowns, 1);
+        for (ULONG i = 1; i <= KERNEL_STACK_PAGES; i++)
+            KEXPECT_EQ(MiWalkToPte(top - ((ULONG64)i << PAGE_SHIFT), &level), NULL);
+    }
+    KtestOnOneProcessorEnd(pinned);
 }
 
 /* The dispatcher frees a dead thread's stack with interrupts off: no
