@@ -2,8 +2,10 @@
  * ahci.h - the AHCI driver's registers, in-memory structures and device
  * extensions (AHCI 1.3.1; ATA8-ACS for the commands), shared by hba.c
  * (the controller: PnP start, reset, interrupts), port.c (a port's
- * command slots and request queue), disk.c (the disk device's dispatch
- * routines) and the in-kernel tests. It includes <wdm.h> only.
+ * command slots and request queue), recover.c (a port's errors and
+ * timeouts; port_internal.h is what those two alone share), disk.c (the
+ * disk device's dispatch routines) and the in-kernel tests. It includes
+ * <wdm.h> only.
  */
 #ifndef AHCI_H
 #define AHCI_H
@@ -217,7 +219,7 @@ typedef struct _AHCI_PORT {
     ULONG Retrying;                     /* the slot issued as a retry: if it fails, it is the culprit */
     ULONG Reissue;                      /* not suspects (the culprit is known): start again together */
     BOOLEAN ClearStatus;                /* a command failed: while PxTFD.STS.ERR stays set, the next
-                                         * command goes alone and non-queued (port.c, Pump) */
+                                         * command goes alone and non-queued (recover.c, AhciPortMayQueue) */
     BOOLEAN Held;                       /* IRP_MN_STOP_DEVICE: requests wait in Queue for the restart */
     NTSTATUS GoneStatus;                /* removal: not 0, every request fails with it */
     volatile ULONG PendingIs;           /* PxIS bits the ISR acknowledged */

@@ -17,7 +17,7 @@
  *                 other order keeps a level line up), remembers the bits
  *                 and queues the DPC - nothing else at DIRQL;
  *   the DPC       services each port that interrupted: completions,
- *                 errors, refilling its slots (port.c);
+ *                 errors (recover.c), refilling its slots (port.c);
  *   STOP_DEVICE, SURPRISE_REMOVAL, REMOVE_DEVICE
  *                 drain or fail the ports' requests, then give back the
  *                 interrupt, the common buffers, the adapter and ABAR;

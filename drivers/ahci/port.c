@@ -21,20 +21,24 @@
  * State, moved with compare-and-swap, says which. Lists are put back and
  * IRPs completed only after the lock is dropped, since a put may run a
  * waiting callback that takes the lock.
+ *
+ * What goes wrong is recover.c's (port_internal.h is the interface between
+ * the two): ServiceLocked asks it who an error interrupt or a timeout is
+ * charged to; it resets the port, ends the culprit and marks the other
+ * slots (Retry, Reissue, Retrying, ClearStatus), and Pump below starts
+ * them again by those marks, asking AhciPortMayQueue whether the next
+ * command may be a queued one.
  */
-#include "ahci.h"
+#include "port_internal.h"
 
-#define PORT_STOP_WAIT_MS   500         /* AHCI 10.1.2: CR and FR clear within 500 ms */
-#define PORT_READY_WAIT_MS  1000
 #define POLLED_WAIT_MS      5000
-#define COMRESET_HOLD_US    1000        /* AHCI 10.4.2: DET=1 for at least 1 ms */
 
 /* Irp->Tail.Overlay.DriverContext: what the queue keeps per IRP. */
 #define IRP_NEXT(Irp)        (*(ULONG_PTR *)&(Irp)->Tail.Overlay.DriverContext[0])
 #define IRP_OUTSTANDING(Irp) (*(ULONG_PTR *)&(Irp)->Tail.Overlay.DriverContext[1])
 #define IRP_STATUS(Irp)      (*(ULONG_PTR *)&(Irp)->Tail.Overlay.DriverContext[2])
 
-static BOOLEAN WaitPort(PAHCI_PORT Port, ULONG Offset, ULONG Mask, ULONG Value, ULONG Milliseconds)
+BOOLEAN AhciPortWait(PAHCI_PORT Port, ULONG Offset, ULONG Mask, ULONG Value, ULONG Milliseconds)
 {
     for (ULONG i = 0; i <= Milliseconds * 10; i++) {
         if ((AhciRead(Port->Regs, Offset) & Mask) == Value)
@@ -50,11 +54,11 @@ BOOLEAN AhciPortStop(PAHCI_PORT Port)
     ULONG cmd = AhciRead(Port->Regs, PX_CMD);
 
     AhciWrite(Port->Regs, PX_CMD, cmd & ~PX_CMD_ST);
-    if (!WaitPort(Port, PX_CMD, PX_CMD_CR, 0, PORT_STOP_WAIT_MS))
+    if (!AhciPortWait(Port, PX_CMD, PX_CMD_CR, 0, PORT_STOP_WAIT_MS))
         return FALSE;
     cmd = AhciRead(Port->Regs, PX_CMD);
     AhciWrite(Port->Regs, PX_CMD, cmd & ~PX_CMD_FRE);
-    return WaitPort(Port, PX_CMD, PX_CMD_FR, 0, PORT_STOP_WAIT_MS);
+    return AhciPortWait(Port, PX_CMD, PX_CMD_FR, 0, PORT_STOP_WAIT_MS);
 }
 
 static PUCHAR TableOf(PAHCI_PORT Port, ULONG Slot)
@@ -98,7 +102,7 @@ static VOID SetPrd(PAHCI_PRD Prd, ULONG64 Address, ULONG Length)
 /* A command on a free slot with the port's interrupts off, waited for by
  * polling: at start-up, before the port takes requests, and for the NCQ
  * error log during recovery. Length 0: no data; data lands in Scratch. */
-static NTSTATUS Polled(PAHCI_PORT Port, ULONG Slot, UCHAR Command, ULONG64 Lba, ULONG Count, ULONG Length)
+NTSTATUS AhciPortPolled(PAHCI_PORT Port, ULONG Slot, UCHAR Command, ULONG64 Lba, ULONG Count, ULONG Length)
 {
     PAHCI_CMD_HEADER h = &Port->CmdList[Slot];
     PUCHAR table = TableOf(Port, Slot);
@@ -123,7 +127,7 @@ static NTSTATUS Polled(PAHCI_PORT Port, ULONG Slot, UCHAR Command, ULONG64 Lba, 
 
 NTSTATUS AhciPortReadPolled(PAHCI_PORT Port, ULONG64 Lba)
 {
-    return Polled(Port, 0, ATA_READ_DMA_EXT, Lba, 1, Port->SectorSize);
+    return AhciPortPolled(Port, 0, ATA_READ_DMA_EXT, Lba, 1, Port->SectorSize);
 }
 
 /* ATA strings are big-endian words, padded with spaces. */
@@ -141,7 +145,7 @@ static VOID IdString(const USHORT *Id, ULONG Word, ULONG Chars, char *Out)
 NTSTATUS AhciPortIdentify(PAHCI_PORT Port)
 {
     const USHORT *id = (const USHORT *)Port->Scratch;
-    NTSTATUS status = Polled(Port, 0, ATA_IDENTIFY_DEVICE, 0, 0, 512);
+    NTSTATUS status = AhciPortPolled(Port, 0, ATA_IDENTIFY_DEVICE, 0, 0, 512);
 
     if (!NT_SUCCESS(status))
         return status;
@@ -190,7 +194,7 @@ static NTSTATUS BringUp(PAHCI_PORT Port)
         return STATUS_IO_TIMEOUT;
     /* Spin the device up (a no-op without CAP.SSS) and look for it. */
     AhciWrite(Port->Regs, PX_CMD, AhciRead(Port->Regs, PX_CMD) | PX_CMD_SUD | PX_CMD_POD);
-    if (!WaitPort(Port, PX_SSTS, 0xF, PX_SSTS_DET_PRESENT, 20))
+    if (!AhciPortWait(Port, PX_SSTS, 0xF, PX_SSTS_DET_PRESENT, 20))
         return STATUS_NO_SUCH_DEVICE;
 
     /* Scratch page, command list, received FIS, then the tables: the
@@ -224,7 +228,7 @@ static NTSTATUS BringUp(PAHCI_PORT Port)
     AhciWrite(Port->Regs, PX_IS, ~0u);
     AhciWrite(Port->Regs, PX_CMD, AhciRead(Port->Regs, PX_CMD) | PX_CMD_FRE);
     /* The device's first D2H FIS (signature, status) arrives once FRE is on. */
-    if (!WaitPort(Port, PX_TFD, PX_TFD_BSY | PX_TFD_DRQ, 0, PORT_READY_WAIT_MS))
+    if (!AhciPortWait(Port, PX_TFD, PX_TFD_BSY | PX_TFD_DRQ, 0, PORT_READY_WAIT_MS))
         return STATUS_IO_TIMEOUT;
     sig = AhciRead(Port->Regs, PX_SIG);
     if (sig != PX_SIG_ATA)
@@ -245,16 +249,6 @@ NTSTATUS AhciPortStart(PAHCI_HBA Hba, ULONG Number, PAHCI_PORT Port)
 
 /* ---- The queue ---- */
 
-/* Freestanding: no libgcc popcount. */
-static ULONG CountBits(ULONG Bits)
-{
-    ULONG n = 0;
-
-    for (; Bits != 0; Bits &= Bits - 1)
-        n++;
-    return n;
-}
-
 static VOID Issue(PAHCI_PORT Port, ULONG Bits, ULONG NcqBits)
 {
     /* The tables and headers must be in memory before the HBA reads them. */
@@ -267,8 +261,8 @@ static VOID Issue(PAHCI_PORT Port, ULONG Bits, ULONG NcqBits)
     Port->Issued |= Bits;
     Port->NcqIssued |= NcqBits;
     Port->Batches++;
-    if (CountBits(Port->Issued) > Port->MaxInFlight)
-        Port->MaxInFlight = CountBits(Port->Issued);
+    if (AhciCountBits(Port->Issued) > Port->MaxInFlight)
+        Port->MaxInFlight = AhciCountBits(Port->Issued);
 }
 
 /* The mdl lab's stand-in (tests/labs/mdl.md): a PRD per page-sized piece
@@ -343,7 +337,6 @@ static VOID BuildSlot(PAHCI_PORT Port, ULONG Slot, BOOLEAN Ncq)
 }
 
 static VOID Finish(PAHCI_PORT Port, PSCATTER_GATHER_LIST *Put, BOOLEAN *PutWrite, ULONG Puts, PLIST_ENTRY Done);
-static VOID FinishPiece(PAHCI_PORT Port, PIRP Irp, NTSTATUS Status, PLIST_ENTRY Done);
 
 static VOID ListControl(PDEVICE_OBJECT DeviceObject, PIRP Irp, PSCATTER_GATHER_LIST Sg, PVOID Context)
 {
@@ -369,7 +362,7 @@ static VOID ListControl(PDEVICE_OBJECT DeviceObject, PIRP Irp, PSCATTER_GATHER_L
         InitializeListHead(&done);
         s->State = SlotFree;
         port->Busy &= ~(1u << slot);
-        FinishPiece(port, s->Irp, port->GoneStatus, &done);
+        AhciPortFinishPiece(port, s->Irp, port->GoneStatus, &done);
         KeReleaseSpinLockFromDpcLevel(&port->Lock);
         Finish(port, &s->Sg, &s->Write, 1, &done);
         return;
@@ -384,7 +377,7 @@ static VOID ListControl(PDEVICE_OBJECT DeviceObject, PIRP Irp, PSCATTER_GATHER_L
 }
 
 /* A piece ended: the IRP completes (onto Done) when it was the last one. */
-static VOID FinishPiece(PAHCI_PORT Port, PIRP Irp, NTSTATUS Status, PLIST_ENTRY Done)
+VOID AhciPortFinishPiece(PAHCI_PORT Port, PIRP Irp, NTSTATUS Status, PLIST_ENTRY Done)
 {
     PIO_STACK_LOCATION stack = IoGetCurrentIrpStackLocation(Irp);
 
@@ -408,24 +401,6 @@ static ULONG FreeSlot(PAHCI_PORT Port)
     ULONG free = ~Port->Busy & usable;
 
     return free == 0 ? 32 : (ULONG)__builtin_ctz(free);
-}
-
-/*
- * Lock held: may the next command be a queued one? After a command failed
- * the device's status register holds the error until a command succeeds.
- * QEMU (7.2) sends that status in the register FIS that acknowledges a
- * queued command (it raises PxIS.TFES for a command it did queue, and
- * leaves the command's PxCI bit set, to be run again on the next PxCI
- * write); a non-queued command starts with a clean status. So while
- * PxTFD.STS.ERR stays set, one command goes alone and non-queued first.
- */
-static BOOLEAN MayQueue(PAHCI_PORT Port)
-{
-    if (!Port->Ncq)
-        return FALSE;
-    if (Port->ClearStatus && !(AhciRead(Port->Regs, PX_TFD) & PX_TFD_ERR))
-        Port->ClearStatus = FALSE;
-    return !Port->ClearStatus;
 }
 
 /* Lock held: start as many pieces as there are free slots, in one batch. */
@@ -452,7 +427,7 @@ static VOID Pump(PAHCI_PORT Port, PLIST_ENTRY Done)
     if (Port->Retry != 0) {
         if (Port->Issued == 0) {
             ULONG slot = __builtin_ctz(Port->Retry);
-            BOOLEAN ncq = Port->RetryNcq && MayQueue(Port);
+            BOOLEAN ncq = Port->RetryNcq && AhciPortMayQueue(Port);
             Port->Retry &= ~(1u << slot);
             Port->Retrying = 1u << slot;
             BuildSlot(Port, slot, ncq);
@@ -460,7 +435,7 @@ static VOID Pump(PAHCI_PORT Port, PLIST_ENTRY Done)
         }
         return;
     }
-    queue = MayQueue(Port);
+    queue = AhciPortMayQueue(Port);
     if (Port->Ncq && !queue && Port->Issued != 0)
         return;                         /* the command that clears the status runs alone */
     /* Commands an error interrupted but did not fail (the log named the
@@ -528,7 +503,7 @@ static VOID Pump(PAHCI_PORT Port, PLIST_ENTRY Done)
         if (!NT_SUCCESS(status)) {
             s->State = SlotFree;
             Port->Busy &= ~(1u << slot);
-            FinishPiece(Port, irp, status, Done);
+            AhciPortFinishPiece(Port, irp, status, Done);
             continue;
         }
         if (__atomic_compare_exchange_n(&s->State, &expected, SlotDeferred, FALSE, __ATOMIC_ACQ_REL,
@@ -578,202 +553,24 @@ VOID AhciPortQueue(PAHCI_PORT Port, PIRP Irp)
     Finish(Port, NULL, NULL, 0, &done);
 }
 
-static NTSTATUS ErrorStatus(ULONG Is)
-{
-    if (Is & PX_IS_TFES)
-        return STATUS_DEVICE_DATA_ERROR;
-    return STATUS_IO_DEVICE_ERROR;
-}
-
-/*
- * What the port's interrupts said before a reset is history. An ISR on
- * another processor may have read an error in PxIS and be about to add it
- * to PendingIs for the next DPC, which would charge it to a command issued
- * after the reset. PxIS and PendingIs are cleared together under the
- * interrupt's lock, which the ISR holds while it runs.
- */
-static VOID ForgetInterrupts(PAHCI_PORT Port)
-{
-    PKINTERRUPT interrupt = Port->Hba->Interrupt;
-    KIRQL irql = PASSIVE_LEVEL;
-
-    if (Port->Hba->MessageTable != NULL)
-        interrupt = Port->Hba->MessageTable->MessageInfo[0].InterruptObject;
-    if (interrupt != NULL)
-        irql = KeAcquireInterruptSpinLock(interrupt);
-    AhciWrite(Port->Regs, PX_IS, ~0u);
-    __atomic_store_n(&Port->PendingIs, 0, __ATOMIC_RELAXED);
-    if (interrupt != NULL)
-        KeReleaseInterruptSpinLock(interrupt, irql);
-}
-
-/*
- * Lock held: AHCI 6.2.2.1's port reset. Stop the port (which clears PxCI
- * and PxSACT), clear the errors, COMRESET when the device stays busy or
- * the caller asks (Device: the device may still hold commands), start it
- * again. The interrupts collected until then are forgotten, the COMRESET's
- * own register FIS included.
- *
- * QEMU (7.2) needs the COMRESET before a command it may still be running
- * is issued again: stopping the port neither stops its queued commands
- * (they complete later, into slots the driver has reused, and one that
- * fails raises an error the driver would charge to the command it is
- * retrying) nor a non-queued one, and restarting the port while a
- * non-queued DMA command runs makes QEMU crash when that command ends
- * (SIGSEGV in ahci_commit_buf: PxCMD.ST 1 -> 0 -> 1 forgets the command
- * header it updates; QEMU issue 437). The COMRESET cancels them all, with
- * the port stopped, before it restarts.
- */
-static VOID ResetPort(PAHCI_PORT Port, BOOLEAN Device)
-{
-    AhciWrite(Port->Regs, PX_CMD, AhciRead(Port->Regs, PX_CMD) & ~PX_CMD_ST);
-    WaitPort(Port, PX_CMD, PX_CMD_CR, 0, PORT_STOP_WAIT_MS);
-    AhciWrite(Port->Regs, PX_SERR, ~0u);
-    ForgetInterrupts(Port);
-    if (Device || (AhciRead(Port->Regs, PX_TFD) & (PX_TFD_BSY | PX_TFD_DRQ))) {
-        ULONG sctl = AhciRead(Port->Regs, PX_SCTL) & ~0xFu;
-        Port->Comresets++;
-        AhciWrite(Port->Regs, PX_SCTL, sctl | PX_SCTL_DET_INIT);
-        KeStallExecutionProcessor(COMRESET_HOLD_US);
-        AhciWrite(Port->Regs, PX_SCTL, sctl);
-        WaitPort(Port, PX_SSTS, 0xF, PX_SSTS_DET_PRESENT, PORT_READY_WAIT_MS);
-        WaitPort(Port, PX_TFD, PX_TFD_BSY | PX_TFD_DRQ, 0, PORT_READY_WAIT_MS);
-        AhciWrite(Port->Regs, PX_SERR, ~0u);
-        ForgetInterrupts(Port);
-    }
-    AhciWrite(Port->Regs, PX_CMD, AhciRead(Port->Regs, PX_CMD) | PX_CMD_ST);
-}
-
-/*
- * Lock held, the port reset after an NCQ error: READ LOG EXT page 10h
- * (SATA 3.x 13.7.4, the NCQ command error log) names the tag that failed,
- * and reading it takes the device out of its NCQ error state (the device
- * aborted every other queued command: they are not suspects). Polled on a
- * free slot with the port's interrupts off (the DPC must not see its
- * completion). Returns the failed slot's bit, or 0 when the device has no
- * log (IDENTIFY word 84 bit 5), the read fails, the page is inconsistent
- * or names a non-queued command: the caller then resets the device and
- * finds the culprit by retrying each command alone.
- */
-static ULONG ReadNcqErrorLog(PAHCI_PORT Port, ULONG Queued)
-{
-    const UCHAR *page = Port->Scratch;
-    ULONG usable = Port->Hba->Slots >= 32 ? ~0u : (1u << Port->Hba->Slots) - 1;
-    ULONG free = ~Port->Busy & usable, tag;
-    UCHAR sum = 0;
-    NTSTATUS status;
-
-    if (!Port->Gpl || free == 0)
-        return 0;
-    Port->LogReads++;
-    AhciWrite(Port->Regs, PX_IE, 0);
-    status = Polled(Port, __builtin_ctz(free), ATA_READ_LOG_EXT, ATA_LOG_NCQ_ERROR, 1, 512);
-    if (!NT_SUCCESS(status))
-        ResetPort(Port, status == STATUS_IO_TIMEOUT);   /* an error stops the command list again */
-    ForgetInterrupts(Port);
-    AhciWrite(Port->Regs, PX_IE, PX_IE_WANTED);
-    for (ULONG i = 0; NT_SUCCESS(status) && i < 512; i++)
-        sum += page[i];                 /* byte 511 makes the page sum to 0 */
-    tag = NCQ_LOG_TAG(page[0]);
-    if (!NT_SUCCESS(status) || sum != 0 || (page[0] & NCQ_LOG_NQ) || (Queued & (1u << tag)) == 0) {
-        DbgPrint("ahci: disk %u: NCQ error log %s\n", Port->DiskNumber,
-                 NT_SUCCESS(status) ? "names no queued command" : "read failed");
-        Port->LogFailures++;
-        return 0;
-    }
-    return 1u << tag;
-}
-
-/*
- * Lock held, after an error interrupt (Is) or a timeout (Is 0) with
- * commands outstanding: reset the port and find the command that failed.
- * Failed, when not 0, is the caller's finding (the non-queued command
- * the HBA stopped at, or a command retried alone). Otherwise, after an
- * NCQ error, the device's error log names it; when no log says, every
- * command outstanding is a suspect: the device is reset too (it may still
- * hold them) and each goes again alone, non-queued, so the one that fails
- * again is known. After a timeout the device is reset and each goes again
- * alone, as issued. The failed command ends with Status; the others
- * (not suspects) start again together.
- */
-static VOID Recover(PAHCI_PORT Port, ULONG Is, NTSTATUS Status, ULONG Failed, PSCATTER_GATHER_LIST *Put,
-                    BOOLEAN *PutWrite, ULONG *Puts, PLIST_ENTRY Done)
-{
-    ULONG failed = Failed;
-    BOOLEAN guess = Failed == 0 && Port->NcqIssued != 0;    /* the log may name it */
-    ULONG others = Port->NcqIssued & ~Failed;               /* queued commands the device may hold */
-
-    Port->Errors++;
-    DbgPrint("ahci: disk %u: %s (PxIS %08x, PxTFD %08x, PxSERR %08x, PxSACT %08x), %u commands outstanding; "
-             "recovering\n", Port->DiskNumber, Is != 0 ? "error" : "timeout", Is, AhciRead(Port->Regs, PX_TFD),
-             AhciRead(Port->Regs, PX_SERR), AhciRead(Port->Regs, PX_SACT), CountBits(Port->Issued));
-    /* A timeout resets the device at once; an NCQ error first asks its log
-     * (a COMRESET would lose it); queued commands beside a known culprit
-     * are stopped by a COMRESET too. */
-    ResetPort(Port, Is == 0 || (others != 0 && (!guess || !Port->Gpl)));
-    if (Is != 0 && guess && Port->Gpl) {
-        failed = ReadNcqErrorLog(Port, Port->NcqIssued);
-        if (failed == 0)
-            ResetPort(Port, TRUE);
-    }
-    Port->RetryNcq = Is == 0;           /* a timeout: again as they were issued */
-    if (failed != 0) {
-        ULONG slot = __builtin_ctz(failed);
-        PAHCI_SLOT s = &Port->Slots[slot];
-        if (s->Sg != NULL) {
-            Put[*Puts] = s->Sg;
-            PutWrite[(*Puts)++] = s->Write;
-        }
-        s->State = SlotFree;
-        Port->Busy &= ~failed;
-        FinishPiece(Port, s->Irp, Status, Done);
-        Port->Reissue |= Port->Issued & ~failed;
-    } else {
-        Port->Retry |= Port->Issued;
-    }
-    Port->ClearStatus = TRUE;           /* Pump looks at PxTFD.STS.ERR */
-    Port->Issued = Port->NcqIssued = Port->Retrying = 0;
-}
-
-/* Lock held: ticks since the oldest issued command went (0: none issued). */
-static ULONG64 OldestAge(PAHCI_PORT Port)
-{
-    ULONG64 age = 0;
-
-    for (ULONG pending = Port->Issued; pending != 0; pending &= pending - 1) {
-        ULONG64 a = Port->Ticks - Port->Slots[__builtin_ctz(pending)].IssuedTick;
-        if (a > age)
-            age = a;
-    }
-    return age;
-}
-
 /*
  * Lock held: what the port says now. Is holds the interrupt's PxIS bits
  * (0 from the watchdog); TimedOut: the watchdog saw an old command, so if
  * one is still issued after the finished ones are taken, the port is
- * stuck: every command still issued goes again.
+ * stuck: every command still issued goes again. Which command an error or
+ * a timeout is charged to is recover.c's: the non-queued command the HBA
+ * stopped at is found before the finished ones are taken, the rest after.
  */
 static VOID ServiceLocked(PAHCI_PORT Port, ULONG Is, BOOLEAN TimedOut, PSCATTER_GATHER_LIST *Put,
                           BOOLEAN *PutWrite, ULONG *Puts, PLIST_ENTRY Done)
 {
-    ULONG active = 0, finished, failed = 0, nonQueued;
+    ULONG active = 0, finished, failed;
 
     if (Port->NcqIssued != 0)
         active |= AhciRead(Port->Regs, PX_SACT);
     if (Port->Issued & ~Port->NcqIssued)
         active |= AhciRead(Port->Regs, PX_CI);
-    /* A failed non-queued command keeps its PxCI bit (AHCI 6.2.2.1; QEMU
-     * since 7.2.6): the one at PxCMD.CCS, else the first still set. A
-     * non-queued command whose bit is clear finished, whatever error an
-     * NCQ completion reported meanwhile (QEMU sends the last error status
-     * with later set-device-bits FISes). */
-    nonQueued = Port->Issued & ~Port->NcqIssued & active;
-    if (((Is & PX_IS_ERRORS) || TimedOut) && nonQueued != 0) {
-        failed = 1u << PX_CMD_CCS(AhciRead(Port->Regs, PX_CMD));
-        if ((failed & nonQueued) == 0)
-            failed = nonQueued & -nonQueued;
-    }
+    failed = AhciPortFindFailed(Port, Is, TimedOut, active);
     finished = Port->Issued & ~active;
     for (ULONG pending = finished; pending != 0; pending &= pending - 1) {
         ULONG slot = __builtin_ctz(pending);
@@ -785,37 +582,12 @@ static VOID ServiceLocked(PAHCI_PORT Port, ULONG Is, BOOLEAN TimedOut, PSCATTER_
         s->State = SlotFree;
         Port->Busy &= ~(1u << slot);
         Port->Completed++;
-        FinishPiece(Port, s->Irp, STATUS_SUCCESS, Done);
+        AhciPortFinishPiece(Port, s->Irp, STATUS_SUCCESS, Done);
     }
     Port->Issued &= ~finished;
     Port->NcqIssued &= ~finished;
     Port->Retrying &= ~finished;
-    /* A retried command runs alone: if it fails or sticks again, it is
-     * the culprit, queued or not. */
-    if (failed == 0)
-        failed = Port->Issued & Port->Retrying;
-    if ((Is & PX_IS_ERRORS) && Port->Issued == 0) {
-        /* Every command the error could concern is done (its completion
-         * came with or after it): a stale report - QEMU repeats a failed
-         * command's status for a command it queues after - charges no
-         * one. Stopping the port is needed only to clear a PxCI bit QEMU
-         * left set for a command that completed (it would run it again on
-         * the next PxCI write), or after an error that stopped the HBA. */
-        Port->StaleErrors++;
-        DbgPrint("ahci: disk %u: error interrupt (PxIS %08x, PxTFD %08x) with no command outstanding: stale\n",
-                 Port->DiskNumber, Is, AhciRead(Port->Regs, PX_TFD));
-        if ((Is & (PX_IS_IFS | PX_IS_HBDS | PX_IS_HBFS)) || AhciRead(Port->Regs, PX_CI) != 0)
-            ResetPort(Port, FALSE);
-        Port->ClearStatus = TRUE;
-    } else if (Is & PX_IS_ERRORS) {
-        Recover(Port, Is, ErrorStatus(Is), failed, Put, PutWrite, Puts, Done);
-    } else if (TimedOut && OldestAge(Port) >= Port->TimeoutTicks) {
-        /* Stuck queued commands go again one at a time; one that
-         * sticks again ends with STATUS_IO_TIMEOUT (disk.sys's status
-         * for a request the device never answered). */
-        Port->Timeouts++;
-        Recover(Port, 0, STATUS_IO_TIMEOUT, failed, Put, PutWrite, Puts, Done);
-    }
+    AhciPortCharge(Port, Is, TimedOut, failed, Put, PutWrite, Puts, Done);
     Pump(Port, Done);
 }
 
@@ -859,7 +631,7 @@ static VOID Watchdog(PKDPC Dpc, PVOID Context, PVOID Argument1, PVOID Argument2)
     InitializeListHead(&done);
     KeAcquireSpinLockAtDpcLevel(&port->Lock);
     port->Ticks++;
-    if (port->Issued != 0 && OldestAge(port) >= port->TimeoutTicks) {
+    if (port->Issued != 0 && AhciPortOldestAge(port) >= port->TimeoutTicks) {
         DbgPrint("ahci: disk %u: a command unanswered for %u ms\n", port->DiskNumber,
                  port->TimeoutTicks * AHCI_WATCHDOG_MS);
         /* What did finish (a lost interrupt) is taken first; a timeout
@@ -930,7 +702,7 @@ VOID AhciPortFailAll(PAHCI_PORT Port, NTSTATUS Status, BOOLEAN Issued)
         }
         s->State = SlotFree;
         Port->Busy &= ~(1u << slot);
-        FinishPiece(Port, s->Irp, Status, &done);
+        AhciPortFinishPiece(Port, s->Irp, Status, &done);
     }
     Port->Issued &= ~stuck;
     Port->NcqIssued &= ~stuck;

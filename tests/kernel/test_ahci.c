@@ -818,7 +818,7 @@ KTEST(ahci, write_error_fails_alone)
 
 /* ---- Error attribution under load (QEMU keeps running the queued
  * commands after an NCQ error and reports a failed command's status
- * again when it queues the next one: drivers/ahci/port.c, Recover). ---- */
+ * again when it queues the next one: drivers/ahci/recover.c, Recover). ---- */
 #define KTA_ROUNDS 10
 
 /* Ten batches of 32 reads, the one over sector 100 at a different place
