@@ -10,6 +10,7 @@ format the Linux comparison uses); the rest of the sector is zero. With
 --mark, LBA 1 carries the Mica mark after its tag (drivers/ahci/ahci.h,
 AHCI_MARK at byte 8): the AHCI driver writes only to marked disks.
 """
+import os
 import struct
 import sys
 
@@ -21,14 +22,13 @@ PAGEFILE_OFFSET, PAGEFILE_MARK = 24, b"MICA-PAGEFILE-01"
 
 def pagefile(out, mib):
     """A sparse page-file disk: only its first page (the header) written."""
-    import os
-    with open(out + ".tmp", "wb") as f:
+    with open(out + ".%d.tmp" % os.getpid(), "wb") as f:
         head = bytearray(4096)
         head[MARK_LBA * SECTOR + MARK_OFFSET:MARK_LBA * SECTOR + MARK_OFFSET + len(MARK)] = MARK
         head[MARK_LBA * SECTOR + PAGEFILE_OFFSET:MARK_LBA * SECTOR + PAGEFILE_OFFSET + len(PAGEFILE_MARK)] = PAGEFILE_MARK
         f.write(head)
         f.truncate(mib * 1024 * 1024)
-    os.replace(out + ".tmp", out)
+    os.replace(out + ".%d.tmp" % os.getpid(), out)
 
 
 def tagged(first, count):
@@ -47,14 +47,13 @@ def main():
         return pagefile(out, mib)
     sectors = mib * 1024 * 1024 // SECTOR
     chunk = 2048                        # 1 MiB at a time
-    with open(out + ".tmp", "wb") as f:
+    with open(out + ".%d.tmp" % os.getpid(), "wb") as f:
         for first in range(0, sectors, chunk):
             buf = tagged(first, min(chunk, sectors - first))
             if mark and first == 0:
                 buf[MARK_LBA * SECTOR + MARK_OFFSET:MARK_LBA * SECTOR + MARK_OFFSET + len(MARK)] = MARK
             f.write(buf)
-    import os
-    os.replace(out + ".tmp", out)
+    os.replace(out + ".%d.tmp" % os.getpid(), out)
 
 
 if __name__ == "__main__":

@@ -9,8 +9,10 @@
     runner.py iso --cmdline "..."   (used by `make run CMDLINE=...`)
 
 Every boot goes through the real path: a GRUB ISO (BIOS or UEFI firmware)
-whose grub.cfg carries the command line (test=..., bench=...). ISOs are
-made with grub-mkrescue and cached by command line and kernel image.
+whose grub.cfg carries the command line (test=..., bench=...). One ISO
+per kernel image is made with grub-mkrescue; each command line's ISO is a
+copy of it with the line written into grub.cfg's reserved bytes (cached by
+command line and kernel image).
 
 A boot passes only when QEMU exits with status 33, i.e. the kernel wrote
 0x10 to isa-debug-exit after its closing "N passed, 0 failed, N skipped"
@@ -390,13 +392,18 @@ def base_iso(cache):
     return base, offset
 
 
+_disk_lock = threading.Lock()
+
+
 def disk_image(name, mib, mark):
-    """build/disk/<name> (the Makefile makes it; made here if missing)."""
+    """build/disk/<name> (the Makefile makes it; made here if missing, once:
+    boots that start together in a fresh tree - a lab's - all ask for it)."""
     path = os.path.join(DISK_DIR, name)
-    if not os.path.exists(path):
-        os.makedirs(DISK_DIR, exist_ok=True)
-        subprocess.run([sys.executable, os.path.join(ROOT, "tests", "mkdisk.py"), path, str(mib)] +
-                       (["--mark"] if mark else []), check=True)
+    with _disk_lock:
+        if not os.path.exists(path):
+            os.makedirs(DISK_DIR, exist_ok=True)
+            subprocess.run([sys.executable, os.path.join(ROOT, "tests", "mkdisk.py"), path, str(mib)] +
+                           (["--mark"] if mark else []), check=True)
     return path
 
 
